@@ -1,0 +1,3 @@
+//! Benchmarks shared by the CLI (`nodelab bench …`) and the app.
+
+pub mod work_precision;

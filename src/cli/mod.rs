@@ -1,0 +1,161 @@
+//! The `nodelab` command line. Every numerical workflow of the app is reachable from here.
+//!
+//! Exit codes: 0 success, 1 the computation failed (its report is still printed), 2 bad usage or
+//! a bad file (one line on stderr).
+
+mod bench_solvers;
+mod presets;
+mod solve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A desktop lab for neural ODEs. Without a subcommand, opens the app.
+#[derive(Debug, Parser)]
+#[command(name = "nodelab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the built-in problems: `name<TAB>description`.
+    Presets,
+    /// Integrate a problem and report the steps taken.
+    Solve(SolveArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Work-precision table: f-evaluations vs achieved error over a tolerance sweep.
+    Solvers(BenchSolversArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    /// A built-in problem name (see `nodelab presets`) or a preset file (.toml).
+    pub target: String,
+    /// Solver: zc-rk4-paper, zc-rk4, rk4-doubling, dopri5, rk4, midpoint, euler.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Absolute tolerance ε.
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Relative tolerance (default 0: absolute control, as in the paper).
+    #[arg(long)]
+    pub rtol: Option<f64>,
+    /// Initial step (adaptive methods) or the step (fixed methods).
+    #[arg(long)]
+    pub h0: Option<f64>,
+    /// End of the time span.
+    #[arg(long = "t-end")]
+    pub t_end: Option<f64>,
+    /// Override a problem parameter: NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Write one CSV row per attempted step to FILE.
+    #[arg(long = "steps-csv", value_name = "FILE")]
+    pub steps_csv: Option<PathBuf>,
+    /// Print one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSolversArgs {
+    /// Comma-separated problems, each optionally `NAME:T_END`
+    /// (default: van-der-pol,lorenz:2,paper-bump,freefall).
+    #[arg(long)]
+    pub problems: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A CLI failure and its exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad usage or a bad input file: exit 2.
+    Usage(String),
+    /// The computation itself failed (its report was printed): exit 1.
+    Failed,
+}
+
+impl From<crate::preset::PresetError> for CliError {
+    fn from(e: crate::preset::PresetError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+/// Parses the command line and runs it. Returns the process exit code. `open_app` is called
+/// when no subcommand is given.
+pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return 0;
+            }
+            // One line: clap's first line carries the message.
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("bad usage");
+            eprintln!("{line} (see `nodelab --help`)");
+            return 2;
+        }
+    };
+    let result = match cli.command {
+        None => return open_app(),
+        Some(Command::Presets) => presets::run(),
+        Some(Command::Solve(args)) => solve::run(&args),
+        Some(Command::Bench(BenchCommand::Solvers(args))) => bench_solvers::run(&args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(CliError::Failed) => 1,
+        Err(CliError::Usage(msg)) => {
+            eprintln!("error: {}", msg.replace('\n', " | "));
+            2
+        }
+    }
+}
+
+/// Parses `NAME=VALUE`.
+pub fn parse_param(text: &str) -> Result<(String, f64), CliError> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| CliError::Usage(format!("--param expects NAME=VALUE, got '{text}'")))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| CliError::Usage(format!("--param {name}: '{value}' is not a number")))?;
+    Ok((name.trim().to_string(), value))
+}
+
+/// Parses a method name with a helpful error.
+pub fn parse_method(name: &str) -> Result<crate::solver::Method, CliError> {
+    crate::solver::Method::parse(name).ok_or_else(|| {
+        CliError::Usage(format!(
+            "unknown method '{name}' (known: {})",
+            crate::solver::Method::ALL.map(|m| m.name()).join(", ")
+        ))
+    })
+}
+
+/// Formats a float compactly for tables.
+pub fn fmt_num(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if (1e-3..1e5).contains(&v.abs()) {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.3e}")
+    }
+}

@@ -1,0 +1,129 @@
+//! `nodelab solve`.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{CliError, SolveArgs, fmt_num, parse_method, parse_param};
+use crate::preset::{LoadedPreset, ProblemKind, ProblemSpec};
+use crate::problem::Problem;
+use crate::report::{SolveSummary, steps_csv};
+use crate::solver::{self, SolverConfig};
+
+/// Resolves the target (built-in name or preset file) and the overrides into a problem and
+/// solver settings.
+pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig), CliError> {
+    let is_file = args.target.ends_with(".toml") || Path::new(&args.target).is_file();
+    let mut loaded = if is_file {
+        crate::preset::Preset::load(Path::new(&args.target))?
+    } else {
+        let spec = ProblemSpec {
+            kind: ProblemKind::Builtin,
+            name: Some(args.target.clone()),
+            ..ProblemSpec::default()
+        };
+        let text = format!(
+            "[problem]\nname = {}\n",
+            toml::Value::String(args.target.clone())
+        );
+        let mut loaded = LoadedPreset::from_text(&text, "<command line>", Path::new("."))?;
+        loaded.preset.problem = spec;
+        loaded
+    };
+    let preset = &mut loaded.preset;
+    for p in &args.params {
+        let (name, value) = parse_param(p)?;
+        if preset.problem.kind == ProblemKind::Neural {
+            return Err(CliError::Usage(
+                "--param does not apply to a neural problem".into(),
+            ));
+        }
+        preset.problem.params.insert(name, value);
+    }
+    if let Some(t_end) = args.t_end {
+        let t0 = match preset.problem.t_span {
+            Some([t0, _]) => t0,
+            None => match preset.problem.kind {
+                ProblemKind::Builtin => preset
+                    .problem
+                    .name
+                    .as_deref()
+                    .and_then(crate::problem::builtin::info)
+                    .map_or(0.0, |b| b.t_span.0),
+                _ => 0.0,
+            },
+        };
+        preset.problem.t_span = Some([t0, t_end]);
+    }
+    let mut config = preset.solver.clone();
+    if let Some(m) = &args.method {
+        config.method = parse_method(m)?;
+    }
+    if let Some(tol) = args.tol {
+        config.tol = tol;
+    }
+    if let Some(rtol) = args.rtol {
+        config.rtol = rtol;
+    }
+    if let Some(h0) = args.h0 {
+        config.h0 = Some(h0);
+    }
+    config
+        .validate()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let problem = loaded.build_problem()?;
+    Ok((problem, config))
+}
+
+pub fn run(args: &SolveArgs) -> Result<(), CliError> {
+    let (problem, config) = resolve(args)?;
+    let solution = solver::solve(&problem, &config).map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(path) = &args.steps_csv {
+        let write = || -> std::io::Result<()> {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+            steps_csv::write(&mut file, problem.dim(), &solution.records)?;
+            file.flush()
+        };
+        write().map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let summary = SolveSummary::new(&problem, &config, &solution);
+    if args.json {
+        let text = serde_json::to_string(&summary)
+            .map_err(|e| CliError::Usage(format!("cannot encode the report: {e}")))?;
+        println!("{text}");
+    } else {
+        print_text(&problem, &config, &summary);
+    }
+    if summary.error.is_some() {
+        Err(CliError::Failed)
+    } else {
+        Ok(())
+    }
+}
+
+fn print_text(problem: &Problem, config: &SolverConfig, s: &SolveSummary) {
+    println!("problem    {} — {}", s.problem, problem.description);
+    println!(
+        "method     {} (tol {}, rtol {})",
+        s.method,
+        fmt_num(config.tol),
+        fmt_num(config.rtol)
+    );
+    println!(
+        "steps      {} accepted, {} rejected, {} f-evaluations",
+        s.accepted, s.rejected, s.nfev
+    );
+    if let (Some(lo), Some(hi)) = (s.h_min, s.h_max) {
+        println!("h range    [{}, {}]", fmt_num(lo), fmt_num(hi));
+    }
+    let y: Vec<String> = s.y_final.iter().map(|v| fmt_num(*v)).collect();
+    println!("t_final    {}   y = [{}]", fmt_num(s.t_final), y.join(", "));
+    if let Some(e) = s.max_error {
+        println!("max error  {} (vs the exact solution)", fmt_num(e));
+    }
+    for w in &s.warnings {
+        println!("warning: {w}");
+    }
+    if let Some(e) = &s.error {
+        println!("error: {e}");
+    }
+}

@@ -1,0 +1,12 @@
+//! nodelab: a desktop lab for neural ordinary differential equations.
+//!
+//! The numerics (problems, solvers, networks, gradient methods) import no GUI type, so the CLI,
+//! tests and benches use them directly.
+
+pub mod bench;
+pub mod cli;
+pub mod nn;
+pub mod preset;
+pub mod problem;
+pub mod report;
+pub mod solver;

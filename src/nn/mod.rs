@@ -1,0 +1,5 @@
+//! Neural networks used as ODE vector fields.
+
+pub mod mlp;
+
+pub use mlp::{Activation, Mlp, WeightsFile};

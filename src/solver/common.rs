@@ -1,0 +1,215 @@
+//! Pieces every stepper shares: evaluation with non-finite checks, the weighted error norm,
+//! the automatic initial step and the step-size guards.
+
+use super::{SharedSystem, SolveError, SolverConfig};
+use crate::problem::Problem;
+
+/// Everything a stepper needs to start.
+#[derive(Clone)]
+pub struct Setup {
+    pub system: SharedSystem,
+    pub t0: f64,
+    pub t_end: f64,
+    pub y0: Vec<f64>,
+    pub config: SolverConfig,
+    /// Steps below this end the solve ("step size underflow").
+    pub h_min: f64,
+    pub h_max: f64,
+}
+
+impl Setup {
+    pub fn new(problem: &Problem, config: &SolverConfig) -> Self {
+        let span = problem.t_end - problem.t0;
+        Self {
+            system: problem.system.clone(),
+            t0: problem.t0,
+            t_end: problem.t_end,
+            y0: problem.y0.clone(),
+            config: config.clone(),
+            h_min: config.h_min.unwrap_or(1e-12 * span),
+            h_max: config.h_max.unwrap_or(span).min(span),
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.y0.len()
+    }
+
+    /// Smallest representable step at `t`: below it `t + h == t`.
+    pub fn h_floor(&self, t: f64) -> f64 {
+        self.h_min
+            .max(16.0 * f64::EPSILON * t.abs().max(self.t_end.abs()).max(1.0))
+    }
+}
+
+/// Evaluates `f(t, y)` into `out`, counting the evaluation and refusing non-finite results.
+#[inline]
+pub fn eval(
+    setup: &Setup,
+    nfev: &mut u64,
+    t: f64,
+    y: &[f64],
+    out: &mut [f64],
+) -> Result<(), SolveError> {
+    *nfev += 1;
+    setup.system.rhs(t, y, out);
+    if out.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    let detail = setup.system.diagnose(t, y).unwrap_or_else(|| {
+        let i = out.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        if y.iter().all(|v| v.is_finite()) {
+            format!("f(t, y) component {i} is {} for a finite state", out[i])
+        } else {
+            "the state is no longer finite (the solution blew up)".to_string()
+        }
+    });
+    Err(SolveError::NonFinite { t, detail })
+}
+
+/// Checks a candidate state; a non-finite one ends the solve.
+pub fn check_state(t: f64, y: &[f64]) -> Result<(), SolveError> {
+    match y.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(SolveError::NonFinite {
+            t,
+            detail: format!("state component {i} became {} (the solution blew up)", y[i]),
+        }),
+    }
+}
+
+/// Weighted max norm `max_i |e_i| / (atol + rtol·max(|a_i|, |b_i|))` and the plain max norm.
+pub fn error_norms(e: &[f64], a: &[f64], b: &[f64], atol: f64, rtol: f64) -> (f64, f64) {
+    let mut weighted = 0.0f64;
+    let mut plain = 0.0f64;
+    for i in 0..e.len() {
+        let scale = atol + rtol * a[i].abs().max(b[i].abs());
+        let ei = e[i].abs();
+        // NaN-propagating max: an undefined estimate must not look like a zero one.
+        weighted = if ei.is_nan() {
+            f64::NAN
+        } else {
+            weighted.max(ei / scale)
+        };
+        plain = if ei.is_nan() { f64::NAN } else { plain.max(ei) };
+    }
+    (weighted, plain)
+}
+
+/// Automatic initial step (Hairer, Nørsett & Wanner, *Solving ODEs I*, §II.4), for a method of
+/// order `order`. Costs one f-evaluation, counted in `nfev`. `f0 = f(t0, y0)`.
+pub fn initial_step(
+    setup: &Setup,
+    nfev: &mut u64,
+    f0: &[f64],
+    order: u32,
+) -> Result<f64, SolveError> {
+    let (t0, y0) = (setup.t0, &setup.y0);
+    let (atol, rtol) = (setup.config.tol, setup.config.rtol);
+    let scale = |i: usize| atol + rtol * y0[i].abs();
+    let d = y0.len();
+    let d0 = (0..d).map(|i| y0[i].abs() / scale(i)).fold(0.0, f64::max);
+    let d1 = (0..d).map(|i| f0[i].abs() / scale(i)).fold(0.0, f64::max);
+    let mut h0 = if d0 < 1e-5 || d1 < 1e-5 {
+        1e-6
+    } else {
+        0.01 * d0 / d1
+    };
+    h0 = h0.min(setup.h_max);
+    let y1: Vec<f64> = (0..d).map(|i| y0[i] + h0 * f0[i]).collect();
+    let mut f1 = vec![0.0; d];
+    eval(setup, nfev, t0 + h0, &y1, &mut f1)?;
+    let d2 = (0..d)
+        .map(|i| (f1[i] - f0[i]).abs() / scale(i))
+        .fold(0.0, f64::max)
+        / h0;
+    let h1 = if d1.max(d2) <= 1e-15 {
+        (h0 * 1e-3).max(1e-6)
+    } else {
+        (0.01 / d1.max(d2)).powf(1.0 / f64::from(order + 1))
+    };
+    Ok((100.0 * h0).min(h1).min(setup.h_max).max(setup.h_floor(t0)))
+}
+
+/// Shortens `h` so the step lands exactly on `t_end`; returns `(h, clipped)`.
+#[inline]
+pub fn clip_to_end(t: f64, h: f64, t_end: f64) -> (f64, bool) {
+    // Also absorb a remainder too small to be a step of its own.
+    if t + h >= t_end || t_end - (t + h) < 1e-10 * h {
+        (t_end - t, true)
+    } else {
+        (h, false)
+    }
+}
+
+/// The standard step-size factor `safety · r^(−1/q)`, limited to `[fac_min, fac_max]`.
+#[inline]
+pub fn step_factor(ratio: f64, q: f64, safety: f64, fac_min: f64, fac_max: f64) -> f64 {
+    if ratio <= 0.0 {
+        fac_max
+    } else {
+        (safety * ratio.powf(-1.0 / q)).clamp(fac_min, fac_max)
+    }
+}
+
+/// Whether a stepper has finished or failed; once either, `attempt()` repeats the outcome.
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    pub done: bool,
+    pub failed: Option<SolveError>,
+}
+
+/// A stepper's core: one attempted step, `Ok(None)` once t_end is reached.
+pub trait AttemptStep {
+    fn try_attempt(&mut self) -> Result<Option<super::StepRecord>, SolveError>;
+    fn lifecycle(&mut self) -> &mut Lifecycle;
+}
+
+/// Turns [`AttemptStep::try_attempt`] into the [`super::StepEvent`] protocol.
+pub fn drive<S: AttemptStep>(stepper: &mut S) -> super::StepEvent {
+    use super::StepEvent;
+    let state = stepper.lifecycle();
+    if let Some(e) = &state.failed {
+        return StepEvent::Failed(e.clone());
+    }
+    if state.done {
+        return StepEvent::Done;
+    }
+    match stepper.try_attempt() {
+        Ok(Some(r)) => StepEvent::Step(r),
+        Ok(None) => {
+            stepper.lifecycle().done = true;
+            StepEvent::Done
+        }
+        Err(e) => {
+            stepper.lifecycle().failed = Some(e.clone());
+            StepEvent::Failed(e)
+        }
+    }
+}
+
+/// The guards every adaptive stepper applies before an attempt: the attempt budget, the
+/// step-size floor, `h_max`, and the shortening of the last step. Returns `(h, clipped)`.
+pub fn guard_step(
+    setup: &Setup,
+    t: f64,
+    h_proposed: f64,
+    attempts: usize,
+) -> Result<(f64, bool), SolveError> {
+    if attempts >= setup.config.max_steps {
+        return Err(SolveError::MaxSteps {
+            t,
+            max_steps: setup.config.max_steps,
+        });
+    }
+    let h_floor = setup.h_floor(t);
+    let h = h_proposed.min(setup.h_max);
+    if h.is_nan() || h < h_floor {
+        return Err(SolveError::StepUnderflow {
+            t,
+            h,
+            h_min: h_floor,
+        });
+    }
+    Ok(clip_to_end(t, h, setup.t_end))
+}

@@ -1,0 +1,316 @@
+//! The zero-cost step-adaptive RK4 of Dabounou (afge-zero-cost-rk4.md, §3 and appendix), in two
+//! variants that share the stepping and differ in the error estimate.
+//!
+//! Each attempt computes k2, k3, k4 and, at the new point, `k5 = f(t + h, q(1))`, which becomes
+//! the next step's k1: 4 new f-evaluations per attempt, no extra evaluation for the estimate.
+//!
+//! ## `zc-rk4-paper`: the printed algorithm
+//! `err = h‖p(1) − f(t+h, q(1))‖∞ = h‖k4 − k5‖∞` (eq. 19 and appendix), accept iff `err ≤ ε`
+//! (absolute), next or retry `h ← 0.9 h (err/ε)^(−1/4)` with no other limit; `err = 0` sends
+//! the next step to t_end. Because `p(1) = k4 = f(t+h, y_n + h k3)`, the estimate is identically
+//! zero when f does not depend on y (PAPER-NOTES): on P1/P2 this mode takes one step and jumps to
+//! the end. It is kept to reproduce that, and the run carries a warning when it happens.
+//!
+//! ## `zc-rk4`: the robust zero-cost estimator
+//! Two parts, both from values already computed:
+//!
+//! 1. **y-dependence** — `e1 = (h/6)(k4 − k5)`. This is the difference between RK4 and the
+//!    third-order FSAL formula with weights `(1/6, 1/3, 1/3, 0, 1/6)` on `(k1, k2, k3, k4, k5)`
+//!    (it satisfies the order conditions Σb = 1, Σbc = 1/2, Σbc² = 1/3, Σb·a·c = 1/6). The
+//!    paper's estimate is 6·e1: it is the same embedded pair, and so it is blind in the same way.
+//!    For `y' = λy`, e1 ≈ |y|(hλ)⁴/72: of order h⁴, larger than RK4's true local error
+//!    |y|(hλ)⁵/120, which gives tolerance-proportional global errors.
+//! 2. **t-dependence (quadrature part)** — when f depends on t only, RK4 is Simpson's rule on
+//!    the samples `k1 = f(t_n)`, `m = (k2 + k3)/2 = f(t_n + h/2)`, `k5 = f(t_n + h)`, and every
+//!    one-step comparison of these samples is consistent with Simpson (hence blind). We use the
+//!    previous accepted step's polynomial too: its samples `k1'` at `t_{n−1}` and `m'` at
+//!    `t_{n−1} + h_{n−1}/2`. The quartic `P4` through the five samples is a better model of
+//!    `g(t) = f(t, y(t))` than the step's quadratic `p`, and
+//!    `e2 = h · max_{τ ∈ {1/4, 3/4}} |P4(t_n + τh) − p(τ)|`
+//!    bounds how far `q` can be from the integral of `g`. For smooth g it is O(h⁴ g''') (again
+//!    tolerance-proportional, like e1); when g jumps inside the step (P2's kinks) it is O(h·J)
+//!    with a constant near 0.1, so steps shrink to O(ε/J) where a smooth-asymptotic estimate
+//!    (Simpson's h⁵g⁗/2880 from the 4th divided difference) would let errors 30–60× the
+//!    tolerance through. The first step has no previous polynomial: it uses e1 alone and relies
+//!    on the initial step (given, or chosen automatically from f and its change).
+//!
+//! The accepted error is `max_i (|e1_i| + |e2_i|) / (ε + rtol·max(|y_n,i|, |y_n+1,i|)) ≤ 1`.
+//! The controller is guarded: `h ← h·clamp(0.9 r^(−1/4), 0.2, 5)`, no growth right after a
+//! rejection, `h ≤ h_max`, and a solve stops below `h_min` or after `max_steps` attempts.
+
+use super::common::{self, Setup};
+use super::rk4::{self, Rk4Work};
+use super::{Dense, Method, SolveError, StepEvent, StepRecord, Stepper};
+
+/// Which error estimate drives the controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Estimator {
+    /// Exactly as printed in the paper.
+    Paper,
+    /// Our robust zero-cost estimate (e1 + e2 above).
+    Robust,
+}
+
+/// Samples of the previous accepted step's polynomial used by the robust estimator.
+#[derive(Clone, Debug)]
+struct PreviousStep {
+    t: f64,
+    h: f64,
+    /// p(0) = k1 of that step.
+    start: Vec<f64>,
+    /// p(1/2) = (k2 + k3)/2 of that step.
+    mid: Vec<f64>,
+}
+
+/// Zero-cost adaptive RK4 stepper.
+pub struct ZcRk4 {
+    setup: Setup,
+    estimator: Estimator,
+    t: f64,
+    y: Vec<f64>,
+    /// f(t, y), reused from the previous step's end-point evaluation.
+    k1: Vec<f64>,
+    k5: Vec<f64>,
+    work: Rk4Work,
+    h: f64,
+    started: bool,
+    lifecycle: common::Lifecycle,
+    nfev: u64,
+    attempts: usize,
+    last_rejected: bool,
+    prev: Option<PreviousStep>,
+    /// Accepted steps whose paper estimate was exactly 0, and the first time it happened.
+    zero_estimates: usize,
+    first_zero_t: f64,
+    accepted: usize,
+}
+
+impl ZcRk4 {
+    pub fn new(setup: Setup, estimator: Estimator) -> Self {
+        let d = setup.dim();
+        Self {
+            t: setup.t0,
+            y: setup.y0.clone(),
+            k1: vec![0.0; d],
+            k5: vec![0.0; d],
+            work: Rk4Work::new(d),
+            h: 0.0,
+            started: false,
+            lifecycle: common::Lifecycle::default(),
+            nfev: 0,
+            attempts: 0,
+            last_rejected: false,
+            prev: None,
+            zero_estimates: 0,
+            first_zero_t: f64::NAN,
+            accepted: 0,
+            setup,
+            estimator,
+        }
+    }
+
+    fn start(&mut self) -> Result<(), SolveError> {
+        common::eval(&self.setup, &mut self.nfev, self.t, &self.y, &mut self.k1)?;
+        self.h = match self.setup.config.h0 {
+            Some(h0) => h0,
+            None => common::initial_step(&self.setup, &mut self.nfev, &self.k1, 4)?,
+        };
+        self.started = true;
+        Ok(())
+    }
+
+    /// Robust estimate: per-component `|e1| + |e2|` into `e`.
+    fn robust_estimate(&self, h: f64, coeffs: &[f64], e: &mut [f64]) {
+        let d = self.y.len();
+        let w = &self.work;
+        for i in 0..d {
+            e[i] = (h / 6.0 * (w.k4[i] - self.k5[i])).abs();
+        }
+        let Some(prev) = &self.prev else {
+            return;
+        };
+        // Nodes in units of the current step, relative to t_n.
+        let nodes = [
+            (prev.t - self.t) / h,
+            (prev.t + 0.5 * prev.h - self.t) / h,
+            0.0,
+            0.5,
+            1.0,
+        ];
+        let mut p = vec![0.0; d];
+        let mut deviation = vec![0.0f64; d];
+        for tau in [0.25, 0.75] {
+            let weights = lagrange_weights(&nodes, tau);
+            rk4::p_eval(coeffs, tau, &mut p);
+            for i in 0..d {
+                let mid = 0.5 * (w.k2[i] + w.k3[i]);
+                let quartic = weights[0] * prev.start[i]
+                    + weights[1] * prev.mid[i]
+                    + weights[2] * self.k1[i]
+                    + weights[3] * mid
+                    + weights[4] * self.k5[i];
+                deviation[i] = deviation[i].max(h * (quartic - p[i]).abs());
+            }
+        }
+        for i in 0..d {
+            e[i] += deviation[i];
+        }
+    }
+
+    fn try_attempt_inner(&mut self) -> Result<Option<StepRecord>, SolveError> {
+        if !self.started {
+            self.start()?;
+        }
+        if self.t >= self.setup.t_end {
+            return Ok(None);
+        }
+        let (h, clipped) = common::guard_step(&self.setup, self.t, self.h, self.attempts)?;
+        self.attempts += 1;
+
+        let (t, setup) = (self.t, &self.setup);
+        self.work
+            .step(setup, &mut self.nfev, t, &self.y, &self.k1, h)?;
+        common::check_state(t + h, &self.work.y_new)?;
+        common::eval(setup, &mut self.nfev, t + h, &self.work.y_new, &mut self.k5)?;
+        let coeffs = self.work.coefficients(&self.k1);
+
+        let d = self.y.len();
+        let (tol, rtol) = (self.setup.config.tol, self.setup.config.rtol);
+        let (ratio, err) = match self.estimator {
+            Estimator::Paper => {
+                let err = (0..d)
+                    .map(|i| (h * (self.work.k4[i] - self.k5[i])).abs())
+                    .fold(0.0, f64::max);
+                (err / tol, err)
+            }
+            Estimator::Robust => {
+                let mut e = vec![0.0; d];
+                self.robust_estimate(h, &coeffs, &mut e);
+                common::error_norms(&e, &self.y, &self.work.y_new, tol, rtol)
+            }
+        };
+        let accepted = ratio <= 1.0;
+        let record = StepRecord {
+            t,
+            h,
+            err: Some(err),
+            err_ratio: Some(ratio),
+            accepted,
+            clipped,
+            nfev: self.nfev,
+            y: self.work.y_new.clone(),
+            dense: Dense::Rk4 { coeffs },
+        };
+
+        // Next (or retry) step size.
+        let h_next = match self.estimator {
+            Estimator::Paper => {
+                if err == 0.0 {
+                    // "err = 0 means jump to the end": (err/ε)^(−1/4) is infinite.
+                    f64::INFINITY
+                } else {
+                    0.9 * h * (err / tol).powf(-0.25)
+                }
+            }
+            Estimator::Robust => {
+                let mut fac = common::step_factor(ratio, 4.0, 0.9, 0.2, 5.0);
+                if accepted && self.last_rejected {
+                    fac = fac.min(1.0);
+                }
+                h * fac
+            }
+        };
+
+        if accepted {
+            if self.estimator == Estimator::Paper && err == 0.0 && !clipped {
+                if self.zero_estimates == 0 {
+                    self.first_zero_t = t;
+                }
+                self.zero_estimates += 1;
+            }
+            self.prev = Some(PreviousStep {
+                t,
+                h,
+                start: self.k1.clone(),
+                mid: (0..d)
+                    .map(|i| 0.5 * (self.work.k2[i] + self.work.k3[i]))
+                    .collect(),
+            });
+            self.t = if clipped { self.setup.t_end } else { t + h };
+            self.y.copy_from_slice(&self.work.y_new);
+            std::mem::swap(&mut self.k1, &mut self.k5);
+            self.accepted += 1;
+        }
+        self.last_rejected = !accepted;
+        self.h = h_next;
+        Ok(Some(record))
+    }
+}
+
+/// Lagrange basis values `L_j(x)` for the given nodes.
+fn lagrange_weights(nodes: &[f64; 5], x: f64) -> [f64; 5] {
+    let mut w = [1.0; 5];
+    for j in 0..5 {
+        for k in 0..5 {
+            if k != j {
+                w[j] *= (x - nodes[k]) / (nodes[j] - nodes[k]);
+            }
+        }
+    }
+    w
+}
+
+impl common::AttemptStep for ZcRk4 {
+    fn try_attempt(&mut self) -> Result<Option<StepRecord>, SolveError> {
+        self.try_attempt_inner()
+    }
+
+    fn lifecycle(&mut self) -> &mut common::Lifecycle {
+        &mut self.lifecycle
+    }
+}
+
+impl Stepper for ZcRk4 {
+    fn method(&self) -> Method {
+        match self.estimator {
+            Estimator::Paper => Method::ZcRk4Paper,
+            Estimator::Robust => Method::ZcRk4,
+        }
+    }
+
+    fn attempt(&mut self) -> StepEvent {
+        common::drive(self)
+    }
+
+    fn t(&self) -> f64 {
+        self.t
+    }
+
+    fn y(&self) -> &[f64] {
+        &self.y
+    }
+
+    fn nfev(&self) -> u64 {
+        self.nfev
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.setup.config.rtol > 0.0 && self.estimator == Estimator::Paper {
+            out.push(
+                "zc-rk4-paper controls the absolute error only (as printed); rtol is ignored"
+                    .to_string(),
+            );
+        }
+        if self.zero_estimates > 0 {
+            out.push(format!(
+                "error estimate identically zero on {} of {} accepted steps (first at t = {:.6}): \
+                 the paper's estimate h‖p(1) − f(t+h, q(1))‖ compares k4 = f(t+h, y_n + h·k3) with \
+                 f(t+h, y_n+1), which coincide when f does not depend on y, so the controller is \
+                 blind and the step jumps to t_end. Use zc-rk4 for a robust zero-cost estimate.",
+                self.zero_estimates, self.accepted, self.first_zero_t
+            ));
+        }
+        out
+    }
+}
