@@ -52,6 +52,9 @@ impl Rk4Doubling {
     }
 
     fn try_attempt_inner(&mut self) -> Result<Option<StepRecord>, SolveError> {
+        if self.t >= self.setup.t_end {
+            return Ok(None);
+        }
         if !self.k1_valid {
             common::eval(&self.setup, &mut self.nfev, self.t, &self.y, &mut self.k1)?;
             self.k1_valid = true;

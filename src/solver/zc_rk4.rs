@@ -2,7 +2,8 @@
 //! variants that share the stepping and differ in the error estimate.
 //!
 //! Each attempt computes k2, k3, k4 and, at the new point, `k5 = f(t + h, q(1))`, which becomes
-//! the next step's k1: 4 new f-evaluations per attempt, no extra evaluation for the estimate.
+//! the next step's k1: 4 new f-evaluations per attempt (plus 1 at the start), no extra
+//! evaluation for the estimate except on the robust variant's first step (see below).
 //!
 //! ## `zc-rk4-paper`: the printed algorithm
 //! `err = h‖p(1) − f(t+h, q(1))‖∞ = h‖k4 − k5‖∞` (eq. 19 and appendix), accept iff `err ≤ ε`
@@ -21,18 +22,22 @@
 //!    For `y' = λy`, e1 ≈ |y|(hλ)⁴/72: of order h⁴, larger than RK4's true local error
 //!    |y|(hλ)⁵/120, which gives tolerance-proportional global errors.
 //! 2. **t-dependence (quadrature part)** — when f depends on t only, RK4 is Simpson's rule on
-//!    the samples `k1 = f(t_n)`, `m = (k2 + k3)/2 = f(t_n + h/2)`, `k5 = f(t_n + h)`, and every
-//!    one-step comparison of these samples is consistent with Simpson (hence blind). We use the
-//!    previous accepted step's polynomial too: its samples `k1'` at `t_{n−1}` and `m'` at
-//!    `t_{n−1} + h_{n−1}/2`. The quartic `P4` through the five samples is a better model of
-//!    `g(t) = f(t, y(t))` than the step's quadratic `p`, and
+//!    the samples `k1 = g(t_n)`, `m = (k2 + k3)/2 = g(t_n + h/2)`, `k5 = g(t_n + h)` of
+//!    `g(t) = f(t, y(t))`, and every one-step comparison of these samples agrees with Simpson
+//!    (hence is blind). We add two samples of g from the previous accepted step's polynomial
+//!    `p_prev` (its nodes `p_prev(0)`, `p_prev(1/2)` when `h ≥ h_prev`; otherwise `p_prev` at
+//!    `t_n − h` and `t_n − h/2`, so that the five nodes stay evenly spaced at this step's scale)
+//!    and fit the quartic `P4` through the five samples. `P4` models g better than the step's
+//!    quadratic `p`, and
 //!    `e2 = h · max_{τ ∈ {1/4, 3/4}} |P4(t_n + τh) − p(τ)|`
-//!    bounds how far `q` can be from the integral of `g`. For smooth g it is O(h⁴ g''') (again
-//!    tolerance-proportional, like e1); when g jumps inside the step (P2's kinks) it is O(h·J)
-//!    with a constant near 0.1, so steps shrink to O(ε/J) where a smooth-asymptotic estimate
-//!    (Simpson's h⁵g⁗/2880 from the 4th divided difference) would let errors 30–60× the
-//!    tolerance through. The first step has no previous polynomial: it uses e1 alone and relies
-//!    on the initial step (given, or chosen automatically from f and its change).
+//!    bounds how far `q` can be from the integral of g. For smooth g it is O(h⁴ g''') (again
+//!    tolerance-proportional, like e1); when g jumps inside the step (P2's kinks) it stays
+//!    O(h·J) with a constant near 0.1, so steps shrink to O(ε/J). A smooth-asymptotic estimate
+//!    (Simpson's h⁵g⁗/2880 from the 4th divided difference) lets errors of 30–60× the tolerance
+//!    through at a jump, and so would nodes taken from a much longer previous step.
+//!    The first step has no previous polynomial: it spends one extra f-evaluation, g at τ = 1/4
+//!    on the cubic q, and uses `e2 = h |g(t_n + h/4) − p(1/4)|`. This is the only evaluation
+//!    the estimator ever adds (one per attempt of the first step).
 //!
 //! The accepted error is `max_i (|e1_i| + |e2_i|) / (ε + rtol·max(|y_n,i|, |y_n+1,i|)) ≤ 1`.
 //! The controller is guarded: `h ← h·clamp(0.9 r^(−1/4), 0.2, 5)`, no growth right after a
@@ -51,15 +56,13 @@ pub enum Estimator {
     Robust,
 }
 
-/// Samples of the previous accepted step's polynomial used by the robust estimator.
+/// The previous accepted step's polynomial p, used by the robust estimator.
 #[derive(Clone, Debug)]
 struct PreviousStep {
     t: f64,
     h: f64,
-    /// p(0) = k1 of that step.
-    start: Vec<f64>,
-    /// p(1/2) = (k2 + k3)/2 of that step.
-    mid: Vec<f64>,
+    /// `[a0 | a1 | a2]` of that step.
+    coeffs: Vec<f64>,
 }
 
 /// Zero-cost adaptive RK4 stepper.
@@ -119,33 +122,56 @@ impl ZcRk4 {
         Ok(())
     }
 
-    /// Robust estimate: per-component `|e1| + |e2|` into `e`.
-    fn robust_estimate(&self, h: f64, coeffs: &[f64], e: &mut [f64]) {
+    /// Robust estimate: per-component `|e1| + |e2|` into `e`. Returns the f-evaluations it
+    /// spent (one on the first step, which has no previous polynomial; zero otherwise).
+    fn robust_estimate(&self, h: f64, coeffs: &[f64], e: &mut [f64]) -> Result<u64, SolveError> {
         let d = self.y.len();
         let w = &self.work;
         for i in 0..d {
             e[i] = (h / 6.0 * (w.k4[i] - self.k5[i])).abs();
         }
-        let Some(prev) = &self.prev else {
-            return;
-        };
-        // Nodes in units of the current step, relative to t_n.
-        let nodes = [
-            (prev.t - self.t) / h,
-            (prev.t + 0.5 * prev.h - self.t) / h,
-            0.0,
-            0.5,
-            1.0,
-        ];
         let mut p = vec![0.0; d];
+        let Some(prev) = &self.prev else {
+            // First step: sample g once at τ = 1/4 on the cubic q and compare with p(1/4).
+            let mut q = vec![0.0; d];
+            let mut g = vec![0.0; d];
+            rk4::cubic_eval(coeffs, &self.y, h, 0.25, &mut q);
+            let mut nfev = 0;
+            common::eval(&self.setup, &mut nfev, self.t + 0.25 * h, &q, &mut g)?;
+            rk4::p_eval(coeffs, 0.25, &mut p);
+            for i in 0..d {
+                e[i] += h * (g[i] - p[i]).abs();
+            }
+            return Ok(nfev);
+        };
+        // Two samples of g before t_n: the previous step's own nodes p_prev(0), p_prev(1/2)
+        // when this step is at least as long, otherwise p_prev evaluated at t_n − h and
+        // t_n − h/2 so that the five nodes are evenly spaced at this step's scale.
+        let (nodes, before) = if h >= prev.h {
+            let mut mid = vec![0.0; d];
+            rk4::p_eval(&prev.coeffs, 0.5, &mut mid);
+            let nodes = [
+                (prev.t - self.t) / h,
+                (prev.t + 0.5 * prev.h - self.t) / h,
+                0.0,
+                0.5,
+                1.0,
+            ];
+            (nodes, [prev.coeffs[..d].to_vec(), mid])
+        } else {
+            let (mut v0, mut v1) = (vec![0.0; d], vec![0.0; d]);
+            rk4::p_eval(&prev.coeffs, 1.0 - h / prev.h, &mut v0);
+            rk4::p_eval(&prev.coeffs, 1.0 - 0.5 * h / prev.h, &mut v1);
+            ([-1.0, -0.5, 0.0, 0.5, 1.0], [v0, v1])
+        };
         let mut deviation = vec![0.0f64; d];
         for tau in [0.25, 0.75] {
             let weights = lagrange_weights(&nodes, tau);
             rk4::p_eval(coeffs, tau, &mut p);
             for i in 0..d {
                 let mid = 0.5 * (w.k2[i] + w.k3[i]);
-                let quartic = weights[0] * prev.start[i]
-                    + weights[1] * prev.mid[i]
+                let quartic = weights[0] * before[0][i]
+                    + weights[1] * before[1][i]
                     + weights[2] * self.k1[i]
                     + weights[3] * mid
                     + weights[4] * self.k5[i];
@@ -155,6 +181,7 @@ impl ZcRk4 {
         for i in 0..d {
             e[i] += deviation[i];
         }
+        Ok(0)
     }
 
     fn try_attempt_inner(&mut self) -> Result<Option<StepRecord>, SolveError> {
@@ -185,7 +212,7 @@ impl ZcRk4 {
             }
             Estimator::Robust => {
                 let mut e = vec![0.0; d];
-                self.robust_estimate(h, &coeffs, &mut e);
+                self.nfev += self.robust_estimate(h, &coeffs, &mut e)?;
                 common::error_norms(&e, &self.y, &self.work.y_new, tol, rtol)
             }
         };
@@ -228,14 +255,17 @@ impl ZcRk4 {
                 }
                 self.zero_estimates += 1;
             }
-            self.prev = Some(PreviousStep {
-                t,
-                h,
-                start: self.k1.clone(),
-                mid: (0..d)
-                    .map(|i| 0.5 * (self.work.k2[i] + self.work.k3[i]))
-                    .collect(),
-            });
+            if self.estimator == Estimator::Robust {
+                self.prev = Some(PreviousStep {
+                    t,
+                    h,
+                    coeffs: record
+                        .dense
+                        .coefficients()
+                        .map(<[f64]>::to_vec)
+                        .unwrap_or_default(),
+                });
+            }
             self.t = if clipped { self.setup.t_end } else { t + h };
             self.y.copy_from_slice(&self.work.y_new);
             std::mem::swap(&mut self.k1, &mut self.k5);
