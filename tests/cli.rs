@@ -1,5 +1,7 @@
 //! The command-line contract: output formats, exit codes and error messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

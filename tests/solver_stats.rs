@@ -4,6 +4,8 @@
 //! Regenerate after an intended change with `UPDATE_SNAPSHOTS=1 cargo test --test solver_stats`
 //! and explain the new numbers in the commit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use nodelab::preset::Preset;

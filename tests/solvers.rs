@@ -1,5 +1,7 @@
 //! Solver behaviour against analytic solutions, independent references and convergence orders.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use nodelab::problem::Problem;
 use nodelab::problem::builtin::{self, BuiltinOverrides};
 use nodelab::problem::formula::{self, FormulaSpec, FormulaSystem};
