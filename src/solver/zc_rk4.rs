@@ -344,3 +344,70 @@ impl Stepper for ZcRk4 {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::f64::consts::PI;
+
+    use crate::problem::builtin::{self, BuiltinOverrides};
+    use crate::solver::{self, Method, SolverConfig};
+
+    fn first_record(name: &str, method: Method, h: f64) -> crate::solver::StepRecord {
+        let problem = builtin::build(name, &BuiltinOverrides::default()).unwrap();
+        let config = SolverConfig {
+            method,
+            tol: 1.0,
+            h0: Some(h),
+            ..SolverConfig::default()
+        };
+        let mut stepper = solver::stepper(&problem, &config).unwrap();
+        match stepper.attempt() {
+            solver::StepEvent::Step(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// PAPER-NOTES: for y' = λy the paper's estimate is ≈ |y|(hλ)⁴/12 (order h⁴, where RK4's
+    /// local error is |y|(hλ)⁵/120).
+    #[test]
+    fn paper_estimate_has_the_predicted_leading_term_on_the_test_equation() {
+        for h in [0.05, 0.02, 0.01] {
+            let r = first_record("exponential", Method::ZcRk4Paper, h);
+            let predicted = h.powi(4) / 12.0; // λ = −1, y0 = 1
+            let ratio = r.err.unwrap() / predicted;
+            assert!((ratio - 1.0).abs() < 0.1, "h = {h}: ratio {ratio}");
+        }
+    }
+
+    /// e1 is the paper's estimate divided by 6 (the embedded FSAL 4(3) pair), and e2 adds to it.
+    #[test]
+    fn robust_estimate_contains_the_embedded_pair() {
+        let paper = first_record("van-der-pol", Method::ZcRk4Paper, 0.05);
+        let robust = first_record("van-der-pol", Method::ZcRk4, 0.05);
+        assert!(robust.err.unwrap() >= paper.err.unwrap() / 6.0 * (1.0 - 1e-12));
+    }
+
+    /// Where the paper's estimate is exactly zero (f independent of y), the robust one is not.
+    #[test]
+    fn robust_estimate_is_never_blind_on_quadratures() {
+        for name in ["paper-bump", "paper-kink"] {
+            let problem = builtin::build(name, &BuiltinOverrides::default()).unwrap();
+            let config = SolverConfig {
+                method: Method::ZcRk4,
+                tol: 1e-6,
+                ..SolverConfig::default()
+            };
+            let solution = solver::solve(&problem, &config).unwrap();
+            // Only a step on which f is a polynomial of degree ≤ 2 may have a zero estimate:
+            // for P2 that is the flat stretch (3π/4, 5π/4) where f = 0; P1 has none.
+            let flat = |t: f64| t > 3.0 * PI / 4.0 && t < 5.0 * PI / 4.0;
+            let blind = solution
+                .records
+                .iter()
+                .filter(|r| r.err == Some(0.0))
+                .filter(|r| !(name == "paper-kink" && flat(r.t) && flat(r.t + r.h)))
+                .count();
+            assert_eq!(blind, 0, "{name}");
+        }
+    }
+}
