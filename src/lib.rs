@@ -3,8 +3,12 @@
 //! The numerics (problems, solvers, networks, gradient methods) import no GUI type, so the CLI,
 //! tests and benches use them directly.
 
+pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod gpu;
+pub mod grad;
+pub mod mem;
 pub mod nn;
 pub mod preset;
 pub mod problem;

@@ -3,7 +3,10 @@
 //! Exit codes: 0 success, 1 the computation failed (its report is still printed), 2 bad usage or
 //! a bad file (one line on stderr).
 
+pub mod bench_gpu;
+pub mod bench_grad;
 mod bench_solvers;
+pub mod grad;
 mod presets;
 mod solve;
 
@@ -25,6 +28,8 @@ pub enum Command {
     Presets,
     /// Integrate a problem and report the steps taken.
     Solve(SolveArgs),
+    /// Compare gradient methods on a neural-ODE preset: gradient, error, time, memory, NFE.
+    Grad(grad::GradArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -34,6 +39,10 @@ pub enum Command {
 pub enum BenchCommand {
     /// Work-precision table: f-evaluations vs achieved error over a tolerance sweep.
     Solvers(BenchSolversArgs),
+    /// Gradient methods on a fixed toy problem, plus a memory-scaling table.
+    Grad(bench_grad::BenchGradArgs),
+    /// GPU vs CPU throughput (samples per second) over batch sizes.
+    Gpu(bench_gpu::BenchGpuArgs),
 }
 
 #[derive(Debug, Args)]
@@ -114,7 +123,10 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
         None => return open_app(),
         Some(Command::Presets) => presets::run(),
         Some(Command::Solve(args)) => solve::run(&args),
+        Some(Command::Grad(args)) => grad::run(&args),
         Some(Command::Bench(BenchCommand::Solvers(args))) => bench_solvers::run(&args),
+        Some(Command::Bench(BenchCommand::Grad(args))) => bench_grad::run(&args),
+        Some(Command::Bench(BenchCommand::Gpu(args))) => bench_gpu::run(&args),
     };
     match result {
         Ok(()) => 0,
