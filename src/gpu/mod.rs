@@ -1,2 +1,22 @@
 //! GPU compute on wgpu: WGSL kernels for batched neural-ODE solves and gradients (f32), each
 //! checked against the CPU f64 reference.
+//!
+//! - [`context`]: the one place that finds an adapter (or takes eframe's device);
+//! - [`shader`]: the WGSL sources of `shaders/`, specialised per model shape;
+//! - [`buffers`]: host mirrors of the WGSL structs and the buffer sizes;
+//! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused.
+//!
+//! Every kernel keeps a whole sample's work in one invocation: a forward solve (fixed-step RK4
+//! or per-sample adaptive zero-cost RK4) is one dispatch, a gradient (`backprop`, `adjoint`,
+//! `afge`, `reversible-heun`) is one dispatch plus one reduction, with no per-step readback.
+
+pub mod buffers;
+pub mod context;
+pub mod engine;
+pub mod shader;
+
+pub use buffers::SampleStats;
+pub use context::{AdapterReport, GpuContext, GpuError};
+pub use engine::{
+    AdaptiveSettings, FixedSchedule, ForwardResult, GpuGradMethod, GpuLoss, GpuSolver, GradResult,
+};

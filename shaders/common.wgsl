@@ -1,0 +1,365 @@
+// nodelab GPU kernels: shared declarations (prepended to every kernel file).
+//
+// One invocation integrates one sample: its whole solve (and, for the gradient kernels, its
+// whole backward pass) runs inside that invocation, so a forward solve is one dispatch and a
+// gradient is two (the per-sample kernel, then `reduce.wgsl`). All arithmetic is f32.
+//
+// The block between the shape markers is replaced by `nodelab::gpu::shader::specialise` with the
+// constants of the MLP actually run (WGSL private arrays need constant sizes). The default block
+// below describes a 2-8-2 tanh MLP, so that this file is valid WGSL on its own.
+//
+// Layouts: the MLP parameters θ are the weights-file order (layer by layer, weight row-major
+// [out][in], then bias). Per-sample state vectors are sample-major (`s * D + i`); per-sample
+// parameter gradients are parameter-major (`j * batch + s`), so that neighbouring invocations
+// write neighbouring addresses and the reduction reads them contiguously.
+
+// D: state dimension (= network outputs); TIME_INPUT: the input is [y, t]; N_LAYERS: affine
+// layers; N_PARAMS: |θ|; MAX_W: widest layer (inputs included); ACT_TOTAL: sum of all layer
+// widths (the activation store of one evaluation); ACTIVATION: 0 tanh, 1 softplus, 2 relu,
+// 3 sigmoid, 4 identity; SIZES: [n_in, n_1, …, n_out]; W_OFF: offset of layer l's weight in θ;
+// ACT_OFF: offset of layer l's input in the activation store.
+// @shape-begin
+const D: u32 = 2u;
+const TIME_INPUT: bool = false;
+const N_LAYERS: u32 = 2u;
+const N_PARAMS: u32 = 42u;
+const MAX_W: u32 = 8u;
+const ACT_TOTAL: u32 = 12u;
+const ACTIVATION: u32 = 0u;
+const SIZES = array<u32, 3>(2u, 8u, 2u);
+const W_OFF = array<u32, 2>(0u, 24u);
+const ACT_OFF = array<u32, 3>(0u, 2u, 10u);
+// @shape-end
+
+const WG: u32 = 64u;
+
+// Status codes written to stats[4 s + 3] (0: success).
+const STATUS_OK: u32 = 0u;
+const STATUS_NONFINITE: u32 = 1u;
+const STATUS_UNDERFLOW: u32 = 2u;
+const STATUS_MAX_STEPS: u32 = 3u;
+
+const LOSS_HALF_SSE: u32 = 0u;
+const LOSS_MSE: u32 = 1u;
+
+// Mirrored by `nodelab::gpu::buffers::Params` (#[repr(C)], 64 bytes).
+struct Params {
+    batch: u32,
+    n_steps: u32,     // fixed-step methods: number of steps
+    max_steps: u32,   // adaptive: most attempted steps
+    loss_kind: u32,
+    t0: f32,
+    t1: f32,
+    h: f32,           // fixed step (all steps but the last)
+    h_last: f32,      // the last fixed step, shortened to land on t1
+    tol: f32,
+    rtol: f32,
+    h0: f32,          // adaptive initial step; 0 = automatic (Hairer–Nørsett–Wanner)
+    h_min: f32,
+    h_max: f32,
+    target_off: u32,  // offset of the targets in `data` (y0 starts at 0)
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// θ, updated in place between iterations.
+@group(0) @binding(1) var<storage, read> theta: array<f32>;
+// [y0 (batch × D) | targets (batch × D)].
+@group(0) @binding(2) var<storage, read> data: array<f32>;
+// [y(T) (batch × D) | per-sample loss (batch) | per-sample reconstruction error (batch)].
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// [accepted, rejected, nfev, status] per sample.
+@group(0) @binding(4) var<storage, read_write> stats: array<u32>;
+// Per-sample dL/dθ, parameter-major.
+@group(0) @binding(5) var<storage, read_write> grad_ps: array<f32>;
+// Trajectory y_n of every step (backprop), `(n * D + i) * batch + s`.
+@group(0) @binding(6) var<storage, read_write> traj: array<f32>;
+// [dL/dθ summed over the batch (N_PARAMS) | L].
+@group(0) @binding(7) var<storage, read_write> grad_out: array<f32>;
+
+alias Vec = array<f32, D>;
+alias Store = array<f32, ACT_TOTAL>;
+alias Grad = array<f32, N_PARAMS>;
+alias Wide = array<f32, MAX_W>;
+
+// σ(z). tanh written through exp(−2|z|) so that it cannot overflow to inf/inf.
+fn act_apply(z: f32) -> f32 {
+    if ACTIVATION == 0u {
+        let e = exp(-2.0 * abs(z));
+        return sign(z) * (1.0 - e) / (1.0 + e);
+    } else if ACTIVATION == 1u {
+        return max(z, 0.0) + log(1.0 + exp(-abs(z)));
+    } else if ACTIVATION == 2u {
+        return max(z, 0.0);
+    } else if ACTIVATION == 3u {
+        return 1.0 / (1.0 + exp(-z));
+    }
+    return z;
+}
+
+// σ'(z), through z and s = σ(z).
+fn act_deriv(z: f32, s: f32) -> f32 {
+    if ACTIVATION == 0u {
+        return 1.0 - s * s;
+    } else if ACTIVATION == 1u {
+        return 1.0 / (1.0 + exp(-z));
+    } else if ACTIVATION == 2u {
+        return select(0.0, 1.0, z > 0.0);
+    } else if ACTIVATION == 3u {
+        return s * (1.0 - s);
+    }
+    return 1.0;
+}
+
+// f(t, y) into `f`; every layer's output goes to `act` and σ' of the hidden layers to `dact`
+// (layout ACT_OFF), ready for `mlp_vjp` / `mlp_jvp` at the same point.
+fn mlp_eval(t: f32, y: ptr<function, Vec>, act: ptr<function, Store>,
+            dact: ptr<function, Store>, f: ptr<function, Vec>) {
+    for (var i = 0u; i < D; i++) {
+        (*act)[i] = (*y)[i];
+    }
+    if TIME_INPUT {
+        (*act)[D] = t;
+    }
+    for (var l = 0u; l < N_LAYERS; l++) {
+        let n_in = SIZES[l];
+        let n_out = SIZES[l + 1u];
+        let w0 = W_OFF[l];
+        let b0 = w0 + n_in * n_out;
+        let xi = ACT_OFF[l];
+        let xo = ACT_OFF[l + 1u];
+        let hidden = l + 1u < N_LAYERS;
+        for (var r = 0u; r < n_out; r++) {
+            var z = theta[b0 + r];
+            for (var c = 0u; c < n_in; c++) {
+                z += theta[w0 + r * n_in + c] * (*act)[xi + c];
+            }
+            if hidden {
+                let s = act_apply(z);
+                (*act)[xo + r] = s;
+                (*dact)[xo + r] = act_deriv(z, s);
+            } else {
+                (*act)[xo + r] = z;
+            }
+        }
+    }
+    let o = ACT_OFF[N_LAYERS];
+    for (var i = 0u; i < D; i++) {
+        (*f)[i] = (*act)[o + i];
+    }
+}
+
+// Vector–Jacobian product at the point stored in (act, dact): `vy = vᵀ ∂f/∂y`, and
+// `g += scale · vᵀ ∂f/∂θ` (reverse mode through the layers).
+fn mlp_vjp(act: ptr<function, Store>, dact: ptr<function, Store>, v: ptr<function, Vec>,
+           scale: f32, g: ptr<function, Grad>, vy: ptr<function, Vec>) {
+    var cot: Wide;   // dL/d(output of the layer being processed)
+    var prev: Wide;  // dL/d(its input)
+    for (var i = 0u; i < D; i++) {
+        cot[i] = (*v)[i];
+    }
+    for (var k = N_LAYERS; k > 0u; k--) {
+        let l = k - 1u;
+        let n_in = SIZES[l];
+        let n_out = SIZES[l + 1u];
+        let w0 = W_OFF[l];
+        let b0 = w0 + n_in * n_out;
+        let xi = ACT_OFF[l];
+        let xo = ACT_OFF[l + 1u];
+        if l + 1u < N_LAYERS {
+            for (var r = 0u; r < n_out; r++) {
+                cot[r] *= (*dact)[xo + r];
+            }
+        }
+        for (var c = 0u; c < n_in; c++) {
+            prev[c] = 0.0;
+        }
+        for (var r = 0u; r < n_out; r++) {
+            let gr = cot[r];
+            (*g)[b0 + r] += scale * gr;
+            for (var c = 0u; c < n_in; c++) {
+                (*g)[w0 + r * n_in + c] += scale * gr * (*act)[xi + c];
+                prev[c] += theta[w0 + r * n_in + c] * gr;
+            }
+        }
+        for (var c = 0u; c < n_in; c++) {
+            cot[c] = prev[c];
+        }
+    }
+    for (var i = 0u; i < D; i++) {
+        (*vy)[i] = cot[i];
+    }
+}
+
+// Jacobian–vector product at the point stored in (act, dact): `out = ∂f/∂y · u + ∂f/∂θ_j`
+// (forward mode; one column j of the sensitivity equation S' = ∂f/∂y S + ∂f/∂θ).
+fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<function, Vec>,
+           j: u32, res: ptr<function, Vec>) {
+    var tan: Wide;
+    var nxt: Wide;
+    for (var i = 0u; i < MAX_W; i++) {
+        tan[i] = 0.0;
+    }
+    for (var i = 0u; i < D; i++) {
+        tan[i] = (*u)[i];
+    }
+    for (var l = 0u; l < N_LAYERS; l++) {
+        let n_in = SIZES[l];
+        let n_out = SIZES[l + 1u];
+        let w0 = W_OFF[l];
+        let b0 = w0 + n_in * n_out;
+        let xi = ACT_OFF[l];
+        let xo = ACT_OFF[l + 1u];
+        for (var r = 0u; r < n_out; r++) {
+            var dz = 0.0;
+            for (var c = 0u; c < n_in; c++) {
+                dz += theta[w0 + r * n_in + c] * tan[c];
+            }
+            nxt[r] = dz;
+        }
+        // The parameter's own perturbation enters at its layer.
+        if j >= w0 && j < b0 {
+            let r = (j - w0) / n_in;
+            let c = (j - w0) % n_in;
+            nxt[r] += (*act)[xi + c];
+        } else if j >= b0 && j < b0 + n_out {
+            nxt[j - b0] += 1.0;
+        }
+        let hidden = l + 1u < N_LAYERS;
+        for (var r = 0u; r < n_out; r++) {
+            tan[r] = select(nxt[r], nxt[r] * (*dact)[xo + r], hidden);
+        }
+    }
+    for (var i = 0u; i < D; i++) {
+        (*res)[i] = tan[i];
+    }
+}
+
+fn load_y0(s: u32) -> Vec {
+    var y: Vec;
+    for (var i = 0u; i < D; i++) {
+        y[i] = data[s * D + i];
+    }
+    return y;
+}
+
+fn all_finite(y: ptr<function, Vec>) -> bool {
+    var ok = true;
+    for (var i = 0u; i < D; i++) {
+        let v = (*y)[i];
+        // NaN fails every comparison; ±inf fails the bound.
+        ok = ok && (abs(v) <= 3.4e38);
+    }
+    return ok;
+}
+
+// Per-sample loss and its gradient with respect to y(T) (issue 3's conventions):
+// half-sse L = ½ Σ_i (y_i − target_i)²; mse L = Σ_i (y_i − target_i)² / (batch · D).
+fn loss_and_grad(s: u32, y: ptr<function, Vec>, dl: ptr<function, Vec>) -> f32 {
+    var l = 0.0;
+    var scale = 0.5;
+    var gscale = 1.0;
+    if params.loss_kind == LOSS_MSE {
+        scale = 1.0 / f32(params.batch * D);
+        gscale = 2.0 * scale;
+    }
+    for (var i = 0u; i < D; i++) {
+        let r = (*y)[i] - data[params.target_off + s * D + i];
+        l += r * r;
+        (*dl)[i] = gscale * r;
+    }
+    return scale * l;
+}
+
+// Writes one sample's outputs: y(T), loss, statistics.
+fn write_state(s: u32, y: ptr<function, Vec>) {
+    for (var i = 0u; i < D; i++) {
+        out[s * D + i] = (*y)[i];
+    }
+}
+
+fn write_stats(s: u32, accepted: u32, rejected: u32, nfev: u32, status: u32) {
+    stats[4u * s] = accepted;
+    stats[4u * s + 1u] = rejected;
+    stats[4u * s + 2u] = nfev;
+    stats[4u * s + 3u] = status;
+}
+
+fn write_grad(s: u32, g: ptr<function, Grad>, loss: f32, recon: f32) {
+    let b = params.batch;
+    for (var j = 0u; j < N_PARAMS; j++) {
+        grad_ps[j * b + s] = (*g)[j];
+    }
+    out[b * D + s] = loss;
+    out[b * D + b + s] = recon;
+}
+
+fn zero_grad(g: ptr<function, Grad>) {
+    for (var j = 0u; j < N_PARAMS; j++) {
+        (*g)[j] = 0.0;
+    }
+}
+
+// Step size of fixed step n: h, except the last, shortened to land on t1.
+fn fixed_h(n: u32) -> f32 {
+    return select(params.h, params.h_last, n + 1u == params.n_steps);
+}
+
+fn fixed_t(n: u32) -> f32 {
+    return params.t0 + f32(n) * params.h;
+}
+
+// One classical RK4 step (paper eqs. 10–11) from (t, y) with k1 = f(t, y) given: the stages
+// k2, k3, k4 and the update y_new = y + h/6 (k1 + 2 k2 + 2 k3 + k4). `act`/`dact` are scratch.
+fn rk4_step(t: f32, h: f32, y: ptr<function, Vec>, k1: ptr<function, Vec>,
+            k2: ptr<function, Vec>, k3: ptr<function, Vec>, k4: ptr<function, Vec>,
+            act: ptr<function, Store>, dact: ptr<function, Store>, y_new: ptr<function, Vec>) {
+    var tmp: Vec;
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + 0.5 * h * (*k1)[i];
+    }
+    mlp_eval(t + 0.5 * h, &tmp, act, dact, k2);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + 0.5 * h * (*k2)[i];
+    }
+    mlp_eval(t + 0.5 * h, &tmp, act, dact, k3);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + h * (*k3)[i];
+    }
+    mlp_eval(t + h, &tmp, act, dact, k4);
+    for (var i = 0u; i < D; i++) {
+        (*y_new)[i] = (*y)[i] + h / 6.0 * ((*k1)[i] + 2.0 * ((*k2)[i] + (*k3)[i]) + (*k4)[i]);
+    }
+}
+
+// The same step keeping every stage's activations (stage i in a_i / d_i), for the kernels that
+// differentiate through it.
+fn rk4_step_kept(t: f32, h: f32, y: ptr<function, Vec>,
+                 a1: ptr<function, Store>, d1: ptr<function, Store>,
+                 a2: ptr<function, Store>, d2: ptr<function, Store>,
+                 a3: ptr<function, Store>, d3: ptr<function, Store>,
+                 a4: ptr<function, Store>, d4: ptr<function, Store>,
+                 y_new: ptr<function, Vec>) {
+    var k1: Vec;
+    var k2: Vec;
+    var k3: Vec;
+    var k4: Vec;
+    var tmp: Vec;
+    mlp_eval(t, y, a1, d1, &k1);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + 0.5 * h * k1[i];
+    }
+    mlp_eval(t + 0.5 * h, &tmp, a2, d2, &k2);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + 0.5 * h * k2[i];
+    }
+    mlp_eval(t + 0.5 * h, &tmp, a3, d3, &k3);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + h * k3[i];
+    }
+    mlp_eval(t + h, &tmp, a4, d4, &k4);
+    for (var i = 0u; i < D; i++) {
+        (*y_new)[i] = (*y)[i] + h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]);
+    }
+}

@@ -1,0 +1,101 @@
+//! Host mirrors of the WGSL structs, and the buffers of one (batch size, model shape).
+
+use bytemuck::{Pod, Zeroable};
+
+/// Mirrors `struct Params` of shaders/common.wgsl (uniform, 64 bytes, 16-byte multiple).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Params {
+    pub batch: u32,
+    pub n_steps: u32,
+    pub max_steps: u32,
+    pub loss_kind: u32,
+    pub t0: f32,
+    pub t1: f32,
+    pub h: f32,
+    pub h_last: f32,
+    pub tol: f32,
+    pub rtol: f32,
+    pub h0: f32,
+    pub h_min: f32,
+    pub h_max: f32,
+    pub target_off: u32,
+    pub pad0: u32,
+    pub pad1: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Params>() == 64);
+const _: () = assert!(std::mem::size_of::<Params>() % 16 == 0);
+const _: () = assert!(std::mem::offset_of!(Params, t0) == 16);
+const _: () = assert!(std::mem::offset_of!(Params, tol) == 32);
+const _: () = assert!(std::mem::offset_of!(Params, h_max) == 48);
+
+/// Per-sample statistics, mirrors `stats[4 s .. 4 s + 4]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct SampleStats {
+    pub accepted: u32,
+    pub rejected: u32,
+    pub nfev: u32,
+    /// 0 success, 1 non-finite, 2 step underflow, 3 max_steps.
+    pub status: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<SampleStats>() == 16);
+
+impl SampleStats {
+    pub fn status_text(&self) -> &'static str {
+        match self.status {
+            0 => "ok",
+            1 => "non-finite value (the solution blew up)",
+            2 => "step size underflow",
+            3 => "max_steps reached",
+            _ => "unknown status",
+        }
+    }
+}
+
+/// Buffer sizes (bytes) of one batch, from which both the allocation and the per-method
+/// report are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizes {
+    pub params: u64,
+    pub theta: u64,
+    pub data: u64,
+    pub out: u64,
+    pub stats: u64,
+    pub grad_ps: u64,
+    pub grad_out: u64,
+    /// Readback staging: out + stats + grad_out.
+    pub staging: u64,
+}
+
+impl Sizes {
+    pub fn new(batch: usize, dim: usize, n_params: usize) -> Self {
+        let f = 4u64;
+        let (b, d, p) = (batch as u64, dim as u64, n_params as u64);
+        let out = f * (b * d + 2 * b);
+        let stats = 16 * b;
+        let grad_out = f * (p + 1);
+        Self {
+            params: std::mem::size_of::<Params>() as u64,
+            theta: f * p,
+            data: f * 2 * b * d,
+            out,
+            stats,
+            grad_ps: f * p * b,
+            grad_out,
+            staging: out + stats + grad_out,
+        }
+    }
+
+    /// What every method binds and reads back.
+    pub fn common(&self) -> u64 {
+        self.params + self.theta + self.data + self.out + self.stats + self.staging
+    }
+
+    /// Plus the per-sample gradients and their reduction.
+    pub fn gradient(&self) -> u64 {
+        self.common() + self.grad_ps + self.grad_out
+    }
+}

@@ -1,0 +1,760 @@
+//! The batched solver: pipelines compiled once per model shape, buffers allocated once per
+//! batch size and reused, weights updated in place. A forward solve is one dispatch; a
+//! gradient is the per-sample kernel plus one reduction dispatch; results are read back once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::buffers::{Params, SampleStats, Sizes};
+use super::context::{GpuContext, GpuError};
+use super::shader::{self, Kernel, Shape, WORKGROUP};
+use crate::nn::Mlp;
+use crate::solver::SolverConfig;
+
+/// Gradient methods with a GPU kernel (CLI names as in `nodelab grad`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GpuGradMethod {
+    Backprop,
+    Adjoint,
+    Afge,
+    ReversibleHeun,
+}
+
+impl GpuGradMethod {
+    pub const ALL: [GpuGradMethod; 4] = [
+        GpuGradMethod::Backprop,
+        GpuGradMethod::Adjoint,
+        GpuGradMethod::Afge,
+        GpuGradMethod::ReversibleHeun,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GpuGradMethod::Backprop => "backprop",
+            GpuGradMethod::Adjoint => "adjoint",
+            GpuGradMethod::Afge => "afge",
+            GpuGradMethod::ReversibleHeun => "reversible-heun",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    fn kernel(self) -> Kernel {
+        match self {
+            GpuGradMethod::Backprop => Kernel::Backprop,
+            GpuGradMethod::Adjoint => Kernel::Adjoint,
+            GpuGradMethod::Afge => Kernel::Afge,
+            GpuGradMethod::ReversibleHeun => Kernel::ReversibleHeun,
+        }
+    }
+
+    /// f-evaluations per step, forward and backward (one sample).
+    pub fn nfe_per_step(self) -> (u64, u64) {
+        match self {
+            // Backward: 4 recomputed stages + 4 vector–Jacobian products.
+            GpuGradMethod::Backprop => (4, 8),
+            // Backward: 4 stages of the augmented system, each an evaluation and a VJP.
+            GpuGradMethod::Adjoint => (4, 8),
+            // The sensitivity columns ride on the forward stages (counted as JVPs, not here).
+            GpuGradMethod::Afge => (4, 0),
+            // Backward: 1 reconstruction evaluation + 2 VJPs (each with its evaluation).
+            GpuGradMethod::ReversibleHeun => (1, 3),
+        }
+    }
+}
+
+/// Losses with a GPU kernel (issue 3's conventions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuLoss {
+    /// L = ½ Σ_samples Σ_i (y_i(T) − target_i)².
+    HalfSse,
+    /// L = mean over samples and components of (y_i(T) − target_i)².
+    Mse,
+}
+
+impl GpuLoss {
+    fn code(self) -> u32 {
+        match self {
+            GpuLoss::HalfSse => 0,
+            GpuLoss::Mse => 1,
+        }
+    }
+}
+
+/// The fixed-step schedule of nodelab::solver::fixed: steps of h, the last one shortened to
+/// land on t1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FixedSchedule {
+    pub t0: f64,
+    pub t1: f64,
+    pub h: f64,
+    pub n_steps: u32,
+}
+
+impl FixedSchedule {
+    /// `h0` default: 1/1000 of the span (as the CPU fixed-step solvers).
+    pub fn new(t0: f64, t1: f64, h0: Option<f64>) -> Result<Self, GpuError> {
+        let span = t1 - t0;
+        let h = h0.unwrap_or(span / 1000.0);
+        if !(span > 0.0 && h > 0.0 && h.is_finite()) {
+            return Err(GpuError::Unsupported(format!(
+                "the GPU solvers need t1 > t0 and a positive step (t0 = {t0}, t1 = {t1}, h = {h})"
+            )));
+        }
+        let n = ((span / h) - 1e-9).ceil().max(1.0);
+        if n > f64::from(u32::MAX / 16) {
+            return Err(GpuError::Unsupported(format!("{n} steps are too many")));
+        }
+        Ok(Self {
+            t0,
+            t1,
+            h,
+            n_steps: n as u32,
+        })
+    }
+
+    /// Start of step n.
+    pub fn t(&self, n: u32) -> f64 {
+        self.t0 + f64::from(n) * self.h
+    }
+
+    /// The last step.
+    pub fn h_last(&self) -> f64 {
+        self.t1 - self.t(self.n_steps - 1)
+    }
+}
+
+/// Settings of the per-sample adaptive solve (zc-rk4, robust estimator).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdaptiveSettings {
+    pub t0: f64,
+    pub t1: f64,
+    pub tol: f64,
+    pub rtol: f64,
+    /// None: automatic initial step, per sample.
+    pub h0: Option<f64>,
+    pub h_min: f64,
+    pub h_max: f64,
+    pub max_steps: u32,
+}
+
+impl AdaptiveSettings {
+    /// The settings of a CPU solver configuration, with the same defaults.
+    pub fn from_config(config: &SolverConfig, t0: f64, t1: f64) -> Self {
+        let span = t1 - t0;
+        Self {
+            t0,
+            t1,
+            tol: config.tol,
+            rtol: config.rtol,
+            h0: config.h0,
+            h_min: config.h_min.unwrap_or(1e-12 * span),
+            h_max: config.h_max.unwrap_or(span).min(span),
+            max_steps: config.max_steps.min(u32::MAX as usize) as u32,
+        }
+    }
+}
+
+/// What a forward solve returns.
+#[derive(Clone, Debug)]
+pub struct ForwardResult {
+    /// y(T), sample-major (`s · D + i`).
+    pub y: Vec<f32>,
+    pub stats: Vec<SampleStats>,
+    /// Bytes of the GPU buffers this method uses.
+    pub gpu_bytes: u64,
+}
+
+/// What a gradient returns.
+#[derive(Clone, Debug)]
+pub struct GradResult {
+    pub loss: f64,
+    /// dL/dθ summed over the batch, in the weights-file order.
+    pub grad: Vec<f64>,
+    /// y(T) of the forward solve, sample-major.
+    pub y: Vec<f32>,
+    /// Largest state-reconstruction error over the batch (adjoint, reversible-heun; else 0).
+    pub recon_err: f64,
+    pub stats: Vec<SampleStats>,
+    pub nfe_forward: u64,
+    pub nfe_backward: u64,
+    pub gpu_bytes: u64,
+}
+
+struct BatchBuffers {
+    batch: usize,
+    sizes: Sizes,
+    data: wgpu::Buffer,
+    out: wgpu::Buffer,
+    stats: wgpu::Buffer,
+    grad_ps: wgpu::Buffer,
+    grad_ps_bytes: u64,
+    traj: wgpu::Buffer,
+    traj_bytes: u64,
+    grad_out: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+}
+
+/// One model shape on one device.
+pub struct GpuSolver {
+    ctx: Arc<GpuContext>,
+    shape: Shape,
+    n_params: usize,
+    bind_layout: wgpu::BindGroupLayout,
+    pipeline_layout: wgpu::PipelineLayout,
+    pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    params: wgpu::Buffer,
+    theta: wgpu::Buffer,
+    buffers: Option<BatchBuffers>,
+    /// Fill every output with NaN before each run, so unwritten elements are caught (tests).
+    pub poison: bool,
+}
+
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_DST)
+    .union(wgpu::BufferUsages::COPY_SRC);
+
+impl GpuSolver {
+    /// Prepares the bind layout for `mlp`'s shape; pipelines compile on first use.
+    pub fn new(ctx: Arc<GpuContext>, mlp: &Mlp) -> Result<Self, GpuError> {
+        let shape = Shape::of(mlp);
+        shape
+            .check(Kernel::Rk4Forward)
+            .map_err(GpuError::Unsupported)?;
+        let device = &ctx.device;
+        let mut entries = vec![wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        }];
+        entries.push(storage_entry(1, true));
+        entries.push(storage_entry(2, true));
+        for b in 3..=7 {
+            entries.push(storage_entry(b, false));
+        }
+        let (bind_layout, pipeline_layout, params, theta) = ctx.checked(|| {
+            let bind_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("nodelab bindings"),
+                entries: &entries,
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("nodelab layout"),
+                bind_group_layouts: &[Some(&bind_layout)],
+                immediate_size: 0,
+            });
+            let params = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("params"),
+                size: std::mem::size_of::<Params>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let theta = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("theta"),
+                size: 4 * mlp.n_params() as u64,
+                usage: STORAGE,
+                mapped_at_creation: false,
+            });
+            (bind_layout, pipeline_layout, params, theta)
+        })?;
+        let solver = Self {
+            n_params: mlp.n_params(),
+            ctx,
+            shape,
+            bind_layout,
+            pipeline_layout,
+            pipelines: HashMap::new(),
+            params,
+            theta,
+            buffers: None,
+            poison: false,
+        };
+        solver.set_weights(&mlp.params)?;
+        Ok(solver)
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// Overwrites θ in place (same buffer, no reallocation).
+    pub fn set_weights(&self, theta: &[f64]) -> Result<(), GpuError> {
+        if theta.len() != self.n_params {
+            return Err(GpuError::Unsupported(format!(
+                "{} parameters given, the model has {}",
+                theta.len(),
+                self.n_params
+            )));
+        }
+        let t: Vec<f32> = theta.iter().map(|&v| v as f32).collect();
+        self.ctx
+            .queue
+            .write_buffer(&self.theta, 0, bytemuck::cast_slice(&t));
+        Ok(())
+    }
+
+    /// Uploads a batch of initial states and targets (sample-major, `batch × D` each; targets
+    /// may be empty for a forward solve). Buffers are reallocated only when the batch size
+    /// changes.
+    pub fn set_batch(&mut self, y0: &[f64], target: &[f64]) -> Result<(), GpuError> {
+        let d = self.shape.dim;
+        if y0.is_empty() || y0.len() % d != 0 {
+            return Err(GpuError::Unsupported(format!(
+                "the batch of initial states has {} numbers, not a positive multiple of D = {d}",
+                y0.len()
+            )));
+        }
+        if !target.is_empty() && target.len() != y0.len() {
+            return Err(GpuError::Unsupported(format!(
+                "{} target numbers for {} state numbers",
+                target.len(),
+                y0.len()
+            )));
+        }
+        let batch = y0.len() / d;
+        if self.buffers.as_ref().map(|b| b.batch) != Some(batch) {
+            self.buffers = Some(self.allocate(batch, 4, 4)?);
+        }
+        let mut data: Vec<f32> = y0.iter().map(|&v| v as f32).collect();
+        if target.is_empty() {
+            data.extend(std::iter::repeat_n(0.0, y0.len()));
+        } else {
+            data.extend(target.iter().map(|&v| v as f32));
+        }
+        if let Some(b) = &self.buffers {
+            self.ctx
+                .queue
+                .write_buffer(&b.data, 0, bytemuck::cast_slice(&data));
+        }
+        Ok(())
+    }
+
+    pub fn batch(&self) -> usize {
+        self.buffers.as_ref().map_or(0, |b| b.batch)
+    }
+
+    /// Bytes of every GPU buffer this solver holds now.
+    pub fn allocated_bytes(&self) -> u64 {
+        let base = std::mem::size_of::<Params>() as u64 + 4 * self.n_params as u64;
+        base + self.buffers.as_ref().map_or(0, |b| {
+            b.sizes.data
+                + b.sizes.out
+                + b.sizes.stats
+                + b.grad_ps_bytes
+                + b.traj_bytes
+                + b.sizes.grad_out
+                + b.sizes.staging
+        })
+    }
+
+    /// Bytes of the GPU buffers `method` (None: a forward solve) uses for `batch` samples and
+    /// `n_steps` fixed steps.
+    pub fn method_bytes(&self, method: Option<GpuGradMethod>, batch: usize, n_steps: u32) -> u64 {
+        let sizes = Sizes::new(batch, self.shape.dim, self.n_params);
+        match method {
+            None => sizes.common(),
+            Some(GpuGradMethod::Backprop) => {
+                sizes.gradient() + traj_bytes(batch, self.shape.dim, n_steps)
+            }
+            Some(_) => sizes.gradient(),
+        }
+    }
+
+    fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.max(4),
+            usage,
+            mapped_at_creation: false,
+        })
+    }
+
+    fn check_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
+        let limit = u64::from(self.ctx.limits.max_storage_buffer_binding_size)
+            .min(self.ctx.limits.max_buffer_size);
+        if bytes > limit {
+            return Err(GpuError::Unsupported(format!(
+                "the {what} buffer needs {bytes} bytes, above this adapter's limit of {limit} \
+                 bytes (use a smaller batch or fewer steps)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn allocate(
+        &self,
+        batch: usize,
+        grad_ps_bytes: u64,
+        traj_bytes: u64,
+    ) -> Result<BatchBuffers, GpuError> {
+        let sizes = Sizes::new(batch, self.shape.dim, self.n_params);
+        self.check_size("state", sizes.data)?;
+        self.check_size("per-sample gradient", grad_ps_bytes)?;
+        self.check_size("trajectory", traj_bytes)?;
+        self.ctx.checked(|| {
+            let data = self.buffer("data", sizes.data, STORAGE);
+            let out = self.buffer("out", sizes.out, STORAGE);
+            let stats = self.buffer("stats", sizes.stats, STORAGE);
+            let grad_ps = self.buffer("grad_ps", grad_ps_bytes, STORAGE);
+            let traj = self.buffer("traj", traj_bytes, STORAGE);
+            let grad_out = self.buffer("grad_out", sizes.grad_out, STORAGE);
+            let staging = self.buffer(
+                "staging",
+                sizes.staging,
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            );
+            let bind_group = self.bind_group(&data, &out, &stats, &grad_ps, &traj, &grad_out);
+            BatchBuffers {
+                batch,
+                sizes,
+                data,
+                out,
+                stats,
+                grad_ps,
+                grad_ps_bytes: grad_ps_bytes.max(4),
+                traj,
+                traj_bytes: traj_bytes.max(4),
+                grad_out,
+                staging,
+                bind_group,
+            }
+        })
+    }
+
+    fn bind_group(
+        &self,
+        data: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+        stats: &wgpu::Buffer,
+        grad_ps: &wgpu::Buffer,
+        traj: &wgpu::Buffer,
+        grad_out: &wgpu::Buffer,
+    ) -> wgpu::BindGroup {
+        let buffers = [
+            &self.params,
+            &self.theta,
+            data,
+            out,
+            stats,
+            grad_ps,
+            traj,
+            grad_out,
+        ];
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.ctx
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("nodelab bind group"),
+                layout: &self.bind_layout,
+                entries: &entries,
+            })
+    }
+
+    /// Grows the per-sample-gradient and trajectory buffers to what a method needs (once per
+    /// batch size and step count; later calls reuse them).
+    fn ensure_gradient_buffers(&mut self, traj_needed: u64) -> Result<(), GpuError> {
+        let Some(b) = &self.buffers else {
+            return Err(GpuError::Unsupported("no batch was uploaded".into()));
+        };
+        let grad_needed = b.sizes.grad_ps;
+        if b.grad_ps_bytes >= grad_needed && b.traj_bytes >= traj_needed {
+            return Ok(());
+        }
+        let grad_bytes = grad_needed.max(b.grad_ps_bytes);
+        let traj = traj_needed.max(b.traj_bytes);
+        self.check_size("per-sample gradient", grad_bytes)?;
+        self.check_size("trajectory", traj)?;
+        let (grad_ps, traj_buf) = self.ctx.checked(|| {
+            (
+                self.buffer("grad_ps", grad_bytes, STORAGE),
+                self.buffer("traj", traj, STORAGE),
+            )
+        })?;
+        let bind_group = {
+            let b = self
+                .buffers
+                .as_ref()
+                .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
+            self.ctx.checked(|| {
+                self.bind_group(&b.data, &b.out, &b.stats, &grad_ps, &traj_buf, &b.grad_out)
+            })?
+        };
+        if let Some(b) = &mut self.buffers {
+            b.grad_ps = grad_ps;
+            b.grad_ps_bytes = grad_bytes;
+            b.traj = traj_buf;
+            b.traj_bytes = traj;
+            b.bind_group = bind_group;
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, kernel: Kernel) -> Result<(), GpuError> {
+        if self.pipelines.contains_key(&kernel) {
+            return Ok(());
+        }
+        self.shape.check(kernel).map_err(GpuError::Unsupported)?;
+        let src = shader::source(kernel, &self.shape).map_err(GpuError::Unsupported)?;
+        let device = &self.ctx.device;
+        let layout = &self.pipeline_layout;
+        let pipeline = self.ctx.checked(|| {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(kernel.entry_point()),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(kernel.entry_point()),
+                layout: Some(layout),
+                module: &module,
+                entry_point: Some(kernel.entry_point()),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        })?;
+        self.pipelines.insert(kernel, pipeline);
+        Ok(())
+    }
+
+    /// Compiles every pipeline now (otherwise each compiles on first use).
+    pub fn warm_up(&mut self) -> Result<(), GpuError> {
+        for k in Kernel::ALL {
+            if self.shape.check(k).is_ok() {
+                self.pipeline(k)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn poison_outputs(&self) {
+        let Some(b) = &self.buffers else { return };
+        let q = &self.ctx.queue;
+        for (buf, bytes) in [
+            (&b.out, b.sizes.out),
+            (&b.stats, b.sizes.stats),
+            (&b.grad_ps, b.grad_ps_bytes),
+            (&b.traj, b.traj_bytes),
+            (&b.grad_out, b.sizes.grad_out),
+        ] {
+            let nan = vec![f32::NAN; (bytes / 4) as usize];
+            q.write_buffer(buf, 0, bytemuck::cast_slice(&nan));
+        }
+    }
+
+    /// Writes `params`, dispatches `kernels` in order (one compute pass), copies the outputs to
+    /// the staging buffer and reads them back: `(out, stats, grad_out)`.
+    fn run(
+        &mut self,
+        params: Params,
+        kernels: &[(Kernel, u32)],
+    ) -> Result<(Vec<f32>, Vec<SampleStats>, Vec<f32>), GpuError> {
+        for &(k, _) in kernels {
+            self.pipeline(k)?;
+        }
+        if self.poison {
+            self.poison_outputs();
+        }
+        let b = self
+            .buffers
+            .as_ref()
+            .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
+        let ctx = &self.ctx;
+        ctx.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let s = b.sizes;
+        ctx.checked(|| {
+            let mut encoder = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("nodelab solve"),
+                });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("nodelab pass"),
+                    timestamp_writes: None,
+                });
+                pass.set_bind_group(0, &b.bind_group, &[]);
+                for (k, groups) in kernels {
+                    if let Some(p) = self.pipelines.get(k) {
+                        pass.set_pipeline(p);
+                        pass.dispatch_workgroups(*groups, 1, 1);
+                    }
+                }
+            }
+            encoder.copy_buffer_to_buffer(&b.out, 0, &b.staging, 0, s.out);
+            encoder.copy_buffer_to_buffer(&b.stats, 0, &b.staging, s.out, s.stats);
+            encoder.copy_buffer_to_buffer(&b.grad_out, 0, &b.staging, s.out + s.stats, s.grad_out);
+            ctx.queue.submit([encoder.finish()]);
+        })?;
+        let slice = b.staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| GpuError::Readback(e.to_string()))?
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let result = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| GpuError::Readback(format!("{e:?}")))?;
+            let bytes: &[u8] = &view;
+            let (o, rest) = bytes.split_at(s.out as usize);
+            let (st, g) = rest.split_at(s.stats as usize);
+            (
+                bytemuck::pod_collect_to_vec::<u8, f32>(o),
+                bytemuck::pod_collect_to_vec::<u8, SampleStats>(st),
+                bytemuck::pod_collect_to_vec::<u8, f32>(g),
+            )
+        };
+        b.staging.unmap();
+        Ok(result)
+    }
+
+    fn groups(&self) -> u32 {
+        (self.batch() as u32).div_ceil(WORKGROUP)
+    }
+
+    fn base_params(&self) -> Params {
+        let batch = self.batch() as u32;
+        Params {
+            batch,
+            target_off: batch * self.shape.dim as u32,
+            ..Params::default()
+        }
+    }
+
+    fn fixed_params(&self, sched: &FixedSchedule) -> Params {
+        Params {
+            n_steps: sched.n_steps,
+            t0: sched.t0 as f32,
+            t1: sched.t1 as f32,
+            h: sched.h as f32,
+            h_last: sched.h_last() as f32,
+            ..self.base_params()
+        }
+    }
+
+    /// Fixed-step RK4 forward solve of the uploaded batch (one dispatch).
+    pub fn forward_rk4(&mut self, sched: &FixedSchedule) -> Result<ForwardResult, GpuError> {
+        let params = self.fixed_params(sched);
+        let groups = self.groups();
+        let (out, stats, _) = self.run(params, &[(Kernel::Rk4Forward, groups)])?;
+        let n = self.batch() * self.shape.dim;
+        Ok(ForwardResult {
+            y: out[..n].to_vec(),
+            stats,
+            gpu_bytes: self.method_bytes(None, self.batch(), sched.n_steps),
+        })
+    }
+
+    /// Zero-cost adaptive RK4 (robust estimator), every sample with its own step size (one
+    /// dispatch).
+    pub fn forward_zc_rk4(&mut self, set: &AdaptiveSettings) -> Result<ForwardResult, GpuError> {
+        let params = Params {
+            max_steps: set.max_steps,
+            t0: set.t0 as f32,
+            t1: set.t1 as f32,
+            tol: set.tol as f32,
+            rtol: set.rtol as f32,
+            h0: set.h0.unwrap_or(0.0) as f32,
+            h_min: set.h_min as f32,
+            h_max: set.h_max as f32,
+            ..self.base_params()
+        };
+        let groups = self.groups();
+        let (out, stats, _) = self.run(params, &[(Kernel::ZcRk4Forward, groups)])?;
+        let n = self.batch() * self.shape.dim;
+        Ok(ForwardResult {
+            y: out[..n].to_vec(),
+            stats,
+            gpu_bytes: self.method_bytes(None, self.batch(), 0),
+        })
+    }
+
+    /// Loss and dL/dθ of the uploaded batch with `method` on the fixed RK4 (or, for
+    /// reversible-heun, its own) schedule: the per-sample kernel, then the reduction.
+    pub fn gradient(
+        &mut self,
+        method: GpuGradMethod,
+        sched: &FixedSchedule,
+        loss: GpuLoss,
+    ) -> Result<GradResult, GpuError> {
+        let traj = if method == GpuGradMethod::Backprop {
+            traj_bytes(self.batch(), self.shape.dim, sched.n_steps)
+        } else {
+            4
+        };
+        self.ensure_gradient_buffers(traj)?;
+        let params = Params {
+            loss_kind: loss.code(),
+            ..self.fixed_params(sched)
+        };
+        let groups = self.groups();
+        let rows = self.n_params as u32 + 1;
+        let (out, stats, grad_out) =
+            self.run(params, &[(method.kernel(), groups), (Kernel::Reduce, rows)])?;
+        let batch = self.batch();
+        let n = batch * self.shape.dim;
+        let recon_err = out[n + batch..n + 2 * batch].iter().fold(0.0f64, |m, &v| {
+            if v.is_nan() {
+                f64::NAN
+            } else {
+                m.max(f64::from(v))
+            }
+        });
+        let (f, bk) = method.nfe_per_step();
+        let steps = u64::from(sched.n_steps) * batch as u64;
+        Ok(GradResult {
+            loss: f64::from(grad_out[self.n_params]),
+            grad: grad_out[..self.n_params]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+            y: out[..n].to_vec(),
+            recon_err,
+            stats,
+            nfe_forward: f * steps
+                + u64::from(method == GpuGradMethod::ReversibleHeun) * batch as u64,
+            nfe_backward: bk * steps,
+            gpu_bytes: self.method_bytes(Some(method), batch, sched.n_steps),
+        })
+    }
+}
+
+fn traj_bytes(batch: usize, dim: usize, n_steps: u32) -> u64 {
+    4 * batch as u64 * dim as u64 * u64::from(n_steps)
+}
