@@ -24,12 +24,15 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     var y_new: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    var done_fwd = 0u;
+    var done_bwd = 0u;
     for (var n = 0u; n < n_steps; n++) {
         let t = fixed_t(n);
         let h = fixed_h(n);
         mlp_eval(t, &y, &act, &dact, &k1);
         rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &act, &dact, &y_new);
         y = y_new;
+        done_fwd++;
     }
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
@@ -85,11 +88,14 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             y[i] -= hb / 6.0 * fsum[i];
             a[i] += hb / 6.0 * gsum[i];
         }
+        done_bwd++;
     }
+    status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     var recon = 0.0;
     for (var i = 0u; i < D; i++) {
         recon = max(recon, abs(y[i] - y0[i]));
     }
-    write_grad(s, &g, loss, recon);
+    let written_g = write_grad(s, &g, loss, recon);
+    status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 12u * n_steps, status);
 }

@@ -36,6 +36,8 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var col: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    var done = 0u;
+    var cols = 0u;
     for (var n = 0u; n < n_steps; n++) {
         let t = fixed_t(n);
         let h = fixed_h(n);
@@ -63,9 +65,12 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
             for (var i = 0u; i < D; i++) {
                 sens[i * N_PARAMS + j] = col[i] + h / 6.0 * (acc[i] + kk[i]);
             }
+            cols++;
         }
         y = y_new;
+        done++;
     }
+    status = completion(completion(status, done, n_steps), cols, n_steps * N_PARAMS);
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
     }
@@ -73,13 +78,17 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var dl: Vec;
     let loss = loss_and_grad(s, &y, &dl);
     var g: Grad;
+    var written = 0u;
     for (var j = 0u; j < N_PARAMS; j++) {
         var v = 0.0;
         for (var i = 0u; i < D; i++) {
             v += dl[i] * sens[i * N_PARAMS + j];
         }
         g[j] = v;
+        written++;
     }
-    write_grad(s, &g, loss, 0.0);
+    status = completion(status, written, N_PARAMS);
+    let written_g = write_grad(s, &g, loss, 0.0);
+    status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 4u * n_steps, status);
 }

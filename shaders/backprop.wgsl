@@ -29,6 +29,8 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
     var y_new: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    var done_fwd = 0u;
+    var done_bwd = 0u;
     for (var n = 0u; n < n_steps; n++) {
         for (var i = 0u; i < D; i++) {
             traj[(n * D + i) * b + s] = y[i];
@@ -38,6 +40,7 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
         mlp_eval(t, &y, &a1, &d1, &k1);
         rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
         y = y_new;
+        done_fwd++;
     }
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
@@ -81,7 +84,10 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var i = 0u; i < D; i++) {
             abar[i] += gsum[i] + gi[i];
         }
+        done_bwd++;
     }
-    write_grad(s, &g, loss, 0.0);
+    status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
+    let written_g = write_grad(s, &g, loss, 0.0);
+    status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 8u * n_steps, status);
 }

@@ -38,6 +38,9 @@ const STATUS_OK: u32 = 0u;
 const STATUS_NONFINITE: u32 = 1u;
 const STATUS_UNDERFLOW: u32 = 2u;
 const STATUS_MAX_STEPS: u32 = 3u;
+// A loop stopped before its end without the kernel breaking out of it: software drivers cap
+// the loop iterations of one invocation (lavapipe: 65 535), so results would be wrong.
+const STATUS_INCOMPLETE: u32 = 4u;
 
 const LOSS_HALF_SSE: u32 = 0u;
 const LOSS_MSE: u32 = 1u;
@@ -112,6 +115,12 @@ fn act_deriv(z: f32, s: f32) -> f32 {
     return 1.0;
 }
 
+// The three MLP functions below are the reference form, loops over the layers. The solver
+// runs `nodelab::gpu::codegen`'s straight-line form of the same functions (every loop over
+// layers, rows and columns unrolled with constant indices: the weights' addresses are
+// compile-time constants and the activation stores live in registers), which replaces the
+// block between the mlp markers.
+// @mlp-begin
 // f(t, y) into `f`; every layer's output goes to `act` and σ' of the hidden layers to `dact`
 // (layout ACT_OFF), ready for `mlp_vjp` / `mlp_jvp` at the same point.
 fn mlp_eval(t: f32, y: ptr<function, Vec>, act: ptr<function, Store>,
@@ -196,13 +205,13 @@ fn mlp_vjp(act: ptr<function, Store>, dact: ptr<function, Store>, v: ptr<functio
 // (forward mode; one column j of the sensitivity equation S' = ∂f/∂y S + ∂f/∂θ).
 fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<function, Vec>,
            j: u32, res: ptr<function, Vec>) {
-    var tan: Wide;
+    var tng: Wide;
     var nxt: Wide;
     for (var i = 0u; i < MAX_W; i++) {
-        tan[i] = 0.0;
+        tng[i] = 0.0;
     }
     for (var i = 0u; i < D; i++) {
-        tan[i] = (*u)[i];
+        tng[i] = (*u)[i];
     }
     for (var l = 0u; l < N_LAYERS; l++) {
         let n_in = SIZES[l];
@@ -214,7 +223,7 @@ fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<functio
         for (var r = 0u; r < n_out; r++) {
             var dz = 0.0;
             for (var c = 0u; c < n_in; c++) {
-                dz += theta[w0 + r * n_in + c] * tan[c];
+                dz += theta[w0 + r * n_in + c] * tng[c];
             }
             nxt[r] = dz;
         }
@@ -228,13 +237,15 @@ fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<functio
         }
         let hidden = l + 1u < N_LAYERS;
         for (var r = 0u; r < n_out; r++) {
-            tan[r] = select(nxt[r], nxt[r] * (*dact)[xo + r], hidden);
+            tng[r] = select(nxt[r], nxt[r] * (*dact)[xo + r], hidden);
         }
     }
     for (var i = 0u; i < D; i++) {
-        (*res)[i] = tan[i];
+        (*res)[i] = tng[i];
     }
 }
+
+// @mlp-end
 
 fn load_y0(s: u32) -> Vec {
     var y: Vec;
@@ -286,13 +297,26 @@ fn write_stats(s: u32, accepted: u32, rejected: u32, nfev: u32, status: u32) {
     stats[4u * s + 3u] = status;
 }
 
-fn write_grad(s: u32, g: ptr<function, Grad>, loss: f32, recon: f32) {
+// Writes one sample's gradient, loss and reconstruction error; returns the entries written
+// (N_PARAMS unless a driver cut the loop short).
+fn write_grad(s: u32, g: ptr<function, Grad>, loss: f32, recon: f32) -> u32 {
     let b = params.batch;
+    var written = 0u;
     for (var j = 0u; j < N_PARAMS; j++) {
         grad_ps[j * b + s] = (*g)[j];
+        written++;
     }
     out[b * D + s] = loss;
     out[b * D + b + s] = recon;
+    return written;
+}
+
+// `status`, or STATUS_INCOMPLETE when a loop ran `done` of its `want` iterations.
+fn completion(status: u32, done: u32, want: u32) -> u32 {
+    if status == STATUS_OK && done != want {
+        return STATUS_INCOMPLETE;
+    }
+    return status;
 }
 
 fn zero_grad(g: ptr<function, Grad>) {

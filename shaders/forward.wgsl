@@ -35,6 +35,7 @@ fn rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         y = y_new;
         steps++;
     }
+    status = completion(status, steps, params.n_steps);
     write_state(s, &y);
     write_stats(s, steps, 0u, 4u * steps, status);
 }
@@ -254,6 +255,9 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         last_rejected = !ok;
         h = hh * fac;
+    }
+    if status == STATUS_OK && t < t1 {
+        status = STATUS_INCOMPLETE;
     }
     write_state(s, &y);
     write_stats(s, accepted, rejected, nfev, status);

@@ -25,6 +25,8 @@ fn reversible_heun(@builtin(global_invocation_id) gid: vec3<u32>) {
     var yh_new: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    var done_fwd = 0u;
+    var done_bwd = 0u;
     mlp_eval(params.t0, &yh, &act, &dact, &fh);
     for (var n = 0u; n < n_steps; n++) {
         let h = fixed_h(n);
@@ -38,6 +40,7 @@ fn reversible_heun(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         yh = yh_new;
         fh = fn_;
+        done_fwd++;
     }
     if !all_finite(&x) {
         status = STATUS_NONFINITE;
@@ -89,11 +92,14 @@ fn reversible_heun(@builtin(global_invocation_id) gid: vec3<u32>) {
         f_next = f_here;
         act = act2;
         dact = dact2;
+        done_bwd++;
     }
+    status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     var recon = 0.0;
     for (var i = 0u; i < D; i++) {
         recon = max(recon, max(abs(x[i] - y0[i]), abs(yh[i] - y0[i])));
     }
-    write_grad(s, &g, loss, recon);
+    let written_g = write_grad(s, &g, loss, recon);
+    status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 4u * n_steps, status);
 }

@@ -37,7 +37,7 @@ pub struct SampleStats {
     pub accepted: u32,
     pub rejected: u32,
     pub nfev: u32,
-    /// 0 success, 1 non-finite, 2 step underflow, 3 max_steps.
+    /// 0 success, 1 non-finite, 2 step underflow, 3 max_steps, 4 loops cut short by the driver.
     pub status: u32,
 }
 
@@ -50,6 +50,7 @@ impl SampleStats {
             1 => "non-finite value (the solution blew up)",
             2 => "step size underflow",
             3 => "max_steps reached",
+            4 => "loops cut short by the driver",
             _ => "unknown status",
         }
     }

@@ -673,6 +673,7 @@ impl GpuSolver {
         let params = self.fixed_params(sched);
         let groups = self.groups();
         let (out, stats, _) = self.run(params, &[(Kernel::Rk4Forward, groups)])?;
+        check_complete(&stats, &self.ctx.adapter.name)?;
         let n = self.batch() * self.shape.dim;
         Ok(ForwardResult {
             y: out[..n].to_vec(),
@@ -697,6 +698,7 @@ impl GpuSolver {
         };
         let groups = self.groups();
         let (out, stats, _) = self.run(params, &[(Kernel::ZcRk4Forward, groups)])?;
+        check_complete(&stats, &self.ctx.adapter.name)?;
         let n = self.batch() * self.shape.dim;
         Ok(ForwardResult {
             y: out[..n].to_vec(),
@@ -727,6 +729,7 @@ impl GpuSolver {
         let rows = self.n_params as u32 + 1;
         let (out, stats, grad_out) =
             self.run(params, &[(method.kernel(), groups), (Kernel::Reduce, rows)])?;
+        check_complete(&stats, &self.ctx.adapter.name)?;
         let batch = self.batch();
         let n = batch * self.shape.dim;
         let recon_err = out[n + batch..n + 2 * batch].iter().fold(0.0f64, |m, &v| {
@@ -753,6 +756,18 @@ impl GpuSolver {
             gpu_bytes: self.method_bytes(Some(method), batch, sched.n_steps),
         })
     }
+}
+
+/// A driver that cut a kernel's loops short (status 4) makes the whole result wrong: an error.
+fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
+    let cut = stats.iter().filter(|s| s.status == 4).count();
+    if cut > 0 {
+        return Err(GpuError::Unsupported(format!(
+            "the driver ({adapter}) stopped the kernel's loops early on {cut} of {} samples              (software Vulkan drivers cap one invocation at 65 535 loop iterations): use fewer              steps, a smaller network or a hardware adapter",
+            stats.len()
+        )));
+    }
+    Ok(())
 }
 
 fn traj_bytes(batch: usize, dim: usize, n_steps: u32) -> u64 {

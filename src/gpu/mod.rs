@@ -3,6 +3,7 @@
 //!
 //! - [`context`]: the one place that finds an adapter (or takes eframe's device);
 //! - [`shader`]: the WGSL sources of `shaders/`, specialised per model shape;
+//! - [`codegen`]: the straight-line MLP functions of one shape;
 //! - [`buffers`]: host mirrors of the WGSL structs and the buffer sizes;
 //! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused.
 //!
@@ -11,6 +12,7 @@
 //! `afge`, `reversible-heun`) is one dispatch plus one reduction, with no per-step readback.
 
 pub mod buffers;
+pub mod codegen;
 pub mod context;
 pub mod engine;
 pub mod shader;

@@ -190,8 +190,26 @@ pub fn specialise_common(shape: &Shape) -> Result<String, String> {
     ))
 }
 
-/// The complete, specialised WGSL source of `kernel`'s module.
+/// The complete, specialised WGSL source of `kernel`'s module, with the straight-line MLP
+/// functions of [`super::codegen`] in place of the loop form.
 pub fn source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
+    let (_, body) = kernel.file();
+    let common = specialise_common(shape)?;
+    let begin = "// @mlp-begin\n";
+    let end = "// @mlp-end\n";
+    let (Some(b), Some(e)) = (common.find(begin), common.find(end)) else {
+        return Err("common.wgsl lost its mlp markers".into());
+    };
+    Ok(format!(
+        "{}{begin}{}{}\n{body}",
+        &common[..b],
+        super::codegen::mlp_functions(shape),
+        &common[e..]
+    ))
+}
+
+/// The specialised source with the loop form of the MLP functions (the shipped reference).
+pub fn loop_source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
     let (_, body) = kernel.file();
     Ok(format!("{}\n{body}", specialise_common(shape)?))
 }
@@ -252,7 +270,11 @@ mod tests {
             for kernel in Kernel::ALL {
                 let src = source(kernel, &shape).unwrap();
                 assert!(src.contains(&format!("const N_PARAMS: u32 = {}u;", mlp.n_params())));
+                // The straight-line functions replaced the loop form.
+                assert!(!src.contains("for (var l = 0u; l < N_LAYERS"));
                 validate(&format!("{kernel:?} {:?}", mlp.sizes), &src);
+                let src = loop_source(kernel, &shape).unwrap();
+                validate(&format!("{kernel:?} {:?} (loops)", mlp.sizes), &src);
             }
         }
     }

@@ -1,0 +1,242 @@
+//! GPU gradient kernels against CPU f64 references on seeded random models and batches:
+//! central finite differences of the CPU f64 discrete map (fixed-step RK4, or reversible Heun
+//! for `reversible-heun`), whose error (~1e-8 relative) is far below f32's.
+
+mod gpu_support;
+
+use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
+use nodelab::nn::{Activation, Mlp};
+use nodelab::problem::neural;
+use nodelab::solver::{self, Method, SolverConfig};
+
+/// The CPU f64 discrete map of `method` on the fixed schedule: y(T) of one sample.
+fn cpu_final(mlp: &Mlp, method: GpuGradMethod, sched: &FixedSchedule, y0: &[f64]) -> Vec<f64> {
+    let d = y0.len();
+    let mut scratch = vec![0.0; 2 * mlp.max_width()];
+    let mut f = |t: f64, y: &[f64]| {
+        let mut out = vec![0.0; d];
+        mlp.forward_into(t, y, &mut out, &mut scratch);
+        out
+    };
+    let step = |n: u32| {
+        if n + 1 == sched.n_steps {
+            sched.h_last()
+        } else {
+            sched.h
+        }
+    };
+    let axpy = |y: &[f64], a: f64, k: &[f64]| -> Vec<f64> {
+        y.iter().zip(k).map(|(y, k)| y + a * k).collect()
+    };
+    match method {
+        GpuGradMethod::ReversibleHeun => {
+            let (mut x, mut yh) = (y0.to_vec(), y0.to_vec());
+            let mut fh = f(sched.t0, &yh);
+            for n in 0..sched.n_steps {
+                let h = step(n);
+                let yh_new: Vec<f64> = (0..d).map(|i| 2.0 * x[i] - yh[i] + h * fh[i]).collect();
+                let fn_ = f(sched.t(n) + h, &yh_new);
+                for i in 0..d {
+                    x[i] += 0.5 * h * (fh[i] + fn_[i]);
+                }
+                yh = yh_new;
+                fh = fn_;
+            }
+            x
+        }
+        _ => {
+            let mut y = y0.to_vec();
+            for n in 0..sched.n_steps {
+                let (t, h) = (sched.t(n), step(n));
+                let k1 = f(t, &y);
+                let k2 = f(t + 0.5 * h, &axpy(&y, 0.5 * h, &k1));
+                let k3 = f(t + 0.5 * h, &axpy(&y, 0.5 * h, &k2));
+                let k4 = f(t + h, &axpy(&y, h, &k3));
+                for i in 0..d {
+                    y[i] += h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]);
+                }
+            }
+            y
+        }
+    }
+}
+
+fn cpu_loss(
+    mlp: &Mlp,
+    method: GpuGradMethod,
+    sched: &FixedSchedule,
+    y0: &[f64],
+    target: &[f64],
+    loss: GpuLoss,
+) -> f64 {
+    let d = mlp.dim();
+    let batch = y0.len() / d;
+    let mut sum = 0.0;
+    for s in 0..batch {
+        let y = cpu_final(mlp, method, sched, &y0[s * d..(s + 1) * d]);
+        for i in 0..d {
+            let r = y[i] - target[s * d + i];
+            sum += r * r;
+        }
+    }
+    match loss {
+        GpuLoss::HalfSse => 0.5 * sum,
+        GpuLoss::Mse => sum / (batch * d) as f64,
+    }
+}
+
+/// Central finite differences of the CPU f64 loss in every parameter.
+fn fd_grad(
+    mlp: &Mlp,
+    method: GpuGradMethod,
+    sched: &FixedSchedule,
+    y0: &[f64],
+    target: &[f64],
+    loss: GpuLoss,
+) -> Vec<f64> {
+    let mut m = mlp.clone();
+    (0..mlp.n_params())
+        .map(|j| {
+            let p = mlp.params[j];
+            let delta = 1e-6 * p.abs().max(1.0);
+            m.params[j] = p + delta;
+            let lp = cpu_loss(&m, method, sched, y0, target, loss);
+            m.params[j] = p - delta;
+            let lm = cpu_loss(&m, method, sched, y0, target, loss);
+            m.params[j] = p;
+            (lp - lm) / (2.0 * delta)
+        })
+        .collect()
+}
+
+fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+    let den: f64 = b.iter().map(|y| y * y).sum();
+    (num / den).sqrt()
+}
+
+/// The test's own RK4 map is the solver's fixed-step RK4 (so the finite differences are of
+/// nodelab's CPU discrete map).
+#[test]
+fn reference_map_is_the_cpu_solver() {
+    let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, true, 1.0, 3);
+    let sched = FixedSchedule::new(0.0, 1.0, Some(0.03)).unwrap();
+    let y0 = [0.3, -0.7];
+    let ours = cpu_final(&mlp, GpuGradMethod::Backprop, &sched, &y0);
+    let problem = neural::build(mlp, y0.to_vec(), 0.0, 1.0).unwrap();
+    let config = SolverConfig {
+        method: Method::Rk4,
+        h0: Some(0.03),
+        ..SolverConfig::default()
+    };
+    let sol = solver::solve(&problem, &config).unwrap();
+    assert!(gpu_support::rel_err(&ours, sol.y_final(), 1.0) < 1e-14);
+}
+
+/// Every kernel on one case, against the finite differences of its CPU reference map.
+fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
+    let Some(ctx) = gpu_support::context() else {
+        return;
+    };
+    let d = mlp.dim();
+    let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
+    gpu.poison = true;
+    let y0 = gpu_support::random_states(batch, d, 1.0, 100 + batch as u64);
+    let target = gpu_support::random_states(batch, d, 1.0, 200 + batch as u64);
+    gpu.set_batch(&y0, &target).unwrap();
+    let sched = FixedSchedule::new(0.0, 1.0, Some(0.05)).unwrap();
+    let rk4_fd = fd_grad(&mlp, GpuGradMethod::Backprop, &sched, &y0, &target, loss);
+    let rh_fd = fd_grad(
+        &mlp,
+        GpuGradMethod::ReversibleHeun,
+        &sched,
+        &y0,
+        &target,
+        loss,
+    );
+    for method in GpuGradMethod::ALL {
+        let reference_method = match method {
+            GpuGradMethod::ReversibleHeun => GpuGradMethod::ReversibleHeun,
+            _ => GpuGradMethod::Backprop,
+        };
+        let fd = if reference_method == GpuGradMethod::Backprop {
+            &rk4_fd
+        } else {
+            &rh_fd
+        };
+        let l_ref = cpu_loss(&mlp, reference_method, &sched, &y0, &target, loss);
+        let out = gpu.gradient(method, &sched, loss).unwrap();
+        let e = rel_l2(&out.grad, fd);
+        let el = ((out.loss - l_ref) / l_ref).abs();
+        eprintln!(
+            "{} {:?} batch {batch} {loss:?}: grad rel err {e:.2e}, loss rel err {el:.2e}, \
+             reconstruction {:.2e}, {} GPU bytes",
+            method.name(),
+            mlp.sizes,
+            out.recon_err,
+            out.gpu_bytes
+        );
+        assert!(e <= 1e-4, "{}: gradient relative error {e}", method.name());
+        assert!(el <= 1e-5, "{}: loss relative error {el}", method.name());
+        assert!(out.stats.iter().all(|s| s.status == 0));
+        match method {
+            GpuGradMethod::Adjoint | GpuGradMethod::ReversibleHeun => {
+                assert!(out.recon_err <= 1e-4, "{}", out.recon_err);
+            }
+            _ => assert!(out.recon_err == 0.0, "{}", out.recon_err),
+        }
+    }
+}
+
+#[test]
+fn gradients_batch_1_half_sse() {
+    let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 31);
+    check_against_finite_differences(mlp, 1, GpuLoss::HalfSse);
+}
+
+#[test]
+fn gradients_batch_255_mse_time_input() {
+    let mlp = Mlp::random(&[2, 8, 2], Activation::Softplus, true, 1.0, 32);
+    check_against_finite_differences(mlp, 255, GpuLoss::Mse);
+}
+
+#[test]
+fn gradients_batch_257_two_hidden_layers() {
+    let mlp = Mlp::random(&[2, 6, 5, 2], Activation::Tanh, false, 1.0, 33);
+    check_against_finite_differences(mlp, 257, GpuLoss::HalfSse);
+}
+
+/// With fixed steps afge and backprop are the same derivative of the same discrete map: on the
+/// GPU they agree to f32 rounding (and backprop's stored bytes grow with the steps, afge's do
+/// not).
+#[test]
+fn afge_equals_backprop_with_fixed_steps() {
+    let Some(ctx) = gpu_support::context() else {
+        return;
+    };
+    let mlp = Mlp::random(&[2, 16, 2], Activation::Tanh, false, 1.2, 41);
+    let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
+    gpu.poison = true;
+    let y0 = gpu_support::random_states(65, 2, 1.0, 1);
+    let target = gpu_support::random_states(65, 2, 1.0, 2);
+    gpu.set_batch(&y0, &target).unwrap();
+    let sched = FixedSchedule::new(0.0, 1.0, Some(0.01)).unwrap();
+    let bp = gpu
+        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::HalfSse)
+        .unwrap();
+    let af = gpu
+        .gradient(GpuGradMethod::Afge, &sched, GpuLoss::HalfSse)
+        .unwrap();
+    let e = rel_l2(&af.grad, &bp.grad);
+    assert!(e <= 2e-5, "{e}");
+    assert_eq!(af.y, bp.y);
+    let long = FixedSchedule::new(0.0, 1.0, Some(0.001)).unwrap();
+    assert!(
+        gpu.method_bytes(Some(GpuGradMethod::Backprop), 65, long.n_steps)
+            > 5 * gpu.method_bytes(Some(GpuGradMethod::Backprop), 65, sched.n_steps) / 2
+    );
+    assert_eq!(
+        gpu.method_bytes(Some(GpuGradMethod::Afge), 65, long.n_steps),
+        gpu.method_bytes(Some(GpuGradMethod::Afge), 65, sched.n_steps)
+    );
+}
