@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::grad::{BatchSteps, GradProblem, Loss, LossKind, Readout};
 use crate::problem::builtin::{self, BuiltinOverrides};
 use crate::problem::formula::{FormulaSpec, FormulaSystem};
 use crate::problem::{Problem, neural};
@@ -88,16 +89,156 @@ pub struct ProblemSpec {
 
 /// A whole preset file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "PresetFile", into = "PresetFile")]
 pub struct Preset {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub problem: ProblemSpec,
-    #[serde(default)]
     pub solver: SolverConfig,
     /// Further solvers run on the same problem and overlaid (the app's comparison).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare: Vec<SolverConfig>,
+    /// `[solver] batch_steps`: how `nodelab grad` steps a batch of initial states.
+    pub batch_steps: BatchSteps,
+    /// The `[loss]` table of a gradient preset.
+    pub loss: Option<LossSpec>,
+}
+
+/// The preset as written: `batch_steps` sits in the `[solver]` table next to the solver
+/// settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    problem: ProblemSpec,
+    #[serde(default)]
+    solver: SolverSection,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    compare: Vec<SolverConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loss: Option<LossSpec>,
+}
+
+/// The `[solver]` table: [`SolverConfig`]'s keys plus `batch_steps`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SolverSection {
+    method: crate::solver::Method,
+    tol: f64,
+    rtol: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h0: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h_min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h_max: Option<f64>,
+    max_steps: usize,
+    batch_steps: BatchSteps,
+}
+
+impl Default for SolverSection {
+    fn default() -> Self {
+        Self::from_parts(SolverConfig::default(), BatchSteps::default())
+    }
+}
+
+impl SolverSection {
+    fn from_parts(c: SolverConfig, batch_steps: BatchSteps) -> Self {
+        let SolverConfig {
+            method,
+            tol,
+            rtol,
+            h0,
+            h_min,
+            h_max,
+            max_steps,
+        } = c;
+        Self {
+            method,
+            tol,
+            rtol,
+            h0,
+            h_min,
+            h_max,
+            max_steps,
+            batch_steps,
+        }
+    }
+}
+
+impl From<PresetFile> for Preset {
+    fn from(f: PresetFile) -> Self {
+        let s = f.solver;
+        Self {
+            description: f.description,
+            problem: f.problem,
+            solver: SolverConfig {
+                method: s.method,
+                tol: s.tol,
+                rtol: s.rtol,
+                h0: s.h0,
+                h_min: s.h_min,
+                h_max: s.h_max,
+                max_steps: s.max_steps,
+            },
+            compare: f.compare,
+            batch_steps: s.batch_steps,
+            loss: f.loss,
+        }
+    }
+}
+
+impl From<Preset> for PresetFile {
+    fn from(p: Preset) -> Self {
+        Self {
+            description: p.description,
+            problem: p.problem,
+            solver: SolverSection::from_parts(p.solver, p.batch_steps),
+            compare: p.compare,
+            loss: p.loss,
+        }
+    }
+}
+
+/// Targets of a loss: one state, a batch, or a batch per observation time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TargetSpec {
+    One(Vec<f64>),
+    Batch(Vec<Vec<f64>>),
+    Trajectory(Vec<Vec<Vec<f64>>>),
+}
+
+/// Linear read-out of the cross-entropy loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadoutSpec {
+    /// `[class][component]`.
+    pub weight: Vec<Vec<f64>>,
+    pub bias: Vec<f64>,
+}
+
+/// The `[loss]` table:
+///
+/// ```toml
+/// [loss]
+/// kind = "half-sse"        # half-sse, mse, trajectory-mse, cross-entropy
+/// target = [0.3, 0.7]      # same shape as y0 (trajectory-mse: one such per time)
+/// times = [0.5, 1.0]       # trajectory-mse: observation times
+/// labels = [0, 1]          # cross-entropy: one class per sample
+/// readout = { weight = [[1.0, 0.0], [0.0, 1.0]], bias = [0.0, 0.0] }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossSpec {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub times: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout: Option<ReadoutSpec>,
 }
 
 /// A preset error with its location.
@@ -246,6 +387,125 @@ impl LoadedPreset {
                 .collect();
             self.error_at(&keys, msg)
         })
+    }
+}
+
+impl LoadedPreset {
+    /// Builds the gradient problem of a neural preset with a `[loss]` table (`nodelab grad`).
+    pub fn build_grad_problem(&self) -> Result<GradProblem, PresetError> {
+        use Key::Name;
+        let spec = &self.preset.problem;
+        if spec.kind != ProblemKind::Neural {
+            return Err(self.error_at(
+                &[Name("problem")],
+                "gradients need a neural problem (kind = \"neural\", weights = \"…json\")",
+            ));
+        }
+        let weights = spec.weights.as_deref().ok_or_else(|| {
+            self.error_at(
+                &[Name("problem")],
+                "a neural problem needs weights = \"file.json\"",
+            )
+        })?;
+        let mlp = neural::load_weights(&self.base_dir.join(weights))
+            .map_err(|e| self.error_at(&[Name("problem"), Name("weights")], e.to_string()))?;
+        let d = mlp.dim();
+        let (y0, batched) = match &spec.y0 {
+            None => (vec![vec![0.0; d]], false),
+            Some(StateSpec::One(v)) => (vec![v.clone()], false),
+            Some(StateSpec::Batch(b)) => (b.clone(), true),
+        };
+        if let Some(i) = y0.iter().position(|s| s.len() != d) {
+            return Err(self.error_at(
+                &[Name("problem"), Name("y0")],
+                format!(
+                    "initial state {i} has {} components; the network's state has {d}",
+                    y0[i].len()
+                ),
+            ));
+        }
+        let [t0, t1] = spec.t_span.unwrap_or([0.0, 1.0]);
+        let loss_spec = self.preset.loss.as_ref().ok_or_else(|| {
+            self.error_at(
+                &[],
+                "missing [loss] table (kind = \"half-sse\", target = …)",
+            )
+        })?;
+        let kind = LossKind::parse(&loss_spec.kind).ok_or_else(|| {
+            self.error_at(
+                &[Name("loss"), Name("kind")],
+                format!(
+                    "unknown loss '{}' (known: {})",
+                    loss_spec.kind,
+                    LossKind::ALL.map(|k| k.name()).join(", ")
+                ),
+            )
+        })?;
+        let shape_err = |what: &str| {
+            self.error_at(
+                &[Name("loss"), Name("target")],
+                format!("target must be {what}"),
+            )
+        };
+        let loss = match kind {
+            LossKind::HalfSse | LossKind::Mse => {
+                let targets = match (&loss_spec.target, batched) {
+                    (Some(TargetSpec::One(v)), false) => vec![v.clone()],
+                    (Some(TargetSpec::Batch(b)), true) => b.clone(),
+                    _ => {
+                        return Err(shape_err(
+                            "present and of the same shape as y0 (one state or a batch)",
+                        ));
+                    }
+                };
+                Loss::terminal(kind, targets)
+            }
+            LossKind::TrajectoryMse => {
+                let targets = match (&loss_spec.target, batched) {
+                    (Some(TargetSpec::Batch(b)), false) => {
+                        b.iter().map(|v| vec![v.clone()]).collect()
+                    }
+                    (Some(TargetSpec::One(v)), false) if loss_spec.times.len() == 1 => {
+                        vec![vec![v.clone()]]
+                    }
+                    (Some(TargetSpec::Trajectory(t)), true) => t.clone(),
+                    _ => {
+                        return Err(shape_err(
+                            "one state-shaped target (like y0) per observation time",
+                        ));
+                    }
+                };
+                Loss::trajectory(loss_spec.times.clone(), targets)
+            }
+            LossKind::CrossEntropy => {
+                let r = loss_spec.readout.as_ref().ok_or_else(|| {
+                    self.error_at(
+                        &[Name("loss")],
+                        "cross-entropy needs readout = { weight = [[…]], bias = […] }",
+                    )
+                })?;
+                Loss::cross_entropy(
+                    Readout {
+                        weight: r.weight.clone(),
+                        bias: r.bias.clone(),
+                    },
+                    loss_spec.labels.clone(),
+                )
+            }
+        };
+        let problem = GradProblem {
+            mlp,
+            y0,
+            t0,
+            t1,
+            solver: self.preset.solver.clone(),
+            batch_steps: self.preset.batch_steps,
+            loss,
+        };
+        problem
+            .validate()
+            .map_err(|e| self.error_at(&[Name("loss")], e.to_string()))?;
+        Ok(problem)
     }
 }
 
@@ -415,6 +675,44 @@ mod tests {
         let err = loaded.build_problem().unwrap_err();
         assert_eq!(err.location, Some((6, 3)), "{err}");
         assert!(err.message.contains("unknown name 'q'"), "{err}");
+    }
+
+    #[test]
+    fn grad_presets_parse_loss_and_batch_steps() {
+        let dir = std::env::temp_dir().join(format!("nodelab-preset-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mlp = crate::nn::Mlp::random(&[2, 3, 2], crate::nn::Activation::Tanh, false, 1.0, 1);
+        std::fs::write(
+            dir.join("m.json"),
+            serde_json::to_string(&mlp.to_file()).unwrap(),
+        )
+        .unwrap();
+        let text = "[problem]\nkind = \"neural\"\nweights = \"m.json\"\ny0 = [[1.0, 0.0], [0.0, 1.0]]\nt_span = [0.0, 0.5]\n[solver]\nmethod = \"dopri5\"\ntol = 1e-6\nbatch_steps = \"per-sample\"\n[loss]\nkind = \"mse\"\ntarget = [[0.5, 0.5], [0.1, 0.2]]\n";
+        let loaded = LoadedPreset::from_text(text, "g.toml", &dir).unwrap();
+        assert_eq!(loaded.preset.batch_steps, BatchSteps::PerSample);
+        let p = loaded.build_grad_problem().unwrap();
+        assert_eq!(p.y0.len(), 2);
+        assert_eq!(p.loss.kind, LossKind::Mse);
+        assert_eq!(p.t1, 0.5);
+        let again = Preset::from_toml(&loaded.preset.to_toml().unwrap(), "g").unwrap();
+        assert_eq!(again, loaded.preset);
+        // A target of the wrong shape is located at [loss] target.
+        let bad = text.replace("target = [[0.5, 0.5], [0.1, 0.2]]", "target = [0.5, 0.5]");
+        let loaded = LoadedPreset::from_text(&bad, "g.toml", &dir).unwrap();
+        let err = loaded.build_grad_problem().unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(12), "{err}");
+        let bad = text.replace("batch_steps = \"per-sample\"", "batch_steps = \"each\"");
+        assert!(Preset::from_toml(&bad, "g.toml").is_err());
+        let bad = text.replace("kind = \"mse\"", "kind = \"l1\"");
+        let loaded = LoadedPreset::from_text(&bad, "g.toml", &dir).unwrap();
+        assert!(
+            loaded
+                .build_grad_problem()
+                .unwrap_err()
+                .message
+                .contains("unknown loss")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

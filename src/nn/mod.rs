@@ -2,4 +2,4 @@
 
 pub mod mlp;
 
-pub use mlp::{Activation, Mlp, WeightsFile};
+pub use mlp::{Activation, Mlp, MlpWork, WeightsFile};

@@ -1,0 +1,178 @@
+//! Batches: which samples share one ODE state ("groups"), and running a method per group.
+//!
+//! `shared` stepping makes the whole batch one group: one stacked state, one step-size sequence
+//! (what torchdiffeq and diffrax do with a batch). `per-sample` makes every sample its own
+//! group, adapting its own steps; groups may then run on several threads.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::field::StackedMlp;
+use super::{GradError, GradOptions, GradOutput, GradProblem};
+use crate::nn::Mlp;
+
+/// How a batch is stepped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BatchSteps {
+    #[default]
+    #[serde(rename = "shared")]
+    Shared,
+    #[serde(rename = "per-sample")]
+    PerSample,
+}
+
+impl BatchSteps {
+    pub fn name(self) -> &'static str {
+        match self {
+            BatchSteps::Shared => "shared",
+            BatchSteps::PerSample => "per-sample",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "shared" => Some(BatchSteps::Shared),
+            "per-sample" => Some(BatchSteps::PerSample),
+            _ => None,
+        }
+    }
+}
+
+/// Samples integrated as one stacked state.
+#[derive(Clone, Debug)]
+pub struct Group<'a> {
+    pub problem: &'a GradProblem,
+    pub mlp: Arc<Mlp>,
+    /// Batch indices of the samples, in stacking order.
+    pub samples: Vec<usize>,
+    /// Stacked initial state.
+    pub y0: Vec<f64>,
+    /// `[t0, τ_1, …, τ_K]`.
+    pub ends: Vec<f64>,
+}
+
+impl Group<'_> {
+    /// Stacked state dimension m = n·d.
+    pub fn dim(&self) -> usize {
+        self.y0.len()
+    }
+
+    pub fn n_params(&self) -> usize {
+        self.mlp.n_params()
+    }
+
+    pub fn field(&self) -> StackedMlp {
+        StackedMlp {
+            mlp: self.mlp.clone(),
+            n: self.samples.len(),
+        }
+    }
+
+    /// Number of observations K.
+    pub fn n_obs(&self) -> usize {
+        self.ends.len() - 1
+    }
+
+    /// The loss term of observation k at the stacked state `y`: its value, `∂L/∂Y` into `g`,
+    /// read-out gradient added to `readout_grad`.
+    pub fn loss_at(
+        &self,
+        k: usize,
+        y: &[f64],
+        g: &mut [f64],
+        readout_grad: Option<&mut [f64]>,
+    ) -> f64 {
+        self.problem
+            .loss
+            .group_term(k, &self.samples, self.problem.y0.len(), y, g, readout_grad)
+    }
+
+    /// An output with zeroed gradients of the right lengths.
+    pub fn empty_output(&self) -> GradOutput {
+        let rl = self.problem.loss.readout_len();
+        GradOutput {
+            grad: vec![0.0; self.n_params()],
+            readout_grad: (rl > 0).then(|| vec![0.0; rl]),
+            ..GradOutput::default()
+        }
+    }
+}
+
+/// Runs `method` on every group of `p` and sums the results.
+pub fn run_groups(
+    p: &GradProblem,
+    opts: &GradOptions,
+    method: impl Fn(&Group<'_>) -> Result<GradOutput, GradError> + Sync,
+) -> Result<GradOutput, GradError> {
+    let mlp = Arc::new(p.mlp.clone());
+    let ends = p.segment_ends();
+    let groups: Vec<Vec<usize>> = match p.batch_steps {
+        BatchSteps::Shared => vec![(0..p.y0.len()).collect()],
+        BatchSteps::PerSample => (0..p.y0.len()).map(|b| vec![b]).collect(),
+    };
+    let make = |samples: &Vec<usize>| Group {
+        problem: p,
+        mlp: mlp.clone(),
+        y0: samples
+            .iter()
+            .flat_map(|&b| p.y0[b].iter().copied())
+            .collect(),
+        samples: samples.clone(),
+        ends: ends.clone(),
+    };
+    let parallel = opts.threads > 1 && groups.len() > 1;
+    let outputs: Vec<Result<GradOutput, GradError>> = if parallel {
+        use rayon::prelude::*;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.threads)
+            .build()
+            .map_err(|e| {
+                GradError::Invalid(format!("cannot start {} threads: {e}", opts.threads))
+            })?;
+        pool.install(|| groups.par_iter().map(|s| method(&make(s))).collect())
+    } else {
+        groups.iter().map(|s| method(&make(s))).collect()
+    };
+    let mut total: Option<GradOutput> = None;
+    for out in outputs {
+        let out = out?;
+        match &mut total {
+            None => total = Some(out),
+            Some(t) => combine(t, out, parallel),
+        }
+    }
+    total.ok_or_else(|| GradError::Invalid("empty batch".into()))
+}
+
+/// Adds a group's output to the total. Stored bytes: groups run one after another reuse their
+/// memory (the largest counts); parallel groups hold theirs at once (they add up).
+fn combine(total: &mut GradOutput, out: GradOutput, parallel: bool) {
+    total.loss += out.loss;
+    for (a, b) in total.grad.iter_mut().zip(&out.grad) {
+        *a += b;
+    }
+    if let (Some(a), Some(b)) = (&mut total.readout_grad, &out.readout_grad) {
+        for (x, y) in a.iter_mut().zip(b) {
+            *x += y;
+        }
+    }
+    total.nfe_forward += out.nfe_forward;
+    total.nfe_backward += out.nfe_backward;
+    total.steps_accepted += out.steps_accepted;
+    total.steps_rejected += out.steps_rejected;
+    total.stored_bytes = if parallel {
+        total.stored_bytes + out.stored_bytes
+    } else {
+        total.stored_bytes.max(out.stored_bytes)
+    };
+    total.reconstruction_error = match (total.reconstruction_error, out.reconstruction_error) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    for w in out.warnings {
+        if !total.warnings.contains(&w) {
+            total.warnings.push(w);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Forward solves of a group's stacked state with the solvers of [`crate::solver`], segment by
+//! segment between observation times, keeping only what the caller asks for (the solver's step
+//! records are dropped as they come, so a solve's memory does not grow with its steps).
+
+use std::sync::Arc;
+
+use super::GradError;
+use super::tableau::Tableau;
+use crate::problem::{OdeSystem, Problem};
+use crate::solver::{self, SolverConfig, StepEvent, StepRecord};
+
+/// Totals of one or more forward solves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SolveStats {
+    pub nfev: u64,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub warnings: Vec<String>,
+}
+
+impl SolveStats {
+    pub fn add(&mut self, other: &SolveStats) {
+        self.nfev += other.nfev;
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        for w in &other.warnings {
+            if !self.warnings.contains(w) {
+                self.warnings.push(w.clone());
+            }
+        }
+    }
+}
+
+/// Integrates `system` from `(t0, y)` to `t1`, overwriting `y` with the end state. Calls
+/// `on_accept(start_state, record)` for every accepted step.
+pub fn run_segment(
+    system: Arc<dyn OdeSystem>,
+    t0: f64,
+    t1: f64,
+    y: &mut [f64],
+    config: &SolverConfig,
+    mut on_accept: impl FnMut(&[f64], &StepRecord),
+) -> Result<SolveStats, GradError> {
+    let problem = Problem {
+        name: "grad".into(),
+        description: String::new(),
+        formula: Vec::new(),
+        components: Vec::new(),
+        params: Vec::new(),
+        t0,
+        t_end: t1,
+        y0: y.to_vec(),
+        system,
+        exact: None,
+    };
+    let mut stepper =
+        solver::stepper(&problem, config).map_err(|e| GradError::Invalid(e.to_string()))?;
+    let mut stats = SolveStats::default();
+    loop {
+        match stepper.attempt() {
+            StepEvent::Step(r) => {
+                if r.accepted {
+                    stats.accepted += 1;
+                    on_accept(y, &r);
+                    y.copy_from_slice(&r.y);
+                } else {
+                    stats.rejected += 1;
+                }
+            }
+            StepEvent::Done => break,
+            StepEvent::Failed(e) => {
+                return Err(GradError::Solve(format!(
+                    "forward solve with {} failed: {e}",
+                    config.method
+                )));
+            }
+        }
+    }
+    stats.nfev = stepper.nfev();
+    stats.warnings = stepper.warnings();
+    Ok(stats)
+}
+
+/// The accepted steps of a forward solve, as the explicit steps that propagate the solution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    pub tableau: Tableau,
+    /// `(t, h)` of every propagating step, in order.
+    pub steps: Vec<(f64, f64)>,
+    /// `obs_end[k]`: number of steps done when observation k is reached.
+    pub obs_end: Vec<usize>,
+}
+
+impl Schedule {
+    /// Bytes of the step list.
+    pub fn stored_bytes(&self) -> usize {
+        self.steps.len() * std::mem::size_of::<(f64, f64)>()
+            + self.obs_end.len() * std::mem::size_of::<usize>()
+    }
+
+    /// The observation (if any) reached after `i` steps.
+    pub fn obs_after(&self, i: usize) -> Option<usize> {
+        self.obs_end.iter().position(|&e| e == i)
+    }
+}
+
+/// Solves the group forward with `config` over the segments `ends = [t0, τ_1, …, τ_K]` and
+/// returns the propagating steps (sub-steps for rk4-doubling).
+pub fn schedule(
+    system: Arc<dyn OdeSystem>,
+    ends: &[f64],
+    y0: &[f64],
+    config: &SolverConfig,
+) -> Result<(Schedule, SolveStats), GradError> {
+    let (tableau, split) = Tableau::for_method(config.method);
+    let mut steps = Vec::new();
+    let mut obs_end = Vec::with_capacity(ends.len().saturating_sub(1));
+    let mut stats = SolveStats::default();
+    let mut y = y0.to_vec();
+    for seg in ends.windows(2) {
+        let s = run_segment(system.clone(), seg[0], seg[1], &mut y, config, |_, r| {
+            let h = r.h / split as f64;
+            for j in 0..split {
+                steps.push((r.t + j as f64 * h, h));
+            }
+        })?;
+        stats.add(&s);
+        obs_end.push(steps.len());
+    }
+    Ok((
+        Schedule {
+            tableau,
+            steps,
+            obs_end,
+        },
+        stats,
+    ))
+}
