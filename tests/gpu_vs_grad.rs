@@ -1,0 +1,91 @@
+//! GPU gradient kernels against the CPU f64 engine `nodelab::grad::compute` on the same model,
+//! batch, fixed-step RK4 schedule and loss.
+
+mod gpu_support;
+
+use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
+use nodelab::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind};
+use nodelab::nn::{Activation, Mlp};
+use nodelab::solver::{Method, SolverConfig};
+
+fn cpu_method(m: GpuGradMethod) -> GradMethod {
+    match m {
+        GpuGradMethod::Backprop => GradMethod::Backprop,
+        GpuGradMethod::Adjoint => GradMethod::Adjoint,
+        GpuGradMethod::Afge => GradMethod::Afge,
+        GpuGradMethod::ReversibleHeun => GradMethod::ReversibleHeun,
+    }
+}
+
+fn check(mlp: Mlp, batch: usize, kind: LossKind, h: f64) {
+    let Some(ctx) = gpu_support::context() else {
+        return;
+    };
+    let d = mlp.dim();
+    let y0 = gpu_support::random_states(batch, d, 1.5, 7 + batch as u64);
+    let target = gpu_support::random_states(batch, d, 1.0, 9 + batch as u64);
+    let problem = GradProblem {
+        mlp: mlp.clone(),
+        y0: y0.chunks(d).map(<[f64]>::to_vec).collect(),
+        t0: 0.0,
+        t1: 1.0,
+        solver: SolverConfig {
+            method: Method::Rk4,
+            h0: Some(h),
+            ..SolverConfig::default()
+        },
+        batch_steps: BatchSteps::PerSample,
+        loss: Loss::terminal(kind, target.chunks(d).map(<[f64]>::to_vec).collect()),
+    };
+    let loss = match kind {
+        LossKind::HalfSse => GpuLoss::HalfSse,
+        _ => GpuLoss::Mse,
+    };
+    let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
+    gpu.poison = true;
+    gpu.set_batch(&y0, &target).unwrap();
+    let sched = FixedSchedule::new(0.0, 1.0, Some(h)).unwrap();
+    for method in GpuGradMethod::ALL {
+        let cpu = grad::compute(&problem, cpu_method(method), &GradOptions::default()).unwrap();
+        let out = gpu.gradient(method, &sched, loss).unwrap();
+        let e = grad::rel_l2(&out.grad, &cpu.grad);
+        let el = ((out.loss - cpu.loss) / cpu.loss).abs();
+        eprintln!(
+            "{} {:?} batch {batch} {}: grad rel err {e:.2e}, loss rel err {el:.2e}, \
+             reconstruction GPU {:.2e} CPU {:?}",
+            method.name(),
+            mlp.sizes,
+            kind.name(),
+            out.recon_err,
+            cpu.reconstruction_error
+        );
+        assert!(e <= 1e-4, "{}: {e}", method.name());
+        assert!(el <= 1e-5, "{}: {el}", method.name());
+        assert_eq!(out.stats.len(), batch);
+        assert!(
+            out.stats
+                .iter()
+                .all(|s| s.status == 0 && s.accepted == sched.n_steps)
+        );
+    }
+}
+
+#[test]
+fn gpu_gradients_match_the_cpu_engine_half_sse() {
+    check(
+        Mlp::random(&[2, 16, 2], Activation::Tanh, false, 1.0, 51),
+        257,
+        LossKind::HalfSse,
+        0.05,
+    );
+}
+
+#[test]
+fn gpu_gradients_match_the_cpu_engine_mse() {
+    check(
+        Mlp::random(&[3, 8, 3], Activation::Softplus, false, 1.0, 52),
+        255,
+        LossKind::Mse,
+        0.1,
+    );
+}
