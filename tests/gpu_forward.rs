@@ -1,6 +1,8 @@
 //! GPU forward solves against the CPU f64 solvers, sample by sample: fixed-step RK4 and the
 //! per-sample adaptive zero-cost RK4 (state, accepted/rejected counts).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod gpu_support;
 
 use nodelab::gpu::{AdaptiveSettings, FixedSchedule, GpuSolver};

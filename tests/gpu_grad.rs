@@ -2,6 +2,8 @@
 //! central finite differences of the CPU f64 discrete map (fixed-step RK4, or reversible Heun
 //! for `reversible-heun`), whose error (~1e-8 relative) is far below f32's.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod gpu_support;
 
 use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};

@@ -1,6 +1,8 @@
 //! GPU gradient kernels against the CPU f64 engine `nodelab::grad::compute` on the same model,
 //! batch, fixed-step RK4 schedule and loss.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod gpu_support;
 
 use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};

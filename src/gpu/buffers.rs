@@ -25,7 +25,7 @@ pub struct Params {
 }
 
 const _: () = assert!(std::mem::size_of::<Params>() == 64);
-const _: () = assert!(std::mem::size_of::<Params>() % 16 == 0);
+const _: () = assert!(std::mem::size_of::<Params>().is_multiple_of(16));
 const _: () = assert!(std::mem::offset_of!(Params, t0) == 16);
 const _: () = assert!(std::mem::offset_of!(Params, tol) == 32);
 const _: () = assert!(std::mem::offset_of!(Params, h_max) == 48);

@@ -19,47 +19,87 @@ fn dot_row(w0: usize, n_in: usize, r: usize, x: impl Fn(usize) -> String) -> Str
         .join(" + ")
 }
 
+/// Offsets of a shape: each layer's weight in θ and each layer's input in the store.
+struct Layout<'a> {
+    sizes: &'a [usize],
+    d: usize,
+    time_input: bool,
+    w_off: Vec<usize>,
+    act_off: Vec<usize>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(shape: &'a Shape) -> Self {
+        let sizes = &shape.sizes;
+        let nl = sizes.len() - 1;
+        let mut w_off = Vec::with_capacity(nl);
+        let mut off = 0;
+        for l in 0..nl {
+            w_off.push(off);
+            off += sizes[l] * sizes[l + 1] + sizes[l + 1];
+        }
+        let mut act_off = Vec::with_capacity(nl + 1);
+        let mut a = 0;
+        for &s in sizes {
+            act_off.push(a);
+            a += s;
+        }
+        Self {
+            sizes,
+            d: shape.dim,
+            time_input: shape.time_input,
+            w_off,
+            act_off,
+        }
+    }
+
+    fn n_layers(&self) -> usize {
+        self.sizes.len() - 1
+    }
+
+    /// `(n_in, n_out, w0, b0, xi, xo)` of layer l.
+    fn layer(&self, l: usize) -> (usize, usize, usize, usize, usize, usize) {
+        let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+        let w0 = self.w_off[l];
+        (
+            n_in,
+            n_out,
+            w0,
+            w0 + n_in * n_out,
+            self.act_off[l],
+            self.act_off[l + 1],
+        )
+    }
+}
+
 /// The three functions, unrolled for `shape`.
 pub fn mlp_functions(shape: &Shape) -> String {
-    let sizes = &shape.sizes;
-    let nl = sizes.len() - 1;
-    let d = shape.dim;
-    let mut w_off = Vec::with_capacity(nl);
-    let mut off = 0;
-    for l in 0..nl {
-        w_off.push(off);
-        off += sizes[l] * sizes[l + 1] + sizes[l + 1];
-    }
-    let mut act_off = Vec::with_capacity(nl + 1);
-    let mut a = 0;
-    for &s in sizes {
-        act_off.push(a);
-        a += s;
-    }
+    let lay = Layout::new(shape);
     let mut o = String::new();
-    // mlp_eval
+    eval_fn(&lay, &mut o);
+    vjp_fn(&lay, &mut o);
+    jvp_fn(&lay, &mut o);
+    o
+}
+
+fn eval_fn(lay: &Layout<'_>, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.d);
     o.push_str(
         "// f(t, y) into `f`, activations into (act, dact): straight-line form.\n\
          fn mlp_eval(t: f32, y: ptr<function, Vec>, act: ptr<function, Store>,\n\
          \x20           dact: ptr<function, Store>, f: ptr<function, Vec>) {\n",
     );
     for i in 0..d {
-        let _ = writeln!(o, "    (*act)[{i}u] = (*y)[{i}u];");
+        let _ = writeln!(*o, "    (*act)[{i}u] = (*y)[{i}u];");
     }
-    if shape.time_input {
-        let _ = writeln!(o, "    (*act)[{d}u] = t;");
+    if lay.time_input {
+        let _ = writeln!(*o, "    (*act)[{d}u] = t;");
     }
     for l in 0..nl {
-        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-        let (w0, b0, xi, xo) = (
-            w_off[l],
-            w_off[l] + n_in * n_out,
-            act_off[l],
-            act_off[l + 1],
-        );
+        let (n_in, n_out, w0, b0, xi, xo) = lay.layer(l);
         for r in 0..n_out {
             let dot = dot_row(w0, n_in, r, |c| format!("(*act)[{}u]", xi + c));
-            let _ = writeln!(o, "    {{\n        let z = theta[{}u] + {dot};", b0 + r);
+            let _ = writeln!(*o, "    {{\n        let z = theta[{}u] + {dot};", b0 + r);
             if l + 1 < nl {
                 let _ = writeln!(
                     o,
@@ -77,8 +117,10 @@ pub fn mlp_functions(shape: &Shape) -> String {
         }
     }
     o.push_str("}\n\n");
+}
 
-    // mlp_vjp
+fn vjp_fn(lay: &Layout<'_>, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.d);
     o.push_str(
         "// vy = vᵀ ∂f/∂y and g += scale · vᵀ ∂f/∂θ: straight-line form.\n\
          fn mlp_vjp(act: ptr<function, Store>, dact: ptr<function, Store>, v: ptr<function, Vec>,\n\
@@ -86,19 +128,13 @@ pub fn mlp_functions(shape: &Shape) -> String {
          \x20   var cot: Wide;\n    var prev: Wide;\n",
     );
     for i in 0..d {
-        let _ = writeln!(o, "    cot[{i}u] = (*v)[{i}u];");
+        let _ = writeln!(*o, "    cot[{i}u] = (*v)[{i}u];");
     }
     for l in (0..nl).rev() {
-        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-        let (w0, b0, xi, xo) = (
-            w_off[l],
-            w_off[l] + n_in * n_out,
-            act_off[l],
-            act_off[l + 1],
-        );
+        let (n_in, n_out, w0, b0, xi, xo) = lay.layer(l);
         if l + 1 < nl {
             for r in 0..n_out {
-                let _ = writeln!(o, "    cot[{r}u] *= (*dact)[{}u];", xo + r);
+                let _ = writeln!(*o, "    cot[{r}u] *= (*dact)[{}u];", xo + r);
             }
         }
         for r in 0..n_out {
@@ -124,18 +160,20 @@ pub fn mlp_functions(shape: &Shape) -> String {
                 .map(|r| format!("theta[{}u] * cot[{r}u]", w0 + r * n_in + c))
                 .collect::<Vec<_>>()
                 .join(" + ");
-            let _ = writeln!(o, "    prev[{c}u] = {sum};");
+            let _ = writeln!(*o, "    prev[{c}u] = {sum};");
         }
         for c in 0..n_back {
-            let _ = writeln!(o, "    cot[{c}u] = prev[{c}u];");
+            let _ = writeln!(*o, "    cot[{c}u] = prev[{c}u];");
         }
     }
     for i in 0..d {
-        let _ = writeln!(o, "    (*vy)[{i}u] = cot[{i}u];");
+        let _ = writeln!(*o, "    (*vy)[{i}u] = cot[{i}u];");
     }
     o.push_str("}\n\n");
+}
 
-    // mlp_jvp
+fn jvp_fn(lay: &Layout<'_>, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.d);
     o.push_str(
         "// res = ∂f/∂y · u + ∂f/∂θ_j: straight-line form (one dynamic index, θ_j's own term).\n\
          fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<function, Vec>,\n\
@@ -143,22 +181,16 @@ pub fn mlp_functions(shape: &Shape) -> String {
          \x20   var tng: Wide;\n    var nxt: Wide;\n",
     );
     for i in 0..d {
-        let _ = writeln!(o, "    tng[{i}u] = (*u)[{i}u];");
+        let _ = writeln!(*o, "    tng[{i}u] = (*u)[{i}u];");
     }
-    if shape.time_input {
-        let _ = writeln!(o, "    tng[{d}u] = 0.0;");
+    if lay.time_input {
+        let _ = writeln!(*o, "    tng[{d}u] = 0.0;");
     }
     for l in 0..nl {
-        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-        let (w0, b0, xi, xo) = (
-            w_off[l],
-            w_off[l] + n_in * n_out,
-            act_off[l],
-            act_off[l + 1],
-        );
+        let (n_in, n_out, w0, b0, xi, xo) = lay.layer(l);
         for r in 0..n_out {
             let dot = dot_row(w0, n_in, r, |c| format!("tng[{c}u]"));
-            let _ = writeln!(o, "    nxt[{r}u] = {dot};");
+            let _ = writeln!(*o, "    nxt[{r}u] = {dot};");
         }
         let _ = writeln!(
             o,
@@ -169,15 +201,14 @@ pub fn mlp_functions(shape: &Shape) -> String {
         );
         for r in 0..n_out {
             if l + 1 < nl {
-                let _ = writeln!(o, "    tng[{r}u] = nxt[{r}u] * (*dact)[{}u];", xo + r);
+                let _ = writeln!(*o, "    tng[{r}u] = nxt[{r}u] * (*dact)[{}u];", xo + r);
             } else {
-                let _ = writeln!(o, "    tng[{r}u] = nxt[{r}u];");
+                let _ = writeln!(*o, "    tng[{r}u] = nxt[{r}u];");
             }
         }
     }
     for i in 0..d {
-        let _ = writeln!(o, "    (*res)[{i}u] = tng[{i}u];");
+        let _ = writeln!(*o, "    (*res)[{i}u] = tng[{i}u];");
     }
     o.push_str("}\n\n");
-    o
 }

@@ -183,6 +183,9 @@ pub struct GradResult {
     pub gpu_bytes: u64,
 }
 
+/// What one run reads back: `out`, `stats`, `grad_out`.
+type Readback = (Vec<f32>, Vec<SampleStats>, Vec<f32>);
+
 struct BatchBuffers {
     batch: usize,
     sizes: Sizes,
@@ -322,7 +325,7 @@ impl GpuSolver {
     /// changes.
     pub fn set_batch(&mut self, y0: &[f64], target: &[f64]) -> Result<(), GpuError> {
         let d = self.shape.dim;
-        if y0.is_empty() || y0.len() % d != 0 {
+        if y0.is_empty() || !y0.len().is_multiple_of(d) {
             return Err(GpuError::Unsupported(format!(
                 "the batch of initial states has {} numbers, not a positive multiple of D = {d}",
                 y0.len()
@@ -394,7 +397,10 @@ impl GpuSolver {
     }
 
     fn check_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
-        let limit = u64::from(self.ctx.limits.max_storage_buffer_binding_size)
+        let limit = self
+            .ctx
+            .limits
+            .max_storage_buffer_binding_size
             .min(self.ctx.limits.max_buffer_size);
         if bytes > limit {
             return Err(GpuError::Unsupported(format!(
@@ -573,11 +579,7 @@ impl GpuSolver {
 
     /// Writes `params`, dispatches `kernels` in order (one compute pass), copies the outputs to
     /// the staging buffer and reads them back: `(out, stats, grad_out)`.
-    fn run(
-        &mut self,
-        params: Params,
-        kernels: &[(Kernel, u32)],
-    ) -> Result<(Vec<f32>, Vec<SampleStats>, Vec<f32>), GpuError> {
+    fn run(&mut self, params: Params, kernels: &[(Kernel, u32)]) -> Result<Readback, GpuError> {
         for &(k, _) in kernels {
             self.pipeline(k)?;
         }

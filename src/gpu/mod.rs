@@ -6,6 +6,7 @@
 //! - [`codegen`]: the straight-line MLP functions of one shape;
 //! - [`buffers`]: host mirrors of the WGSL structs and the buffer sizes;
 //! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused.
+//! - [`report`]: `nodelab grad --device gpu`, each GPU gradient next to the CPU f64 one.
 //!
 //! Every kernel keeps a whole sample's work in one invocation: a forward solve (fixed-step RK4
 //! or per-sample adaptive zero-cost RK4) is one dispatch, a gradient (`backprop`, `adjoint`,
@@ -15,6 +16,7 @@ pub mod buffers;
 pub mod codegen;
 pub mod context;
 pub mod engine;
+pub mod report;
 pub mod shader;
 
 pub use buffers::SampleStats;

@@ -1,0 +1,234 @@
+//! `nodelab grad --device gpu`: the GPU kernels on a gradient preset, each next to the CPU f64
+//! engine's gradient of the same method on the same fixed-step schedule.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::context::GpuContext;
+use super::engine::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
+use crate::grad::{self, GradMethod, GradOptions, GradProblem, LossKind};
+use crate::solver::{self, Method, SolverConfig};
+
+/// One method's GPU result.
+#[derive(Clone, Debug, Serialize)]
+pub struct GpuGradRow {
+    pub method: String,
+    pub loss: f64,
+    pub grad: Vec<f64>,
+    /// Relative l2 distance to the CPU f64 gradient of the same method and schedule.
+    pub err_vs_cpu: f64,
+    /// Relative l2 distance to the CPU f64 `backprop` gradient (the discrete reference).
+    pub err_vs_discrete: f64,
+    /// Median wall time of the whole call (upload, dispatches, readback).
+    pub time_ms: f64,
+    pub gpu_bytes: u64,
+    pub nfe_forward: u64,
+    pub nfe_backward: u64,
+    pub steps: u32,
+    pub reconstruction_error: Option<f64>,
+}
+
+/// The GPU form of a gradient problem.
+pub struct GpuProblem {
+    pub loss: GpuLoss,
+    pub y0: Vec<f64>,
+    pub target: Vec<f64>,
+    pub schedule: FixedSchedule,
+    /// The CPU problem with the GPU's solver (fixed-step RK4 on the same schedule).
+    pub cpu: GradProblem,
+    pub warnings: Vec<String>,
+}
+
+impl GpuProblem {
+    /// GPU gradients run fixed-step RK4: the preset's step for `rk4`, otherwise as many steps
+    /// as the preset's solver accepts on the longest sample (said in a warning).
+    pub fn from_grad_problem(p: &GradProblem) -> Result<Self, String> {
+        let loss = match p.loss.kind {
+            LossKind::HalfSse => GpuLoss::HalfSse,
+            LossKind::Mse => GpuLoss::Mse,
+            other => {
+                return Err(format!(
+                    "the GPU kernels implement the half-sse and mse losses, not {}",
+                    other.name()
+                ));
+            }
+        };
+        let mut warnings = Vec::new();
+        let span = p.t1 - p.t0;
+        let h = if p.solver.method == Method::Rk4 {
+            p.solver.h0.unwrap_or(span / 1000.0)
+        } else {
+            let mut most = 1;
+            for y0 in &p.y0 {
+                let problem = crate::problem::neural::build(p.mlp.clone(), y0.clone(), p.t0, p.t1)
+                    .map_err(|e| e.to_string())?;
+                let sol = solver::solve(&problem, &p.solver).map_err(|e| e.to_string())?;
+                most = most.max(sol.accepted());
+            }
+            warnings.push(format!(
+                "GPU gradients use fixed-step RK4: {most} steps, as many as the {} solve \
+                 accepted on the longest sample",
+                p.solver.method.name()
+            ));
+            span / most as f64
+        };
+        let schedule = FixedSchedule::new(p.t0, p.t1, Some(h)).map_err(|e| e.to_string())?;
+        let target = p.loss.targets.first().cloned().unwrap_or_default();
+        let mut cpu = p.clone();
+        cpu.solver = SolverConfig {
+            method: Method::Rk4,
+            h0: Some(h),
+            ..SolverConfig::default()
+        };
+        Ok(Self {
+            loss,
+            y0: p.y0.iter().flatten().copied().collect(),
+            target: target.iter().flatten().copied().collect(),
+            schedule,
+            cpu,
+            warnings,
+        })
+    }
+}
+
+fn cpu_method(m: GpuGradMethod) -> GradMethod {
+    match m {
+        GpuGradMethod::Backprop => GradMethod::Backprop,
+        GpuGradMethod::Adjoint => GradMethod::Adjoint,
+        GpuGradMethod::Afge => GradMethod::Afge,
+        GpuGradMethod::ReversibleHeun => GradMethod::ReversibleHeun,
+    }
+}
+
+/// Runs `methods` on the GPU (one warm-up, then the median of `repeats` calls) and compares
+/// each with the CPU f64 engine.
+pub fn grad_rows(
+    solver: &mut GpuSolver,
+    gp: &GpuProblem,
+    methods: &[GpuGradMethod],
+    repeats: usize,
+) -> Result<Vec<GpuGradRow>, String> {
+    solver
+        .set_batch(&gp.y0, &gp.target)
+        .map_err(|e| e.to_string())?;
+    let opts = GradOptions::default();
+    let discrete =
+        grad::compute(&gp.cpu, GradMethod::Backprop, &opts).map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for &m in methods {
+        let mut out = solver
+            .gradient(m, &gp.schedule, gp.loss)
+            .map_err(|e| e.to_string())?;
+        let mut times = Vec::new();
+        for _ in 0..repeats.max(1) {
+            let start = Instant::now();
+            out = solver
+                .gradient(m, &gp.schedule, gp.loss)
+                .map_err(|e| e.to_string())?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let cpu = grad::compute(&gp.cpu, cpu_method(m), &opts).map_err(|e| e.to_string())?;
+        rows.push(GpuGradRow {
+            method: m.name().to_string(),
+            loss: out.loss,
+            err_vs_cpu: grad::rel_l2(&out.grad, &cpu.grad),
+            err_vs_discrete: grad::rel_l2(&out.grad, &discrete.grad),
+            grad: out.grad,
+            time_ms: times[times.len() / 2],
+            gpu_bytes: out.gpu_bytes,
+            nfe_forward: out.nfe_forward,
+            nfe_backward: out.nfe_backward,
+            steps: gp.schedule.n_steps,
+            reconstruction_error: matches!(
+                m,
+                GpuGradMethod::Adjoint | GpuGradMethod::ReversibleHeun
+            )
+            .then_some(out.recon_err),
+        });
+    }
+    Ok(rows)
+}
+
+/// Parses `all` or a comma-separated list of GPU method names.
+pub fn parse_methods(list: &str) -> Result<Vec<GpuGradMethod>, String> {
+    if list.trim() == "all" {
+        return Ok(GpuGradMethod::ALL.to_vec());
+    }
+    list.split(',')
+        .map(|name| {
+            let name = name.trim();
+            GpuGradMethod::parse(name).ok_or_else(|| {
+                format!(
+                    "no GPU kernel for the method '{name}' (GPU methods: {})",
+                    GpuGradMethod::ALL.map(|m| m.name()).join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The whole `nodelab grad PRESET --device gpu` command: the text (table or JSON) to print.
+pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<String, String> {
+    let loaded = crate::preset::Preset::load(preset).map_err(|e| e.to_string())?;
+    let problem = loaded.build_grad_problem().map_err(|e| e.to_string())?;
+    let methods = parse_methods(methods)?;
+    let gp = GpuProblem::from_grad_problem(&problem)?;
+    let ctx = GpuContext::headless().map_err(|e| e.to_string())?;
+    let mut solver = GpuSolver::new(ctx.clone(), &problem.mlp).map_err(|e| e.to_string())?;
+    let rows = grad_rows(&mut solver, &gp, &methods, 5)?;
+    if json {
+        let value = serde_json::json!({
+            "adapter": {
+                "name": ctx.adapter.name,
+                "backend": ctx.adapter.backend,
+                "device_type": ctx.adapter.device_type,
+                "software": ctx.adapter.software,
+            },
+            "precision": "f32",
+            "steps": gp.schedule.n_steps,
+            "warnings": gp.warnings,
+            "methods": rows,
+        });
+        return serde_json::to_string_pretty(&value).map_err(|e| e.to_string());
+    }
+    let mut text = format!(
+        "GPU: {}\nfixed-step RK4, {} steps, batch {}, f32 (errors against the CPU f64 engine)\n",
+        ctx.adapter.summary(),
+        gp.schedule.n_steps,
+        problem.y0.len()
+    );
+    for w in &gp.warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    text.push_str(&format!(
+        "{:<16} {:>14} {:>11} {:>11} {:>10} {:>12} {:>10} {:>10} {:>10}\n",
+        "method",
+        "loss",
+        "err_vs_cpu",
+        "err_vs_bp",
+        "time_ms",
+        "gpu_bytes",
+        "nfe_fwd",
+        "nfe_bwd",
+        "recon_err"
+    ));
+    for r in &rows {
+        text.push_str(&format!(
+            "{:<16} {:>14.8e} {:>11.2e} {:>11.2e} {:>10.3} {:>12} {:>10} {:>10} {:>10}\n",
+            r.method,
+            r.loss,
+            r.err_vs_cpu,
+            r.err_vs_discrete,
+            r.time_ms,
+            r.gpu_bytes,
+            r.nfe_forward,
+            r.nfe_backward,
+            r.reconstruction_error
+                .map_or("-".to_string(), |e| format!("{e:.2e}"))
+        ));
+    }
+    Ok(text)
+}
