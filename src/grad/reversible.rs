@@ -56,7 +56,7 @@ fn grid(g: &Group<'_>, opts: &GradOptions) -> Result<Grid, GradError> {
             n,
             stats.nfev,
             Some(format!(
-                "reversible methods take fixed steps: {n} steps, as many as the {} solve accepted",
+                "reversible methods take fixed steps: as many as the {} solve accepted",
                 config.method
             )),
         )
