@@ -35,9 +35,32 @@ pub struct BenchGradArgs {
     /// Skip the memory-scaling table.
     #[arg(long = "no-scaling")]
     pub no_scaling: bool,
+    /// Write the toy problem to DIR (`toy-mlp.json` in the weights format, `toy-data.json`
+    /// with y0, targets, span and tolerances) for the peer scripts in benches/peers/, and exit.
+    #[arg(long = "write-toy", value_name = "DIR")]
+    pub write_toy: Option<std::path::PathBuf>,
     /// Where to compute: cpu (f64 reference) or gpu (wgpu, f32).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+}
+
+/// Writes the toy problem for the peer scripts.
+fn write_toy(dir: &std::path::Path, p: &GradProblem) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Usage(format!("--write-toy {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let weights = serde_json::to_string_pretty(&p.mlp.to_file())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    std::fs::write(dir.join("toy-mlp.json"), weights).map_err(io)?;
+    let data = json!({
+        "y0": p.y0,
+        "targets": p.loss.targets.first(),
+        "t_span": [p.t0, p.t1],
+        "atol": p.solver.tol,
+        "rtol": p.solver.rtol,
+        "loss": "mse",
+    });
+    std::fs::write(dir.join("toy-data.json"), data.to_string()).map_err(io)?;
+    Ok(())
 }
 
 /// The fixed toy problem: seeded MLP and points, targets the points rotated by 45° and
@@ -161,6 +184,9 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
     }
     let methods = parse_methods(&args.methods)?;
     let p = toy_problem(args.batch, args.hidden);
+    if let Some(dir) = &args.write_toy {
+        return write_toy(dir, &p);
+    }
     let opts = GradOptions::default();
     let comparison = measure::compare(&p, &methods, &opts, args.repeats, 16)
         .map_err(|e| CliError::Usage(format!("reference gradient: {e}")))?;
