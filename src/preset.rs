@@ -375,7 +375,7 @@ impl LoadedPreset {
         }
     }
 
-    /// Builds the problem the preset describes (one initial state).
+    /// Builds the problem the preset describes (one initial state: the first of a batch).
     pub fn build_problem(&self) -> Result<Problem, PresetError> {
         build_problem(&self.preset.problem, &self.base_dir).map_err(|(path, msg)| {
             let keys: Vec<Key<'_>> = path
@@ -531,12 +531,16 @@ pub fn build_problem(
     let y0 = match &spec.y0 {
         None => None,
         Some(StateSpec::One(v)) => Some(v.clone()),
-        Some(StateSpec::Batch(_)) => {
-            return Err((
-                at(&["problem", "y0"]),
-                "y0 is a batch of states; solving needs one initial state".into(),
-            ));
-        }
+        // A batch (a gradient preset): a single solve integrates its first state.
+        Some(StateSpec::Batch(b)) => match b.first() {
+            Some(first) => Some(first.clone()),
+            None => {
+                return Err((
+                    at(&["problem", "y0"]),
+                    "y0 is an empty batch of states".into(),
+                ));
+            }
+        },
     };
     let (t0, t_end) = match spec.t_span {
         Some([a, b]) => (Some(a), Some(b)),

@@ -1,16 +1,50 @@
-//! `nodelab grad`: every gradient method on one neural-ODE preset, side by side.
+//! `nodelab grad`: every gradient method on one neural-ODE preset, side by side: gradient, its
+//! error against the continuous and the discrete reference, wall time, stored and peak heap
+//! bytes, f-evaluations and steps.
+
+use std::path::Path;
 
 use clap::Args;
+use serde_json::json;
 
-use super::CliError;
+use super::{CliError, fmt_num};
+use crate::grad::measure::{self, Comparison, MethodRow};
+use crate::grad::{AfgeControl, GradMethod, GradOptions, GradProblem};
+use crate::preset::Preset;
 
 #[derive(Debug, Args)]
 pub struct GradArgs {
     /// A preset file (.toml) with a neural problem and a [loss] table.
     pub preset: String,
-    /// Comma-separated gradient methods, or `all`.
+    /// Comma-separated gradient methods, or `all`: backprop, checkpoint, adjoint,
+    /// interp-adjoint, afge, alf, reversible-heun, reversible-rk4, reversible-midpoint, fd.
     #[arg(long, default_value = "all")]
     pub methods: String,
+    /// Checkpoints of `checkpoint` (default ⌈√N⌉ for N steps).
+    #[arg(long)]
+    pub checkpoints: Option<usize>,
+    /// Chebyshev nodes of `interp-adjoint`.
+    #[arg(long = "cheb-nodes", default_value_t = 16)]
+    pub cheb_nodes: usize,
+    /// Coupling λ ∈ (0, 1] of `reversible-rk4` / `reversible-midpoint`.
+    #[arg(long, default_value_t = 0.99)]
+    pub lambda: f64,
+    /// Step control of `afge`: `state` (steps chosen on y) or `augmented` (on [y, S]).
+    #[arg(long = "afge-control", default_value = "state")]
+    pub afge_control: String,
+    /// Fixed steps of the reversible methods over the span (default: the configured fixed
+    /// step, or as many as the adaptive forward solve accepted).
+    #[arg(long = "reversible-steps")]
+    pub reversible_steps: Option<usize>,
+    /// Timed repeats per method after one warm-up call (`fd`: one).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Worker threads for per-sample batches.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Parameters on which the continuous reference is cross-checked by finite differences.
+    #[arg(long = "fd-check", default_value_t = 32)]
+    pub fd_check: usize,
     /// Where to compute: cpu (f64 reference) or gpu (wgpu, f32).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -19,8 +53,229 @@ pub struct GradArgs {
     pub json: bool,
 }
 
-pub fn run(_args: &GradArgs) -> Result<(), CliError> {
-    Err(CliError::Usage(
-        "`nodelab grad` is not implemented yet".into(),
-    ))
+/// Parses `--methods`.
+pub fn parse_methods(list: &str) -> Result<Vec<GradMethod>, CliError> {
+    if list.trim() == "all" {
+        return Ok(GradMethod::ALL.to_vec());
+    }
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            GradMethod::parse(name).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "unknown gradient method '{name}' (known: {}, or all)",
+                    GradMethod::ALL.map(|m| m.name()).join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|v| {
+            if v.is_empty() {
+                Err(CliError::Usage("--methods lists no method".into()))
+            } else {
+                Ok(v)
+            }
+        })
+}
+
+/// Rejects devices this build cannot use.
+pub fn check_device(device: &str) -> Result<(), CliError> {
+    match device {
+        "cpu" => Ok(()),
+        "gpu" => Err(CliError::Usage(
+            "--device gpu: the GPU path is not available in this build (use --device cpu)".into(),
+        )),
+        other => Err(CliError::Usage(format!(
+            "unknown device '{other}' (known: cpu, gpu)"
+        ))),
+    }
+}
+
+pub fn run(args: &GradArgs) -> Result<(), CliError> {
+    check_device(&args.device)?;
+    let methods = parse_methods(&args.methods)?;
+    let afge_control = AfgeControl::parse(&args.afge_control).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--afge-control: '{}' is not state or augmented",
+            args.afge_control
+        ))
+    })?;
+    if args.threads == 0 {
+        return Err(CliError::Usage("--threads must be at least 1".into()));
+    }
+    let loaded = Preset::load(Path::new(&args.preset))?;
+    let problem = loaded.build_grad_problem()?;
+    let opts = GradOptions {
+        checkpoints: args.checkpoints,
+        cheb_nodes: args.cheb_nodes,
+        lambda: args.lambda,
+        afge_control,
+        reversible_steps: args.reversible_steps,
+        threads: args.threads,
+        ..GradOptions::default()
+    };
+    // Option errors are usage errors: check them once before measuring.
+    crate::grad::compute(&problem, GradMethod::Backprop, &opts).map_err(|e| match e {
+        crate::grad::GradError::Invalid(m) => CliError::Usage(m),
+        crate::grad::GradError::Solve(m) => CliError::Usage(format!("forward solve: {m}")),
+    })?;
+    let comparison = measure::compare(&problem, &methods, &opts, args.repeats, args.fd_check)
+        .map_err(|e| CliError::Usage(format!("reference gradient: {e}")))?;
+    if args.json {
+        println!("{}", comparison_json(&args.preset, &problem, &comparison));
+    } else {
+        print!("{}", problem_header(&args.preset, &problem));
+        print!("{}", table(&comparison));
+    }
+    if comparison.methods.iter().any(|r| r.error.is_some()) {
+        return Err(CliError::Failed);
+    }
+    Ok(())
+}
+
+/// The `problem` object of the JSON report.
+pub fn problem_json(source: &str, p: &GradProblem) -> serde_json::Value {
+    json!({
+        "preset": source,
+        "mlp": {
+            "sizes": p.mlp.sizes,
+            "activation": p.mlp.activation.name(),
+            "time_input": p.mlp.time_input,
+            "n_params": p.mlp.n_params(),
+        },
+        "batch": p.y0.len(),
+        "t_span": [p.t0, p.t1],
+        "solver": p.solver,
+        "batch_steps": p.batch_steps,
+        "loss": p.loss.kind,
+    })
+}
+
+/// The whole JSON report.
+pub fn comparison_json(source: &str, p: &GradProblem, c: &Comparison) -> serde_json::Value {
+    json!({
+        "problem": problem_json(source, p),
+        "reference": c.reference,
+        "methods": c.methods,
+    })
+}
+
+pub fn problem_header(source: &str, p: &GradProblem) -> String {
+    let sizes: Vec<String> = p.mlp.sizes.iter().map(ToString::to_string).collect();
+    format!(
+        "{source}: MLP {} {} ({} parameters), batch {} ({}), t in [{}, {}], {} tol {:e} rtol {:e}, \
+         loss {}\n",
+        sizes.join("-"),
+        p.mlp.activation.name(),
+        p.mlp.n_params(),
+        p.y0.len(),
+        p.batch_steps.name(),
+        p.t0,
+        p.t1,
+        p.solver.method,
+        p.solver.tol,
+        p.solver.rtol,
+        p.loss.kind.name()
+    )
+}
+
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn sci(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+/// The aligned table, with the reference line and every warning.
+pub fn table(c: &Comparison) -> String {
+    let r = &c.reference;
+    let mut out = format!(
+        "reference: {} | loss {} | fd check on {} parameters: max rel diff {}\n",
+        r.method,
+        fmt_num(r.loss),
+        r.fd_checked,
+        sci(r.fd_rel_diff)
+    );
+    let header = [
+        "method",
+        "loss",
+        "err_cont",
+        "err_disc",
+        "time_ms",
+        "stored",
+        "peak_heap",
+        "nfe_fwd",
+        "nfe_bwd",
+        "acc/rej",
+        "recon_err",
+    ];
+    let rows: Vec<[String; 11]> = c
+        .methods
+        .iter()
+        .map(|m: &MethodRow| {
+            if let Some(e) = &m.error {
+                let mut row: [String; 11] = Default::default();
+                row[0] = m.method.name().into();
+                row[1] = format!("failed: {e}");
+                return row;
+            }
+            [
+                m.method.name().into(),
+                format!("{:.10e}", m.loss),
+                sci(m.err_vs_continuous),
+                sci(m.err_vs_discrete),
+                format!("{:.3}", m.time_ms),
+                bytes(m.stored_bytes),
+                bytes(m.peak_heap_bytes),
+                m.nfe_forward.to_string(),
+                m.nfe_backward.to_string(),
+                format!("{}/{}", m.steps_accepted, m.steps_rejected),
+                m.reconstruction_error.map_or("-".into(), sci),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            if !cell.starts_with("failed") {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 0 {
+                s.push_str(&format!("{cell:<w$}", w = widths[0]));
+            } else {
+                s.push_str(&format!("  {cell:>w$}", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    out.push_str(&line(&header.map(String::from)));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    for m in &c.methods {
+        for w in &m.warnings {
+            out.push_str(&format!("warning ({}): {w}\n", m.method));
+        }
+    }
+    if !crate::mem::is_counting() {
+        out.push_str("note: peak_heap is 0: the counting allocator is not installed\n");
+    }
+    out
 }

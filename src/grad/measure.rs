@@ -49,3 +49,123 @@ pub fn measure(
         peak_heap_bytes: peak,
     })
 }
+
+/// One method's row of a comparison (`nodelab grad --json`, `methods[]`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MethodRow {
+    pub method: GradMethod,
+    pub loss: f64,
+    pub grad: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readout_grad: Option<Vec<f64>>,
+    /// Relative l2 error against the continuous reference.
+    pub err_vs_continuous: f64,
+    /// Relative l2 error against the exact derivative of the method's own forward map.
+    pub err_vs_discrete: f64,
+    pub time_ms: f64,
+    pub repeats: usize,
+    pub stored_bytes: usize,
+    pub peak_heap_bytes: usize,
+    pub nfe_forward: u64,
+    pub nfe_backward: u64,
+    pub steps_accepted: usize,
+    pub steps_rejected: usize,
+    pub reconstruction_error: Option<f64>,
+    pub warnings: Vec<String>,
+    /// Set when the method failed (the numbers are then NaN / 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Every requested method on one problem, with the references.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub reference: super::reference::Reference,
+    pub methods: Vec<MethodRow>,
+}
+
+/// Measures `methods` on `p` (`repeats` timed calls each; `fd` once) against the continuous
+/// reference (fd-checked on `fd_params` parameters) and each method's discrete reference.
+/// A failing method gives a row with `error` set; a failing reference is an error.
+pub fn compare(
+    p: &GradProblem,
+    methods: &[GradMethod],
+    opts: &GradOptions,
+    repeats: usize,
+    fd_params: usize,
+) -> Result<Comparison, GradError> {
+    let reference = super::reference::continuous(p, fd_params)?;
+    let mut backprop: Option<Result<Vec<f64>, GradError>> = None;
+    let mut rows = Vec::with_capacity(methods.len());
+    for &method in methods {
+        let reps = if method == GradMethod::Fd { 1 } else { repeats };
+        let row = match measure(p, method, opts, reps) {
+            Ok(m) => {
+                let shares_backprop = !method.is_reversible()
+                    && !(method == GradMethod::Afge
+                        && (opts.afge_control == super::AfgeControl::Augmented
+                            || opts.afge_solver.is_some()));
+                let discrete = if shares_backprop {
+                    backprop
+                        .get_or_insert_with(|| {
+                            super::reference::discrete(p, GradMethod::Backprop, opts)
+                        })
+                        .clone()
+                } else {
+                    super::reference::discrete(p, method, opts)
+                };
+                let (err_c, err_d) = match &discrete {
+                    Ok(d) => super::reference::errors(&m.output.grad, &reference.grad, d),
+                    Err(_) => (super::rel_l2(&m.output.grad, &reference.grad), f64::NAN),
+                };
+                let mut warnings = m.output.warnings.clone();
+                if let Err(e) = &discrete {
+                    warnings.push(format!("no discrete reference: {e}"));
+                }
+                MethodRow {
+                    method,
+                    loss: m.output.loss,
+                    grad: m.output.grad,
+                    readout_grad: m.output.readout_grad,
+                    err_vs_continuous: err_c,
+                    err_vs_discrete: err_d,
+                    time_ms: m.time_ms,
+                    repeats: m.repeats,
+                    stored_bytes: m.output.stored_bytes,
+                    peak_heap_bytes: m.peak_heap_bytes,
+                    nfe_forward: m.output.nfe_forward,
+                    nfe_backward: m.output.nfe_backward,
+                    steps_accepted: m.output.steps_accepted,
+                    steps_rejected: m.output.steps_rejected,
+                    reconstruction_error: m.output.reconstruction_error,
+                    warnings,
+                    error: None,
+                }
+            }
+            Err(e) => MethodRow {
+                method,
+                loss: f64::NAN,
+                grad: Vec::new(),
+                readout_grad: None,
+                err_vs_continuous: f64::NAN,
+                err_vs_discrete: f64::NAN,
+                time_ms: f64::NAN,
+                repeats: 0,
+                stored_bytes: 0,
+                peak_heap_bytes: 0,
+                nfe_forward: 0,
+                nfe_backward: 0,
+                steps_accepted: 0,
+                steps_rejected: 0,
+                reconstruction_error: None,
+                warnings: Vec::new(),
+                error: Some(e.to_string()),
+            },
+        };
+        rows.push(row);
+    }
+    Ok(Comparison {
+        reference,
+        methods: rows,
+    })
+}

@@ -56,7 +56,7 @@ fn grid(g: &Group<'_>, opts: &GradOptions) -> Result<Grid, GradError> {
             n,
             stats.nfev,
             Some(format!(
-                "reversible methods take fixed steps: {n} steps, as many as the {} solve accepted",
+                "reversible methods take fixed steps: as many as the {} solve accepted",
                 config.method
             )),
         )
@@ -252,193 +252,244 @@ impl Scheme {
         stored: Option<(&[f64], &[f64])>,
         w: &mut Work,
     ) {
-        let field = g.field();
-        let m = a.len();
         match self {
-            Scheme::Alf => {
-                // X_½ and F̄ = h X̄' + 2 V̄'.
-                match stored {
-                    Some((x, v)) => {
-                        for i in 0..m {
-                            w.v1[i] = x[i] + 0.5 * h * v[i];
-                        }
-                    }
-                    None => {
-                        for i in 0..m {
-                            w.v1[i] = a[i] - 0.5 * h * b[i];
-                        }
-                    }
-                }
-                for i in 0..m {
-                    w.phi_f[i] = h * abar[i] + 2.0 * bbar[i];
-                }
-                vjp_f(
-                    g,
-                    t + 0.5 * h,
-                    &w.v1,
-                    &w.phi_f,
-                    &mut w.f,
-                    &mut w.v2,
-                    gtheta,
-                    &mut w.fw,
-                );
-                w.nvjp += 1;
-                match stored {
-                    Some((x, v)) => {
-                        a.copy_from_slice(x);
-                        b.copy_from_slice(v);
-                    }
-                    None => {
-                        for i in 0..m {
-                            b[i] = 2.0 * w.f[i] - b[i];
-                            a[i] -= h * w.f[i];
-                        }
-                    }
-                }
-                for i in 0..m {
-                    bbar[i] = -bbar[i] + 0.5 * h * w.v2[i];
-                    abar[i] += w.v2[i];
-                }
-            }
-            Scheme::Heun => {
-                // (1) Ȳ'_tot = Ȳ' + J(Y')ᵀ (h/2 X̄').
-                for i in 0..m {
-                    w.phi_f[i] = 0.5 * h * abar[i];
-                }
-                vjp_f(
-                    g,
-                    t + h,
-                    b,
-                    &w.phi_f,
-                    &mut w.phi_b,
-                    &mut w.v2,
-                    gtheta,
-                    &mut w.fw,
-                );
-                w.nvjp += 1;
-                for i in 0..m {
-                    bbar[i] += w.v2[i];
-                }
-                // (2) Y: reconstructed or stored; keep Y' in v1 for X.
-                w.v1.copy_from_slice(b);
-                match stored {
-                    Some((_, y)) => b.copy_from_slice(y),
-                    None => {
-                        for i in 0..m {
-                            b[i] = 2.0 * a[i] - w.v1[i] - h * w.f[i];
-                        }
-                    }
-                }
-                // (3) F̄_Y = h Ȳ'_tot + h/2 X̄', VJP at Y (gives f(t, Y) in phi_b).
-                for i in 0..m {
-                    w.phi_f[i] = h * bbar[i] + 0.5 * h * abar[i];
-                }
-                vjp_f(
-                    g,
-                    t,
-                    b,
-                    &w.phi_f,
-                    &mut w.phi_b,
-                    &mut w.v2,
-                    gtheta,
-                    &mut w.fw,
-                );
-                w.nvjp += 1;
-                // (4) adjoints.
-                for i in 0..m {
-                    abar[i] += 2.0 * bbar[i];
-                    bbar[i] = -bbar[i] + w.v2[i];
-                }
-                // (5) X.
-                match stored {
-                    Some((x, _)) => a.copy_from_slice(x),
-                    None => {
-                        for i in 0..m {
-                            a[i] -= 0.5 * h * (w.phi_b[i] + w.f[i]);
-                        }
-                    }
-                }
-                w.f.copy_from_slice(&w.phi_b);
-            }
+            Scheme::Alf => alf_backward(g, t, h, a, b, abar, bbar, gtheta, stored, w),
+            Scheme::Heun => heun_backward(g, t, h, a, b, abar, bbar, gtheta, stored, w),
             Scheme::Lambda(tab) => {
-                // Stages of Φ_{−h}(t + h, Y').
-                w.nfe += tableau::step(
-                    tab,
-                    &field,
-                    t + h,
-                    -h,
-                    a,
-                    &mut w.phi_b,
-                    &mut w.stages_b,
-                    &mut w.rk.k,
-                    &mut w.fw,
-                );
-                match stored {
-                    Some((_, z)) => b.copy_from_slice(z),
-                    None => {
-                        for i in 0..m {
-                            b[i] += w.phi_b[i] - a[i];
-                        }
-                    }
-                }
-                w.nfe += tableau::step(
-                    tab,
-                    &field,
-                    t,
-                    h,
-                    b,
-                    &mut w.phi_f,
-                    &mut w.stages_f,
-                    &mut w.rk.k,
-                    &mut w.fw,
-                );
-                match stored {
-                    Some((y, _)) => a.copy_from_slice(y),
-                    None => {
-                        for i in 0..m {
-                            a[i] = (a[i] - (1.0 - lambda) * b[i] - (w.phi_f[i] - b[i])) / lambda;
-                        }
-                    }
-                }
-                // Z' = Z − Ψ_{−h}(Y'): Ȳ'_tot = Ȳ' + Z̄' + Φ_{−h}ᵀ(−Z̄').
-                for i in 0..m {
-                    w.v1[i] = -bbar[i];
-                }
-                w.nvjp += tableau::step_vjp(
-                    tab,
-                    &field,
-                    t + h,
-                    -h,
-                    &w.stages_b,
-                    &mut w.v1,
-                    gtheta,
-                    &mut w.rk.kbar,
-                    &mut w.rk.vy,
-                    &mut w.fw,
-                );
-                for i in 0..m {
-                    abar[i] += bbar[i] + w.v1[i];
-                }
-                // Y' = λY + (1 − λ)Z + Φ_h(Z) − Z: Z̄ = Z̄' − λȲ'_tot + Φ_hᵀ(Ȳ'_tot), Ȳ = λȲ'_tot.
-                w.v2.copy_from_slice(abar);
-                w.nvjp += tableau::step_vjp(
-                    tab,
-                    &field,
-                    t,
-                    h,
-                    &w.stages_f,
-                    &mut w.v2,
-                    gtheta,
-                    &mut w.rk.kbar,
-                    &mut w.rk.vy,
-                    &mut w.fw,
-                );
-                for i in 0..m {
-                    bbar[i] += -lambda * abar[i] + w.v2[i];
-                    abar[i] *= lambda;
-                }
+                lambda_backward(g, tab, lambda, t, h, a, b, abar, bbar, gtheta, stored, w)
             }
         }
+    }
+}
+
+/// ALF backward step (see [`Scheme::backward`]).
+#[allow(clippy::too_many_arguments)]
+fn alf_backward(
+    g: &Group<'_>,
+    t: f64,
+    h: f64,
+    a: &mut [f64],
+    b: &mut [f64],
+    abar: &mut [f64],
+    bbar: &mut [f64],
+    gtheta: &mut [f64],
+    stored: Option<(&[f64], &[f64])>,
+    w: &mut Work,
+) {
+    let m = a.len();
+    // X_½ and F̄ = h X̄' + 2 V̄'.
+    match stored {
+        Some((x, v)) => {
+            for i in 0..m {
+                w.v1[i] = x[i] + 0.5 * h * v[i];
+            }
+        }
+        None => {
+            for i in 0..m {
+                w.v1[i] = a[i] - 0.5 * h * b[i];
+            }
+        }
+    }
+    for i in 0..m {
+        w.phi_f[i] = h * abar[i] + 2.0 * bbar[i];
+    }
+    vjp_f(
+        g,
+        t + 0.5 * h,
+        &w.v1,
+        &w.phi_f,
+        &mut w.f,
+        &mut w.v2,
+        gtheta,
+        &mut w.fw,
+    );
+    w.nvjp += 1;
+    match stored {
+        Some((x, v)) => {
+            a.copy_from_slice(x);
+            b.copy_from_slice(v);
+        }
+        None => {
+            for i in 0..m {
+                b[i] = 2.0 * w.f[i] - b[i];
+                a[i] -= h * w.f[i];
+            }
+        }
+    }
+    for i in 0..m {
+        bbar[i] = -bbar[i] + 0.5 * h * w.v2[i];
+        abar[i] += w.v2[i];
+    }
+}
+
+/// Reversible Heun backward step (see [`Scheme::backward`]).
+#[allow(clippy::too_many_arguments)]
+fn heun_backward(
+    g: &Group<'_>,
+    t: f64,
+    h: f64,
+    a: &mut [f64],
+    b: &mut [f64],
+    abar: &mut [f64],
+    bbar: &mut [f64],
+    gtheta: &mut [f64],
+    stored: Option<(&[f64], &[f64])>,
+    w: &mut Work,
+) {
+    let m = a.len();
+    // (1) Ȳ'_tot = Ȳ' + J(Y')ᵀ (h/2 X̄').
+    for i in 0..m {
+        w.phi_f[i] = 0.5 * h * abar[i];
+    }
+    vjp_f(
+        g,
+        t + h,
+        b,
+        &w.phi_f,
+        &mut w.phi_b,
+        &mut w.v2,
+        gtheta,
+        &mut w.fw,
+    );
+    w.nvjp += 1;
+    for i in 0..m {
+        bbar[i] += w.v2[i];
+    }
+    // (2) Y: reconstructed or stored; keep Y' in v1 for X.
+    w.v1.copy_from_slice(b);
+    match stored {
+        Some((_, y)) => b.copy_from_slice(y),
+        None => {
+            for i in 0..m {
+                b[i] = 2.0 * a[i] - w.v1[i] - h * w.f[i];
+            }
+        }
+    }
+    // (3) F̄_Y = h Ȳ'_tot + h/2 X̄', VJP at Y (gives f(t, Y) in phi_b).
+    for i in 0..m {
+        w.phi_f[i] = h * bbar[i] + 0.5 * h * abar[i];
+    }
+    vjp_f(
+        g,
+        t,
+        b,
+        &w.phi_f,
+        &mut w.phi_b,
+        &mut w.v2,
+        gtheta,
+        &mut w.fw,
+    );
+    w.nvjp += 1;
+    // (4) adjoints.
+    for i in 0..m {
+        abar[i] += 2.0 * bbar[i];
+        bbar[i] = -bbar[i] + w.v2[i];
+    }
+    // (5) X.
+    match stored {
+        Some((x, _)) => a.copy_from_slice(x),
+        None => {
+            for i in 0..m {
+                a[i] -= 0.5 * h * (w.phi_b[i] + w.f[i]);
+            }
+        }
+    }
+    w.f.copy_from_slice(&w.phi_b);
+}
+
+/// λ-reversible backward step (see [`Scheme::backward`]).
+#[allow(clippy::too_many_arguments)]
+fn lambda_backward(
+    g: &Group<'_>,
+    tab: &Tableau,
+    lambda: f64,
+    t: f64,
+    h: f64,
+    a: &mut [f64],
+    b: &mut [f64],
+    abar: &mut [f64],
+    bbar: &mut [f64],
+    gtheta: &mut [f64],
+    stored: Option<(&[f64], &[f64])>,
+    w: &mut Work,
+) {
+    let field = g.field();
+    let m = a.len();
+    // Stages of Φ_{−h}(t + h, Y').
+    w.nfe += tableau::step(
+        tab,
+        &field,
+        t + h,
+        -h,
+        a,
+        &mut w.phi_b,
+        &mut w.stages_b,
+        &mut w.rk.k,
+        &mut w.fw,
+    );
+    match stored {
+        Some((_, z)) => b.copy_from_slice(z),
+        None => {
+            for i in 0..m {
+                b[i] += w.phi_b[i] - a[i];
+            }
+        }
+    }
+    w.nfe += tableau::step(
+        tab,
+        &field,
+        t,
+        h,
+        b,
+        &mut w.phi_f,
+        &mut w.stages_f,
+        &mut w.rk.k,
+        &mut w.fw,
+    );
+    match stored {
+        Some((y, _)) => a.copy_from_slice(y),
+        None => {
+            for i in 0..m {
+                a[i] = (a[i] - (1.0 - lambda) * b[i] - (w.phi_f[i] - b[i])) / lambda;
+            }
+        }
+    }
+    // Z' = Z − Ψ_{−h}(Y'): Ȳ'_tot = Ȳ' + Z̄' + Φ_{−h}ᵀ(−Z̄').
+    for i in 0..m {
+        w.v1[i] = -bbar[i];
+    }
+    w.nvjp += tableau::step_vjp(
+        tab,
+        &field,
+        t + h,
+        -h,
+        &w.stages_b,
+        &mut w.v1,
+        gtheta,
+        &mut w.rk.kbar,
+        &mut w.rk.vy,
+        &mut w.fw,
+    );
+    for i in 0..m {
+        abar[i] += bbar[i] + w.v1[i];
+    }
+    // Y' = λY + (1 − λ)Z + Φ_h(Z) − Z: Z̄ = Z̄' − λȲ'_tot + Φ_hᵀ(Ȳ'_tot), Ȳ = λȲ'_tot.
+    w.v2.copy_from_slice(abar);
+    w.nvjp += tableau::step_vjp(
+        tab,
+        &field,
+        t,
+        h,
+        &w.stages_f,
+        &mut w.v2,
+        gtheta,
+        &mut w.rk.kbar,
+        &mut w.rk.vy,
+        &mut w.fw,
+    );
+    for i in 0..m {
+        bbar[i] += -lambda * abar[i] + w.v2[i];
+        abar[i] *= lambda;
     }
 }
 

@@ -1,0 +1,212 @@
+//! The `nodelab grad` and `nodelab bench grad` contract: JSON fields, the table, exit codes and
+//! errors, and the measured (counting-allocator) peak heap figures of the binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn nodelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nodelab"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(o: &Output) -> Value {
+    let text = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const FIELDS: [&str; 13] = [
+    "method",
+    "loss",
+    "grad",
+    "err_vs_continuous",
+    "err_vs_discrete",
+    "time_ms",
+    "stored_bytes",
+    "peak_heap_bytes",
+    "nfe_forward",
+    "nfe_backward",
+    "steps_accepted",
+    "steps_rejected",
+    "warnings",
+];
+
+#[test]
+fn grad_json_has_every_field_and_the_expected_errors() {
+    let out = nodelab(&[
+        "grad",
+        "presets/grad-mlp-2-8-2.toml",
+        "--json",
+        "--repeats",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["problem"]["mlp"]["n_params"], 42);
+    assert_eq!(v["problem"]["batch"], 1);
+    let reference = v["reference"]["grad"].as_array().unwrap();
+    assert_eq!(reference.len(), 42);
+    assert!(v["reference"]["loss"].as_f64().unwrap() > 0.0);
+    assert!(v["reference"]["fd_rel_diff"].as_f64().unwrap() < 1e-6);
+    let methods = v["methods"].as_array().unwrap();
+    let names: Vec<&str> = methods
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    for name in [
+        "backprop",
+        "checkpoint",
+        "adjoint",
+        "interp-adjoint",
+        "afge",
+        "alf",
+        "reversible-heun",
+        "reversible-rk4",
+        "fd",
+    ] {
+        assert!(names.contains(&name), "{name}");
+    }
+    let get = |name: &str| methods.iter().find(|m| m["method"] == name).unwrap();
+    for m in methods {
+        for f in FIELDS {
+            assert!(!m[f].is_null(), "{}: {f} missing", m["method"]);
+        }
+        assert_eq!(m["grad"].as_array().unwrap().len(), 42);
+        assert!(m["time_ms"].as_f64().unwrap() > 0.0);
+        assert!(m["stored_bytes"].as_u64().unwrap() > 0);
+        // The binary counts heap bytes: every method allocates its buffers.
+        assert!(
+            m["peak_heap_bytes"].as_u64().unwrap() > 0,
+            "{}",
+            m["method"]
+        );
+    }
+    let f = |name: &str, key: &str| get(name)[key].as_f64().unwrap();
+    // backprop is the discrete derivative itself; afge and checkpoint equal it to rounding;
+    // the adjoint is not exact for the discrete model.
+    assert_eq!(f("backprop", "err_vs_discrete"), 0.0);
+    assert!(f("checkpoint", "err_vs_discrete") < 1e-13);
+    assert!(f("afge", "err_vs_discrete") < 1e-12);
+    assert!(f("adjoint", "err_vs_discrete") > 1e-12);
+    assert!(f("backprop", "err_vs_continuous") < 1e-6);
+    assert!(f("reversible-rk4", "err_vs_discrete") < 1e-12);
+    assert!(get("adjoint")["reconstruction_error"].as_f64().unwrap() < 1e-6);
+    assert!(f("backprop", "nfe_backward") > 0.0);
+    assert_eq!(f("afge", "nfe_backward"), 0.0);
+}
+
+#[test]
+fn grad_table_and_method_selection() {
+    let out = nodelab(&[
+        "grad",
+        "presets/grad-batch.toml",
+        "--methods",
+        "backprop,adjoint,reversible-heun",
+        "--repeats",
+        "1",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("err_cont") && text.contains("peak_heap"),
+        "{text}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("backprop")
+                || l.starts_with("adjoint")
+                || l.starts_with("reversible-heun")
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("checkpoint")));
+}
+
+#[test]
+fn grad_errors_are_one_line_with_exit_code_2() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "grad",
+                "presets/grad-mlp-2-8-2.toml",
+                "--methods",
+                "backprop,nope",
+            ],
+            "unknown gradient method 'nope'",
+        ),
+        (
+            &["grad", "presets/grad-mlp-2-8-2.toml", "--device", "gpu"],
+            "GPU path is not available",
+        ),
+        (&["grad", "presets/paper-lorenz.toml"], "neural problem"),
+        (
+            &["grad", "presets/grad-mlp-2-8-2.toml", "--lambda", "0"],
+            "lambda",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = nodelab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("presets/grad-mlp-2-8-2.json", dir.path().join("m.json")).unwrap();
+    let preset = dir.path().join("p.toml");
+    std::fs::write(
+        &preset,
+        "[problem]\nkind = \"neural\"\nweights = \"m.json\"\ny0 = [1.0, 0.0]\n",
+    )
+    .unwrap();
+    let out = nodelab(&["grad", preset.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing [loss]"), "{}", stderr(&out));
+}
+
+/// The bench's memory-scaling table, measured by the binary's counting allocator: backprop's
+/// peak heap grows with the steps (≈10× per 10× steps), the adjoint's and the reversible
+/// methods' peaks stay flat.
+#[test]
+fn bench_grad_reports_tables_and_measured_memory_scaling() {
+    let out = nodelab(&[
+        "bench",
+        "grad",
+        "--batch",
+        "8",
+        "--hidden",
+        "6",
+        "--repeats",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["methods"].as_array().unwrap().len(), 10);
+    let rows = v["memory_scaling"].as_array().unwrap();
+    assert_eq!(rows.len(), 24);
+    let peak = |m: &str, n: u64| {
+        rows.iter()
+            .find(|r| r["method"] == m && r["steps"] == n)
+            .unwrap()["peak_heap_bytes"]
+            .as_f64()
+            .unwrap()
+    };
+    let ratio = peak("backprop", 1000) / peak("backprop", 100);
+    assert!(ratio > 7.0 && ratio < 11.0, "backprop peak ratio {ratio}");
+    for m in ["adjoint", "alf", "reversible-heun", "reversible-rk4"] {
+        let r = peak(m, 1000) / peak(m, 10);
+        assert!(r < 1.05, "{m}: peak grows {r}");
+    }
+}
