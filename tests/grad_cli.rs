@@ -146,8 +146,8 @@ fn grad_errors_are_one_line_with_exit_code_2() {
             "unknown gradient method 'nope'",
         ),
         (
-            &["grad", "presets/grad-mlp-2-8-2.toml", "--device", "gpu"],
-            "GPU path is not available",
+            &["grad", "presets/grad-mlp-2-8-2.toml", "--device", "tpu"],
+            "unknown device 'tpu'",
         ),
         (&["grad", "presets/paper-lorenz.toml"], "neural problem"),
         (

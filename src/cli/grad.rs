@@ -82,10 +82,7 @@ pub fn parse_methods(list: &str) -> Result<Vec<GradMethod>, CliError> {
 /// Rejects devices this build cannot use.
 pub fn check_device(device: &str) -> Result<(), CliError> {
     match device {
-        "cpu" => Ok(()),
-        "gpu" => Err(CliError::Usage(
-            "--device gpu: the GPU path is not available in this build (use --device cpu)".into(),
-        )),
+        "cpu" | "gpu" => Ok(()),
         other => Err(CliError::Usage(format!(
             "unknown device '{other}' (known: cpu, gpu)"
         ))),
@@ -94,6 +91,17 @@ pub fn check_device(device: &str) -> Result<(), CliError> {
 
 pub fn run(args: &GradArgs) -> Result<(), CliError> {
     check_device(&args.device)?;
+    if args.device == "gpu" {
+        // The wgpu kernels (issue 5), each next to the CPU f64 gradient of the same method;
+        // without an adapter (None) the CPU path below runs.
+        let gpu =
+            crate::gpu::report::grad_command(Path::new(&args.preset), &args.methods, args.json)
+                .map_err(CliError::Usage)?;
+        if let Some(text) = gpu {
+            print!("{text}");
+            return Ok(());
+        }
+    }
     let methods = parse_methods(&args.methods)?;
     let afge_control = AfgeControl::parse(&args.afge_control).ok_or_else(|| {
         CliError::Usage(format!(

@@ -64,7 +64,7 @@ impl AdapterReport {
 /// Why no GPU context could be made, or a GPU operation failed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum GpuError {
-    #[error("no GPU adapter found ({0}); using the CPU path")]
+    #[error("no GPU adapter found ({0})")]
     NoAdapter(String),
     #[error("the GPU adapter refused to create a device: {0}")]
     Device(String),

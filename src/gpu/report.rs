@@ -170,13 +170,21 @@ pub fn parse_methods(list: &str) -> Result<Vec<GpuGradMethod>, String> {
         .collect()
 }
 
-/// The whole `nodelab grad PRESET --device gpu` command: the text (table or JSON) to print.
-pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<String, String> {
+/// The whole `nodelab grad PRESET --device gpu` command: the text (table or JSON) to print, or
+/// `None` when no adapter exists (said on stderr; the caller runs the CPU path instead).
+pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<String>, String> {
     let loaded = crate::preset::Preset::load(preset).map_err(|e| e.to_string())?;
     let problem = loaded.build_grad_problem().map_err(|e| e.to_string())?;
     let methods = parse_methods(methods)?;
     let gp = GpuProblem::from_grad_problem(&problem)?;
-    let ctx = GpuContext::headless().map_err(|e| e.to_string())?;
+    let ctx = match GpuContext::headless() {
+        Ok(ctx) => ctx,
+        Err(e @ super::GpuError::NoAdapter(_)) => {
+            eprintln!("warning: {e}; falling back to the CPU f64 path");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.to_string()),
+    };
     let mut solver = GpuSolver::new(ctx.clone(), &problem.mlp).map_err(|e| e.to_string())?;
     let rows = grad_rows(&mut solver, &gp, &methods, 5)?;
     if json {
@@ -192,7 +200,9 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<String, 
             "warnings": gp.warnings,
             "methods": rows,
         });
-        return serde_json::to_string_pretty(&value).map_err(|e| e.to_string());
+        return serde_json::to_string_pretty(&value)
+            .map(Some)
+            .map_err(|e| e.to_string());
     }
     let mut text = format!(
         "GPU: {}\nfixed-step RK4, {} steps, batch {}, f32 (errors against the CPU f64 engine)\n",
@@ -230,5 +240,5 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<String, 
                 .map_or("-".to_string(), |e| format!("{e:.2e}"))
         ));
     }
-    Ok(text)
+    Ok(Some(text))
 }
