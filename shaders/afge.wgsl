@@ -9,6 +9,47 @@
 
 const S_LEN: u32 = D * N_PARAMS;
 
+// Advances every column of S over one RK4 step whose four stages are stored in a1..a4:
+// K1 = J1 s + ∂f/∂θ_j(1), K2 = J2 (s + h/2 K1) + …, K3 = J3 (s + h/2 K2) + …,
+// K4 = J4 (s + h K3) + …, s ← s + h/6 (K1 + 2K2 + 2K3 + K4). Returns the columns done.
+fn sens_step(sens: ptr<function, array<f32, S_LEN>>, h: f32,
+             a1: ptr<function, Store>, d1: ptr<function, Store>,
+             a2: ptr<function, Store>, d2: ptr<function, Store>,
+             a3: ptr<function, Store>, d3: ptr<function, Store>,
+             a4: ptr<function, Store>, d4: ptr<function, Store>) -> u32 {
+    var u: Vec;
+    var kk: Vec;
+    var acc: Vec;
+    var col: Vec;
+    var cols = 0u;
+    for (var j = 0u; j < N_PARAMS; j++) {
+        for (var i = 0u; i < D; i++) {
+            col[i] = (*sens)[i * N_PARAMS + j];
+        }
+        mlp_jvp(a1, d1, &col, j, &kk);
+        for (var i = 0u; i < D; i++) {
+            acc[i] = kk[i];
+            u[i] = col[i] + 0.5 * h * kk[i];
+        }
+        mlp_jvp(a2, d2, &u, j, &kk);
+        for (var i = 0u; i < D; i++) {
+            acc[i] += 2.0 * kk[i];
+            u[i] = col[i] + 0.5 * h * kk[i];
+        }
+        mlp_jvp(a3, d3, &u, j, &kk);
+        for (var i = 0u; i < D; i++) {
+            acc[i] += 2.0 * kk[i];
+            u[i] = col[i] + h * kk[i];
+        }
+        mlp_jvp(a4, d4, &u, j, &kk);
+        for (var i = 0u; i < D; i++) {
+            (*sens)[i * N_PARAMS + j] = col[i] + h / 6.0 * (acc[i] + kk[i]);
+        }
+        cols++;
+    }
+    return cols;
+}
+
 @compute @workgroup_size(WG)
 fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = gid.x;
@@ -30,10 +71,6 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a4: Store;
     var d4: Store;
     var y_new: Vec;
-    var u: Vec;
-    var kk: Vec;
-    var acc: Vec;
-    var col: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
     var done = 0u;
@@ -42,31 +79,7 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
         let t = fixed_t(n);
         let h = fixed_h(n);
         rk4_step_kept(t, h, &y, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-        for (var j = 0u; j < N_PARAMS; j++) {
-            for (var i = 0u; i < D; i++) {
-                col[i] = sens[i * N_PARAMS + j];
-            }
-            mlp_jvp(&a1, &d1, &col, j, &kk);
-            for (var i = 0u; i < D; i++) {
-                acc[i] = kk[i];
-                u[i] = col[i] + 0.5 * h * kk[i];
-            }
-            mlp_jvp(&a2, &d2, &u, j, &kk);
-            for (var i = 0u; i < D; i++) {
-                acc[i] += 2.0 * kk[i];
-                u[i] = col[i] + 0.5 * h * kk[i];
-            }
-            mlp_jvp(&a3, &d3, &u, j, &kk);
-            for (var i = 0u; i < D; i++) {
-                acc[i] += 2.0 * kk[i];
-                u[i] = col[i] + h * kk[i];
-            }
-            mlp_jvp(&a4, &d4, &u, j, &kk);
-            for (var i = 0u; i < D; i++) {
-                sens[i * N_PARAMS + j] = col[i] + h / 6.0 * (acc[i] + kk[i]);
-            }
-            cols++;
-        }
+        cols += sens_step(&sens, h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4);
         y = y_new;
         done++;
     }
@@ -91,4 +104,145 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 4u * n_steps, status);
+}
+
+// RK4 stages 2–4 from (t, y) with k1 given, keeping each stage's activations, and the update.
+fn rk4_stages_kept(t: f32, h: f32, y: ptr<function, Vec>, k1: ptr<function, Vec>,
+                   a2: ptr<function, Store>, d2: ptr<function, Store>,
+                   a3: ptr<function, Store>, d3: ptr<function, Store>,
+                   a4: ptr<function, Store>, d4: ptr<function, Store>,
+                   k2: ptr<function, Vec>, k3: ptr<function, Vec>, k4: ptr<function, Vec>,
+                   y_new: ptr<function, Vec>) {
+    var tmp: Vec;
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + 0.5 * h * (*k1)[i];
+    }
+    mlp_eval(t + 0.5 * h, &tmp, a2, d2, k2);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + 0.5 * h * (*k2)[i];
+    }
+    mlp_eval(t + 0.5 * h, &tmp, a3, d3, k3);
+    for (var i = 0u; i < D; i++) {
+        tmp[i] = (*y)[i] + h * (*k3)[i];
+    }
+    mlp_eval(t + h, &tmp, a4, d4, k4);
+    for (var i = 0u; i < D; i++) {
+        (*y_new)[i] = (*y)[i] + h / 6.0 * ((*k1)[i] + 2.0 * ((*k2)[i] + (*k3)[i]) + (*k4)[i]);
+    }
+}
+
+// `afge` with the zero-cost adaptive RK4, each sample its own steps: the step size is
+// controlled on y alone (zc_rk4.wgsl) and S is advanced only on accepted steps, with that step's
+// stored stages — the derivative of the discrete forward map actually taken (step sizes held
+// constant), as `nodelab grad`'s afge with `--afge-control state`. Rejected attempts cost no
+// sensitivity work.
+@compute @workgroup_size(WG)
+fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let s = gid.x;
+    let b = params.batch;
+    if s >= b {
+        return;
+    }
+    let t1 = params.t1;
+    var t = params.t0;
+    var y = load_y0(s);
+    var sens: array<f32, S_LEN>;
+    for (var j = 0u; j < S_LEN; j++) {
+        sens[j] = 0.0;
+    }
+    var a1: Store;
+    var d1: Store;
+    var a2: Store;
+    var d2: Store;
+    var a3: Store;
+    var d3: Store;
+    var a4: Store;
+    var d4: Store;
+    var a5: Store;
+    var d5: Store;
+    var ax: Store;
+    var dx: Store;
+    var k1: Vec;
+    var k2: Vec;
+    var k3: Vec;
+    var k4: Vec;
+    var k5: Vec;
+    var y_new: Vec;
+    var coeffs: array<f32, 3 * D>;
+    var prev: ZcPrev;
+    var status = STATUS_OK;
+    var nfev = 1u;
+    var accepted = 0u;
+    var rejected = 0u;
+    var attempts = 0u;
+    var cols = 0u;
+    var last_rejected = false;
+    mlp_eval(t, &y, &a1, &d1, &k1);
+    var h = params.h0;
+    if h <= 0.0 {
+        h = initial_step(&y, &k1, zc_h_floor(t), &ax, &dx);
+        nfev++;
+    }
+    loop {
+        if t >= t1 {
+            break;
+        }
+        var hh = h;
+        var clipped = false;
+        status = zc_guard(t, attempts, &hh, &clipped);
+        if status != STATUS_OK {
+            break;
+        }
+        attempts++;
+        rk4_stages_kept(t, hh, &y, &k1, &a2, &d2, &a3, &d3, &a4, &d4, &k2, &k3, &k4, &y_new);
+        if !all_finite(&y_new) {
+            status = STATUS_NONFINITE;
+            break;
+        }
+        mlp_eval(t + hh, &y_new, &a5, &d5, &k5);
+        nfev += 4u;
+        let ratio = zc_error_ratio(t, hh, &y, &y_new, &k1, &k2, &k3, &k4, &k5, &coeffs, &prev,
+                                   &ax, &dx, &nfev);
+        if ratio < 0.0 {
+            status = STATUS_NONFINITE;
+            break;
+        }
+        let ok = ratio <= 1.0;
+        let fac = zc_factor(ratio, ok, last_rejected);
+        if ok {
+            cols += sens_step(&sens, hh, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4);
+            prev.coeffs = coeffs;
+            prev.t = t;
+            prev.h = hh;
+            prev.valid = true;
+            t = select(t + hh, t1, clipped);
+            y = y_new;
+            k1 = k5;
+            a1 = a5;
+            d1 = d5;
+            accepted++;
+        } else {
+            rejected++;
+        }
+        last_rejected = !ok;
+        h = hh * fac;
+    }
+    if status == STATUS_OK && t < t1 {
+        status = STATUS_INCOMPLETE;
+    }
+    status = completion(status, cols, accepted * N_PARAMS);
+    write_state(s, &y);
+    var dl: Vec;
+    let loss = loss_and_grad(s, &y, &dl);
+    var g: Grad;
+    for (var j = 0u; j < N_PARAMS; j++) {
+        var v = 0.0;
+        for (var i = 0u; i < D; i++) {
+            v += dl[i] * sens[i * N_PARAMS + j];
+        }
+        g[j] = v;
+    }
+    let written_g = write_grad(s, &g, loss, 0.0);
+    status = completion(status, written_g, N_PARAMS);
+    write_stats(s, accepted, rejected, nfev, status);
 }

@@ -85,7 +85,7 @@ fn bench_gpu_prints_every_row_with_positive_throughput() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 12);
+    assert_eq!(rows.len(), 14);
     for r in rows {
         for key in ["gpu_samples_per_s", "cpu_samples_per_s", "gpu_over_cpu"] {
             let x = r[key].as_f64().unwrap();

@@ -3,7 +3,8 @@
 //! Toy problem: MLP 2-W-2 tanh (W = `--width`, default 64), t ∈ [0, 1], initial states and
 //! targets uniform in [-1, 1]², `mse` loss. Forward solves: fixed-step RK4 (`--steps` steps,
 //! default 100) and the per-sample adaptive zero-cost RK4 (tol 1e-5); gradients: every GPU
-//! method on the fixed schedule. Each GPU figure is the median of `--repeats` whole calls
+//! method on the fixed schedule, and `afge-zc-rk4` (afge on the per-sample adaptive steps). Each
+//! GPU figure is the median of `--repeats` whole calls
 //! (upload, dispatches, readback) after a warm-up call that compiles the pipelines and
 //! allocates the buffers. The CPU path is the f64 engine on all cores (rayon over samples for
 //! forward solves, `nodelab::grad::compute` with per-sample threads for gradients), timed on at
@@ -65,6 +66,8 @@ enum Task {
     ForwardRk4,
     ForwardZc,
     Grad(GpuGradMethod),
+    /// afge with per-sample zero-cost adaptive steps.
+    AfgeZc,
 }
 
 impl Task {
@@ -73,6 +76,7 @@ impl Task {
             Task::ForwardRk4 => "forward-rk4",
             Task::ForwardZc => "forward-zc-rk4",
             Task::Grad(m) => m.name(),
+            Task::AfgeZc => "afge-zc-rk4",
         }
     }
 }
@@ -110,6 +114,9 @@ fn gpu_once(
         Task::ForwardRk4 => gpu.forward_rk4(sched).map(|o| o.gpu_bytes),
         Task::ForwardZc => gpu.forward_zc_rk4(adaptive).map(|o| o.gpu_bytes),
         Task::Grad(m) => gpu.gradient(m, sched, GpuLoss::Mse).map(|o| o.gpu_bytes),
+        Task::AfgeZc => gpu
+            .afge_adaptive(adaptive, GpuLoss::Mse)
+            .map(|o| o.gpu_bytes),
     };
     r.map_err(|e| e.to_string())
 }
@@ -137,24 +144,28 @@ fn cpu_once(mlp: &Mlp, task: Task, y0: &[f64], target: &[f64], h: f64) -> Result
                     .map_err(|e| e.to_string())
             })
         }
-        Task::Grad(m) => {
+        Task::Grad(_) | Task::AfgeZc => {
             let problem = GradProblem {
                 mlp: mlp.clone(),
                 y0: y0.chunks(2).map(<[f64]>::to_vec).collect(),
                 t0: 0.0,
                 t1: 1.0,
-                solver: config(Method::Rk4),
+                solver: config(if task == Task::AfgeZc {
+                    Method::ZcRk4
+                } else {
+                    Method::Rk4
+                }),
                 batch_steps: BatchSteps::PerSample,
                 loss: Loss::terminal(
                     LossKind::Mse,
                     target.chunks(2).map(<[f64]>::to_vec).collect(),
                 ),
             };
-            let method = match m {
-                GpuGradMethod::Backprop => GradMethod::Backprop,
-                GpuGradMethod::Adjoint => GradMethod::Adjoint,
-                GpuGradMethod::Afge => GradMethod::Afge,
-                GpuGradMethod::ReversibleHeun => GradMethod::ReversibleHeun,
+            let method = match task {
+                Task::Grad(GpuGradMethod::Backprop) => GradMethod::Backprop,
+                Task::Grad(GpuGradMethod::Adjoint) => GradMethod::Adjoint,
+                Task::Grad(GpuGradMethod::ReversibleHeun) => GradMethod::ReversibleHeun,
+                _ => GradMethod::Afge,
             };
             let opts = GradOptions {
                 threads,
@@ -175,6 +186,7 @@ fn parse_tasks(methods: Option<&str>) -> Result<Vec<Task>, CliError> {
         Task::Grad(GpuGradMethod::Adjoint),
         Task::Grad(GpuGradMethod::Afge),
         Task::Grad(GpuGradMethod::ReversibleHeun),
+        Task::AfgeZc,
     ];
     Ok(match methods {
         None => all.to_vec(),

@@ -534,20 +534,29 @@ impl GpuSolver {
         let src = shader::source(kernel, &self.shape).map_err(GpuError::Unsupported)?;
         let device = &self.ctx.device;
         let layout = &self.pipeline_layout;
-        let pipeline = self.ctx.checked(|| {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(kernel.entry_point()),
-                source: wgpu::ShaderSource::Wgsl(src.into()),
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(kernel.entry_point()),
-                layout: Some(layout),
-                module: &module,
-                entry_point: Some(kernel.entry_point()),
-                compilation_options: Default::default(),
-                cache: None,
+        // A shader translator bug surfaces as a panic inside wgpu: turn it into an error value.
+        let build = std::panic::AssertUnwindSafe(|| {
+            self.ctx.checked(|| {
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.entry_point()),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry_point()),
+                    layout: Some(layout),
+                    module: &module,
+                    entry_point: Some(kernel.entry_point()),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
             })
-        })?;
+        });
+        let pipeline = std::panic::catch_unwind(build).map_err(|_| {
+            GpuError::Validation(format!(
+                "the shader translator failed on {} (see the message above)",
+                kernel.entry_point()
+            ))
+        })??;
         self.pipelines.insert(kernel, pipeline);
         Ok(())
     }
@@ -687,17 +696,7 @@ impl GpuSolver {
     /// Zero-cost adaptive RK4 (robust estimator), every sample with its own step size (one
     /// dispatch).
     pub fn forward_zc_rk4(&mut self, set: &AdaptiveSettings) -> Result<ForwardResult, GpuError> {
-        let params = Params {
-            max_steps: set.max_steps,
-            t0: set.t0 as f32,
-            t1: set.t1 as f32,
-            tol: set.tol as f32,
-            rtol: set.rtol as f32,
-            h0: set.h0.unwrap_or(0.0) as f32,
-            h_min: set.h_min as f32,
-            h_max: set.h_max as f32,
-            ..self.base_params()
-        };
+        let params = self.adaptive_params(set);
         let groups = self.groups();
         let (out, stats, _) = self.run(params, &[(Kernel::ZcRk4Forward, groups)])?;
         check_complete(&stats, &self.ctx.adapter.name)?;
@@ -707,6 +706,57 @@ impl GpuSolver {
             stats,
             gpu_bytes: self.method_bytes(None, self.batch(), 0),
         })
+    }
+
+    /// `afge` with the per-sample zero-cost adaptive RK4 (steps controlled on y, S advanced on
+    /// accepted steps): loss and dL/dθ of the uploaded batch, per-sample step counts in `stats`.
+    pub fn afge_adaptive(
+        &mut self,
+        set: &AdaptiveSettings,
+        loss: GpuLoss,
+    ) -> Result<GradResult, GpuError> {
+        self.ensure_gradient_buffers(4)?;
+        let params = Params {
+            loss_kind: loss.code(),
+            ..self.adaptive_params(set)
+        };
+        let groups = self.groups();
+        let rows = self.n_params as u32 + 1;
+        let (out, stats, grad_out) = self.run(
+            params,
+            &[(Kernel::AfgeAdaptive, groups), (Kernel::Reduce, rows)],
+        )?;
+        check_complete(&stats, &self.ctx.adapter.name)?;
+        let batch = self.batch();
+        let n = batch * self.shape.dim;
+        let nfe: u64 = stats.iter().map(|s| u64::from(s.nfev)).sum();
+        Ok(GradResult {
+            loss: f64::from(grad_out[self.n_params]),
+            grad: grad_out[..self.n_params]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect(),
+            y: out[..n].to_vec(),
+            recon_err: 0.0,
+            stats,
+            nfe_forward: nfe,
+            nfe_backward: 0,
+            gpu_bytes: self.method_bytes(Some(GpuGradMethod::Afge), batch, 0),
+        })
+    }
+
+    fn adaptive_params(&self, set: &AdaptiveSettings) -> Params {
+        Params {
+            max_steps: set.max_steps,
+            t0: set.t0 as f32,
+            t1: set.t1 as f32,
+            tol: set.tol as f32,
+            rtol: set.rtol as f32,
+            h0: set.h0.unwrap_or(0.0) as f32,
+            h_min: set.h_min as f32,
+            h_max: set.h_max as f32,
+            ..self.base_params()
+        }
     }
 
     /// Loss and dL/dθ of the uploaded batch with `method` on the fixed RK4 (or, for

@@ -7,6 +7,7 @@
 use crate::nn::{Activation, Mlp};
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const ZC_RK4: &str = include_str!("../../shaders/zc_rk4.wgsl");
 const FORWARD: &str = include_str!("../../shaders/forward.wgsl");
 const BACKPROP: &str = include_str!("../../shaders/backprop.wgsl");
 const ADJOINT: &str = include_str!("../../shaders/adjoint.wgsl");
@@ -25,17 +26,19 @@ pub enum Kernel {
     Backprop,
     Adjoint,
     Afge,
+    AfgeAdaptive,
     ReversibleHeun,
     Reduce,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 7] = [
+    pub const ALL: [Kernel; 8] = [
         Kernel::Rk4Forward,
         Kernel::ZcRk4Forward,
         Kernel::Backprop,
         Kernel::Adjoint,
         Kernel::Afge,
+        Kernel::AfgeAdaptive,
         Kernel::ReversibleHeun,
         Kernel::Reduce,
     ];
@@ -48,20 +51,22 @@ impl Kernel {
             Kernel::Backprop => "rk4_backprop",
             Kernel::Adjoint => "rk4_adjoint",
             Kernel::Afge => "rk4_afge",
+            Kernel::AfgeAdaptive => "zc_rk4_afge",
             Kernel::ReversibleHeun => "reversible_heun",
             Kernel::Reduce => "reduce_rows",
         }
     }
 
-    /// The kernel's own file (appended to common.wgsl).
-    pub fn file(self) -> (&'static str, &'static str) {
+    /// The files appended to common.wgsl, in order (zc_rk4.wgsl holds the adaptive
+    /// controller the adaptive kernels share).
+    pub fn files(self) -> &'static [&'static str] {
         match self {
-            Kernel::Rk4Forward | Kernel::ZcRk4Forward => ("forward.wgsl", FORWARD),
-            Kernel::Backprop => ("backprop.wgsl", BACKPROP),
-            Kernel::Adjoint => ("adjoint.wgsl", ADJOINT),
-            Kernel::Afge => ("afge.wgsl", AFGE),
-            Kernel::ReversibleHeun => ("reversible_heun.wgsl", REVERSIBLE_HEUN),
-            Kernel::Reduce => ("reduce.wgsl", REDUCE),
+            Kernel::Rk4Forward | Kernel::ZcRk4Forward => &[ZC_RK4, FORWARD],
+            Kernel::Backprop => &[BACKPROP],
+            Kernel::Adjoint => &[ADJOINT],
+            Kernel::Afge | Kernel::AfgeAdaptive => &[ZC_RK4, AFGE],
+            Kernel::ReversibleHeun => &[REVERSIBLE_HEUN],
+            Kernel::Reduce => &[REDUCE],
         }
     }
 }
@@ -164,7 +169,7 @@ impl Shape {
                  above {MAX_PARAMS}"
             ));
         }
-        if kernel == Kernel::Afge && self.dim * np > MAX_AFGE_LEN {
+        if matches!(kernel, Kernel::Afge | Kernel::AfgeAdaptive) && self.dim * np > MAX_AFGE_LEN {
             return Err(format!(
                 "afge on the GPU keeps the sensitivity S (D × |θ| = {}) in one invocation; the \
                  limit is {MAX_AFGE_LEN}",
@@ -193,7 +198,7 @@ pub fn specialise_common(shape: &Shape) -> Result<String, String> {
 /// The complete, specialised WGSL source of `kernel`'s module, with the straight-line MLP
 /// functions of [`super::codegen`] in place of the loop form.
 pub fn source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
-    let (_, body) = kernel.file();
+    let body = kernel.files().join("\n");
     let common = specialise_common(shape)?;
     let begin = "// @mlp-begin\n";
     let end = "// @mlp-end\n";
@@ -210,7 +215,7 @@ pub fn source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
 
 /// The specialised source with the loop form of the MLP functions (the shipped reference).
 pub fn loop_source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
-    let (_, body) = kernel.file();
+    let body = kernel.files().join("\n");
     Ok(format!("{}\n{body}", specialise_common(shape)?))
 }
 
@@ -219,12 +224,13 @@ pub fn loop_source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
 pub fn shipped_sources() -> Vec<(&'static str, String)> {
     let mut out = vec![("common.wgsl", COMMON.to_string())];
     for (name, body) in [
-        ("forward.wgsl", FORWARD),
-        ("backprop.wgsl", BACKPROP),
-        ("adjoint.wgsl", ADJOINT),
-        ("afge.wgsl", AFGE),
-        ("reversible_heun.wgsl", REVERSIBLE_HEUN),
-        ("reduce.wgsl", REDUCE),
+        ("zc_rk4.wgsl", ZC_RK4.to_string()),
+        ("forward.wgsl", format!("{ZC_RK4}\n{FORWARD}")),
+        ("backprop.wgsl", BACKPROP.to_string()),
+        ("adjoint.wgsl", ADJOINT.to_string()),
+        ("afge.wgsl", format!("{ZC_RK4}\n{AFGE}")),
+        ("reversible_heun.wgsl", REVERSIBLE_HEUN.to_string()),
+        ("reduce.wgsl", REDUCE.to_string()),
     ] {
         out.push((name, format!("{COMMON}\n{body}")));
     }
