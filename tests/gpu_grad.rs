@@ -242,3 +242,45 @@ fn afge_equals_backprop_with_fixed_steps() {
         gpu.method_bytes(Some(GpuGradMethod::Afge), 65, sched.n_steps)
     );
 }
+
+/// Weights are overwritten in place and buffers are reused: after `set_weights` the solver
+/// gives what a fresh solver for the new weights gives, with the same allocation; a new batch
+/// size reallocates.
+#[test]
+fn weights_update_in_place_and_buffers_are_reused() {
+    let Some(ctx) = gpu_support::context() else {
+        return;
+    };
+    let a = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 71);
+    let b = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 72);
+    let y0 = gpu_support::random_states(33, 2, 1.0, 5);
+    let target = gpu_support::random_states(33, 2, 1.0, 6);
+    let sched = FixedSchedule::new(0.0, 1.0, Some(0.1)).unwrap();
+    let mut gpu = GpuSolver::new(ctx.clone(), &a).unwrap();
+    gpu.poison = true;
+    gpu.set_batch(&y0, &target).unwrap();
+    let ga = gpu
+        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::HalfSse)
+        .unwrap();
+    let bytes = gpu.allocated_bytes();
+    gpu.set_weights(&b.params).unwrap();
+    gpu.set_batch(&y0, &target).unwrap();
+    let gb = gpu
+        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::HalfSse)
+        .unwrap();
+    assert_eq!(gpu.allocated_bytes(), bytes);
+    let mut fresh = GpuSolver::new(ctx, &b).unwrap();
+    fresh.set_batch(&y0, &target).unwrap();
+    let gf = fresh
+        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::HalfSse)
+        .unwrap();
+    assert_eq!(gb.grad, gf.grad);
+    assert!(rel_l2(&ga.grad, &gb.grad) > 1e-2);
+    assert!(gpu.set_weights(&b.params[1..]).is_err());
+    gpu.set_batch(&y0[..2 * 7], &target[..2 * 7]).unwrap();
+    assert!(gpu.allocated_bytes() < bytes);
+    let g7 = gpu
+        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::HalfSse)
+        .unwrap();
+    assert_eq!(g7.stats.len(), 7);
+}

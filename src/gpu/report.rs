@@ -24,6 +24,8 @@ pub struct GpuGradRow {
     /// Median wall time of the whole call (upload, dispatches, readback).
     pub time_ms: f64,
     pub gpu_bytes: u64,
+    /// What the CPU f64 method stores for its backward pass (`stored_bytes` of `nodelab grad`).
+    pub cpu_stored_bytes: usize,
     pub nfe_forward: u64,
     pub nfe_backward: u64,
     pub steps: u32,
@@ -139,6 +141,7 @@ pub fn grad_rows(
             grad: out.grad,
             time_ms: times[times.len() / 2],
             gpu_bytes: out.gpu_bytes,
+            cpu_stored_bytes: cpu.stored_bytes,
             nfe_forward: out.nfe_forward,
             nfe_backward: out.nfe_backward,
             steps: gp.schedule.n_steps,
@@ -214,26 +217,28 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
         text.push_str(&format!("warning: {w}\n"));
     }
     text.push_str(&format!(
-        "{:<16} {:>14} {:>11} {:>11} {:>10} {:>12} {:>10} {:>10} {:>10}\n",
+        "{:<16} {:>14} {:>11} {:>11} {:>10} {:>12} {:>12} {:>10} {:>10} {:>10}\n",
         "method",
         "loss",
         "err_vs_cpu",
         "err_vs_bp",
         "time_ms",
         "gpu_bytes",
+        "cpu_stored",
         "nfe_fwd",
         "nfe_bwd",
         "recon_err"
     ));
     for r in &rows {
         text.push_str(&format!(
-            "{:<16} {:>14.8e} {:>11.2e} {:>11.2e} {:>10.3} {:>12} {:>10} {:>10} {:>10}\n",
+            "{:<16} {:>14.8e} {:>11.2e} {:>11.2e} {:>10.3} {:>12} {:>12} {:>10} {:>10} {:>10}\n",
             r.method,
             r.loss,
             r.err_vs_cpu,
             r.err_vs_discrete,
             r.time_ms,
             r.gpu_bytes,
+            r.cpu_stored_bytes,
             r.nfe_forward,
             r.nfe_backward,
             r.reconstruction_error
