@@ -589,7 +589,14 @@ impl GpuSolver {
     /// Writes `params`, dispatches `kernels` in order (one compute pass), copies the outputs to
     /// the staging buffer and reads them back: `(out, stats, grad_out)`.
     fn run(&mut self, params: Params, kernels: &[(Kernel, u32)]) -> Result<Readback, GpuError> {
-        for &(k, _) in kernels {
+        let max_groups = self.ctx.limits.max_compute_workgroups_per_dimension;
+        for &(k, groups) in kernels {
+            if groups > max_groups {
+                return Err(GpuError::Unsupported(format!(
+                    "{groups} workgroups exceed this adapter's limit of {max_groups} per dispatch \
+                     (batch too large)"
+                )));
+            }
             self.pipeline(k)?;
         }
         if self.poison {
