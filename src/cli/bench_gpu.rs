@@ -238,6 +238,9 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
         CliError::Failed
     };
     let mut rows = Vec::new();
+    if !args.json {
+        print_header(&ctx, args);
+    }
     let mut cpu_cache: Vec<(Task, usize, f64)> = Vec::new();
     for &batch in &batches {
         let y0 = states(batch, 1);
@@ -284,7 +287,7 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
             };
             let gpu_sps = batch as f64 / (gpu_ms / 1e3);
             let cpu_sps = cpu_batch as f64 / (cpu_ms / 1e3);
-            rows.push(Row {
+            let row = Row {
                 batch,
                 method: task.name().to_string(),
                 gpu_ms,
@@ -294,10 +297,19 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
                 cpu_samples_per_s: cpu_sps,
                 gpu_over_cpu: gpu_sps / cpu_sps,
                 gpu_bytes: bytes,
-            });
+            };
+            if !args.json {
+                // Rows appear as they are measured (a software adapter is slow).
+                print_row(&row);
+            }
+            rows.push(row);
         }
     }
-    print_rows(&ctx, args, &rows).map_err(fail)
+    if args.json {
+        print_rows(&ctx, args, &rows).map_err(fail)
+    } else {
+        Ok(())
+    }
 }
 
 fn print_rows(ctx: &GpuContext, args: &BenchGpuArgs, rows: &[Row]) -> Result<(), String> {
@@ -329,11 +341,21 @@ fn print_rows(ctx: &GpuContext, args: &BenchGpuArgs, rows: &[Row]) -> Result<(),
         );
         return Ok(());
     }
+    print_header(ctx, args);
+    for r in rows {
+        print_row(r);
+    }
+    Ok(())
+}
+
+fn print_header(ctx: &GpuContext, args: &BenchGpuArgs) {
     println!("GPU: {}", ctx.adapter.summary());
     println!(
         "MLP 2-{}-2 tanh, t in [0, 1], RK4 {} steps (zc-rk4 tol {ZC_TOL}), mse; GPU f32, CPU f64 \
-         on {threads} threads",
-        args.width, args.steps
+         on {} threads",
+        args.width,
+        args.steps,
+        rayon::current_num_threads()
     );
     println!(
         "{:>7} {:<16} {:>11} {:>14} {:>9} {:>14} {:>9} {:>13}",
@@ -346,18 +368,18 @@ fn print_rows(ctx: &GpuContext, args: &BenchGpuArgs, rows: &[Row]) -> Result<(),
         "gpu/cpu",
         "gpu_bytes"
     );
-    for r in rows {
-        println!(
-            "{:>7} {:<16} {:>11.3} {:>14.0} {:>9} {:>14.0} {:>9.2} {:>13}",
-            r.batch,
-            r.method,
-            r.gpu_ms,
-            r.gpu_samples_per_s,
-            r.cpu_batch,
-            r.cpu_samples_per_s,
-            r.gpu_over_cpu,
-            r.gpu_bytes
-        );
-    }
-    Ok(())
+}
+
+fn print_row(r: &Row) {
+    println!(
+        "{:>7} {:<16} {:>11.3} {:>14.0} {:>9} {:>14.0} {:>9.2} {:>13}",
+        r.batch,
+        r.method,
+        r.gpu_ms,
+        r.gpu_samples_per_s,
+        r.cpu_batch,
+        r.cpu_samples_per_s,
+        r.gpu_over_cpu,
+        r.gpu_bytes
+    );
 }
