@@ -4,48 +4,78 @@
 // column j is advanced independently with the four stored stages:
 //   K1 = J1 s + ∂f/∂θ_j(1),  K2 = J2 (s + h/2 K1) + …,  K3 = J3 (s + h/2 K2) + …,
 //   K4 = J4 (s + h K3) + …,   s ← s + h/6 (K1 + 2K2 + 2K3 + K4),
-// which is RK4 on [y, S] exactly. At T, dL/dθ = ∂L/∂y(T) · S(T). With fixed steps this equals
+// which is RK4 on [y, S] exactly; each stage's Jacobians J = ∂f/∂y and G_l = ∂f/∂z_l are formed
+// once (D reverse passes), after which ∂f/∂θ_j = G_l[:, r]·x_l[c] and every column is O(D²). At T, dL/dθ = ∂L/∂y(T) · S(T). With fixed steps this equals
 // the backprop gradient to rounding.
 
 const S_LEN: u32 = D * N_PARAMS;
 
-// Advances every column of S over one RK4 step whose four stages are stored in a1..a4:
+// K = J u + ∂f/∂θ_j with ∂f/∂θ_j = G_l[:, r] · x: the stage's Jacobians `jac` (mlp_jac), the
+// column `goff` = ACT_OFF[l+1] − SIZES[0] + r of G, and x the layer input x_l[c] for the weight
+// W_l[r][c] (1 for the bias b_l[r]).
+fn jac_apply(jac: ptr<function, Jac>, u: ptr<function, Vec>, goff: u32, x: f32,
+             k: ptr<function, Vec>) {
+    for (var i = 0u; i < D; i++) {
+        var v = (*jac)[JG + i * OUT_TOTAL + goff] * x;
+        for (var c = 0u; c < D; c++) {
+            v += (*jac)[i * D + c] * (*u)[c];
+        }
+        (*k)[i] = v;
+    }
+}
+
+// Advances every column of S over one RK4 step whose four stages are stored in (a_k, j_k):
 // K1 = J1 s + ∂f/∂θ_j(1), K2 = J2 (s + h/2 K1) + …, K3 = J3 (s + h/2 K2) + …,
-// K4 = J4 (s + h K3) + …, s ← s + h/6 (K1 + 2K2 + 2K3 + K4). Returns the columns done.
+// K4 = J4 (s + h K3) + …, s ← s + h/6 (K1 + 2K2 + 2K3 + K4). With the stage Jacobians at hand
+// a column costs O(D²), not a pass through the network. Returns the columns done.
 fn sens_step(sens: ptr<function, array<f32, S_LEN>>, h: f32,
-             a1: ptr<function, Store>, d1: ptr<function, Store>,
-             a2: ptr<function, Store>, d2: ptr<function, Store>,
-             a3: ptr<function, Store>, d3: ptr<function, Store>,
-             a4: ptr<function, Store>, d4: ptr<function, Store>) -> u32 {
+             a1: ptr<function, Store>, j1: ptr<function, Jac>,
+             a2: ptr<function, Store>, j2: ptr<function, Jac>,
+             a3: ptr<function, Store>, j3: ptr<function, Jac>,
+             a4: ptr<function, Store>, j4: ptr<function, Jac>) -> u32 {
     var u: Vec;
     var kk: Vec;
     var acc: Vec;
     var col: Vec;
     var cols = 0u;
-    for (var j = 0u; j < N_PARAMS; j++) {
-        for (var i = 0u; i < D; i++) {
-            col[i] = (*sens)[i * N_PARAMS + j];
+    for (var l = 0u; l < N_LAYERS; l++) {
+        let n_in = SIZES[l];
+        let n_out = SIZES[l + 1u];
+        let w0 = W_OFF[l];
+        let b0 = w0 + n_in * n_out;
+        let xi = ACT_OFF[l];
+        let g0 = ACT_OFF[l + 1u] - SIZES[0];
+        for (var r = 0u; r < n_out; r++) {
+            // c < n_in: the weight W_l[r][c]; c = n_in: the bias b_l[r].
+            for (var c = 0u; c <= n_in; c++) {
+                let bias = c == n_in;
+                let j = select(w0 + r * n_in + c, b0 + r, bias);
+                let xc = min(xi + c, ACT_TOTAL - 1u);
+                for (var i = 0u; i < D; i++) {
+                    col[i] = (*sens)[i * N_PARAMS + j];
+                }
+                jac_apply(j1, &col, g0 + r, select((*a1)[xc], 1.0, bias), &kk);
+                for (var i = 0u; i < D; i++) {
+                    acc[i] = kk[i];
+                    u[i] = col[i] + 0.5 * h * kk[i];
+                }
+                jac_apply(j2, &u, g0 + r, select((*a2)[xc], 1.0, bias), &kk);
+                for (var i = 0u; i < D; i++) {
+                    acc[i] += 2.0 * kk[i];
+                    u[i] = col[i] + 0.5 * h * kk[i];
+                }
+                jac_apply(j3, &u, g0 + r, select((*a3)[xc], 1.0, bias), &kk);
+                for (var i = 0u; i < D; i++) {
+                    acc[i] += 2.0 * kk[i];
+                    u[i] = col[i] + h * kk[i];
+                }
+                jac_apply(j4, &u, g0 + r, select((*a4)[xc], 1.0, bias), &kk);
+                for (var i = 0u; i < D; i++) {
+                    (*sens)[i * N_PARAMS + j] = col[i] + h / 6.0 * (acc[i] + kk[i]);
+                }
+                cols++;
+            }
         }
-        mlp_jvp(a1, d1, &col, j, &kk);
-        for (var i = 0u; i < D; i++) {
-            acc[i] = kk[i];
-            u[i] = col[i] + 0.5 * h * kk[i];
-        }
-        mlp_jvp(a2, d2, &u, j, &kk);
-        for (var i = 0u; i < D; i++) {
-            acc[i] += 2.0 * kk[i];
-            u[i] = col[i] + 0.5 * h * kk[i];
-        }
-        mlp_jvp(a3, d3, &u, j, &kk);
-        for (var i = 0u; i < D; i++) {
-            acc[i] += 2.0 * kk[i];
-            u[i] = col[i] + h * kk[i];
-        }
-        mlp_jvp(a4, d4, &u, j, &kk);
-        for (var i = 0u; i < D; i++) {
-            (*sens)[i * N_PARAMS + j] = col[i] + h / 6.0 * (acc[i] + kk[i]);
-        }
-        cols++;
     }
     return cols;
 }
@@ -70,6 +100,10 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var d3: Store;
     var a4: Store;
     var d4: Store;
+    var j1: Jac;
+    var j2: Jac;
+    var j3: Jac;
+    var j4: Jac;
     var y_new: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
@@ -79,7 +113,11 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
         let t = fixed_t(n);
         let h = fixed_h(n);
         rk4_step_kept(t, h, &y, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-        cols += sens_step(&sens, h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4);
+        mlp_jac(&a1, &d1, &j1);
+        mlp_jac(&a2, &d2, &j2);
+        mlp_jac(&a3, &d3, &j3);
+        mlp_jac(&a4, &d4, &j4);
+        cols += sens_step(&sens, h, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
         y = y_new;
         done++;
     }
@@ -162,6 +200,10 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var d5: Store;
     var ax: Store;
     var dx: Store;
+    var j1: Jac;
+    var j2: Jac;
+    var j3: Jac;
+    var j4: Jac;
     var k1: Vec;
     var k2: Vec;
     var k3: Vec;
@@ -210,7 +252,11 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
         let ok = ratio <= 1.0;
         let fac = zc_factor(ratio, ok, last_rejected);
         if ok {
-            cols += sens_step(&sens, hh, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4);
+            mlp_jac(&a1, &d1, &j1);
+            mlp_jac(&a2, &d2, &j2);
+            mlp_jac(&a3, &d3, &j3);
+            mlp_jac(&a4, &d4, &j4);
+            cols += sens_step(&sens, hh, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
             prev.coeffs = coeffs;
             prev.t = t;
             prev.h = hh;

@@ -15,7 +15,7 @@
 
 // D: state dimension (= network outputs); TIME_INPUT: the input is [y, t]; N_LAYERS: affine
 // layers; N_PARAMS: |θ|; MAX_W: widest layer (inputs included); ACT_TOTAL: sum of all layer
-// widths (the activation store of one evaluation); ACTIVATION: 0 tanh, 1 softplus, 2 relu,
+// widths (the activation store of one evaluation); OUT_TOTAL: the same without the inputs; ACTIVATION: 0 tanh, 1 softplus, 2 relu,
 // 3 sigmoid, 4 identity; SIZES: [n_in, n_1, …, n_out]; W_OFF: offset of layer l's weight in θ;
 // ACT_OFF: offset of layer l's input in the activation store.
 // @shape-begin
@@ -25,6 +25,7 @@ const N_LAYERS: u32 = 2u;
 const N_PARAMS: u32 = 42u;
 const MAX_W: u32 = 8u;
 const ACT_TOTAL: u32 = 12u;
+const OUT_TOTAL: u32 = 10u;
 const ACTIVATION: u32 = 0u;
 const SIZES = array<u32, 3>(2u, 8u, 2u);
 const W_OFF = array<u32, 2>(0u, 24u);
@@ -85,6 +86,11 @@ alias Vec = array<f32, D>;
 alias Store = array<f32, ACT_TOTAL>;
 alias Grad = array<f32, N_PARAMS>;
 alias Wide = array<f32, MAX_W>;
+// One evaluation's Jacobians: J = ∂f/∂y (D × D, row-major) at 0, then at JG the matrices
+// G_l = ∂f/∂z_l (D × n_{l+1}, rows i at i·OUT_TOTAL, layer l at ACT_OFF[l+1] − SIZES[0]) of every
+// layer's pre-activation z_l (the last layer's is the identity).
+const JG: u32 = D * D;
+alias Jac = array<f32, D * D + D * OUT_TOTAL>;
 
 // σ(z). tanh written through exp(−2|z|) so that it cannot overflow to inf/inf.
 fn act_apply(z: f32) -> f32 {
@@ -242,6 +248,45 @@ fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<functio
     }
     for (var i = 0u; i < D; i++) {
         (*res)[i] = tng[i];
+    }
+}
+
+// The Jacobians of the point stored in (act, dact): one reverse pass per output i with the
+// cotangent e_i, recording every layer's pre-activation cotangent (a row of G_l) and, at the
+// input, row i of J.
+fn mlp_jac(act: ptr<function, Store>, dact: ptr<function, Store>, jac: ptr<function, Jac>) {
+    for (var i = 0u; i < D; i++) {
+        var cot: Wide;
+        var prev: Wide;
+        for (var r = 0u; r < MAX_W; r++) {
+            cot[r] = select(0.0, 1.0, r == i);
+        }
+        for (var k = N_LAYERS; k > 0u; k--) {
+            let l = k - 1u;
+            let n_in = SIZES[l];
+            let n_out = SIZES[l + 1u];
+            let w0 = W_OFF[l];
+            let xo = ACT_OFF[l + 1u];
+            for (var r = 0u; r < n_out; r++) {
+                if l + 1u < N_LAYERS {
+                    cot[r] *= (*dact)[xo + r];
+                }
+                (*jac)[JG + i * OUT_TOTAL + xo - SIZES[0] + r] = cot[r];
+            }
+            for (var c = 0u; c < n_in; c++) {
+                var v = 0.0;
+                for (var r = 0u; r < n_out; r++) {
+                    v += theta[w0 + r * n_in + c] * cot[r];
+                }
+                prev[c] = v;
+            }
+            for (var c = 0u; c < n_in; c++) {
+                cot[c] = prev[c];
+            }
+        }
+        for (var c = 0u; c < D; c++) {
+            (*jac)[i * D + c] = cot[c];
+        }
     }
 }
 

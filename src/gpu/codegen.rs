@@ -79,6 +79,7 @@ pub fn mlp_functions(shape: &Shape) -> String {
     eval_fn(&lay, &mut o);
     vjp_fn(&lay, &mut o);
     jvp_fn(&lay, &mut o);
+    jac_fn(&lay, &mut o);
     o
 }
 
@@ -209,6 +210,50 @@ fn jvp_fn(lay: &Layout<'_>, o: &mut String) {
     }
     for i in 0..d {
         let _ = writeln!(*o, "    (*res)[{i}u] = tng[{i}u];");
+    }
+    o.push_str("}\n\n");
+}
+
+fn jac_fn(lay: &Layout<'_>, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.d);
+    let n0 = lay.sizes[0];
+    let out_total: usize = lay.sizes[1..].iter().sum();
+    o.push_str(
+        "// J = ∂f/∂y and every G_l = ∂f/∂z_l: straight-line form.\n\
+         fn mlp_jac(act: ptr<function, Store>, dact: ptr<function, Store>, jac: ptr<function, Jac>) {\n\
+         \x20   var cot: Wide;\n    var prev: Wide;\n",
+    );
+    for i in 0..d {
+        for r in 0..lay.sizes[nl] {
+            let _ = writeln!(*o, "    cot[{r}u] = {};", if r == i { "1.0" } else { "0.0" });
+        }
+        for l in (0..nl).rev() {
+            let (n_in, n_out, w0, _, _, xo) = lay.layer(l);
+            for r in 0..n_out {
+                if l + 1 < nl {
+                    let _ = writeln!(*o, "    cot[{r}u] *= (*dact)[{}u];", xo + r);
+                }
+                let _ = writeln!(
+                    *o,
+                    "    (*jac)[{}u] = cot[{r}u];",
+                    d * d + i * out_total + xo - n0 + r
+                );
+            }
+            let n_back = if l == 0 { d } else { n_in };
+            for c in 0..n_back {
+                let sum = (0..n_out)
+                    .map(|r| format!("theta[{}u] * cot[{r}u]", w0 + r * n_in + c))
+                    .collect::<Vec<_>>()
+                    .join(" + ");
+                let _ = writeln!(*o, "    prev[{c}u] = {sum};");
+            }
+            for c in 0..n_back {
+                let _ = writeln!(*o, "    cot[{c}u] = prev[{c}u];");
+            }
+        }
+        for c in 0..d {
+            let _ = writeln!(*o, "    (*jac)[{}u] = cot[{c}u];", i * d + c);
+        }
     }
     o.push_str("}\n\n");
 }

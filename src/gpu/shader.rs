@@ -145,11 +145,13 @@ impl Shape {
              const N_PARAMS: u32 = {np}u;\n\
              const MAX_W: u32 = {max_w}u;\n\
              const ACT_TOTAL: u32 = {a}u;\n\
+             const OUT_TOTAL: u32 = {out_total}u;\n\
              const ACTIVATION: u32 = {act}u;\n\
              const SIZES = array<u32, {ns}>({sizes});\n\
              const W_OFF = array<u32, {nl}>({w_off});\n\
              const ACT_OFF = array<u32, {ns}>({act_off});\n",
             d = self.dim,
+            out_total = a - self.sizes[0],
             ti = self.time_input,
             np = self.n_params(),
             act = self.activation_code(),
@@ -277,7 +279,8 @@ mod tests {
                 let src = source(kernel, &shape).unwrap();
                 assert!(src.contains(&format!("const N_PARAMS: u32 = {}u;", mlp.n_params())));
                 // The straight-line functions replaced the loop form.
-                assert!(!src.contains("for (var l = 0u; l < N_LAYERS"));
+                assert_eq!(src.matches("fn mlp_eval(").count(), 1);
+                assert_eq!(src.matches(": straight-line form").count(), 4);
                 validate(&format!("{kernel:?} {:?}", mlp.sizes), &src);
                 let src = loop_source(kernel, &shape).unwrap();
                 validate(&format!("{kernel:?} {:?} (loops)", mlp.sizes), &src);
