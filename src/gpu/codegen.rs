@@ -225,7 +225,11 @@ fn jac_fn(lay: &Layout<'_>, o: &mut String) {
     );
     for i in 0..d {
         for r in 0..lay.sizes[nl] {
-            let _ = writeln!(*o, "    cot[{r}u] = {};", if r == i { "1.0" } else { "0.0" });
+            let _ = writeln!(
+                *o,
+                "    cot[{r}u] = {};",
+                if r == i { "1.0" } else { "0.0" }
+            );
         }
         for l in (0..nl).rev() {
             let (n_in, n_out, w0, _, _, xo) = lay.layer(l);
