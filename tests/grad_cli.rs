@@ -210,3 +210,39 @@ fn bench_grad_reports_tables_and_measured_memory_scaling() {
         assert!(r < 1.05, "{m}: peak grows {r}");
     }
 }
+
+#[test]
+fn backward_and_afge_solvers_can_be_chosen() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "grad",
+            "presets/grad-mlp-2-8-2.toml",
+            "--json",
+            "--repeats",
+            "1",
+            "--fd-check",
+            "0",
+            "--methods",
+            "adjoint,afge",
+        ];
+        args.extend_from_slice(extra);
+        let out = nodelab(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)
+    };
+    let base = run(&[]);
+    let chosen = run(&["--adjoint-method", "rk4", "--afge-method", "zc-rk4"]);
+    let nfe = |v: &Value, i: usize, k: &str| v["methods"][i][k].as_u64().unwrap();
+    // Fixed-step rk4 backwards: 1000 steps of 4 evaluations.
+    assert_eq!(nfe(&chosen, 0, "nfe_backward"), 4000);
+    assert!(nfe(&base, 0, "nfe_backward") < 1000);
+    // afge with another solver stays exact for its own discrete map.
+    assert!(chosen["methods"][1]["err_vs_discrete"].as_f64().unwrap() < 1e-12);
+    let out = nodelab(&[
+        "grad",
+        "presets/grad-mlp-2-8-2.toml",
+        "--adjoint-method",
+        "rk5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

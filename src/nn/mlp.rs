@@ -51,12 +51,25 @@ impl Activation {
     #[inline]
     pub fn apply(self, x: f64) -> f64 {
         match self {
-            Activation::Tanh => x.tanh(),
+            Activation::Tanh => tanh_fast(x),
             // log(1 + e^x) without overflow: max(x, 0) + log1p(e^{-|x|}).
             Activation::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
             Activation::Relu => x.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::Identity => x,
+        }
+    }
+
+    /// σ applied in place to every element of `z` (vectorised for tanh).
+    #[inline]
+    pub fn apply_slice(self, z: &mut [f64]) {
+        match self {
+            Activation::Tanh => tanh_slice(z),
+            _ => {
+                for v in z.iter_mut() {
+                    *v = self.apply(*v);
+                }
+            }
         }
     }
 
@@ -91,6 +104,109 @@ impl Activation {
             Activation::Sigmoid => s * (1.0 - s) * (1.0 - 2.0 * s),
         }
     }
+}
+
+/// tanh with an error below 6 ulp (4.8 measured, near |x| = 1/8), written without branches so that loops over slices
+/// vectorise (the hidden layers' tanh dominates the cost of an MLP evaluation).
+///
+/// `|x| < 1/8`: the odd Taylor series to x¹⁷ (next term below 1e-19 relative); otherwise
+/// `sign(x)·(1 − 2/(e^{2|x|} + 1))` with `e^y = 2^k e^r`, `k = round(y/ln 2)`, `|r| ≤ ln2/2`,
+/// `e^r` by its Taylor polynomial of degree 13 (remainder below 5e-18 relative); `|x|` is
+/// capped at 20, where tanh is 1 to double precision. NaN propagates.
+#[inline(always)]
+pub fn tanh_fast(x: f64) -> f64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: adding it rounds to an integer.
+    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let a = x.abs().min(20.0);
+    // Large branch.
+    let y = 2.0 * a;
+    let kf = (y * std::f64::consts::LOG2_E + MAGIC) - MAGIC;
+    let kbits = (y * std::f64::consts::LOG2_E + MAGIC)
+        .to_bits()
+        .wrapping_sub(MAGIC.to_bits());
+    let r = (y - kf * LN2_HI) - kf * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0; // 1/13!
+    for c in [
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + c;
+    }
+    let scale = f64::from_bits(kbits.wrapping_add(1023) << 52);
+    let e = p * scale;
+    let big = (1.0 - 2.0 / (e + 1.0)).copysign(x);
+    // Small branch.
+    let x2 = x * x;
+    let mut q = 6_404_582.0 / 10_854_718_875.0;
+    for c in [
+        -929_569.0 / 638_512_875.0,
+        21_844.0 / 6_081_075.0,
+        -1_382.0 / 155_925.0,
+        62.0 / 2_835.0,
+        -17.0 / 315.0,
+        2.0 / 15.0,
+        -1.0 / 3.0,
+        1.0,
+    ] {
+        q = q * x2 + c;
+    }
+    let small = x * q;
+    let t = if a < 0.125 { small } else { big };
+    if x.is_nan() { x } else { t }
+}
+
+/// [`tanh_fast`] over a slice, with an AVX2 build of the loop chosen at run time.
+pub fn tanh_slice(z: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            unsafe { tanh_slice_avx2(z) };
+            return;
+        }
+    }
+    for v in z.iter_mut() {
+        *v = tanh_fast(*v);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh_slice_avx2(z: &mut [f64]) {
+    for v in z.iter_mut() {
+        *v = tanh_fast(*v);
+    }
+}
+
+/// `Σ a_i b_i` with four partial sums (so that it vectorises).
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for j in 0..4 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// One layer as stored in the weights file.
@@ -304,15 +420,10 @@ impl Mlp {
             offset += n_in * n_out + n_out;
             for r in 0..n_out {
                 let row = &weight[r * n_in..(r + 1) * n_in];
-                let mut z = bias[r];
-                for (wi, xi) in row.iter().zip(&cur[..n_in]) {
-                    z += wi * xi;
-                }
-                next[r] = if l == last {
-                    z
-                } else {
-                    self.activation.apply(z)
-                };
+                next[r] = bias[r] + dot(row, &cur[..n_in]);
+            }
+            if l != last {
+                self.activation.apply_slice(&mut next[..n_out]);
             }
             std::mem::swap(&mut cur, &mut next);
         }
@@ -395,18 +506,20 @@ impl Mlp {
             let a_out = a_in + n_in;
             let (head, tail) = work.acts.split_at_mut(a_out);
             let x = &head[a_in..a_out];
-            for r in 0..n_out {
-                let row = &weight[r * n_in..(r + 1) * n_in];
-                let mut z = bias[r];
-                for (wi, xi) in row.iter().zip(x) {
-                    z += wi * xi;
+            if l == last {
+                for r in 0..n_out {
+                    out[r] = bias[r] + dot(&weight[r * n_in..(r + 1) * n_in], x);
                 }
-                if l == last {
-                    out[r] = z;
-                } else {
-                    let s = self.activation.apply(z);
-                    tail[r] = s;
-                    work.deriv[a_out + r] = self.activation.derivative(z, s);
+            } else {
+                let zs = &mut work.deriv[a_out..a_out + n_out];
+                for r in 0..n_out {
+                    zs[r] = bias[r] + dot(&weight[r * n_in..(r + 1) * n_in], x);
+                }
+                let s = &mut tail[..n_out];
+                s.copy_from_slice(zs);
+                self.activation.apply_slice(s);
+                for (zd, &sv) in zs.iter_mut().zip(s.iter()) {
+                    *zd = self.activation.derivative(*zd, sv);
                 }
             }
             a_in = a_out;
@@ -759,6 +872,30 @@ mod tests {
             let row: f64 = (0..d).map(|j| jy[i * d + j] * u[j]).sum::<f64>()
                 + (0..p).map(|k| jt[i * p + k] * w[k]).sum::<f64>();
             assert!((row - jv[i]).abs() < 1e-12 * (1.0 + row.abs()));
+        }
+    }
+
+    #[test]
+    fn fast_tanh_is_accurate_to_a_few_ulp() {
+        let mut worst = 0.0f64;
+        let mut xs: Vec<f64> = (-40_000..=40_000).map(|i| i as f64 * 5e-4).collect();
+        xs.extend([
+            1e-300, -1e-30, 1e-9, 0.12499999, 0.125, 19.0, 25.0, 1e10, -1e300,
+        ]);
+        for &x in &xs {
+            let (a, b) = (tanh_fast(x), x.tanh());
+            let ulp = (b.abs().max(f64::MIN_POSITIVE) * f64::EPSILON).max(f64::MIN_POSITIVE);
+            worst = worst.max((a - b).abs() / ulp);
+        }
+        assert!(worst <= 6.0, "{worst} ulp");
+        assert!(tanh_fast(f64::NAN).is_nan());
+        assert_eq!(tanh_fast(f64::INFINITY), 1.0);
+        assert_eq!(tanh_fast(f64::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_fast(0.0), 0.0);
+        let mut v = xs.clone();
+        tanh_slice(&mut v);
+        for (x, t) in xs.iter().zip(&v) {
+            assert!((t - x.tanh()).abs() <= 6.0 * f64::EPSILON * x.tanh().abs().max(1e-300));
         }
     }
 
