@@ -148,10 +148,15 @@ pub fn tanh_fast(x: f64) -> f64 {
     if x.is_nan() { x } else { t }
 }
 
-/// [`tanh_fast`] over a slice, with an AVX2 build of the loop chosen at run time.
+/// [`tanh_fast`] over a slice, with an AVX-512 or AVX2 build of the loop chosen at run time.
 pub fn tanh_slice(z: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { tanh_slice_avx512(z) };
+            return;
+        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
@@ -168,6 +173,79 @@ pub fn tanh_slice(z: &mut [f64]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tanh_slice_avx2(z: &mut [f64]) {
     for v in z.iter_mut() {
+        *v = tanh_fast(*v);
+    }
+}
+
+/// [`tanh_fast`]'s formula eight lanes at a time, the division `E/(E + 2)` replaced by the
+/// AVX-512 reciprocal estimate (14 bits) refined by three Newton steps `x ← x + x(1 − d x)`
+/// (to full precision), which is several times cheaper than `vdivpd`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tanh_slice_avx512(z: &mut [f64]) {
+    use std::arch::x86_64::*;
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
+    const COEFFS: [f64; 12] = [
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+    ];
+    let chunks = z.len() / 8;
+    let sign_mask = _mm512_set1_epi64(i64::MIN);
+    let magic = _mm512_set1_pd(MAGIC);
+    let magic_bits = _mm512_set1_epi64(MAGIC.to_bits() as i64);
+    let one = _mm512_set1_pd(1.0);
+    let two = _mm512_set1_pd(2.0);
+    for i in 0..chunks {
+        // SAFETY: 8·i + 8 ≤ len, so the eight lanes at p are inside `z`.
+        let p = unsafe { z.as_mut_ptr().add(8 * i) };
+        // SAFETY: as above (unaligned load of eight f64 inside `z`).
+        let x = unsafe { _mm512_loadu_pd(p) };
+        let a = _mm512_min_pd(_mm512_abs_pd(x), _mm512_set1_pd(20.0));
+        let y = _mm512_add_pd(a, a);
+        let shifted = _mm512_fmadd_pd(y, _mm512_set1_pd(std::f64::consts::LOG2_E), magic);
+        let kf = _mm512_sub_pd(shifted, magic);
+        let kbits = _mm512_sub_epi64(_mm512_castpd_si512(shifted), magic_bits);
+        let r = _mm512_fnmadd_pd(kf, _mm512_set1_pd(LN2_HI), y);
+        let r = _mm512_fnmadd_pd(kf, _mm512_set1_pd(LN2_LO), r);
+        let mut q = _mm512_set1_pd(1.0 / 6_227_020_800.0);
+        for c in COEFFS {
+            q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c));
+        }
+        let scale = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(
+            kbits,
+            _mm512_set1_epi64(1023),
+        )));
+        let em1 = _mm512_add_pd(
+            _mm512_mul_pd(scale, _mm512_mul_pd(r, q)),
+            _mm512_sub_pd(scale, one),
+        );
+        let d = _mm512_add_pd(em1, two);
+        let mut inv = _mm512_rcp14_pd(d);
+        for _ in 0..3 {
+            let e = _mm512_fnmadd_pd(d, inv, one);
+            inv = _mm512_fmadd_pd(inv, e, inv);
+        }
+        let t = _mm512_mul_pd(em1, inv);
+        let sign = _mm512_and_si512(_mm512_castpd_si512(x), sign_mask);
+        let t = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(t), sign));
+        let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x);
+        let t = _mm512_mask_blend_pd(nan, t, x);
+        // SAFETY: as above.
+        unsafe { _mm512_storeu_pd(p, t) };
+    }
+    for v in z[8 * chunks..].iter_mut() {
         *v = tanh_fast(*v);
     }
 }
