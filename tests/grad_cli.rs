@@ -246,3 +246,26 @@ fn backward_and_afge_solvers_can_be_chosen() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A forward solve that blows up is a failed computation: exit 1 and the cause on stderr.
+#[test]
+fn a_failing_solve_exits_1_with_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    // f(y) = 3 y: exponential growth past any max_steps budget of 5 attempts.
+    std::fs::write(
+        dir.path().join("m.json"),
+        r#"{"activation":"tanh","layers":[{"weight":[[3.0,0.0],[0.0,3.0]],"bias":[0.0,0.0]}]}"#,
+    )
+    .unwrap();
+    let preset = dir.path().join("p.toml");
+    std::fs::write(
+        &preset,
+        "[problem]\nkind = \"neural\"\nweights = \"m.json\"\ny0 = [1.0, 1.0]\nt_span = [0.0, 5.0]\n\
+         [solver]\nmethod = \"dopri5\"\ntol = 1e-10\nmax_steps = 5\n[loss]\nkind = \"mse\"\n\
+         target = [0.0, 0.0]\n",
+    )
+    .unwrap();
+    let out = nodelab(&["grad", preset.to_str().unwrap(), "--methods", "backprop"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_steps"), "{}", stderr(&out));
+}

@@ -150,12 +150,17 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
         ..GradOptions::default()
     };
     // Option errors are usage errors: check them once before measuring.
-    crate::grad::compute(&problem, GradMethod::Backprop, &opts).map_err(|e| match e {
-        crate::grad::GradError::Invalid(m) => CliError::Usage(m),
-        crate::grad::GradError::Solve(m) => CliError::Usage(format!("forward solve: {m}")),
-    })?;
+    // A failed solve is a failed computation (exit 1, the cause on stderr).
+    crate::grad::compute(&problem, GradMethod::Backprop, &opts).map_err(failed)?;
     let comparison = measure::compare(&problem, &methods, &opts, args.repeats, args.fd_check)
-        .map_err(|e| CliError::Usage(format!("reference gradient: {e}")))?;
+        .map_err(|e| {
+            failed(match e {
+                crate::grad::GradError::Solve(m) => {
+                    crate::grad::GradError::Solve(format!("reference gradient: {m}"))
+                }
+                other => other,
+            })
+        })?;
     if args.json {
         println!("{}", comparison_json(&args.preset, &problem, &comparison));
     } else {
@@ -166,6 +171,18 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
         return Err(CliError::Failed);
     }
     Ok(())
+}
+
+/// Maps a gradient error to the CLI's: bad settings are usage errors (exit 2); a solve that
+/// fails is a failed computation (exit 1), reported on stderr.
+pub fn failed(e: crate::grad::GradError) -> CliError {
+    match e {
+        crate::grad::GradError::Invalid(m) => CliError::Usage(m),
+        crate::grad::GradError::Solve(m) => {
+            eprintln!("error: {m}");
+            CliError::Failed
+        }
+    }
 }
 
 /// The `problem` object of the JSON report.
