@@ -210,3 +210,62 @@ fn bench_grad_reports_tables_and_measured_memory_scaling() {
         assert!(r < 1.05, "{m}: peak grows {r}");
     }
 }
+
+#[test]
+fn backward_and_afge_solvers_can_be_chosen() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "grad",
+            "presets/grad-mlp-2-8-2.toml",
+            "--json",
+            "--repeats",
+            "1",
+            "--fd-check",
+            "0",
+            "--methods",
+            "adjoint,afge",
+        ];
+        args.extend_from_slice(extra);
+        let out = nodelab(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)
+    };
+    let base = run(&[]);
+    let chosen = run(&["--adjoint-method", "rk4", "--afge-method", "zc-rk4"]);
+    let nfe = |v: &Value, i: usize, k: &str| v["methods"][i][k].as_u64().unwrap();
+    // Fixed-step rk4 backwards: 1000 steps of 4 evaluations.
+    assert_eq!(nfe(&chosen, 0, "nfe_backward"), 4000);
+    assert!(nfe(&base, 0, "nfe_backward") < 1000);
+    // afge with another solver stays exact for its own discrete map.
+    assert!(chosen["methods"][1]["err_vs_discrete"].as_f64().unwrap() < 1e-12);
+    let out = nodelab(&[
+        "grad",
+        "presets/grad-mlp-2-8-2.toml",
+        "--adjoint-method",
+        "rk5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A forward solve that blows up is a failed computation: exit 1 and the cause on stderr.
+#[test]
+fn a_failing_solve_exits_1_with_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    // f(y) = 3 y: exponential growth past any max_steps budget of 5 attempts.
+    std::fs::write(
+        dir.path().join("m.json"),
+        r#"{"activation":"tanh","layers":[{"weight":[[3.0,0.0],[0.0,3.0]],"bias":[0.0,0.0]}]}"#,
+    )
+    .unwrap();
+    let preset = dir.path().join("p.toml");
+    std::fs::write(
+        &preset,
+        "[problem]\nkind = \"neural\"\nweights = \"m.json\"\ny0 = [1.0, 1.0]\nt_span = [0.0, 5.0]\n\
+         [solver]\nmethod = \"dopri5\"\ntol = 1e-10\nmax_steps = 5\n[loss]\nkind = \"mse\"\n\
+         target = [0.0, 0.0]\n",
+    )
+    .unwrap();
+    let out = nodelab(&["grad", preset.to_str().unwrap(), "--methods", "backprop"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_steps"), "{}", stderr(&out));
+}

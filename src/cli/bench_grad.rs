@@ -188,8 +188,8 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         return write_toy(dir, &p);
     }
     let opts = GradOptions::default();
-    let comparison = measure::compare(&p, &methods, &opts, args.repeats, 16)
-        .map_err(|e| CliError::Usage(format!("reference gradient: {e}")))?;
+    let comparison =
+        measure::compare(&p, &methods, &opts, args.repeats, 16).map_err(super::grad::failed)?;
     let scaling = if args.no_scaling {
         Vec::new()
     } else {

@@ -32,6 +32,15 @@ pub struct GradArgs {
     /// Step control of `afge`: `state` (steps chosen on y) or `augmented` (on [y, S]).
     #[arg(long = "afge-control", default_value = "state")]
     pub afge_control: String,
+    /// Solver of the backward pass of `adjoint` / `interp-adjoint` (default: the forward one).
+    #[arg(long = "adjoint-method")]
+    pub adjoint_method: Option<String>,
+    /// Tolerance (atol = rtol) of that backward solver (default: the forward one's).
+    #[arg(long = "adjoint-tol")]
+    pub adjoint_tol: Option<f64>,
+    /// Solver of `afge` (default: the preset's), at the preset's tolerances.
+    #[arg(long = "afge-method")]
+    pub afge_method: Option<String>,
     /// Fixed steps of the reversible methods over the span (default: the configured fixed
     /// step, or as many as the adaptive forward solve accepted).
     #[arg(long = "reversible-steps")]
@@ -114,7 +123,32 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
     }
     let loaded = Preset::load(Path::new(&args.preset))?;
     let problem = loaded.build_grad_problem()?;
+    let adjoint_solver = if args.adjoint_method.is_some() || args.adjoint_tol.is_some() {
+        let mut c = problem.solver.clone();
+        if let Some(m) = &args.adjoint_method {
+            c.method = super::parse_method(m)?;
+        }
+        if let Some(tol) = args.adjoint_tol {
+            c.tol = tol;
+            c.rtol = tol;
+        }
+        c.validate()
+            .map_err(|e| CliError::Usage(format!("--adjoint-tol: {e}")))?;
+        Some(c)
+    } else {
+        None
+    };
+    let afge_solver = match &args.afge_method {
+        Some(m) => {
+            let mut c = problem.solver.clone();
+            c.method = super::parse_method(m)?;
+            Some(c)
+        }
+        None => None,
+    };
     let opts = GradOptions {
+        adjoint_solver,
+        afge_solver,
         checkpoints: args.checkpoints,
         cheb_nodes: args.cheb_nodes,
         lambda: args.lambda,
@@ -124,12 +158,17 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
         ..GradOptions::default()
     };
     // Option errors are usage errors: check them once before measuring.
-    crate::grad::compute(&problem, GradMethod::Backprop, &opts).map_err(|e| match e {
-        crate::grad::GradError::Invalid(m) => CliError::Usage(m),
-        crate::grad::GradError::Solve(m) => CliError::Usage(format!("forward solve: {m}")),
-    })?;
+    // A failed solve is a failed computation (exit 1, the cause on stderr).
+    crate::grad::compute(&problem, GradMethod::Backprop, &opts).map_err(failed)?;
     let comparison = measure::compare(&problem, &methods, &opts, args.repeats, args.fd_check)
-        .map_err(|e| CliError::Usage(format!("reference gradient: {e}")))?;
+        .map_err(|e| {
+            failed(match e {
+                crate::grad::GradError::Solve(m) => {
+                    crate::grad::GradError::Solve(format!("reference gradient: {m}"))
+                }
+                other => other,
+            })
+        })?;
     if args.json {
         println!("{}", comparison_json(&args.preset, &problem, &comparison));
     } else {
@@ -140,6 +179,18 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
         return Err(CliError::Failed);
     }
     Ok(())
+}
+
+/// Maps a gradient error to the CLI's: bad settings are usage errors (exit 2); a solve that
+/// fails is a failed computation (exit 1), reported on stderr.
+pub fn failed(e: crate::grad::GradError) -> CliError {
+    match e {
+        crate::grad::GradError::Invalid(m) => CliError::Usage(m),
+        crate::grad::GradError::Solve(m) => {
+            eprintln!("error: {m}");
+            CliError::Failed
+        }
+    }
 }
 
 /// The `problem` object of the JSON report.

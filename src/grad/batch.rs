@@ -142,7 +142,15 @@ pub fn run_groups(
             Some(t) => combine(t, out, parallel),
         }
     }
-    total.ok_or_else(|| GradError::Invalid("empty batch".into()))
+    let mut total = total.ok_or_else(|| GradError::Invalid("empty batch".into()))?;
+    if opts.threads > 1 && !parallel {
+        total.warnings.push(format!(
+            "--threads {} has no effect here: threads run per-sample groups in parallel, and \
+             this batch is one group",
+            opts.threads
+        ));
+    }
+    Ok(total)
 }
 
 /// Adds a group's output to the total. Stored bytes: groups run one after another reuse their

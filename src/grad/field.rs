@@ -22,6 +22,7 @@ pub struct FieldWork {
     jy: Vec<f64>,
     jtheta: Vec<f64>,
     y: Vec<f64>,
+    scratch: Vec<f64>,
 }
 
 impl FieldWork {
@@ -41,6 +42,9 @@ impl FieldWork {
         }
         if self.jtheta.len() < d * p {
             self.jtheta.resize(d * p, 0.0);
+        }
+        if self.scratch.len() < 2 * mlp.max_width() {
+            self.scratch.resize(2 * mlp.max_width(), 0.0);
         }
     }
 }
@@ -93,7 +97,7 @@ impl Field for StackedMlp {
     fn eval(&self, t: f64, y: &[f64], out: &mut [f64], work: &mut FieldWork) {
         let d = self.mlp.dim();
         for (yb, ob) in y.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            self.mlp.forward_record_into(t, yb, ob, &mut work.mlp);
+            self.mlp.forward_into(t, yb, ob, &mut work.scratch);
         }
     }
 }
