@@ -100,3 +100,49 @@ impl Sizes {
         self.common() + self.grad_ps + self.grad_out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Params;
+    use std::mem::offset_of;
+
+    /// The Rust mirror has the WGSL struct's layout: same size, same field offsets (from naga's
+    /// own layout of shaders/common.wgsl).
+    #[test]
+    fn params_layout_matches_the_wgsl_struct() {
+        let src = include_str!("../../shaders/common.wgsl");
+        let module = naga::front::wgsl::parse_str(src).unwrap();
+        let (_, ty) = module
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some("Params"))
+            .expect("struct Params in common.wgsl");
+        let naga::TypeInner::Struct { members, span } = &ty.inner else {
+            panic!("Params is not a struct");
+        };
+        assert_eq!(*span as usize, std::mem::size_of::<Params>());
+        let rust = [
+            ("batch", offset_of!(Params, batch)),
+            ("n_steps", offset_of!(Params, n_steps)),
+            ("max_steps", offset_of!(Params, max_steps)),
+            ("loss_kind", offset_of!(Params, loss_kind)),
+            ("t0", offset_of!(Params, t0)),
+            ("t1", offset_of!(Params, t1)),
+            ("h", offset_of!(Params, h)),
+            ("h_last", offset_of!(Params, h_last)),
+            ("tol", offset_of!(Params, tol)),
+            ("rtol", offset_of!(Params, rtol)),
+            ("h0", offset_of!(Params, h0)),
+            ("h_min", offset_of!(Params, h_min)),
+            ("h_max", offset_of!(Params, h_max)),
+            ("target_off", offset_of!(Params, target_off)),
+            ("pad0", offset_of!(Params, pad0)),
+            ("pad1", offset_of!(Params, pad1)),
+        ];
+        assert_eq!(members.len(), rust.len());
+        for (m, (name, offset)) in members.iter().zip(rust) {
+            assert_eq!(m.name.as_deref(), Some(name));
+            assert_eq!(m.offset as usize, offset, "{name}");
+        }
+    }
+}
