@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::context::GpuContext;
-use super::engine::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
-use crate::grad::{self, GradMethod, GradOptions, GradProblem, LossKind};
+use super::engine::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
+use crate::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem, LossKind};
 use crate::solver::{self, Method, SolverConfig};
 
 /// One method's GPU result.
@@ -40,6 +40,9 @@ pub struct GpuProblem {
     pub schedule: FixedSchedule,
     /// The CPU problem with the GPU's solver (fixed-step RK4 on the same schedule).
     pub cpu: GradProblem,
+    /// A zc-rk4 preset with per-sample stepping: `afge` then runs the adaptive kernel on the
+    /// preset's own solver settings, against the CPU afge of the preset problem itself.
+    pub adaptive: Option<(AdaptiveSettings, GradProblem)>,
     pub warnings: Vec<String>,
 }
 
@@ -78,6 +81,18 @@ impl GpuProblem {
         };
         let schedule = FixedSchedule::new(p.t0, p.t1, Some(h)).map_err(|e| e.to_string())?;
         let target = p.loss.targets.first().cloned().unwrap_or_default();
+        let adaptive = (p.solver.method == Method::ZcRk4 && p.batch_steps == BatchSteps::PerSample)
+            .then(|| {
+                warnings.push(
+                    "afge runs the per-sample adaptive zc-rk4 kernel with the preset's solver \
+                     settings (steps controlled on y)"
+                        .to_string(),
+                );
+                (
+                    AdaptiveSettings::from_config(&p.solver, p.t0, p.t1),
+                    p.clone(),
+                )
+            });
         let mut cpu = p.clone();
         cpu.solver = SolverConfig {
             method: Method::Rk4,
@@ -90,6 +105,7 @@ impl GpuProblem {
             target: target.iter().flatten().copied().collect(),
             schedule,
             cpu,
+            adaptive,
             warnings,
         })
     }
@@ -120,19 +136,25 @@ pub fn grad_rows(
         grad::compute(&gp.cpu, GradMethod::Backprop, &opts).map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for &m in methods {
-        let mut out = solver
-            .gradient(m, &gp.schedule, gp.loss)
-            .map_err(|e| e.to_string())?;
+        let adaptive = gp.adaptive.as_ref().filter(|_| m == GpuGradMethod::Afge);
+        let call = |solver: &mut GpuSolver| match adaptive {
+            Some((set, _)) => solver.afge_adaptive(set, gp.loss),
+            None => solver.gradient(m, &gp.schedule, gp.loss),
+        };
+        let mut out = call(solver).map_err(|e| e.to_string())?;
         let mut times = Vec::new();
         for _ in 0..repeats.max(1) {
             let start = Instant::now();
-            out = solver
-                .gradient(m, &gp.schedule, gp.loss)
-                .map_err(|e| e.to_string())?;
+            out = call(solver).map_err(|e| e.to_string())?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
-        let cpu = grad::compute(&gp.cpu, cpu_method(m), &opts).map_err(|e| e.to_string())?;
+        let cpu_problem = adaptive.map_or(&gp.cpu, |(_, p)| p);
+        let cpu = grad::compute(cpu_problem, cpu_method(m), &opts).map_err(|e| e.to_string())?;
+        let steps = match adaptive {
+            Some(_) => out.stats.iter().map(|s| s.accepted).max().unwrap_or(0),
+            None => gp.schedule.n_steps,
+        };
         rows.push(GpuGradRow {
             method: m.name().to_string(),
             loss: out.loss,
@@ -144,7 +166,7 @@ pub fn grad_rows(
             cpu_stored_bytes: cpu.stored_bytes,
             nfe_forward: out.nfe_forward,
             nfe_backward: out.nfe_backward,
-            steps: gp.schedule.n_steps,
+            steps,
             reconstruction_error: matches!(
                 m,
                 GpuGradMethod::Adjoint | GpuGradMethod::ReversibleHeun
