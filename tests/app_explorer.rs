@@ -51,14 +51,15 @@ fn van_der_pol_with_the_paper_solver_step_by_step() {
     h.run_steps(2);
     settle(&mut h);
     // Choose van der Pol from the grouped problem list.
-    h.get_by_label("lorenz").click();
+    assert_eq!(h.get_by_label("problem").value().as_deref(), Some("lorenz"));
+    h.get_by_label("problem").click();
     h.run_steps(2);
     h.get_by_label("van-der-pol").click();
     h.run_steps(2);
     assert_eq!(h.state().session().builtin.name, "van-der-pol");
     h.get_by_label_contains("v' = μ(1 − x²)·v − x");
     // Choose the paper's solver.
-    h.get_by_label("zc-rk4").click();
+    h.get_by_label("method 1").click();
     h.run_steps(2);
     h.get_by_label("zc-rk4-paper").click();
     h.run_steps(2);

@@ -35,21 +35,29 @@ fn settle(h: &mut Harness<'_, NodelabApp>) {
     h.run_steps(2);
 }
 
-/// Parses an SVG document fully; returns the element names seen.
-fn svg_elements(text: &str) -> Vec<String> {
+/// Parses an SVG document fully; returns the element names seen and the text contents.
+fn svg_parse(text: &str) -> (Vec<String>, Vec<String>) {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut names = Vec::new();
+    let mut texts = Vec::new();
     loop {
         match reader.read_event() {
             Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
                 names.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+            }
+            Ok(quick_xml::events::Event::Text(t)) => {
+                texts.push(String::from_utf8_lossy(t.as_ref()).trim().to_string());
             }
             Ok(quick_xml::events::Event::Eof) => break,
             Ok(_) => {}
             Err(e) => panic!("invalid SVG at {}: {e}", reader.buffer_position()),
         }
     }
-    names
+    (names, texts)
+}
+
+fn svg_elements(text: &str) -> Vec<String> {
+    svg_parse(text).0
 }
 
 fn sample_figure() -> Figure {
@@ -100,18 +108,19 @@ fn png_and_svg_files_are_valid() {
     let svg = dir.path().join("f.svg");
     export::write(&fig, &svg, Format::Svg).unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
-    let names = svg_elements(&text);
+    let (names, texts) = svg_parse(&text);
     assert_eq!(names.first().map(String::as_str), Some("svg"));
     assert!(
         names.iter().any(|n| n == "polyline" || n == "path"),
         "{names:?}"
     );
-    // Axis labels are real text.
-    assert!(
-        text.contains(">t<") || text.contains(">t</text>"),
-        "x label"
-    );
-    assert!(text.contains("accept"), "legend entry");
+    // Axis labels, title and legend are real text.
+    for want in ["t", "h", "test", "accept", "line"] {
+        assert!(
+            texts.iter().any(|t| t == want),
+            "no text {want:?} in {texts:?}"
+        );
+    }
 }
 
 #[test]

@@ -121,7 +121,7 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &
         ));
     } else {
         ui.label(
-            egui::RichText::new("p(τ) = a0 + a1·τ + a2·τ²,  q(τ) = yₙ + hτ(a0 + a1τ/2 + a2τ²/3)")
+            egui::RichText::new("p(τ) = a0 + a1·τ + a2·τ²,  q(τ) = y_n + hτ(a0 + a1τ/2 + a2τ²/3)")
                 .small()
                 .weak(),
         );

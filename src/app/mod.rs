@@ -5,7 +5,10 @@
 //!
 //! Environment (smoke tests): `NODELAB_EXIT_AFTER_FRAMES=N` closes the window after N frames,
 //! `NODELAB_SCREENSHOT=path.png` saves a screenshot of the window before closing,
-//! `NODELAB_FRESH=1` ignores the state saved by the previous launch.
+//! `NODELAB_FRESH=1` ignores the state saved by the previous launch; for screenshots,
+//! `NODELAB_PRESET=file.toml` loads a preset at start, `NODELAB_TAB=phase|work-precision` opens
+//! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
+//! back as fast as possible.
 
 pub mod command;
 pub mod inspector;
@@ -38,6 +41,15 @@ pub fn options_from_env() -> AppOptions {
         exit_after_frames: var("NODELAB_EXIT_AFTER_FRAMES").and_then(|v| v.parse().ok()),
         screenshot: var("NODELAB_SCREENSHOT").map(PathBuf::from),
         restore: var("NODELAB_FRESH").is_none(),
+        preset: var("NODELAB_PRESET").map(PathBuf::from),
+        tab: var("NODELAB_TAB").and_then(|t| match t.as_str() {
+            "phase" => Some(state::Tab::Phase),
+            "work-precision" => Some(state::Tab::WorkPrecision),
+            "time" => Some(state::Tab::TimePlots),
+            _ => None,
+        }),
+        debug_overlay: var("NODELAB_DEBUG_OVERLAY").is_some(),
+        fast_playback: var("NODELAB_FAST").is_some(),
         ..AppOptions::default()
     }
 }

@@ -133,7 +133,9 @@ fn builtin_ui(ui: &mut egui::Ui, draft: &mut BuiltinDraft) {
                 ui.selectable_value(&mut chosen, info.name.to_string(), info.name)
                     .on_hover_text(info.description);
             }
-        });
+        })
+        .response
+        .accessible_name("problem");
     if chosen != draft.name {
         *draft = BuiltinDraft::defaults(&chosen);
     }

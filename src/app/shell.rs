@@ -47,6 +47,14 @@ pub struct AppOptions {
     /// Show the adapter's name in the status bar (off in snapshot tests, whose adapter's
     /// name carries a driver version).
     pub show_adapter: bool,
+    /// A preset to load at start.
+    pub preset: Option<PathBuf>,
+    /// The central view to open with.
+    pub tab: Option<Tab>,
+    /// Start with the debug overlay (frame time) shown.
+    pub debug_overlay: bool,
+    /// Start with "as fast as possible" playback.
+    pub fast_playback: bool,
 }
 
 impl Default for AppOptions {
@@ -58,6 +66,10 @@ impl Default for AppOptions {
             exit_after_frames: None,
             screenshot: None,
             show_adapter: true,
+            preset: None,
+            tab: None,
+            debug_overlay: false,
+            fast_playback: false,
         }
     }
 }
@@ -101,6 +113,7 @@ impl NodelabApp {
             .and_then(|s| serde_json::from_str::<Session>(&s).ok())
             .unwrap_or_default();
         let dark = stored(DARK_KEY).is_none_or(|s| s != "light");
+        theme::install_fonts(&cc.egui_ctx);
         theme::apply(&cc.egui_ctx, dark);
         let adapter = cc
             .wgpu_render_state
@@ -130,9 +143,19 @@ impl NodelabApp {
             screenshot_requested: false,
         };
         app.commands.push(Command::RefreshPresets);
-        if app.options.run_at_start {
+        if let Some(p) = app.options.preset.clone() {
+            app.commands.push(Command::LoadPreset(p));
+        } else if app.options.run_at_start {
             app.commands.push(Command::Run);
         }
+        if let Some(tab) = app.options.tab {
+            app.view.tab = tab;
+            if tab == Tab::WorkPrecision {
+                app.commands.push(Command::RunWorkPrecision);
+            }
+        }
+        app.view.debug_overlay = app.options.debug_overlay;
+        app.view.playback.as_fast_as_possible = app.options.fast_playback;
         app
     }
 
@@ -532,7 +555,10 @@ impl NodelabApp {
                 Ok((loaded, problem)) => {
                     self.session.apply_preset(&loaded, &problem);
                     self.preset_error = None;
-                    self.toasts.info(format!("loaded {}", loaded.source));
+                    let name = Path::new(&loaded.source)
+                        .file_name()
+                        .map_or(loaded.source.clone(), |n| n.to_string_lossy().into_owned());
+                    self.toasts.info(format!("loaded {name}"));
                     self.commands.push(Command::Run);
                 }
                 Err(e) => self.preset_error = Some(e.to_string()),
@@ -810,6 +836,7 @@ impl eframe::App for NodelabApp {
             egui::Panel::bottom("steps")
                 .resizable(true)
                 .default_size(170.0)
+                .min_size(140.0)
                 .show(ui, |ui| {
                     step_table::ui(
                         ui,

@@ -33,6 +33,7 @@ pub fn ui(
                         }
                     })
                     .response
+                    .accessible_name(format!("method {}", i + 1))
                     .on_hover_text(cfg.method.description());
                 if n > 1
                     && ui

@@ -45,8 +45,17 @@ impl TableOrder {
     }
 }
 
+/// A table cell that lets clicks through to the row (selectable text would take them).
+fn cell(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) {
+    ui.add(egui::Label::new(text).selectable(false));
+}
+
+fn mono(text: String) -> egui::RichText {
+    egui::RichText::new(text).monospace()
+}
+
 fn num(v: f64) -> String {
-    format!("{v:.6e}")
+    format!("{v:.5e}")
 }
 
 pub fn ui(
@@ -78,11 +87,12 @@ pub fn ui(
         .striped(true)
         .sense(egui::Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::exact(60.0))
-        .columns(Column::auto().at_least(110.0), 3)
-        .column(Column::exact(80.0))
-        .column(Column::exact(70.0))
-        .column(Column::remainder())
+        .column(Column::exact(52.0))
+        .columns(Column::exact(96.0), 3)
+        .column(Column::exact(76.0))
+        .column(Column::exact(56.0))
+        .column(Column::remainder().at_least(120.0))
+        .auto_shrink([false, false])
         .min_scrolled_height(0.0)
         .max_scroll_height(f32::INFINITY);
     if view.scroll_to_selection
@@ -135,31 +145,21 @@ pub fn ui(
                 };
                 row.set_selected(view.selected == Some(this));
                 row.set_hovered(view.hovered == Some(this));
-                row.col(|ui| {
-                    ui.label(i.to_string());
-                });
-                row.col(|ui| {
-                    ui.monospace(num(r.t));
-                });
-                row.col(|ui| {
-                    ui.monospace(num(r.h));
-                });
-                row.col(|ui| {
-                    ui.monospace(r.err.map_or("—".into(), num));
-                });
+                row.col(|ui| cell(ui, i.to_string()));
+                row.col(|ui| cell(ui, mono(num(r.t))));
+                row.col(|ui| cell(ui, mono(num(r.h))));
+                row.col(|ui| cell(ui, mono(r.err.map_or("—".into(), num))));
                 row.col(|ui| {
                     if r.accepted {
-                        ui.label("yes");
+                        cell(ui, "yes");
                     } else {
-                        ui.colored_label(c32(REJECTED), "no");
+                        cell(ui, egui::RichText::new("no").color(c32(REJECTED)));
                     }
                 });
-                row.col(|ui| {
-                    ui.monospace(r.nfev.to_string());
-                });
+                row.col(|ui| cell(ui, mono(r.nfev.to_string())));
                 row.col(|ui| {
                     let ys: Vec<String> = r.y.iter().take(3).map(|v| format!("{v:.5}")).collect();
-                    ui.monospace(ys.join(", "));
+                    cell(ui, mono(ys.join(", ")));
                 });
                 let resp = row.response();
                 if resp.clicked() {

@@ -31,6 +31,20 @@ pub fn c32(c: Rgb) -> Color32 {
     Color32::from_rgb(c.0, c.1, c.2)
 }
 
+/// egui's default fonts, with Hack (monospace) as a fallback of the proportional family for
+/// the mathematical symbols Ubuntu lacks (‖·‖, subscripts) that solver messages use.
+pub fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    if let Some(list) = fonts.families.get_mut(&egui::FontFamily::Proportional) {
+        let at = list
+            .iter()
+            .position(|f| f == "Ubuntu-Light")
+            .map_or(0, |i| i + 1);
+        list.insert(at, "Hack".to_owned());
+    }
+    ctx.set_fonts(fonts);
+}
+
 /// Applies the dark or light theme with the app's spacing.
 pub fn apply(ctx: &egui::Context, dark: bool) {
     ctx.set_theme(if dark {

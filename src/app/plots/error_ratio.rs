@@ -80,7 +80,6 @@ pub fn ui(
     let s = series(runs, view, x_range, POINT_BUDGET);
     let resp = super::time_plot("error-ratio", "err/tol (log)", height)
         .y_axis_formatter(super::log_formatter)
-        .y_grid_spacer(egui_plot::log_grid_spacer(10))
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
             pui.hline(

@@ -73,7 +73,14 @@ pub fn log_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> 
     if (k - k.round()).abs() < 1e-9 {
         format!("1e{}", k.round() as i64)
     } else {
-        String::new()
+        // Between decades: the value itself, two significant digits.
+        let v = 10f64.powf(k);
+        if (1e-2..1e3).contains(&v) {
+            let digits = (1 - v.log10().floor() as i32).max(0) as usize;
+            format!("{v:.digits$}")
+        } else {
+            format!("{v:.1e}")
+        }
     }
 }
 

@@ -77,7 +77,6 @@ pub fn ui(
     let s = series(runs, view, x_range, POINT_BUDGET);
     let resp = super::time_plot("step-size", "h (log)", height)
         .y_axis_formatter(super::log_formatter)
-        .y_grid_spacer(egui_plot::log_grid_spacer(10))
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
             super::show_series(pui, s, true);

@@ -103,8 +103,6 @@ pub fn ui(ui: &mut egui::Ui, state: &SweepState, commands: &mut Vec<Command>) {
         .y_axis_label("f-evaluations (log)")
         .x_axis_formatter(super::log_formatter)
         .y_axis_formatter(super::log_formatter)
-        .x_grid_spacer(egui_plot::log_grid_spacer(10))
-        .y_grid_spacer(egui_plot::log_grid_spacer(10))
         .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
         .show(ui, |pui| {
             let logged: Vec<Series> = s
