@@ -98,6 +98,8 @@ pub struct RunData {
     pub probe: Option<ProbeResult>,
     /// The vector field of the phase portrait.
     pub field: Option<FieldGrid>,
+    /// Statistics of the last (shown, records) asked for: recomputed only when those change.
+    stats_cache: std::cell::RefCell<Option<((usize, usize), RunStats)>>,
 }
 
 impl RunData {
@@ -117,6 +119,7 @@ impl RunData {
             series: RunSeries::default(),
             probe: None,
             field: None,
+            stats_cache: std::cell::RefCell::new(None),
         }
     }
 
@@ -202,6 +205,20 @@ impl RunData {
         let i = *acc.get(k)? as usize;
         let r = &self.records[i];
         (t >= r.t && t <= r.t + r.h).then_some(i)
+    }
+
+    /// [`RunStats::of`] the first `shown` attempts, cached.
+    pub fn stats(&self, shown: usize) -> RunStats {
+        let key = (shown.min(self.records.len()), self.records.len());
+        let mut cache = self.stats_cache.borrow_mut();
+        match &*cache {
+            Some((k, s)) if *k == key => s.clone(),
+            _ => {
+                let s = RunStats::of(self, shown);
+                *cache = Some((key, s.clone()));
+                s
+            }
+        }
     }
 
     /// The first `shown` records as a [`Solution`] (for statistics and export).

@@ -226,7 +226,7 @@ fn custom_ui(ui: &mut egui::Ui, draft: &mut CustomDraft, check: &CustomCheck) {
             ui.add(edit);
             if n > 1
                 && ui
-                    .small_button("✕")
+                    .small_button("Remove")
                     .on_hover_text("remove this variable")
                     .clicked()
             {
@@ -264,7 +264,7 @@ fn custom_ui(ui: &mut egui::Ui, draft: &mut CustomDraft, check: &CustomCheck) {
             ui.label("=");
             let label = format!("value of {name}");
             num_field(ui, value, &label);
-            if ui.small_button("✕").clicked() {
+            if ui.small_button("Remove").clicked() {
                 remove = Some(i);
             }
         });

@@ -250,8 +250,10 @@ mod tests {
 
     #[test]
     fn a_session_round_trips_through_its_preset() {
-        let mut s = Session::default();
-        s.builtin = BuiltinDraft::defaults("lorenz");
+        let mut s = Session {
+            builtin: BuiltinDraft::defaults("lorenz"),
+            ..Session::default()
+        };
         s.builtin.params.insert("rho".into(), 20.0);
         s.solvers.push(SolverConfig {
             method: Method::Dopri5,
@@ -268,8 +270,10 @@ mod tests {
 
     #[test]
     fn a_bad_preset_is_located_and_a_good_one_keeps_the_custom_draft() {
-        let mut s = Session::default();
-        s.kind = ProblemKind::Custom;
+        let mut s = Session {
+            kind: ProblemKind::Custom,
+            ..Session::default()
+        };
         s.custom.equations = vec!["-y + t".into()];
         let before = s.clone();
         let text = "[problem]\nname = \"van-der-pol\"\nparams = { nu = 1.0 }\n";

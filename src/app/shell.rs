@@ -55,6 +55,8 @@ pub struct AppOptions {
     pub debug_overlay: bool,
     /// Start with "as fast as possible" playback.
     pub fast_playback: bool,
+    /// Select this attempt of the first run once it exists (screenshots).
+    pub select: Option<usize>,
 }
 
 impl Default for AppOptions {
@@ -70,6 +72,7 @@ impl Default for AppOptions {
             tab: None,
             debug_overlay: false,
             fast_playback: false,
+            select: None,
         }
     }
 }
@@ -678,6 +681,17 @@ impl NodelabApp {
     }
 
     fn smoke_test_hooks(&mut self, ctx: &egui::Context) {
+        if let Some(n) = self.options.select
+            && self
+                .runs
+                .first()
+                .is_some_and(|r| r.records.len() > n && r.is_finished())
+        {
+            self.options.select = None;
+            self.view.show_p_vs_f = true;
+            self.commands
+                .push(Command::Select(Some(StepRef { run: 0, record: n })));
+        }
         let Some(n) = self.options.exit_after_frames else {
             return;
         };

@@ -37,7 +37,7 @@ pub fn ui(
                     .on_hover_text(cfg.method.description());
                 if n > 1
                     && ui
-                        .small_button("✕")
+                        .small_button("Remove")
                         .on_hover_text("remove this solver")
                         .clicked()
                 {

@@ -1,7 +1,7 @@
 //! Right panel, bottom: run statistics per solver, with warnings and errors shown prominently.
 
 use super::command::Command;
-use super::model::{RunData, RunStats, RunStatus};
+use super::model::{RunData, RunStatus};
 use super::state::ViewState;
 use super::theme::{c32, run_color};
 
@@ -59,7 +59,7 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &
                 commands.push(Command::ExportCsv { run: i, path: None });
             }
         });
-        let s = RunStats::of(run, view.playback.shown);
+        let s = run.stats(view.playback.shown);
         egui::Grid::new(("stats", i))
             .num_columns(2)
             .spacing([10.0, 2.0])

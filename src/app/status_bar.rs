@@ -51,7 +51,7 @@ pub fn frame_text(t: &FrameTimes) -> String {
 /// The debug overlay in the top-right corner.
 pub fn overlay(ctx: &egui::Context, view: &ViewState, points: usize) {
     egui::Area::new(egui::Id::unique("debug-overlay"))
-        .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-10.0, 60.0))
+        .anchor(egui::Align2::LEFT_BOTTOM, egui::vec2(10.0, -30.0))
         .order(egui::Order::Foreground)
         .interactable(false)
         .show(ctx, |ui| {

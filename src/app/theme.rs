@@ -21,7 +21,7 @@ pub const EXACT: Rgb = Rgb(128, 128, 128);
 /// Coefficient colours a0, a1, a2.
 pub const COEFF_COLORS: [Rgb; 3] = [Rgb(0, 114, 178), Rgb(230, 159, 0), Rgb(0, 158, 115)];
 /// Selected-step highlight.
-pub const HIGHLIGHT: Rgb = Rgb(255, 196, 0);
+pub const HIGHLIGHT: Rgb = Rgb(230, 40, 230);
 
 pub fn run_color(i: usize) -> Rgb {
     RUN_COLORS[i % RUN_COLORS.len()]

@@ -11,6 +11,16 @@ use super::solution::{store_t_range, view_t_range};
 use super::{POINT_BUDGET, prepared};
 
 const ACCEPT_LINE: Rgb = Rgb(120, 120, 120);
+/// An estimate of exactly zero (the paper estimator's blind spot) is drawn at this floor of
+/// the log axis.
+pub const ZERO_FLOOR: f64 = 1e-16;
+
+fn floored(mut pts: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    for p in &mut pts {
+        p[1] = p[1].max(ZERO_FLOOR);
+    }
+    pts
+}
 
 pub fn series(
     runs: &[RunData],
@@ -29,7 +39,7 @@ pub fn series(
                 shape: Marker::Circle,
                 size: 2,
             },
-            points: prepared(acc, x_range, budget),
+            points: floored(prepared(acc, x_range, budget)),
         });
         out.push(Series {
             name: if ri == 0 {
@@ -42,7 +52,11 @@ pub fn series(
                 shape: Marker::Cross,
                 size: 4,
             },
-            points: prepared(run.series.err_rejected.revealed(shown), x_range, budget),
+            points: floored(prepared(
+                run.series.err_rejected.revealed(shown),
+                x_range,
+                budget,
+            )),
         });
     }
     out
@@ -57,7 +71,7 @@ pub fn figure(runs: &[RunData], view: &ViewState) -> Figure {
     Figure {
         title: "error estimate / tolerance".into(),
         x_label: "t".into(),
-        y_label: "err / tol".into(),
+        y_label: "err / tol (0 drawn at 1e-16)".into(),
         y_log: true,
         series: series(runs, view, None, usize::MAX),
         hlines: vec![HLine {
@@ -78,7 +92,7 @@ pub fn ui(
 ) {
     let x_range = view_t_range(ui);
     let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("error-ratio", "err/tol (log)", height)
+    let resp = super::time_plot("error-ratio", "err/tol (log)", height, runs)
         .y_axis_formatter(super::log_formatter)
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);

@@ -84,15 +84,37 @@ pub fn log_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> 
     }
 }
 
+/// Axis labels for a linear axis: scientific notation for very large or small values, so that
+/// the label width (and with it the left edge of each linked time plot) stays put.
+pub fn sci_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let v = mark.value;
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e4 || v.abs() < 1e-3 {
+        format!("{v:.1e}")
+    } else {
+        let decimals = (-mark.step_size.log10().floor()).max(0.0) as usize;
+        format!("{v:.decimals$}")
+    }
+}
+
 /// A time plot with the shared t axis, cursor and app styling.
-pub fn time_plot(id: &str, y_label: &str, height: f32) -> Plot<'static> {
+pub fn time_plot(id: &str, y_label: &str, height: f32, runs: &[RunData]) -> Plot<'static> {
+    let span = runs
+        .iter()
+        .find_map(|r| r.problem.as_ref())
+        .map_or((0.0, 1.0), |p| (p.t0, p.t_end));
+    // Every time plot includes the whole span, so that their automatic bounds agree.
     Plot::new(id.to_string())
+        .include_x(span.0)
+        .include_x(span.1)
         .height(height)
         .link_axis(t_link(), [true, false])
         .link_cursor(t_link(), [true, false])
         .x_axis_label("t")
         .y_axis_label(y_label.to_string())
-        .y_axis_min_width(48.0)
+        .y_axis_min_width(56.0)
+        .y_axis_formatter(sci_formatter)
         .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
 }
 
@@ -171,36 +193,6 @@ pub fn visible_t(pui: &PlotUi<'_>) -> Option<(f64, f64)> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimation_keeps_extremes_and_order() {
-        let pts: Vec<PlotPoint> = (0..100_000)
-            .map(|i| {
-                let x = i as f64;
-                let y = if i == 54_321 { 1e6 } else { (x * 0.01).sin() };
-                PlotPoint::new(x, y)
-            })
-            .collect();
-        let d = decimate(&pts, None, 1000);
-        assert!(d.len() <= 1000);
-        assert!(d.windows(2).all(|w| w[0].x <= w[1].x));
-        assert!(d.iter().any(|p| p.y == 1e6), "the spike survives");
-        let small = decimate(&pts[..10], None, 1000);
-        assert_eq!(small.len(), 10);
-    }
-
-    #[test]
-    fn decimation_restricts_to_the_visible_range() {
-        let pts: Vec<PlotPoint> = (0..1000).map(|i| PlotPoint::new(i as f64, 0.0)).collect();
-        let d = decimate(&pts, Some((100.5, 199.5)), 10_000);
-        assert_eq!(d.first().map(|p| p.x), Some(100.0));
-        assert_eq!(d.last().map(|p| p.x), Some(200.0));
-    }
-}
-
 /// Draws export-style series on screen: the same names, colours, markers and data (`y_log`:
 /// the axis shows log10 of the values, with positive values only).
 pub fn show_series(pui: &mut PlotUi<'_>, series: Vec<crate::export::Series>, y_log: bool) {
@@ -228,7 +220,8 @@ pub fn show_series(pui: &mut PlotUi<'_>, series: Vec<crate::export::Series>, y_l
                     egui_plot::Line::new(s.name, pts)
                         .color(color)
                         .width(width as f32)
-                        .style(style),
+                        .style(style)
+                        .allow_band(false),
                 );
             }
             SeriesKind::Segments { width } => {
@@ -318,5 +311,35 @@ pub fn time_plots(
             ui.checkbox(&mut view.show_p_vs_f, "p(τ) vs true f on the selected step");
         });
         coefficients::ui(ui, runs, view, commands, h(3));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimation_keeps_extremes_and_order() {
+        let pts: Vec<PlotPoint> = (0..100_000)
+            .map(|i| {
+                let x = i as f64;
+                let y = if i == 54_321 { 1e6 } else { (x * 0.01).sin() };
+                PlotPoint::new(x, y)
+            })
+            .collect();
+        let d = decimate(&pts, None, 1000);
+        assert!(d.len() <= 1000);
+        assert!(d.windows(2).all(|w| w[0].x <= w[1].x));
+        assert!(d.iter().any(|p| p.y == 1e6), "the spike survives");
+        let small = decimate(&pts[..10], None, 1000);
+        assert_eq!(small.len(), 10);
+    }
+
+    #[test]
+    fn decimation_restricts_to_the_visible_range() {
+        let pts: Vec<PlotPoint> = (0..1000).map(|i| PlotPoint::new(i as f64, 0.0)).collect();
+        let d = decimate(&pts, Some((100.5, 199.5)), 10_000);
+        assert_eq!(d.first().map(|p| p.x), Some(100.0));
+        assert_eq!(d.last().map(|p| p.x), Some(200.0));
     }
 }

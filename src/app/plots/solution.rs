@@ -183,7 +183,7 @@ pub fn ui(
 ) {
     let x_range = view_t_range(ui);
     let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("solution", "y", height).show(ui, |pui| {
+    let resp = super::time_plot("solution", "y", height, runs).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
         super::show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))

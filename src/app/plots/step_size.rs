@@ -75,7 +75,7 @@ pub fn ui(
 ) {
     let x_range = view_t_range(ui);
     let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("step-size", "h (log)", height)
+    let resp = super::time_plot("step-size", "h (log)", height, runs)
         .y_axis_formatter(super::log_formatter)
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
