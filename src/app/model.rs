@@ -78,6 +78,8 @@ pub struct RunSeries {
 /// One solver run: settings, exact records and prepared plot data.
 #[derive(Clone, Debug)]
 pub struct RunData {
+    /// Unique per run created in this process (caches key on it).
+    pub generation: u64,
     pub config: SolverConfig,
     pub color: Rgb,
     pub status: RunStatus,
@@ -104,7 +106,9 @@ pub struct RunData {
 
 impl RunData {
     pub fn new(config: SolverConfig, color: Rgb) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Self {
+            generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             config,
             color,
             status: RunStatus::Starting,

@@ -10,14 +10,14 @@ use super::theme::{REJECTED, c32};
 /// The row order for a sort, cached while the data and the sort stay the same.
 #[derive(Clone, Debug, Default)]
 pub struct TableOrder {
-    key: Option<(usize, usize, SortColumn, bool)>,
+    key: Option<(u64, usize, SortColumn, bool)>,
     pub rows: Vec<u32>,
 }
 
 impl TableOrder {
-    fn update(&mut self, run_index: usize, run: &RunData, shown: usize, sort: (SortColumn, bool)) {
+    fn update(&mut self, run: &RunData, shown: usize, sort: (SortColumn, bool)) {
         let shown = shown.min(run.records.len());
-        let key = (run_index, shown, sort.0, sort.1);
+        let key = (run.generation, shown, sort.0, sort.1);
         if self.key == Some(key) {
             return;
         }
@@ -69,7 +69,7 @@ pub fn ui(
         ui.weak("No steps yet.");
         return;
     };
-    order.update(view.table_run, run, view.playback.shown, view.sort);
+    order.update(run, view.playback.shown, view.sort);
     ui.horizontal(|ui| {
         ui.strong("Steps");
         ui.label(format!(
