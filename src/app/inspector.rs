@@ -3,7 +3,6 @@
 
 use super::command::Command;
 use super::model::RunData;
-use super::problem_panel::format_num;
 use super::state::{StepRef, ViewState};
 use super::theme::{REJECTED, c32, run_color};
 
@@ -17,10 +16,19 @@ fn num(v: f64) -> String {
 
 pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &mut Vec<Command>) {
     ui.heading("Step");
-    let Some(sel) = view.selected else {
-        ui.weak("Click a step in a plot or in the table to inspect it.");
+    // A hovered step previews; otherwise the selected one.
+    let hovering = view.hovered.is_some() && view.hovered != view.selected;
+    let Some(sel) = view.hovered.or(view.selected) else {
+        ui.weak("Hover or click a step in a plot or in the table to inspect it.");
         return;
     };
+    if hovering {
+        ui.label(
+            egui::RichText::new("hovered (click to select)")
+                .small()
+                .weak(),
+        );
+    }
     let Some(run) = runs.get(sel.run) else { return };
     let Some(r) = run.records.get(sel.record) else {
         return;
@@ -126,5 +134,4 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &
                 .weak(),
         );
     }
-    let _ = format_num;
 }

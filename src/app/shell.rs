@@ -430,8 +430,9 @@ impl NodelabApp {
             }
             Command::CancelWorkPrecision => self.sweep.handle = None,
             Command::SetDark(d) => {
+                // Applied at the start of the next frame (see `ui`).
                 self.dark = d;
-                self.commands_ctx_theme(d);
+                (self.repaint)();
             }
             Command::DismissError => self.preset_error = None,
             Command::RequestField {
@@ -452,13 +453,6 @@ impl NodelabApp {
                 }
             }
         }
-    }
-
-    fn commands_ctx_theme(&mut self, dark: bool) {
-        // The context is reachable through the repaint closure only; the theme is applied at
-        // the start of the next frame (see `ui`).
-        self.dark = dark;
-        (self.repaint)();
     }
 
     fn select(&mut self, s: Option<StepRef>) {

@@ -4,7 +4,7 @@
 use crate::solver::{Method, SolverConfig};
 
 use super::command::Command;
-use super::problem_panel::{format_num, sci_field};
+use super::problem_panel::sci_field;
 use super::theme::{c32, run_color};
 
 pub fn ui(
@@ -110,5 +110,4 @@ pub fn ui(
             commands.push(Command::Cancel);
         }
     });
-    let _ = format_num;
 }

@@ -154,11 +154,10 @@ pub fn ui(
     commands: &mut Vec<Command>,
     height: f32,
 ) {
-    let Some(ri) = coeff_run(runs, view) else {
+    if coeff_run(runs, view).is_none() {
         ui.weak("a0, a1, a2: none of the chosen methods has the RK4 polynomial coefficients (Dopri5, midpoint and Euler do not).");
         return;
-    };
-    let dim = runs[ri].problem.as_ref().map_or(0, |p| p.dim());
+    }
     let x_range = view_t_range(ui);
     let s = series(runs, view, x_range, POINT_BUDGET);
     let resp = super::time_plot("coefficients", "a0, a1, a2", height, runs).show(ui, |pui| {
@@ -169,5 +168,4 @@ pub fn ui(
     let (pointer, t) = resp.inner;
     store_t_range(ui, t);
     super::apply_pointer(pointer, view, runs, commands);
-    let _ = dim;
 }
