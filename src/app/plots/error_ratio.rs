@@ -94,6 +94,7 @@ pub fn ui(
     let s = series(runs, view, x_range, POINT_BUDGET);
     let resp = super::time_plot("error-ratio", "err/tol (log)", height, runs)
         .y_axis_formatter(super::log_formatter)
+        .y_grid_spacer(super::decade_spacer)
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
             pui.hline(

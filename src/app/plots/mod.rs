@@ -84,6 +84,38 @@ pub fn log_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> 
     }
 }
 
+/// Grid marks for a log10-valued axis: every decade and the minor lines at 2…9 × 10^k (step
+/// 0.1, faint), as on log paper. A decade's step is the largest of 1, 2, 5, 10, 20, 50, 100 that
+/// divides its exponent, so that labels thin out hierarchically on a short axis.
+pub fn decade_spacer(input: egui_plot::GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi - lo > 200.0 {
+        return Vec::new();
+    }
+    let mut marks = Vec::new();
+    for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
+        let step = [100, 50, 20, 10, 5, 2, 1]
+            .into_iter()
+            .find(|s| k % s == 0)
+            .unwrap_or(1);
+        let k = k as f64;
+        marks.push(GridMark {
+            value: k,
+            step_size: step as f64,
+        });
+        if hi - lo < 30.0 {
+            for m in 2..=9 {
+                marks.push(GridMark {
+                    value: k + f64::from(m).log10(),
+                    step_size: 0.1,
+                });
+            }
+        }
+    }
+    marks.retain(|m| m.value >= lo && m.value <= hi);
+    marks
+}
+
 /// Axis labels for a linear axis: scientific notation for very large or small values, so that
 /// the label width (and with it the left edge of each linked time plot) stays put.
 pub fn sci_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {

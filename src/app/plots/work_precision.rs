@@ -99,10 +99,16 @@ pub fn ui(ui: &mut egui::Ui, state: &SweepState, commands: &mut Vec<Command>) {
     ));
     let s = series(wp);
     Plot::new("work-precision")
-        .x_axis_label("achieved max error (log)")
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label("achieved max error (log)")
+                .formatter(super::log_formatter)
+                .label_spacing(34.0..=50.0),
+        ])
         .y_axis_label("f-evaluations (log)")
-        .x_axis_formatter(super::log_formatter)
         .y_axis_formatter(super::log_formatter)
+        .x_grid_spacer(super::decade_spacer)
+        .y_grid_spacer(super::decade_spacer)
         .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
         .show(ui, |pui| {
             let logged: Vec<Series> = s
