@@ -100,6 +100,7 @@ pub struct NodelabApp {
     repaint: Arc<dyn Fn() + Send + Sync>,
     screenshot_saved: Arc<AtomicBool>,
     screenshot_requested: bool,
+    closing: bool,
 }
 
 impl NodelabApp {
@@ -144,6 +145,7 @@ impl NodelabApp {
             repaint,
             screenshot_saved: Arc::new(AtomicBool::new(false)),
             screenshot_requested: false,
+            closing: false,
         };
         app.commands.push(Command::RefreshPresets);
         if let Some(p) = app.options.preset.clone() {
@@ -710,7 +712,15 @@ impl NodelabApp {
         }
         let shot_done =
             self.options.screenshot.is_none() || self.screenshot_saved.load(Ordering::Relaxed);
-        if self.frames >= n && (shot_done || self.frames > n + 600) {
+        if self.frames >= n && (shot_done || self.frames > n + 600) && !self.closing {
+            self.closing = true;
+            // The frame-time readout of the last frames, for scripted measurements.
+            let steps: usize = self.runs.iter().map(|r| r.records.len()).sum();
+            println!(
+                "nodelab: {} frames, {steps} attempted steps, {}",
+                self.frames,
+                status_bar::frame_text(&self.view.frame_times)
+            );
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }

@@ -1,7 +1,7 @@
 //! Plot (5): the phase portrait of 2-D and 3-D problems (3-D: a chosen projection), with the
 //! vector field drawn as arrows and the step points on the trajectory.
 
-use egui_plot::{Arrows, Plot, PlotPoint};
+use egui_plot::{Arrows, Plot};
 
 use crate::export::{Figure, Marker, Rgb, Series, SeriesKind};
 
@@ -9,7 +9,7 @@ use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
 use super::super::theme::{HIGHLIGHT, c32, run_color};
-use super::{POINT_BUDGET, prepared};
+use super::POINT_BUDGET;
 
 const FIELD: Rgb = Rgb(150, 150, 150);
 
@@ -29,28 +29,24 @@ fn axes(view: &ViewState, dim: usize) -> (usize, usize) {
     }
 }
 
-/// Trajectory points (component a, component b) of the revealed accepted steps.
-fn trajectory(run: &RunData, shown: usize, (a, b): (usize, usize)) -> Vec<PlotPoint> {
+/// Trajectory points (component a, component b) of the revealed accepted steps, thinned to
+/// every k-th point beyond `budget` (a phase curve's x is not monotone, so no range cut), always
+/// ending at the latest point.
+fn trajectory(run: &RunData, shown: usize, (a, b): (usize, usize), budget: usize) -> Vec<[f64; 2]> {
     let (Some(xa), Some(xb)) = (run.series.boundaries.get(a), run.series.boundaries.get(b)) else {
         return Vec::new();
     };
     let xs = xa.revealed(shown);
     let ys = xb.revealed(shown);
-    xs.iter()
-        .zip(ys)
-        .map(|(p, q)| PlotPoint::new(p.y, q.y))
-        .collect()
-}
-
-/// Every-k-th thinning for the phase trajectory (its x is not monotone, so no range cut).
-fn thin(points: &[PlotPoint], budget: usize) -> Vec<[f64; 2]> {
-    if budget == usize::MAX || points.len() <= budget {
-        return prepared(points, None, usize::MAX);
-    }
-    let stride = points.len().div_ceil(budget);
-    let mut out: Vec<[f64; 2]> = points.iter().step_by(stride).map(|p| [p.x, p.y]).collect();
-    if let Some(last) = points.last() {
-        out.push([last.x, last.y]);
+    let n = xs.len().min(ys.len());
+    let stride = if budget == usize::MAX {
+        1
+    } else {
+        n.div_ceil(budget.max(1)).max(1)
+    };
+    let mut out: Vec<[f64; 2]> = (0..n).step_by(stride).map(|i| [xs[i].y, ys[i].y]).collect();
+    if n > 0 && (n - 1) % stride != 0 {
+        out.push([xs[n - 1].y, ys[n - 1].y]);
     }
     out
 }
@@ -82,8 +78,7 @@ pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> 
         });
     }
     for (ri, run) in runs.iter().enumerate() {
-        let traj = trajectory(run, view.playback.shown, ax);
-        let pts = thin(&traj, budget);
+        let pts = trajectory(run, view.playback.shown, ax, budget);
         out.push(Series {
             name: run.label(),
             color: run_color(ri),
