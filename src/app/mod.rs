@@ -8,7 +8,8 @@
 //! `NODELAB_FRESH=1` ignores the state saved by the previous launch; for screenshots,
 //! `NODELAB_PRESET=file.toml` loads a preset at start, `NODELAB_TAB=phase|work-precision` opens
 //! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
-//! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run.
+//! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
+//! hover previews (Xvfb's pointer rests in the middle of the window).
 
 pub mod command;
 pub mod inspector;
@@ -51,6 +52,7 @@ pub fn options_from_env() -> AppOptions {
         debug_overlay: var("NODELAB_DEBUG_OVERLAY").is_some(),
         fast_playback: var("NODELAB_FAST").is_some(),
         select: var("NODELAB_SELECT").and_then(|v| v.parse().ok()),
+        hover: var("NODELAB_NO_HOVER").is_none(),
         ..AppOptions::default()
     }
 }

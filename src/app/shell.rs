@@ -57,6 +57,9 @@ pub struct AppOptions {
     pub fast_playback: bool,
     /// Select this attempt of the first run once it exists (screenshots).
     pub select: Option<usize>,
+    /// Hovering a step previews it (off for screenshots under Xvfb, whose pointer rests in the
+    /// middle of the window).
+    pub hover: bool,
 }
 
 impl Default for AppOptions {
@@ -73,6 +76,7 @@ impl Default for AppOptions {
             debug_overlay: false,
             fast_playback: false,
             select: None,
+            hover: true,
         }
     }
 }
@@ -874,7 +878,7 @@ impl eframe::App for NodelabApp {
             ctx.request_repaint();
         }
 
-        self.view.hovered = self.view.hovered_next.take();
+        self.view.hovered = self.view.hovered_next.take().filter(|_| self.options.hover);
         self.apply_commands();
         let now = Instant::now();
         let interval = self
