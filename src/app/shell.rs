@@ -29,7 +29,7 @@ use super::{inspector, menu, solver_panel, stats, status_bar};
 const SESSION_KEY: &str = "nodelab-session";
 const DARK_KEY: &str = "nodelab-dark";
 /// Most worker messages taken per run per frame (keeps frames short while data pours in).
-const MESSAGES_PER_FRAME: usize = 400;
+const MESSAGES_PER_FRAME: usize = 64;
 
 /// How the app is started.
 #[derive(Clone, Debug)]
