@@ -73,6 +73,9 @@ pub struct RunSeries {
     /// (t, err/tol) of accepted and rejected attempts with an estimate.
     pub err_accepted: Series,
     pub err_rejected: Series,
+    /// Coefficient `a_k` of component `c` at index `k·d + c`: the staircase `(t, a)`,
+    /// `(t + h, a)` of the accepted steps (empty for methods without coefficients).
+    pub coeffs: Vec<Series>,
 }
 
 /// One solver run: settings, exact records and prepared plot data.
@@ -167,6 +170,15 @@ impl RunData {
                 for (c, v) in r.y.iter().enumerate() {
                     if let Some(b) = s.boundaries.get_mut(c) {
                         b.push(r.t + r.h, *v, i);
+                    }
+                }
+                if let Some(a) = r.dense.coefficients() {
+                    if s.coeffs.len() != a.len() {
+                        s.coeffs = vec![Series::default(); a.len()];
+                    }
+                    for (series, v) in s.coeffs.iter_mut().zip(a) {
+                        series.push(r.t, *v, i);
+                        series.push(r.t + r.h, *v, i);
                     }
                 }
                 s.h_accepted.push(r.t, h_val, i);
@@ -357,5 +369,17 @@ mod tests {
         let shown = 10;
         let acc = run.records[..shown].iter().filter(|r| r.accepted).count();
         assert_eq!(run.series.boundaries[0].revealed(shown).len(), acc + 1);
+    }
+
+    #[test]
+    fn coefficient_staircases_hold_each_accepted_step() {
+        let (run, sol) = vdp_run();
+        assert_eq!(run.series.coeffs.len(), 6);
+        let a1_v = &run.series.coeffs[3];
+        assert_eq!(a1_v.points.len(), 2 * sol.accepted());
+        let (_, r) = sol.accepted_steps().nth(7).unwrap();
+        let a = r.dense.coefficients().unwrap();
+        assert_eq!(a1_v.points[14], PlotPoint::new(r.t, a[3]));
+        assert_eq!(a1_v.points[15], PlotPoint::new(r.t + r.h, a[3]));
     }
 }

@@ -8,8 +8,8 @@ use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
 use super::super::theme::COEFF_COLORS;
-use super::POINT_BUDGET;
 use super::solution::{store_t_range, view_t_range};
+use super::{POINT_BUDGET, prepared};
 
 const F_TRUE: Rgb = Rgb(220, 50, 47);
 
@@ -22,58 +22,6 @@ pub fn coeff_run(runs: &[RunData], view: &ViewState) -> Option<usize> {
     } else {
         runs.iter().position(has)
     }
-}
-
-/// The staircase of coefficient `k` of component `c`: `(t, a)`, `(t + h, a)` per accepted step
-/// in `x_range`. When more steps are visible than `budget / 2`, each bucket of steps becomes
-/// its minimum and maximum in order (the data is not changed, only what is drawn).
-fn staircase(
-    run: &RunData,
-    shown: usize,
-    (c, k): (usize, usize),
-    x_range: Option<(f64, f64)>,
-    budget: usize,
-) -> Vec<[f64; 2]> {
-    let d = run.problem.as_ref().map_or(0, |p| p.dim());
-    let n = run.accepted.partition_point(|&i| (i as usize) < shown);
-    let acc = &run.accepted[..n];
-    let rec = |i: u32| &run.records[i as usize];
-    let (lo, hi) = match x_range {
-        Some((a, b)) => (
-            acc.partition_point(|&i| rec(i).t + rec(i).h < a),
-            acc.partition_point(|&i| rec(i).t <= b),
-        ),
-        None => (0, acc.len()),
-    };
-    let steps = &acc[lo..hi.max(lo)];
-    let value = |i: u32| rec(i).dense.coefficients().map(|a| a[k * d + c]);
-    let buckets = (budget / 4).max(1);
-    let mut pts = Vec::with_capacity(2 * steps.len().min(2 * buckets));
-    if budget == usize::MAX || steps.len() <= 2 * buckets {
-        for &i in steps {
-            if let Some(v) = value(i) {
-                pts.push([rec(i).t, v]);
-                pts.push([rec(i).t + rec(i).h, v]);
-            }
-        }
-        return pts;
-    }
-    let m = steps.len();
-    for b in 0..buckets {
-        let chunk = &steps[b * m / buckets..(b + 1) * m / buckets];
-        let (Some(&first), Some(&last)) = (chunk.first(), chunk.last()) else {
-            continue;
-        };
-        let vals = chunk.iter().filter_map(|&i| value(i));
-        let (lo_v, hi_v) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-        if lo_v.is_finite() {
-            pts.push([rec(first).t, lo_v]);
-            pts.push([rec(last).t + rec(last).h, hi_v]);
-        }
-    }
-    pts
 }
 
 pub fn series(
@@ -98,7 +46,12 @@ pub fn series(
                 width: 2,
                 dashed: false,
             },
-            points: staircase(run, view.playback.shown, (c, k), x_range, budget),
+            points: run
+                .series
+                .coeffs
+                .get(k * p.dim() + c)
+                .map(|st| prepared(st.revealed(view.playback.shown), x_range, budget))
+                .unwrap_or_default(),
         })
         .collect();
     if view.show_p_vs_f
