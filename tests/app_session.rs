@@ -185,3 +185,37 @@ fn the_session_is_persisted_including_an_unsaved_custom_problem() {
     let back: Session = serde_json::from_str(saved).unwrap();
     assert_eq!(&back, h.state().session());
 }
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn files_dropped_on_the_window_are_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("affine.json");
+    std::fs::write(&weights, AFFINE).unwrap();
+    let mut h = app();
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(
+            presets().join("paper-lorenz.toml"),
+        )));
+    settle(&mut h);
+    assert_eq!(h.state().session().builtin.name, "lorenz");
+    assert!(h.state().runs()[0].is_finished());
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(weights)));
+    settle(&mut h);
+    assert_eq!(h.state().session().kind, ProblemKind::Neural);
+    assert_eq!(h.state().runs()[0].status, RunStatus::Done);
+}
