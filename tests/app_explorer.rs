@@ -109,14 +109,9 @@ fn van_der_pol_with_the_paper_solver_step_by_step() {
         .to_vec();
     assert_eq!(a.len(), 6);
     for v in &a {
-        let text = if *v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
-            format!("{v:.6}")
-        } else {
-            format!("{v:.4e}")
-        };
-        h.get_by_label(&text);
+        h.get_by_label(&nodelab::app::inspector::num(*v));
     }
-    h.get_by_label(&format!("{:.6}", r.h));
+    h.get_by_label(&nodelab::app::inspector::num(r.h));
 }
 
 #[test]

@@ -219,3 +219,30 @@ fn files_dropped_on_the_window_are_loaded() {
     assert_eq!(h.state().session().kind, ProblemKind::Neural);
     assert_eq!(h.state().runs()[0].status, RunStatus::Done);
 }
+
+#[test]
+fn hovering_and_clicking_a_time_plot_picks_the_step_under_the_pointer() {
+    use egui_kittest::kittest::Queryable;
+    let mut h = app();
+    h.state_mut().view_mut().playback.as_fast_as_possible = true;
+    h.state_mut().push_command(Command::LoadPreset(
+        presets().join("paper-van-der-pol.toml"),
+    ));
+    settle(&mut h);
+    // The solution plot sits right below the view tabs, across the central panel.
+    let tab = h.get_by_label("Time plots").rect();
+    let pos = egui::pos2(tab.left() + 250.0, tab.bottom() + 70.0);
+    h.hover_at(pos);
+    h.run_steps(3);
+    let hovered = h.state().view().hovered.expect("a step is hovered");
+    h.drag_at(pos);
+    h.run_steps(1);
+    h.drop_at(pos);
+    h.run_steps(3);
+    let selected = h.state().view().selected.expect("the click selects it");
+    assert_eq!(selected, hovered);
+    let r = &h.state().runs()[0].records[selected.record];
+    assert!(r.accepted);
+    // The inspector names it.
+    h.get_by_label(&format!("attempt #{}", selected.record));
+}

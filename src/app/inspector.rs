@@ -6,11 +6,12 @@ use super::model::RunData;
 use super::state::{StepRef, ViewState};
 use super::theme::{REJECTED, c32, run_color};
 
-fn num(v: f64) -> String {
+/// Six significant-looking digits in at most ~9 characters, so the panel keeps its width.
+pub fn num(v: f64) -> String {
     if v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
-        format!("{v:.6}")
+        format!("{v:.5}")
     } else {
-        format!("{v:.4e}")
+        format!("{v:.3e}")
     }
 }
 

@@ -407,9 +407,11 @@ impl eframe::App for NodelabApp {
                     solver_panel::ui(ui, &mut self.session.solvers, running, &mut self.commands);
                 });
             });
+        // Wide enough for the step's components, so that showing a step never resizes the
+        // plots under the pointer.
         egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(300.0)
+            .default_size(360.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     inspector::ui(ui, &self.runs, &mut self.view, &mut self.commands);
