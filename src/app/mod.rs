@@ -1,10 +1,90 @@
-//! The desktop app (eframe, wgpu renderer). A thin layer over the numerics: it owns view state
-//! and talks to worker threads through channels.
+//! The desktop app (eframe, wgpu renderer): the step explorer. A thin layer over the numerics:
+//! the saved session ([`session`]), the data workers produce ([`model`]) and short-lived view
+//! state ([`state`]) are kept apart; panels emit [`command::Command`]s applied in one place;
+//! solves, sweeps and file I/O run on named threads that talk to the UI over bounded channels.
+//!
+//! Environment (smoke tests): `NODELAB_EXIT_AFTER_FRAMES=N` closes the window after N frames,
+//! `NODELAB_SCREENSHOT=path.png` saves a screenshot of the window before closing,
+//! `NODELAB_FRESH=1` ignores the state saved by the previous launch; for screenshots,
+//! `NODELAB_PRESET=file.toml` loads a preset at start, `NODELAB_TAB=phase|work-precision` opens
+//! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
+//! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
+//! hover previews (Xvfb's pointer rests in the middle of the window).
+
+pub mod command;
+pub mod inspector;
+pub mod jobs;
+pub mod menu;
+pub mod model;
+pub mod playback;
+pub mod plots;
+pub mod problem_panel;
+pub mod session;
+pub mod shell;
+pub mod solver_panel;
+pub mod state;
+pub mod stats;
+pub mod status_bar;
+pub mod step_table;
+pub mod sweep;
+pub mod theme;
+pub mod toasts;
+pub mod worker;
+
+use std::path::PathBuf;
+
+pub use shell::{AppOptions, NodelabApp};
+
+/// Options from the environment (see the module docs).
+pub fn options_from_env() -> AppOptions {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    AppOptions {
+        exit_after_frames: var("NODELAB_EXIT_AFTER_FRAMES").and_then(|v| v.parse().ok()),
+        screenshot: var("NODELAB_SCREENSHOT").map(PathBuf::from),
+        restore: var("NODELAB_FRESH").is_none(),
+        preset: var("NODELAB_PRESET").map(PathBuf::from),
+        tab: var("NODELAB_TAB").and_then(|t| match t.as_str() {
+            "phase" => Some(state::Tab::Phase),
+            "work-precision" => Some(state::Tab::WorkPrecision),
+            "time" => Some(state::Tab::TimePlots),
+            _ => None,
+        }),
+        debug_overlay: var("NODELAB_DEBUG_OVERLAY").is_some(),
+        fast_playback: var("NODELAB_FAST").is_some(),
+        select: var("NODELAB_SELECT").and_then(|v| v.parse().ok()),
+        hover: var("NODELAB_NO_HOVER").is_none(),
+        ..AppOptions::default()
+    }
+}
+
+/// Window options: 1280×800, wgpu renderer, drag and drop.
+pub fn native_options() -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("nodelab — step explorer")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([900.0, 600.0])
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Wgpu,
+        ..eframe::NativeOptions::default()
+    }
+}
 
 /// Opens the app; returns the process exit code.
 pub fn run() -> i32 {
-    // The app arrives with the GUI issue; until then, show the CLI help.
-    use clap::CommandFactory;
-    let _ = crate::cli::Cli::command().print_help();
-    0
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+    let options = options_from_env();
+    let result = eframe::run_native(
+        "nodelab",
+        native_options(),
+        Box::new(move |cc| Ok(Box::new(NodelabApp::new(cc, options)))),
+    );
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: cannot open the app window: {e}");
+            1
+        }
+    }
 }

@@ -1,0 +1,52 @@
+//! What panels ask the app to do. Panels push commands; [`super::shell::NodelabApp`] applies
+//! them in one place at the end of the frame.
+
+use std::path::PathBuf;
+
+use crate::export::Format;
+
+use super::state::{PlotKind, StepRef};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Start (or restart) every solver of the session.
+    Run,
+    /// Stop the running solves (what was computed stays).
+    Cancel,
+    Play,
+    Pause,
+    StepForward,
+    StepBack,
+    /// Back to the first step, keeping the computed data.
+    Restart,
+    Select(Option<StepRef>),
+    LoadPreset(PathBuf),
+    LoadPresetDialog,
+    SavePreset(PathBuf),
+    SavePresetDialog,
+    RefreshPresets,
+    PickWeights,
+    LoadWeights(PathBuf),
+    /// Export a plot; `None` asks for the path in a dialog.
+    ExportPlot {
+        plot: PlotKind,
+        format: Format,
+        path: Option<PathBuf>,
+    },
+    /// Export the step table of a run as CSV (the CLI's `--steps-csv` format).
+    ExportCsv {
+        run: usize,
+        path: Option<PathBuf>,
+    },
+    RunWorkPrecision,
+    CancelWorkPrecision,
+    SetDark(bool),
+    /// Ask a run's worker for the vector field over `bounds` of the `axes` plane.
+    RequestField {
+        run: usize,
+        axes: (usize, usize),
+        bounds: [f64; 4],
+        fixed: Vec<f64>,
+    },
+    DismissError,
+}

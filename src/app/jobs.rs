@@ -1,0 +1,138 @@
+//! File work off the UI thread: preset load/save, exports, the presets folder listing and file
+//! dialogs (rfd's async API, blocked on in the job's own thread). Each job is a named thread
+//! that sends one [`JobResult`] over a bounded channel and requests a repaint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+use crate::preset::{LoadedPreset, PresetError};
+use crate::problem::Problem;
+
+/// What a finished job reports.
+#[derive(Debug)]
+pub enum JobResult {
+    PresetLoaded(Box<Result<(LoadedPreset, Problem), PresetError>>),
+    PresetSaved(Result<PathBuf, String>),
+    /// What was exported and where.
+    Exported(Result<PathBuf, String>),
+    PresetList(Vec<PathBuf>),
+    /// A weights file was chosen and loads: its path and the network's state dimension.
+    WeightsLoaded(Result<(PathBuf, usize), String>),
+    /// The user closed a file dialog.
+    Cancelled,
+}
+
+/// The job queue. `pending` counts jobs whose result has not been taken yet.
+pub struct Jobs {
+    tx: SyncSender<JobResult>,
+    rx: Receiver<JobResult>,
+    pending: usize,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Jobs {
+    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+        let (tx, rx) = mpsc::sync_channel(16);
+        Self {
+            tx,
+            rx,
+            pending: 0,
+            repaint,
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Runs `job` on a named thread.
+    pub fn spawn(&mut self, name: &str, job: impl FnOnce() -> JobResult + Send + 'static) {
+        let tx = self.tx.clone();
+        let repaint = self.repaint.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("job-{name}"))
+            .spawn(move || {
+                let _ = tx.send(job());
+                repaint();
+            });
+        match spawned {
+            Ok(_) => self.pending += 1,
+            Err(e) => log::error!("cannot start a {name} job: {e}"),
+        }
+    }
+
+    /// Results that are ready.
+    pub fn poll(&mut self) -> Vec<JobResult> {
+        let out: Vec<JobResult> = self.rx.try_iter().collect();
+        self.pending -= out.len().min(self.pending);
+        out
+    }
+
+    /// Blocks until every pending job has reported (tests and shutdown).
+    pub fn wait_all(&mut self) -> Vec<JobResult> {
+        let mut out = Vec::new();
+        while self.pending > 0 {
+            match self.rx.recv() {
+                Ok(r) => {
+                    out.push(r);
+                    self.pending -= 1;
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// An open-file dialog (blocking the calling job thread, never the UI).
+pub fn pick_file(title: &str, filter: &str, extensions: &[&str], dir: &Path) -> Option<PathBuf> {
+    let dialog = rfd::AsyncFileDialog::new()
+        .set_title(title)
+        .add_filter(filter, extensions)
+        .set_directory(dir);
+    pollster::block_on(dialog.pick_file()).map(|h| h.path().to_path_buf())
+}
+
+/// A save-file dialog.
+pub fn save_file(
+    title: &str,
+    filter: &str,
+    extensions: &[&str],
+    dir: &Path,
+    name: &str,
+) -> Option<PathBuf> {
+    let dialog = rfd::AsyncFileDialog::new()
+        .set_title(title)
+        .add_filter(filter, extensions)
+        .set_directory(dir)
+        .set_file_name(name);
+    pollster::block_on(dialog.save_file()).map(|h| h.path().to_path_buf())
+}
+
+/// The `.toml` files of a folder, sorted.
+pub fn list_presets(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Writes text to a file, with the path in the error.
+pub fn write_text(path: &Path, text: &str) -> Result<PathBuf, String> {
+    std::fs::write(path, text)
+        .map(|()| path.to_path_buf())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Loads a weights file to check it and learn the network's dimension.
+pub fn load_weights(path: &Path) -> Result<(PathBuf, usize), String> {
+    crate::problem::neural::load_weights(path)
+        .map(|mlp| (path.to_path_buf(), mlp.dim()))
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,141 @@
+//! Top panel: the menu bar (presets, export, view) and the playback toolbar.
+
+use std::path::PathBuf;
+
+use crate::export::Format;
+
+use super::command::Command;
+use super::playback::{MAX_FINITE_SPEED, MIN_SPEED};
+use super::state::{PlotKind, ViewState};
+
+pub fn menu_bar(
+    ui: &mut egui::Ui,
+    presets: &[PathBuf],
+    view: &mut ViewState,
+    dark: bool,
+    commands: &mut Vec<Command>,
+) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Load preset…").clicked() {
+                commands.push(Command::LoadPresetDialog);
+            }
+            if ui.button("Save preset…").clicked() {
+                commands.push(Command::SavePresetDialog);
+            }
+            ui.separator();
+            if ui.button("Load neural weights…").clicked() {
+                commands.push(Command::PickWeights);
+            }
+        });
+        ui.menu_button("Presets", |ui| {
+            if presets.is_empty() {
+                ui.weak("no presets/ folder found");
+            }
+            for p in presets {
+                let name = p
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                if ui
+                    .button(name)
+                    .on_hover_text(p.display().to_string())
+                    .clicked()
+                {
+                    commands.push(Command::LoadPreset(p.clone()));
+                }
+            }
+            ui.separator();
+            if ui.button("Refresh list").clicked() {
+                commands.push(Command::RefreshPresets);
+            }
+        });
+        ui.menu_button("Export", |ui| {
+            for plot in PlotKind::ALL {
+                ui.menu_button(plot.title(), |ui| {
+                    for format in [Format::Png, Format::Svg] {
+                        let label = format!("{} …", format.extension().to_uppercase());
+                        if ui.button(label).clicked() {
+                            commands.push(Command::ExportPlot {
+                                plot,
+                                format,
+                                path: None,
+                            });
+                        }
+                    }
+                });
+            }
+            ui.separator();
+            if ui.button("Step table (CSV)…").clicked() {
+                commands.push(Command::ExportCsv {
+                    run: view.table_run,
+                    path: None,
+                });
+            }
+        });
+        ui.menu_button("View", |ui| {
+            let mut d = dark;
+            if ui.checkbox(&mut d, "Dark theme").changed() {
+                commands.push(Command::SetDark(d));
+            }
+            ui.checkbox(&mut view.show_table, "Step table");
+            ui.checkbox(&mut view.show_dense, "Dense output q(τ) inside steps");
+            ui.checkbox(&mut view.show_exact, "Exact solution");
+            ui.checkbox(&mut view.debug_overlay, "Debug overlay (frame time)");
+        });
+    });
+}
+
+pub fn toolbar(
+    ui: &mut egui::Ui,
+    view: &mut ViewState,
+    available: usize,
+    commands: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        let p = &mut view.playback;
+        if p.playing {
+            if ui.button("⏸ Pause").clicked() {
+                commands.push(Command::Pause);
+            }
+        } else if ui.button("▶ Play").clicked() {
+            commands.push(Command::Play);
+        }
+        if ui
+            .button("⏮ Back")
+            .on_hover_text("hide the last attempt")
+            .clicked()
+        {
+            commands.push(Command::StepBack);
+        }
+        if ui
+            .button("⏭ Step")
+            .on_hover_text("reveal one more attempted step")
+            .clicked()
+        {
+            commands.push(Command::StepForward);
+        }
+        if ui
+            .button("⟲ Restart")
+            .on_hover_text("replay from the first step")
+            .clicked()
+        {
+            commands.push(Command::Restart);
+        }
+        ui.separator();
+        ui.add_enabled(
+            !p.as_fast_as_possible,
+            egui::Slider::new(&mut p.speed, MIN_SPEED..=MAX_FINITE_SPEED)
+                .logarithmic(true)
+                .text("speed")
+                .suffix(" steps/s")
+                .custom_formatter(|v, _| format!("{v:.0}")),
+        );
+        ui.checkbox(&mut p.as_fast_as_possible, "as fast as possible");
+        ui.separator();
+        ui.label(format!(
+            "attempt {} / {}",
+            p.shown.min(available),
+            available
+        ));
+    });
+}

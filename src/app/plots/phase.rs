@@ -1,0 +1,230 @@
+//! Plot (5): the phase portrait of 2-D and 3-D problems (3-D: a chosen projection), with the
+//! vector field drawn as arrows and the step points on the trajectory.
+
+use egui_plot::{Arrows, Plot};
+
+use crate::export::{Figure, Marker, Rgb, Series, SeriesKind};
+
+use super::super::command::Command;
+use super::super::model::RunData;
+use super::super::state::ViewState;
+use super::super::theme::{HIGHLIGHT, c32, run_color};
+use super::POINT_BUDGET;
+
+const FIELD: Rgb = Rgb(150, 150, 150);
+
+/// Whether the problem has a phase portrait.
+pub fn applies(runs: &[RunData]) -> bool {
+    runs.first()
+        .and_then(|r| r.problem.as_ref())
+        .is_some_and(|p| (2..=3).contains(&p.dim()))
+}
+
+fn axes(view: &ViewState, dim: usize) -> (usize, usize) {
+    let (a, b) = view.phase_axes;
+    if a < dim && b < dim && a != b {
+        (a, b)
+    } else {
+        (0, 1)
+    }
+}
+
+/// Trajectory points (component a, component b) of the revealed accepted steps, thinned to
+/// every k-th point beyond `budget` (a phase curve's x is not monotone, so no range cut), always
+/// ending at the latest point.
+fn trajectory(run: &RunData, shown: usize, (a, b): (usize, usize), budget: usize) -> Vec<[f64; 2]> {
+    let (Some(xa), Some(xb)) = (run.series.boundaries.get(a), run.series.boundaries.get(b)) else {
+        return Vec::new();
+    };
+    let xs = xa.revealed(shown);
+    let ys = xb.revealed(shown);
+    let n = xs.len().min(ys.len());
+    let stride = if budget == usize::MAX {
+        1
+    } else {
+        n.div_ceil(budget.max(1)).max(1)
+    };
+    let mut out: Vec<[f64; 2]> = (0..n).step_by(stride).map(|i| [xs[i].y, ys[i].y]).collect();
+    if n > 0 && (n - 1) % stride != 0 {
+        out.push([xs[n - 1].y, ys[n - 1].y]);
+    }
+    out
+}
+
+pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> {
+    let mut out = Vec::new();
+    let Some(dim) = runs
+        .first()
+        .and_then(|r| r.problem.as_ref())
+        .map(|p| p.dim())
+    else {
+        return out;
+    };
+    let ax = axes(view, dim);
+    if let Some(field) = runs.first().and_then(|r| r.field.as_ref())
+        && view.show_field
+        && field.axes == ax
+    {
+        let mut pts = Vec::with_capacity(2 * field.origins.len());
+        for (o, t) in field.origins.iter().zip(&field.tips) {
+            pts.push([o.x, o.y]);
+            pts.push([t.x, t.y]);
+        }
+        out.push(Series {
+            name: "f (direction field)".into(),
+            color: FIELD,
+            kind: SeriesKind::Segments { width: 1 },
+            points: pts,
+        });
+    }
+    for (ri, run) in runs.iter().enumerate() {
+        let pts = trajectory(run, view.playback.shown, ax, budget);
+        out.push(Series {
+            name: run.label(),
+            color: run_color(ri),
+            kind: SeriesKind::Line {
+                width: 2,
+                dashed: false,
+            },
+            points: pts.clone(),
+        });
+        out.push(Series {
+            name: String::new(),
+            color: run_color(ri),
+            kind: SeriesKind::Markers {
+                shape: Marker::Circle,
+                size: 2,
+            },
+            points: pts,
+        });
+    }
+    if let Some(sel) = view.selected
+        && let Some(r) = runs
+            .get(sel.run)
+            .and_then(|run| run.records.get(sel.record))
+    {
+        out.push(Series {
+            name: "selected step".into(),
+            color: HIGHLIGHT,
+            kind: SeriesKind::Markers {
+                shape: Marker::Square,
+                size: 5,
+            },
+            points: vec![[r.y[ax.0], r.y[ax.1]]],
+        });
+    }
+    out
+}
+
+fn labels(runs: &[RunData], view: &ViewState) -> (String, String) {
+    let Some(p) = runs.first().and_then(|r| r.problem.as_ref()) else {
+        return ("x".into(), "y".into());
+    };
+    let (a, b) = axes(view, p.dim());
+    (p.components[a].clone(), p.components[b].clone())
+}
+
+pub fn figure(runs: &[RunData], view: &ViewState) -> Figure {
+    let (x, y) = labels(runs, view);
+    Figure {
+        title: "phase portrait".into(),
+        x_label: x,
+        y_label: y,
+        series: series(runs, view, usize::MAX),
+        ..Figure::default()
+    }
+}
+
+/// The region and fixed state the vector field should cover, once the first run is complete.
+fn wanted_field(runs: &[RunData], view: &ViewState) -> Option<Command> {
+    let run = runs.first()?;
+    let p = run.problem.as_ref()?;
+    if !run.is_finished() || run.records.is_empty() {
+        return None;
+    }
+    let ax = axes(view, p.dim());
+    if run.field.as_ref().is_some_and(|f| f.axes == ax) {
+        return None;
+    }
+    let n = run.series.boundaries[0].points.len();
+    let mut lo = p.y0.clone();
+    let mut hi = p.y0.clone();
+    let mut mean = vec![0.0; p.dim()];
+    for c in 0..p.dim() {
+        for q in &run.series.boundaries[c].points {
+            if q.y.is_finite() {
+                lo[c] = lo[c].min(q.y);
+                hi[c] = hi[c].max(q.y);
+                mean[c] += q.y / n as f64;
+            }
+        }
+    }
+    let pad = |c: usize| ((hi[c] - lo[c]) * 0.1).max(1e-3);
+    Some(Command::RequestField {
+        run: 0,
+        axes: ax,
+        bounds: [
+            lo[ax.0] - pad(ax.0),
+            hi[ax.0] + pad(ax.0),
+            lo[ax.1] - pad(ax.1),
+            hi[ax.1] + pad(ax.1),
+        ],
+        fixed: mean,
+    })
+}
+
+pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &mut Vec<Command>) {
+    if !applies(runs) {
+        ui.centered_and_justified(|ui| {
+            ui.weak("The phase portrait is for 2-D and 3-D problems.");
+        });
+        return;
+    }
+    let Some(p) = runs.first().and_then(|r| r.problem.as_ref()) else {
+        return;
+    };
+    let dim = p.dim();
+    ui.horizontal(|ui| {
+        if dim == 3 {
+            ui.label("Projection:");
+            for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+                let text = format!("{}–{}", p.components[a], p.components[b]);
+                if ui
+                    .selectable_label(view.phase_axes == (a, b), text)
+                    .clicked()
+                {
+                    view.phase_axes = (a, b);
+                }
+            }
+            ui.separator();
+        }
+        ui.checkbox(&mut view.show_field, "vector field f");
+    });
+    if view.show_field
+        && let Some(cmd) = wanted_field(runs, view)
+    {
+        commands.push(cmd);
+    }
+    let (xl, yl) = labels(runs, view);
+    let s = series(runs, view, POINT_BUDGET);
+    Plot::new("phase")
+        .x_axis_label(xl)
+        .y_axis_label(yl)
+        .data_aspect(1.0)
+        .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
+        .show(ui, |pui| {
+            let (field, rest): (Vec<Series>, Vec<Series>) = s
+                .into_iter()
+                .partition(|s| matches!(s.kind, SeriesKind::Segments { .. }));
+            for f in field {
+                let origins: Vec<[f64; 2]> = f.points.iter().step_by(2).copied().collect();
+                let tips: Vec<[f64; 2]> = f.points.iter().skip(1).step_by(2).copied().collect();
+                pui.arrows(
+                    Arrows::new(f.name, origins, tips)
+                        .color(c32(f.color).gamma_multiply(0.7))
+                        .tip_length(6.0),
+                );
+            }
+            super::show_series(pui, rest, false);
+        });
+}

@@ -1,0 +1,206 @@
+//! Plot (1): the solution components, with markers at the step boundaries, the per-step cubic
+//! q(τ) drawn inside each step (dense output), rejected candidates and the exact solution.
+
+use crate::export::{Figure, Marker, Rgb, Series, SeriesKind};
+
+use super::super::command::Command;
+use super::super::model::RunData;
+use super::super::state::ViewState;
+use super::super::theme::{EXACT, REJECTED, run_color};
+use super::{POINT_BUDGET, Pointer, prepared};
+
+/// Dense output is drawn when at most this many steps are visible.
+const DENSE_MAX_STEPS: usize = 800;
+/// τ samples per step of the dense curve.
+const DENSE_SAMPLES: usize = 12;
+
+fn color_of(run: usize, component: usize, dim: usize, n_runs: usize) -> Rgb {
+    if n_runs == 1 {
+        run_color(component)
+    } else {
+        run_color(run * dim.max(1) + component)
+    }
+}
+
+/// The series of the solution plot (`budget = usize::MAX`: full data, for export).
+pub fn series(
+    runs: &[RunData],
+    view: &ViewState,
+    x_range: Option<(f64, f64)>,
+    budget: usize,
+) -> Vec<Series> {
+    let shown = view.playback.shown;
+    let mut out = Vec::new();
+    for (ri, run) in runs.iter().enumerate() {
+        let Some(p) = &run.problem else { continue };
+        let d = p.dim();
+        if view.show_exact && ri == 0 {
+            for (c, curve) in run.exact_curve.iter().enumerate() {
+                out.push(Series {
+                    name: format!("{} exact", p.components[c]),
+                    color: EXACT,
+                    kind: SeriesKind::Line {
+                        width: 1,
+                        dashed: true,
+                    },
+                    points: prepared(curve, x_range, budget),
+                });
+            }
+        }
+        let dense = view
+            .show_dense
+            .then(|| dense_curves(run, shown, x_range))
+            .flatten();
+        for c in 0..d {
+            let color = color_of(ri, c, d, runs.len());
+            let name = if runs.len() == 1 {
+                p.components[c].clone()
+            } else {
+                format!("{} · {}", p.components[c], run.config.method)
+            };
+            let bounds = run.series.boundaries[c].revealed(shown);
+            let line = match &dense {
+                Some(curves) => curves[c].clone(),
+                None => prepared(bounds, x_range, budget),
+            };
+            out.push(Series {
+                name: name.clone(),
+                color,
+                kind: SeriesKind::Line {
+                    width: 2,
+                    dashed: false,
+                },
+                points: line,
+            });
+            out.push(Series {
+                name: String::new(),
+                color,
+                kind: SeriesKind::Markers {
+                    shape: Marker::Circle,
+                    size: 2,
+                },
+                points: prepared(bounds, x_range, budget),
+            });
+            out.push(Series {
+                name: if c == 0 && ri == 0 {
+                    "rejected".into()
+                } else {
+                    String::new()
+                },
+                color: REJECTED,
+                kind: SeriesKind::Markers {
+                    shape: Marker::Cross,
+                    size: 3,
+                },
+                points: prepared(run.series.rejected[c].revealed(shown), x_range, budget),
+            });
+        }
+        // The latest attempt, when rejected, stands out until its retry replaces it.
+        if let Some(last) = run.records[..shown.min(run.records.len())].last()
+            && !last.accepted
+        {
+            for c in 0..d {
+                out.push(Series {
+                    name: String::new(),
+                    color: REJECTED,
+                    kind: SeriesKind::Markers {
+                        shape: Marker::Square,
+                        size: 5,
+                    },
+                    points: vec![[last.t + last.h, last.y[c]]],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The dense output q(τ) of the visible revealed steps, per component, or `None` when too many
+/// steps are visible for it to be seen.
+fn dense_curves(
+    run: &RunData,
+    shown: usize,
+    x_range: Option<(f64, f64)>,
+) -> Option<Vec<Vec<[f64; 2]>>> {
+    let d = run.problem.as_ref()?.dim();
+    let n = run.accepted.partition_point(|&i| (i as usize) < shown);
+    let acc = &run.accepted[..n];
+    let (lo, hi) = match x_range {
+        Some((a, b)) => (
+            acc.partition_point(|&i| {
+                let r = &run.records[i as usize];
+                r.t + r.h < a
+            }),
+            acc.partition_point(|&i| run.records[i as usize].t <= b),
+        ),
+        None => (0, acc.len()),
+    };
+    if hi.saturating_sub(lo) > DENSE_MAX_STEPS {
+        return None;
+    }
+    let mut curves = vec![Vec::with_capacity((hi - lo) * DENSE_SAMPLES + 1); d];
+    let mut y = vec![0.0; d];
+    for &i in &acc[lo..hi] {
+        let i = i as usize;
+        let r = &run.records[i];
+        let start = run.start_state(i)?;
+        for k in 0..=DENSE_SAMPLES {
+            if k == 0 && !curves[0].is_empty() {
+                continue;
+            }
+            let tau = k as f64 / DENSE_SAMPLES as f64;
+            r.dense.eval(start, &r.y, r.h, tau, &mut y);
+            for c in 0..d {
+                curves[c].push([r.t + tau * r.h, y[c]]);
+            }
+        }
+    }
+    Some(curves)
+}
+
+pub fn figure(runs: &[RunData], view: &ViewState) -> Figure {
+    Figure {
+        title: title(runs),
+        x_label: "t".into(),
+        y_label: "y".into(),
+        series: series(runs, view, None, usize::MAX),
+        ..Figure::default()
+    }
+}
+
+fn title(runs: &[RunData]) -> String {
+    runs.first()
+        .and_then(|r| r.problem.as_ref())
+        .map_or("solution".into(), |p| format!("{}: solution", p.name))
+}
+
+pub fn ui(
+    ui: &mut egui::Ui,
+    runs: &[RunData],
+    view: &mut ViewState,
+    commands: &mut Vec<Command>,
+    height: f32,
+) {
+    let x_range = view_t_range(ui);
+    let s = series(runs, view, x_range, POINT_BUDGET);
+    let resp = super::time_plot("solution", "y", height, runs).show(ui, |pui| {
+        super::highlight_steps(pui, view, runs);
+        super::show_series(pui, s, false);
+        (super::read_pointer(pui), super::visible_t(pui))
+    });
+    let (pointer, t): (Pointer, _) = resp.inner;
+    store_t_range(ui, t);
+    super::apply_pointer(pointer, view, runs, commands);
+}
+
+/// The t range of the linked time plots from the previous frame (see [`super::visible_t`]).
+pub fn view_t_range(ui: &egui::Ui) -> Option<(f64, f64)> {
+    ui.ctx()
+        .data(|d| d.get_temp::<Option<(f64, f64)>>(egui::Id::unique("nodelab-t-range")))
+        .flatten()
+}
+
+pub fn store_t_range(ui: &egui::Ui, t: Option<(f64, f64)>) {
+    ui.ctx()
+        .data_mut(|d| d.insert_temp(egui::Id::unique("nodelab-t-range"), t));
+}

@@ -1,0 +1,291 @@
+//! The saved state of the step explorer: what the user configured (problem, solvers). It is a
+//! [`Preset`] in editable form, saved between launches (eframe persistence) and to/from preset
+//! files. The drafts of the three problem sources are kept side by side, so switching source or
+//! loading a preset never throws away an unsaved custom problem.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::preset::{Key, LoadedPreset, Preset, PresetError, ProblemKind, ProblemSpec, StateSpec};
+use crate::problem::{Problem, builtin};
+use crate::solver::{Method, SolverConfig};
+
+/// A built-in problem with its parameter values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BuiltinDraft {
+    pub name: String,
+    pub params: BTreeMap<String, f64>,
+    pub y0: Vec<f64>,
+    pub t_span: [f64; 2],
+}
+
+impl BuiltinDraft {
+    /// The defaults of built-in `name` (van der Pol when unknown).
+    pub fn defaults(name: &str) -> Self {
+        let info = builtin::info(name)
+            .or_else(|| builtin::info("van-der-pol"))
+            .unwrap_or(&builtin::BUILTINS[0]);
+        let y0 = builtin::build(info.name, &builtin::BuiltinOverrides::default())
+            .map(|p| p.y0)
+            .unwrap_or_default();
+        Self {
+            name: info.name.to_string(),
+            params: info.params.iter().map(|p| (p.0.to_string(), p.1)).collect(),
+            y0,
+            t_span: [info.t_span.0, info.t_span.1],
+        }
+    }
+}
+
+impl Default for BuiltinDraft {
+    fn default() -> Self {
+        Self::defaults("van-der-pol")
+    }
+}
+
+/// A custom problem typed as formulas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomDraft {
+    pub variables: Vec<String>,
+    pub equations: Vec<String>,
+    pub params: Vec<(String, f64)>,
+    pub y0: Vec<f64>,
+    pub t_span: [f64; 2],
+}
+
+impl Default for CustomDraft {
+    /// The blow-up example `y' = y²`, `y(0) = 1`, whose solution `1/(1 − t)` ends at t = 1.
+    fn default() -> Self {
+        Self {
+            variables: vec!["y".into()],
+            equations: vec!["y^2".into()],
+            params: Vec::new(),
+            y0: vec![1.0],
+            t_span: [0.0, 2.0],
+        }
+    }
+}
+
+/// A neural vector field from a weights file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NeuralDraft {
+    /// Absolute path of the weights file.
+    pub weights: Option<PathBuf>,
+    /// Initial state (zeros of the network's dimension when empty).
+    pub y0: Vec<f64>,
+    pub t_span: [f64; 2],
+}
+
+/// The whole saved session of the step explorer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Session {
+    pub description: String,
+    pub kind: ProblemKind,
+    pub builtin: BuiltinDraft,
+    pub custom: CustomDraft,
+    pub neural: NeuralDraft,
+    /// The solvers run and overlaid; the first is the preset's `[solver]`, the rest `[[compare]]`.
+    pub solvers: Vec<SolverConfig>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            description: String::new(),
+            kind: ProblemKind::Builtin,
+            builtin: BuiltinDraft::default(),
+            custom: CustomDraft::default(),
+            neural: NeuralDraft {
+                t_span: [0.0, 1.0],
+                ..NeuralDraft::default()
+            },
+            solvers: vec![SolverConfig {
+                method: Method::ZcRk4,
+                tol: 1e-4,
+                ..SolverConfig::default()
+            }],
+        }
+    }
+}
+
+fn spec_y0(y0: &[f64]) -> Option<StateSpec> {
+    (!y0.is_empty()).then(|| StateSpec::One(y0.to_vec()))
+}
+
+impl Session {
+    /// The `[problem]` table of the current source. Neural weights are an absolute path.
+    pub fn problem_spec(&self) -> ProblemSpec {
+        match self.kind {
+            ProblemKind::Builtin => ProblemSpec {
+                kind: ProblemKind::Builtin,
+                name: Some(self.builtin.name.clone()),
+                params: self.builtin.params.clone(),
+                y0: spec_y0(&self.builtin.y0),
+                t_span: Some(self.builtin.t_span),
+                ..ProblemSpec::default()
+            },
+            ProblemKind::Custom => ProblemSpec {
+                kind: ProblemKind::Custom,
+                params: self.custom.params.iter().cloned().collect(),
+                y0: spec_y0(&self.custom.y0),
+                t_span: Some(self.custom.t_span),
+                variables: self.custom.variables.clone(),
+                equations: self.custom.equations.clone(),
+                ..ProblemSpec::default()
+            },
+            ProblemKind::Neural => ProblemSpec {
+                kind: ProblemKind::Neural,
+                y0: spec_y0(&self.neural.y0),
+                t_span: Some(self.neural.t_span),
+                weights: self
+                    .neural
+                    .weights
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                ..ProblemSpec::default()
+            },
+        }
+    }
+
+    /// The session as a preset (what "Save preset" writes).
+    pub fn to_preset(&self) -> Preset {
+        let mut solvers = self.solvers.iter().cloned();
+        Preset {
+            description: (!self.description.is_empty()).then(|| self.description.clone()),
+            problem: self.problem_spec(),
+            solver: solvers.next().unwrap_or_default(),
+            compare: solvers.collect(),
+        }
+    }
+
+    /// Applies a checked preset (see [`check_preset`]); the drafts of the other sources are kept.
+    pub fn apply_preset(&mut self, loaded: &LoadedPreset, problem: &Problem) {
+        let p = &loaded.preset;
+        let mut next = self.clone();
+        next.description = p.description.clone().unwrap_or_default();
+        next.kind = p.problem.kind;
+        match p.problem.kind {
+            ProblemKind::Builtin => {
+                let mut draft = BuiltinDraft::defaults(&problem.name);
+                for param in &problem.params {
+                    draft.params.insert(param.name.clone(), param.value);
+                }
+                draft.y0 = problem.y0.clone();
+                draft.t_span = [problem.t0, problem.t_end];
+                next.builtin = draft;
+            }
+            ProblemKind::Custom => {
+                next.custom = CustomDraft {
+                    variables: p.problem.variables.clone(),
+                    equations: p.problem.equations.clone(),
+                    params: p
+                        .problem
+                        .params
+                        .iter()
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect(),
+                    y0: problem.y0.clone(),
+                    t_span: [problem.t0, problem.t_end],
+                };
+            }
+            ProblemKind::Neural => {
+                next.neural = NeuralDraft {
+                    weights: p
+                        .problem
+                        .weights
+                        .as_ref()
+                        .map(|w| absolute(&loaded.base_dir.join(w))),
+                    y0: problem.y0.clone(),
+                    t_span: [problem.t0, problem.t_end],
+                };
+            }
+        }
+        next.solvers = std::iter::once(p.solver.clone())
+            .chain(p.compare.iter().cloned())
+            .collect();
+        *self = next;
+    }
+}
+
+/// Reads a preset file and builds its problem (file I/O: call it off the UI thread). A preset
+/// that parses but describes an impossible problem is rejected here with its located error, so
+/// a failed load changes nothing.
+pub fn check_preset(path: &Path) -> Result<(LoadedPreset, Problem), PresetError> {
+    let loaded = Preset::load(path)?;
+    check_loaded(loaded)
+}
+
+/// [`check_preset`] for preset text that is already in memory.
+pub fn check_loaded(loaded: LoadedPreset) -> Result<(LoadedPreset, Problem), PresetError> {
+    let problem = loaded.build_problem()?;
+    for (i, config) in std::iter::once(&loaded.preset.solver)
+        .chain(&loaded.preset.compare)
+        .enumerate()
+    {
+        if let Err(e) = config.validate() {
+            let path = if i == 0 {
+                vec![Key::Name("solver")]
+            } else {
+                vec![Key::Name("compare"), Key::Index(i - 1)]
+            };
+            return Err(loaded.error_at(&path, e.to_string()));
+        }
+    }
+    Ok((loaded, problem))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_round_trips_through_its_preset() {
+        let mut s = Session {
+            builtin: BuiltinDraft::defaults("lorenz"),
+            ..Session::default()
+        };
+        s.builtin.params.insert("rho".into(), 20.0);
+        s.solvers.push(SolverConfig {
+            method: Method::Dopri5,
+            ..SolverConfig::default()
+        });
+        let text = s.to_preset().to_toml().unwrap();
+        let loaded = LoadedPreset::from_text(&text, "s.toml", Path::new(".")).unwrap();
+        let (loaded, problem) = check_loaded(loaded).unwrap();
+        let mut back = Session::default();
+        back.apply_preset(&loaded, &problem);
+        assert_eq!(back.builtin, s.builtin);
+        assert_eq!(back.solvers, s.solvers);
+    }
+
+    #[test]
+    fn a_bad_preset_is_located_and_a_good_one_keeps_the_custom_draft() {
+        let mut s = Session {
+            kind: ProblemKind::Custom,
+            ..Session::default()
+        };
+        s.custom.equations = vec!["-y + t".into()];
+        let before = s.clone();
+        let text = "[problem]\nname = \"van-der-pol\"\nparams = { nu = 1.0 }\n";
+        let loaded = LoadedPreset::from_text(text, "bad.toml", Path::new(".")).unwrap();
+        let err = check_loaded(loaded).unwrap_err();
+        assert_eq!(err.location, Some((3, 12)));
+        // A good built-in preset switches source but keeps the custom draft too.
+        let good = "[problem]\nname = \"freefall\"\n";
+        let loaded = LoadedPreset::from_text(good, "ok.toml", Path::new(".")).unwrap();
+        let (loaded, problem) = check_loaded(loaded).unwrap();
+        s.apply_preset(&loaded, &problem);
+        assert_eq!(s.kind, ProblemKind::Builtin);
+        assert_eq!(s.custom, before.custom);
+    }
+}

@@ -1,0 +1,466 @@
+//! The eframe app: owns the three kinds of state (saved [`Session`], worker data [`RunData`],
+//! view state [`ViewState`]), lays out the panels, and applies the panels' commands in one
+//! place. Numerics and file I/O happen on worker and job threads only.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::TryRecvError;
+use std::time::Instant;
+
+use super::command::Command;
+use super::jobs::Jobs;
+use super::model::{RunData, RunStatus};
+use super::problem_panel::{self, CustomCheck};
+use super::session::Session;
+use super::state::{Tab, ViewState};
+use super::step_table::{self, TableOrder};
+use super::sweep::SweepState;
+use super::theme;
+use super::toasts::Toasts;
+use super::worker::{self, SolveHandle, SolveMsg};
+use super::{inspector, menu, solver_panel, stats, status_bar};
+
+mod commands;
+mod frame;
+
+pub use commands::write_csv;
+
+const SESSION_KEY: &str = "nodelab-session";
+const DARK_KEY: &str = "nodelab-dark";
+/// Most worker messages taken per run per frame (keeps frames short while data pours in).
+const MESSAGES_PER_FRAME: usize = 64;
+
+/// How the app is started.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    /// Folder listed in the Presets menu.
+    pub presets_dir: PathBuf,
+    /// Restore the session saved by the previous launch.
+    pub restore: bool,
+    /// Run the session's solvers at start.
+    pub run_at_start: bool,
+    /// Close after this many frames (smoke tests).
+    pub exit_after_frames: Option<u64>,
+    /// Save a screenshot of the window before closing (with `exit_after_frames`).
+    pub screenshot: Option<PathBuf>,
+    /// Show the adapter's name in the status bar (off in snapshot tests, whose adapter's
+    /// name carries a driver version).
+    pub show_adapter: bool,
+    /// A preset to load at start.
+    pub preset: Option<PathBuf>,
+    /// The central view to open with.
+    pub tab: Option<Tab>,
+    /// Start with the debug overlay (frame time) shown.
+    pub debug_overlay: bool,
+    /// Start with "as fast as possible" playback.
+    pub fast_playback: bool,
+    /// Select this attempt of the first run once it exists (screenshots).
+    pub select: Option<usize>,
+    /// Hovering a step previews it (off for screenshots under Xvfb, whose pointer rests in the
+    /// middle of the window).
+    pub hover: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            presets_dir: PathBuf::from("presets"),
+            restore: true,
+            run_at_start: true,
+            exit_after_frames: None,
+            screenshot: None,
+            show_adapter: true,
+            preset: None,
+            tab: None,
+            debug_overlay: false,
+            fast_playback: false,
+            select: None,
+            hover: true,
+        }
+    }
+}
+
+/// The nodelab desktop app.
+pub struct NodelabApp {
+    session: Session,
+    dark: bool,
+    runs: Vec<RunData>,
+    handles: Vec<Option<SolveHandle>>,
+    field_requested: Vec<Option<(usize, usize)>>,
+    view: ViewState,
+    sweep: SweepState,
+    jobs: Jobs,
+    toasts: Toasts,
+    presets: Vec<PathBuf>,
+    preset_error: Option<String>,
+    custom_check: CustomCheck,
+    table_order: TableOrder,
+    adapter: Option<String>,
+    options: AppOptions,
+    frames: u64,
+    last_frame: Option<Instant>,
+    commands: Vec<Command>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    screenshot_saved: Arc<AtomicBool>,
+    screenshot_requested: bool,
+    closing: bool,
+}
+
+impl NodelabApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
+        let stored = |key: &str| {
+            options
+                .restore
+                .then(|| cc.storage.and_then(|s| s.get_string(key)))
+                .flatten()
+        };
+        let session = stored(SESSION_KEY)
+            .and_then(|s| serde_json::from_str::<Session>(&s).ok())
+            .unwrap_or_default();
+        let dark = stored(DARK_KEY).is_none_or(|s| s != "light");
+        theme::install_fonts(&cc.egui_ctx);
+        theme::apply(&cc.egui_ctx, dark);
+        let adapter = cc
+            .wgpu_render_state
+            .as_ref()
+            .map(|rs| status_bar::adapter_line(&rs.adapter.get_info()));
+        let mut app = Self {
+            session,
+            dark,
+            runs: Vec::new(),
+            handles: Vec::new(),
+            field_requested: Vec::new(),
+            view: ViewState::default(),
+            sweep: SweepState::default(),
+            jobs: Jobs::new(repaint.clone()),
+            toasts: Toasts::default(),
+            presets: Vec::new(),
+            preset_error: None,
+            custom_check: CustomCheck::default(),
+            table_order: TableOrder::default(),
+            adapter,
+            options,
+            frames: 0,
+            last_frame: None,
+            commands: Vec::new(),
+            repaint,
+            screenshot_saved: Arc::new(AtomicBool::new(false)),
+            screenshot_requested: false,
+            closing: false,
+        };
+        app.commands.push(Command::RefreshPresets);
+        if let Some(p) = app.options.preset.clone() {
+            app.commands.push(Command::LoadPreset(p));
+        } else if app.options.run_at_start {
+            app.commands.push(Command::Run);
+        }
+        if let Some(tab) = app.options.tab {
+            app.view.tab = tab;
+            if tab == Tab::WorkPrecision {
+                app.commands.push(Command::RunWorkPrecision);
+            }
+        }
+        app.view.debug_overlay = app.options.debug_overlay;
+        app.view.playback.as_fast_as_possible = app.options.fast_playback;
+        app
+    }
+
+    // ----- accessors for tests and embedding -----
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    pub fn runs(&self) -> &[RunData] {
+        &self.runs
+    }
+
+    pub fn view(&self) -> &ViewState {
+        &self.view
+    }
+
+    pub fn view_mut(&mut self) -> &mut ViewState {
+        &mut self.view
+    }
+
+    pub fn preset_error(&self) -> Option<&str> {
+        self.preset_error.as_deref()
+    }
+
+    pub fn presets(&self) -> &[PathBuf] {
+        &self.presets
+    }
+
+    pub fn toasts(&self) -> &Toasts {
+        &self.toasts
+    }
+
+    pub fn work_precision(&self) -> &SweepState {
+        &self.sweep
+    }
+
+    /// Queues a command, applied at the end of the next frame (or by [`Self::settle`]).
+    pub fn push_command(&mut self, c: Command) {
+        self.commands.push(c);
+    }
+
+    /// Applies queued commands and blocks until every worker and job has finished, taking all
+    /// their results (tests drive the app deterministically with this instead of waiting on
+    /// wall-clock playback).
+    pub fn settle(&mut self) {
+        loop {
+            self.apply_commands();
+            for i in 0..self.runs.len() {
+                while !self.runs[i].is_finished() {
+                    let Some(h) = &self.handles[i] else { break };
+                    match h.rx.recv() {
+                        Ok(m) => apply_msg(&mut self.runs[i], m),
+                        Err(_) => {
+                            self.handles[i] = None;
+                            break;
+                        }
+                    }
+                }
+                self.drain(i, usize::MAX);
+            }
+            for r in self.jobs.wait_all() {
+                self.on_job(r);
+            }
+            self.sweep.wait();
+            if self.commands.is_empty() && self.jobs.pending() == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Blocks until run `run` has answered every outstanding probe/field request that arrives
+    /// within `timeout` (tests).
+    pub fn wait_for_worker_reply(&mut self, run: usize, timeout: std::time::Duration) {
+        if let Some(Some(h)) = self.handles.get(run)
+            && let Ok(m) = h.rx.recv_timeout(timeout)
+        {
+            apply_msg(&mut self.runs[run], m);
+        }
+    }
+
+    // ----- workers -----
+
+    fn start_runs(&mut self) {
+        self.handles.clear();
+        self.runs.clear();
+        self.field_requested.clear();
+        self.view.selected = None;
+        self.view.hovered = None;
+        self.view.playback.restart();
+        if self.view.table_run >= self.session.solvers.len() {
+            self.view.table_run = 0;
+        }
+        let spec = self.session.problem_spec();
+        for (i, cfg) in self.session.solvers.iter().enumerate() {
+            let mut run = RunData::new(cfg.clone(), theme::run_color(i));
+            let handle = match worker::spawn(
+                spec.clone(),
+                PathBuf::from("."),
+                cfg.clone(),
+                self.repaint.clone(),
+            ) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    run.status = RunStatus::Invalid(format!("cannot start a worker thread: {e}"));
+                    None
+                }
+            };
+            self.runs.push(run);
+            self.handles.push(handle);
+            self.field_requested.push(None);
+        }
+    }
+
+    /// Takes up to `budget` messages of run `i`.
+    fn drain(&mut self, i: usize, budget: usize) {
+        let Some(h) = &self.handles[i] else { return };
+        let mut n = 0;
+        while n < budget {
+            match h.rx.try_recv() {
+                Ok(m) => {
+                    let invalid = matches!(m, SolveMsg::Invalid(_));
+                    apply_msg(&mut self.runs[i], m);
+                    n += 1;
+                    if invalid {
+                        self.handles[i] = None;
+                        return;
+                    }
+                }
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    if !self.runs[i].is_finished() {
+                        self.runs[i].status = RunStatus::Invalid("the solve worker stopped".into());
+                    }
+                    self.handles[i] = None;
+                    return;
+                }
+            }
+        }
+        // More is waiting: come back next frame.
+        (self.repaint)();
+    }
+
+    fn busy_workers(&self) -> usize {
+        self.runs.iter().filter(|r| !r.is_finished()).count()
+            + usize::from(self.sweep.running())
+            + self.jobs.pending()
+    }
+}
+
+/// Applies one worker message to its run.
+fn apply_msg(run: &mut RunData, m: SolveMsg) {
+    match m {
+        SolveMsg::Started(info) => run.start(info),
+        SolveMsg::Exact(curve) => run.exact_curve = curve,
+        SolveMsg::Steps(records, errors) => run.push(records, errors),
+        SolveMsg::Finished {
+            nfev,
+            warnings,
+            error,
+        } => {
+            run.nfev = nfev;
+            run.warnings = warnings;
+            run.status = match error {
+                Some(e) => RunStatus::Failed(e),
+                None => RunStatus::Done,
+            };
+        }
+        SolveMsg::Invalid(e) => run.status = RunStatus::Invalid(e),
+        SolveMsg::Probe(p) => run.probe = Some(p),
+        SolveMsg::Field(f) => run.field = Some(f),
+    }
+}
+
+impl eframe::App for NodelabApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        if ctx.theme()
+            != if self.dark {
+                egui::Theme::Dark
+            } else {
+                egui::Theme::Light
+            }
+        {
+            theme::apply(&ctx, self.dark);
+        }
+        for i in 0..self.runs.len() {
+            self.drain(i, MESSAGES_PER_FRAME);
+        }
+        for r in self.jobs.poll() {
+            self.on_job(r);
+        }
+        self.sweep.poll();
+        self.handle_input(&ctx);
+        let dt = ctx.input(|i| i.stable_dt) as f64;
+        let available = self.available();
+        if self.view.playback.advance(dt, available) {
+            ctx.request_repaint();
+        }
+        self.custom_check.update(&self.session.custom);
+
+        egui::Panel::top("menu").show(ui, |ui| {
+            menu::menu_bar(
+                ui,
+                &self.presets,
+                &mut self.view,
+                self.dark,
+                &mut self.commands,
+            );
+        });
+        egui::Panel::top("toolbar").show(ui, |ui| {
+            menu::toolbar(ui, &mut self.view, available, &mut self.commands);
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            let adapter = if self.options.show_adapter {
+                self.adapter.as_deref()
+            } else {
+                Some("(adapter hidden)")
+            };
+            status_bar::ui(ui, adapter, self.busy_workers(), &self.view);
+        });
+        egui::Panel::left("setup")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    problem_panel::ui(
+                        ui,
+                        &mut self.session,
+                        &self.custom_check,
+                        &mut self.commands,
+                    );
+                    ui.separator();
+                    let running = self.runs.iter().any(|r| !r.is_finished());
+                    solver_panel::ui(ui, &mut self.session.solvers, running, &mut self.commands);
+                });
+            });
+        // Wide enough for the step's components, so that showing a step never resizes the
+        // plots under the pointer.
+        egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(360.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    inspector::ui(ui, &self.runs, &mut self.view, &mut self.commands);
+                    ui.separator();
+                    stats::ui(ui, &self.runs, &mut self.view, &mut self.commands);
+                });
+            });
+        if self.view.show_table && self.view.tab == Tab::TimePlots && !self.runs.is_empty() {
+            egui::Panel::bottom("steps")
+                .resizable(true)
+                .default_size(170.0)
+                .min_size(140.0)
+                .show(ui, |ui| {
+                    step_table::ui(
+                        ui,
+                        &self.runs,
+                        &mut self.view,
+                        &mut self.table_order,
+                        &mut self.commands,
+                    );
+                });
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.error_window(&ctx);
+        self.toasts.ui(&ctx, dt as f32);
+        if self.view.debug_overlay {
+            let n: usize = self.runs.iter().map(|r| r.records.len()).sum();
+            status_bar::overlay(&ctx, &self.view, n);
+            ctx.request_repaint();
+        }
+
+        self.view.hovered = self.view.hovered_next.take().filter(|_| self.options.hover);
+        self.apply_commands();
+        let now = Instant::now();
+        let interval = self
+            .last_frame
+            .map_or(0.0, |t| (now - t).as_secs_f32() * 1000.0);
+        self.last_frame = Some(now);
+        self.view
+            .frame_times
+            .push((now - started).as_secs_f32() * 1000.0, interval);
+        self.frames += 1;
+        self.smoke_test_hooks(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if let Ok(s) = serde_json::to_string(&self.session) {
+            storage.set_string(SESSION_KEY, s);
+        }
+        storage.set_string(DARK_KEY, if self.dark { "dark" } else { "light" }.into());
+    }
+}

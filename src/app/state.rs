@@ -1,0 +1,160 @@
+//! Short-lived view state: selection, hover, playback, view toggles. Never saved.
+
+use std::collections::VecDeque;
+
+use super::playback::Playback;
+
+/// A step of a run: `record` indexes the run's attempted steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StepRef {
+    pub run: usize,
+    pub record: usize,
+}
+
+/// The central views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    TimePlots,
+    Phase,
+    WorkPrecision,
+}
+
+/// Every exportable plot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlotKind {
+    Solution,
+    StepSize,
+    ErrorRatio,
+    Coefficients,
+    Phase,
+    WorkPrecision,
+}
+
+impl PlotKind {
+    pub const ALL: [PlotKind; 6] = [
+        PlotKind::Solution,
+        PlotKind::StepSize,
+        PlotKind::ErrorRatio,
+        PlotKind::Coefficients,
+        PlotKind::Phase,
+        PlotKind::WorkPrecision,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            PlotKind::Solution => "Solution y(t)",
+            PlotKind::StepSize => "Step size h",
+            PlotKind::ErrorRatio => "Error estimate / tolerance",
+            PlotKind::Coefficients => "Coefficients a0, a1, a2",
+            PlotKind::Phase => "Phase portrait",
+            PlotKind::WorkPrecision => "Work–precision",
+        }
+    }
+
+    /// File name stem for exports.
+    pub fn stem(self) -> &'static str {
+        match self {
+            PlotKind::Solution => "solution",
+            PlotKind::StepSize => "step-size",
+            PlotKind::ErrorRatio => "error-ratio",
+            PlotKind::Coefficients => "coefficients",
+            PlotKind::Phase => "phase",
+            PlotKind::WorkPrecision => "work-precision",
+        }
+    }
+}
+
+/// Step table columns (sortable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortColumn {
+    Index,
+    T,
+    H,
+    Err,
+    Accepted,
+    Nfev,
+}
+
+/// Recent frame times, for the debug overlay.
+#[derive(Clone, Debug, Default)]
+pub struct FrameTimes {
+    pub cpu_ms: VecDeque<f32>,
+    pub interval_ms: VecDeque<f32>,
+}
+
+impl FrameTimes {
+    const KEEP: usize = 120;
+
+    pub fn push(&mut self, cpu_ms: f32, interval_ms: f32) {
+        for (q, v) in [
+            (&mut self.cpu_ms, cpu_ms),
+            (&mut self.interval_ms, interval_ms),
+        ] {
+            if q.len() == Self::KEEP {
+                q.pop_front();
+            }
+            q.push_back(v);
+        }
+    }
+
+    pub fn mean(q: &VecDeque<f32>) -> f32 {
+        if q.is_empty() {
+            0.0
+        } else {
+            q.iter().sum::<f32>() / q.len() as f32
+        }
+    }
+
+    pub fn max(q: &VecDeque<f32>) -> f32 {
+        q.iter().copied().fold(0.0, f32::max)
+    }
+}
+
+/// All view state of the step explorer.
+#[derive(Clone, Debug)]
+pub struct ViewState {
+    pub tab: Tab,
+    pub selected: Option<StepRef>,
+    /// Hovered step, as found in the previous frame (what the views highlight).
+    pub hovered: Option<StepRef>,
+    /// Hovered step found so far in this frame.
+    pub hovered_next: Option<StepRef>,
+    /// The selection changed: the table scrolls to it once.
+    pub scroll_to_selection: bool,
+    pub playback: Playback,
+    pub coeff_component: usize,
+    pub show_p_vs_f: bool,
+    pub show_dense: bool,
+    pub show_exact: bool,
+    pub phase_axes: (usize, usize),
+    pub show_field: bool,
+    pub sort: (SortColumn, bool),
+    pub table_run: usize,
+    pub show_table: bool,
+    pub debug_overlay: bool,
+    pub frame_times: FrameTimes,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        Self {
+            tab: Tab::TimePlots,
+            selected: None,
+            hovered: None,
+            hovered_next: None,
+            scroll_to_selection: false,
+            playback: Playback::default(),
+            coeff_component: 0,
+            show_p_vs_f: false,
+            show_dense: true,
+            show_exact: true,
+            phase_axes: (0, 1),
+            show_field: true,
+            sort: (SortColumn::Index, true),
+            table_run: 0,
+            show_table: true,
+            debug_overlay: false,
+            frame_times: FrameTimes::default(),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Drawing a [`Figure`] with plotters, on the bitmap (PNG) or SVG backend.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use super::{ExportError, Figure, Marker, Rgb, SeriesKind};
+
+const FONT: &str = "sans-serif";
+
+/// plotters' ab_glyph text backend only knows fonts registered by name: register egui's
+/// default font once, so exported figures use the same typeface as the app.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bundled font is valid; a failure would only mean text is not drawn.
+        let _ = plotters::style::register_font(
+            FONT,
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+fn color(c: Rgb) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+/// Renders `figure` as an SVG document.
+pub fn render_svg(figure: &Figure, size: (u32, u32)) -> Result<String, ExportError> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw(&root, figure)?;
+        root.present()
+            .map_err(|e| ExportError::Draw(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// Writes `figure` as an SVG file.
+pub fn write_svg(figure: &Figure, path: &Path, size: (u32, u32)) -> Result<(), ExportError> {
+    let text = render_svg(figure, size)?;
+    std::fs::write(path, text).map_err(|e| ExportError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes `figure` as a PNG file.
+pub fn write_png(figure: &Figure, path: &Path, size: (u32, u32)) -> Result<(), ExportError> {
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(&root, figure)?;
+        root.present()
+            .map_err(|e| ExportError::Draw(e.to_string()))?;
+    }
+    let image = image::RgbImage::from_raw(size.0, size.1, pixels)
+        .ok_or_else(|| ExportError::Draw("pixel buffer has the wrong size".into()))?;
+    image.save(path).map_err(|e| ExportError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Pads a range so that a flat series still gets a visible axis.
+fn padded(lo: f64, hi: f64, log: bool) -> (f64, f64) {
+    if log {
+        let (a, b) = (lo.log10(), hi.log10());
+        let pad = ((b - a) * 0.05).max(0.05);
+        (10f64.powf(a - pad), 10f64.powf(b + pad))
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-12 * lo.abs().max(hi.abs()).max(1.0));
+        (lo - pad, hi + pad)
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+) -> Result<(), ExportError> {
+    register_font();
+    root.fill(&WHITE)
+        .map_err(|e| ExportError::Draw(e.to_string()))?;
+    let [x0, x1, y0, y1] = fig.bounds().ok_or(ExportError::Empty)?;
+    let (x0, x1) = padded(x0, x1, fig.x_log);
+    let (y0, y1) = padded(y0, y1, fig.y_log);
+    match (fig.x_log, fig.y_log) {
+        (false, false) => chart(root, fig, x0..x1, y0..y1),
+        (false, true) => chart(root, fig, x0..x1, (y0..y1).log_scale()),
+        (true, false) => chart(root, fig, (x0..x1).log_scale(), y0..y1),
+        (true, true) => chart(root, fig, (x0..x1).log_scale(), (y0..y1).log_scale()),
+    }
+}
+
+fn chart<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    x: X,
+    y: Y,
+) -> Result<(), ExportError>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| ExportError::Draw(e.to_string());
+    let (w, _) = root.dim_in_pixel();
+    let scale = (w as f64 / 800.0).max(1.0);
+    let px = |v: f64| (v * scale).round() as u32;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&fig.title, (FONT, px(18.0)))
+        .margin(px(12.0))
+        .x_label_area_size(px(44.0))
+        .y_label_area_size(px(70.0))
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&fig.x_label)
+        .y_desc(&fig.y_label)
+        .label_style((FONT, px(13.0)))
+        .axis_desc_style((FONT, px(15.0)))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(205, 205, 205))
+        .draw()
+        .map_err(err)?;
+    let usable = |p: &[f64; 2]| {
+        p[0].is_finite()
+            && p[1].is_finite()
+            && (!fig.x_log || p[0] > 0.0)
+            && (!fig.y_log || p[1] > 0.0)
+    };
+    for h in &fig.hlines {
+        if !(h.y.is_finite() && (!fig.y_log || h.y > 0.0)) {
+            continue;
+        }
+        let range = chart.x_range();
+        let c = color(h.color);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(range.start, h.y), (range.end, h.y)],
+                px(6.0),
+                px(4.0),
+                c.stroke_width(px(1.5)),
+            ))
+            .map_err(err)?
+            .label(&h.name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    for s in &fig.series {
+        let c = color(s.color);
+        let pts = || s.points.iter().filter(|p| usable(p)).map(|p| (p[0], p[1]));
+        let anno = match s.kind {
+            SeriesKind::Line { width, dashed } => {
+                let style = c.stroke_width(px(width as f64));
+                // A non-finite point splits the polyline (e.g. a blow-up).
+                let mut pieces: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+                for p in &s.points {
+                    if usable(p) {
+                        if let Some(last) = pieces.last_mut() {
+                            last.push((p[0], p[1]));
+                        }
+                    } else if pieces.last().is_some_and(|l| !l.is_empty()) {
+                        pieces.push(Vec::new());
+                    }
+                }
+                for (k, piece) in pieces.into_iter().filter(|p| !p.is_empty()).enumerate() {
+                    let a = if dashed {
+                        chart
+                            .draw_series(DashedLineSeries::new(piece, px(5.0), px(4.0), style))
+                            .map_err(err)?
+                    } else {
+                        chart
+                            .draw_series(LineSeries::new(piece, style))
+                            .map_err(err)?
+                    };
+                    if k == 0 && !s.name.is_empty() {
+                        let name = s.name.clone();
+                        a.label(name).legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3))
+                        });
+                    }
+                }
+                None
+            }
+            SeriesKind::Segments { width } => {
+                let style = c.stroke_width(px(width as f64));
+                let v: Vec<[f64; 2]> = s.points.clone();
+                let segs = v
+                    .chunks_exact(2)
+                    .filter(|ab| usable(&ab[0]) && usable(&ab[1]))
+                    .map(|ab| PathElement::new([(ab[0][0], ab[0][1]), (ab[1][0], ab[1][1])], style))
+                    .collect::<Vec<_>>();
+                Some(chart.draw_series(segs).map_err(err)?)
+            }
+            SeriesKind::Markers { shape, size } => {
+                let r = px(size as f64) as i32;
+                let style = c.filled();
+                let line = c.stroke_width(px(1.5));
+                Some(match shape {
+                    Marker::Circle => chart
+                        .draw_series(pts().map(|p| Circle::new(p, r, style)))
+                        .map_err(err)?,
+                    Marker::Square => chart
+                        .draw_series(pts().map(|p| {
+                            EmptyElement::at(p) + Rectangle::new([(-r, -r), (r, r)], style)
+                        }))
+                        .map_err(err)?,
+                    Marker::Cross => chart
+                        .draw_series(pts().map(|p| Cross::new(p, r + 1, line)))
+                        .map_err(err)?,
+                })
+            }
+        };
+        if let Some(anno) = anno {
+            let name = s.name.clone();
+            if !name.is_empty() {
+                anno.label(name).legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], c.stroke_width(3))
+                });
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, px(13.0)))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
