@@ -246,3 +246,43 @@ fn snapshots_of_the_main_views() {
     settle(&mut h);
     h.snapshot("explorer_light");
 }
+
+#[test]
+fn gpu_compute_runs_on_the_renderers_own_device() {
+    use nodelab::gpu::{FixedSchedule, GpuSolver};
+    use nodelab::nn::{Activation, Mlp};
+    let h = harness(&presets());
+    let ctx = h
+        .state()
+        .gpu()
+        .expect("the wgpu renderer hands its device to the compute context")
+        .clone();
+    assert!(!ctx.adapter.name.is_empty());
+    // A forward solve on eframe's device, against the CPU f64 solver.
+    let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 5);
+    let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
+    gpu.poison = true;
+    let y0 = [0.3, -0.7, 1.1, 0.2, -0.4, 0.9];
+    gpu.set_batch(&y0, &[]).unwrap();
+    let out = gpu
+        .forward_rk4(&FixedSchedule::new(0.0, 1.0, Some(0.05)).unwrap())
+        .unwrap();
+    let config = nodelab::solver::SolverConfig {
+        method: Method::Rk4,
+        h0: Some(0.05),
+        ..Default::default()
+    };
+    for s in 0..3 {
+        let problem =
+            nodelab::problem::neural::build(mlp.clone(), y0[2 * s..2 * s + 2].to_vec(), 0.0, 1.0)
+                .unwrap();
+        let cpu = nodelab::solver::solve(&problem, &config).unwrap();
+        for i in 0..2 {
+            let (g, c) = (f64::from(out.y[2 * s + i]), cpu.y_final()[i]);
+            assert!(
+                (g - c).abs() <= 1e-5 * (1.0 + c.abs()),
+                "sample {s}[{i}]: {g} vs {c}"
+            );
+        }
+    }
+}

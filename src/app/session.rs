@@ -161,6 +161,9 @@ impl Session {
             problem: self.problem_spec(),
             solver: solvers.next().unwrap_or_default(),
             compare: solvers.collect(),
+            // The step explorer has no gradient settings: a saved session is a solve preset.
+            batch_steps: Default::default(),
+            loss: None,
         }
     }
 

@@ -97,6 +97,8 @@ pub struct NodelabApp {
     custom_check: CustomCheck,
     table_order: TableOrder,
     adapter: Option<String>,
+    /// GPU compute on the renderer's device (none when eframe runs without wgpu).
+    gpu: Option<std::sync::Arc<crate::gpu::GpuContext>>,
     options: AppOptions,
     frames: u64,
     last_frame: Option<Instant>,
@@ -108,6 +110,11 @@ pub struct NodelabApp {
 }
 
 impl NodelabApp {
+    /// The GPU compute context on eframe's own device, for GPU work started from the app.
+    pub fn gpu(&self) -> Option<&std::sync::Arc<crate::gpu::GpuContext>> {
+        self.gpu.as_ref()
+    }
+
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
         let ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || ctx.request_repaint());
@@ -123,10 +130,16 @@ impl NodelabApp {
         let dark = stored(DARK_KEY).is_none_or(|s| s != "light");
         theme::install_fonts(&cc.egui_ctx);
         theme::apply(&cc.egui_ctx, dark);
-        let adapter = cc
-            .wgpu_render_state
-            .as_ref()
-            .map(|rs| status_bar::adapter_line(&rs.adapter.get_info()));
+        // The compute context shares eframe's own wgpu device and queue, so GPU results can be
+        // drawn without copies; the status bar reports that adapter.
+        let gpu = cc.wgpu_render_state.as_ref().map(|rs| {
+            crate::gpu::GpuContext::from_device(
+                rs.device.clone(),
+                rs.queue.clone(),
+                &rs.adapter.get_info(),
+            )
+        });
+        let adapter = gpu.as_ref().map(|g| g.adapter.summary());
         let mut app = Self {
             session,
             dark,
@@ -142,6 +155,7 @@ impl NodelabApp {
             custom_check: CustomCheck::default(),
             table_order: TableOrder::default(),
             adapter,
+            gpu,
             options,
             frames: 0,
             last_frame: None,

@@ -2,14 +2,6 @@
 
 use super::state::{FrameTimes, ViewState};
 
-/// The adapter as one line: name, backend, device type.
-pub fn adapter_line(info: &wgpu::AdapterInfo) -> String {
-    format!(
-        "{} · {:?} · {:?}",
-        info.name, info.backend, info.device_type
-    )
-}
-
 pub fn ui(ui: &mut egui::Ui, adapter: Option<&str>, busy: usize, view: &ViewState) {
     ui.horizontal(|ui| {
         ui.label(egui::RichText::new("GPU").small().strong());
