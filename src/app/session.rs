@@ -119,6 +119,15 @@ fn spec_y0(y0: &[f64]) -> Option<StateSpec> {
 }
 
 impl Session {
+    /// The name a solve of the current source reports (`van-der-pol`, `custom`, `neural`).
+    pub fn problem_name(&self) -> &str {
+        match self.kind {
+            ProblemKind::Builtin => &self.builtin.name,
+            ProblemKind::Custom => "custom",
+            ProblemKind::Neural => "neural",
+        }
+    }
+
     /// The `[problem]` table of the current source. Neural weights are an absolute path.
     pub fn problem_spec(&self) -> ProblemSpec {
         match self.kind {

@@ -430,7 +430,13 @@ impl eframe::App for NodelabApp {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     inspector::ui(ui, &self.runs, &mut self.view, &mut self.commands);
                     ui.separator();
-                    stats::ui(ui, &self.runs, &mut self.view, &mut self.commands);
+                    stats::ui(
+                        ui,
+                        &self.runs,
+                        self.session.problem_name(),
+                        &mut self.view,
+                        &mut self.commands,
+                    );
                 });
             });
         if self.view.show_table && self.view.tab == Tab::TimePlots && !self.runs.is_empty() {
