@@ -5,8 +5,9 @@
 //   K1 = J1 s + ∂f/∂θ_j(1),  K2 = J2 (s + h/2 K1) + …,  K3 = J3 (s + h/2 K2) + …,
 //   K4 = J4 (s + h K3) + …,   s ← s + h/6 (K1 + 2K2 + 2K3 + K4),
 // which is RK4 on [y, S] exactly; each stage's Jacobians J = ∂f/∂y and G_l = ∂f/∂z_l are formed
-// once (D reverse passes), after which ∂f/∂θ_j = G_l[:, r]·x_l[c] and every column is O(D²). At T, dL/dθ = ∂L/∂y(T) · S(T). With fixed steps this equals
-// the backprop gradient to rounding.
+// once (D reverse passes), after which ∂f/∂θ_j = G_l[:, r]·x_l[c] and every column is O(D²).
+// dL/dθ = Σ_k ∂L/∂y(τ_k) · S(τ_k) over the observations (§4.2; one, at T, for the terminal
+// losses). With fixed steps this equals the backprop gradient to rounding.
 
 const S_LEN: u32 = D * N_PARAMS;
 
@@ -107,38 +108,47 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var y_new: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
     var done = 0u;
     var cols = 0u;
-    for (var n = 0u; n < n_steps; n++) {
-        let t = fixed_t(n);
-        let h = fixed_h(n);
-        rk4_step_kept(t, h, &y, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-        mlp_jac(&a1, &d1, &j1);
-        mlp_jac(&a2, &d2, &j2);
-        mlp_jac(&a3, &d3, &j3);
-        mlp_jac(&a4, &d4, &j4);
-        cols += sens_step(&sens, h, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
-        y = y_new;
-        done++;
+    var loss = 0.0;
+    var dl: Vec;
+    var g: Grad;
+    zero_grad(&g);
+    var written = 0u;
+    for (var k = 0u; k < n_obs; k++) {
+        let ts = seg_t0(k);
+        let hs = seg_h(k);
+        let ns = seg_n(k);
+        for (var jj = 0u; jj < ns; jj++) {
+            let t = ts + f32(jj) * hs;
+            let h = seg_step(k, jj);
+            rk4_step_kept(t, h, &y, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            mlp_jac(&a1, &d1, &j1);
+            mlp_jac(&a2, &d2, &j2);
+            mlp_jac(&a3, &d3, &j3);
+            mlp_jac(&a4, &d4, &j4);
+            cols += sens_step(&sens, h, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
+            y = y_new;
+            done++;
+        }
+        // dL/dθ += ∂L/∂y(τ_k) · S(τ_k).
+        loss += loss_term(s, k, &y, &dl, true);
+        for (var j = 0u; j < N_PARAMS; j++) {
+            var v = 0.0;
+            for (var i = 0u; i < D; i++) {
+                v += dl[i] * sens[i * N_PARAMS + j];
+            }
+            g[j] += v;
+            written++;
+        }
     }
     status = completion(completion(status, done, n_steps), cols, n_steps * N_PARAMS);
+    status = completion(status, written, n_obs * N_PARAMS);
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
     }
     write_state(s, &y);
-    var dl: Vec;
-    let loss = loss_and_grad(s, &y, &dl);
-    var g: Grad;
-    var written = 0u;
-    for (var j = 0u; j < N_PARAMS; j++) {
-        var v = 0.0;
-        for (var i = 0u; i < D; i++) {
-            v += dl[i] * sens[i * N_PARAMS + j];
-        }
-        g[j] = v;
-        written++;
-    }
-    status = completion(status, written, N_PARAMS);
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 4u * n_steps, status);
@@ -279,7 +289,7 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     status = completion(status, cols, accepted * N_PARAMS);
     write_state(s, &y);
     var dl: Vec;
-    let loss = loss_and_grad(s, &y, &dl);
+    let loss = loss_term(s, 0u, &y, &dl, true);
     var g: Grad;
     for (var j = 0u; j < N_PARAMS; j++) {
         var v = 0.0;

@@ -22,5 +22,6 @@ pub mod shader;
 pub use buffers::SampleStats;
 pub use context::{AdapterReport, GpuContext, GpuError};
 pub use engine::{
-    AdaptiveSettings, FixedSchedule, ForwardResult, GpuGradMethod, GpuLoss, GpuSolver, GradResult,
+    AdaptiveSettings, FixedSchedule, ForwardResult, GpuGradMethod, GpuLoss, GpuObjective,
+    GpuSolver, GradResult, Segment,
 };
