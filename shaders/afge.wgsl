@@ -183,7 +183,10 @@ fn rk4_stages_kept(t: f32, h: f32, y: ptr<function, Vec>, k1: ptr<function, Vec>
 // controlled on y alone (zc_rk4.wgsl) and S is advanced only on accepted steps, with that step's
 // stored stages — the derivative of the discrete forward map actually taken (step sizes held
 // constant), as `nodelab grad`'s afge with `--afge-control state`. Rejected attempts cost no
-// sensitivity work.
+// sensitivity work. The solve runs segment by segment between the observation times, each a
+// fresh adaptive solve (initial step, first-step estimator, attempt budget) as
+// nodelab::grad::forward::run_segment; segment k's table entry is [t0, t1, h_min, h_max, −],
+// and dL/dθ = Σ_k ∂L/∂y(τ_k) · S(τ_k).
 @compute @workgroup_size(WG)
 fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = gid.x;
@@ -191,8 +194,6 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= b {
         return;
     }
-    let t1 = params.t1;
-    var t = params.t0;
     var y = load_y0(s);
     var sens: array<f32, S_LEN>;
     for (var j = 0u; j < S_LEN; j++) {
@@ -223,81 +224,103 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var coeffs: array<f32, 3 * D>;
     var prev: ZcPrev;
     var status = STATUS_OK;
-    var nfev = 1u;
+    var nfev = 0u;
     var accepted = 0u;
     var rejected = 0u;
-    var attempts = 0u;
     var cols = 0u;
-    var last_rejected = false;
-    mlp_eval(t, &y, &a1, &d1, &k1);
-    var h = params.h0;
-    if h <= 0.0 {
-        h = initial_step(&y, &k1, zc_h_floor(t), &ax, &dx);
+    var loss = 0.0;
+    var dl: Vec;
+    var g: Grad;
+    zero_grad(&g);
+    var written = 0u;
+    let n_obs = params.n_obs;
+    var segs_done = 0u;
+    for (var k = 0u; k < n_obs; k++) {
+        let span = ZcSpan(seg_t0(k), seg_t1(k), data[params.seg_off + 5u * k + 2u],
+                          data[params.seg_off + 5u * k + 3u]);
+        let t1 = span.t1;
+        var t = span.t0;
+        var attempts = 0u;
+        var last_rejected = false;
+        prev.valid = false;
+        mlp_eval(t, &y, &a1, &d1, &k1);
         nfev++;
-    }
-    loop {
-        if t >= t1 {
-            break;
+        var h = params.h0;
+        if h <= 0.0 {
+            h = initial_step(span, &y, &k1, zc_h_floor(span, t), &ax, &dx);
+            nfev++;
         }
-        var hh = h;
-        var clipped = false;
-        status = zc_guard(t, attempts, &hh, &clipped);
+        loop {
+            if t >= t1 {
+                break;
+            }
+            var hh = h;
+            var clipped = false;
+            status = zc_guard(span, t, attempts, &hh, &clipped);
+            if status != STATUS_OK {
+                break;
+            }
+            attempts++;
+            rk4_stages_kept(t, hh, &y, &k1, &a2, &d2, &a3, &d3, &a4, &d4, &k2, &k3, &k4,
+                            &y_new);
+            if !all_finite(&y_new) {
+                status = STATUS_NONFINITE;
+                break;
+            }
+            mlp_eval(t + hh, &y_new, &a5, &d5, &k5);
+            nfev += 4u;
+            let ratio = zc_error_ratio(t, hh, &y, &y_new, &k1, &k2, &k3, &k4, &k5, &coeffs,
+                                       &prev, &ax, &dx, &nfev);
+            if ratio < 0.0 {
+                status = STATUS_NONFINITE;
+                break;
+            }
+            let ok = ratio <= 1.0;
+            let fac = zc_factor(ratio, ok, last_rejected);
+            if ok {
+                mlp_jac(&a1, &d1, &j1);
+                mlp_jac(&a2, &d2, &j2);
+                mlp_jac(&a3, &d3, &j3);
+                mlp_jac(&a4, &d4, &j4);
+                cols += sens_step(&sens, hh, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
+                prev.coeffs = coeffs;
+                prev.t = t;
+                prev.h = hh;
+                prev.valid = true;
+                t = select(t + hh, t1, clipped);
+                y = y_new;
+                k1 = k5;
+                a1 = a5;
+                d1 = d5;
+                accepted++;
+            } else {
+                rejected++;
+            }
+            last_rejected = !ok;
+            h = hh * fac;
+        }
+        if status == STATUS_OK && t < t1 {
+            status = STATUS_INCOMPLETE;
+        }
         if status != STATUS_OK {
             break;
         }
-        attempts++;
-        rk4_stages_kept(t, hh, &y, &k1, &a2, &d2, &a3, &d3, &a4, &d4, &k2, &k3, &k4, &y_new);
-        if !all_finite(&y_new) {
-            status = STATUS_NONFINITE;
-            break;
+        // dL/dθ += ∂L/∂y(τ_k) · S(τ_k).
+        loss += loss_term(s, k, &y, &dl, true);
+        for (var j = 0u; j < N_PARAMS; j++) {
+            var v = 0.0;
+            for (var i = 0u; i < D; i++) {
+                v += dl[i] * sens[i * N_PARAMS + j];
+            }
+            g[j] += v;
+            written++;
         }
-        mlp_eval(t + hh, &y_new, &a5, &d5, &k5);
-        nfev += 4u;
-        let ratio = zc_error_ratio(t, hh, &y, &y_new, &k1, &k2, &k3, &k4, &k5, &coeffs, &prev,
-                                   &ax, &dx, &nfev);
-        if ratio < 0.0 {
-            status = STATUS_NONFINITE;
-            break;
-        }
-        let ok = ratio <= 1.0;
-        let fac = zc_factor(ratio, ok, last_rejected);
-        if ok {
-            mlp_jac(&a1, &d1, &j1);
-            mlp_jac(&a2, &d2, &j2);
-            mlp_jac(&a3, &d3, &j3);
-            mlp_jac(&a4, &d4, &j4);
-            cols += sens_step(&sens, hh, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
-            prev.coeffs = coeffs;
-            prev.t = t;
-            prev.h = hh;
-            prev.valid = true;
-            t = select(t + hh, t1, clipped);
-            y = y_new;
-            k1 = k5;
-            a1 = a5;
-            d1 = d5;
-            accepted++;
-        } else {
-            rejected++;
-        }
-        last_rejected = !ok;
-        h = hh * fac;
-    }
-    if status == STATUS_OK && t < t1 {
-        status = STATUS_INCOMPLETE;
+        segs_done++;
     }
     status = completion(status, cols, accepted * N_PARAMS);
+    status = completion(status, segs_done, n_obs);
+    status = completion(status, written, n_obs * N_PARAMS);
     write_state(s, &y);
-    var dl: Vec;
-    let loss = loss_term(s, 0u, &y, &dl, true);
-    var g: Grad;
-    for (var j = 0u; j < N_PARAMS; j++) {
-        var v = 0.0;
-        for (var i = 0u; i < D; i++) {
-            v += dl[i] * sens[i * N_PARAMS + j];
-        }
-        g[j] = v;
-    }
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
     write_stats(s, accepted, rejected, nfev, status);

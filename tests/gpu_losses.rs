@@ -184,65 +184,74 @@ fn cross_entropy_matches_the_cpu_engine() {
     check_fixed(&mut gpu, &mlp, 1, 0.1, 1.0, cross_entropy_loss(1, 3, 2, 8));
 }
 
-/// `afge` on the per-sample adaptive kernel with cross-entropy against the CPU afge (zc-rk4,
-/// per-sample steps, state control); trajectory-mse there, or a loss whose data was not
-/// uploaded, is a clear error.
+/// `afge` on the per-sample adaptive kernel against the CPU afge (zc-rk4, per-sample steps,
+/// state control) with cross-entropy and with trajectory-mse (each segment between observation
+/// times a fresh adaptive solve on both sides). f32 may flip a borderline accept/reject on a
+/// few samples, which moves their gradient by about the tolerance.
+fn check_adaptive(gpu: &mut GpuSolver, mlp: &Mlp, y0: &[f64], loss: Loss) {
+    let solver = SolverConfig {
+        method: Method::ZcRk4,
+        tol: 1e-6,
+        ..SolverConfig::default()
+    };
+    let p = problem(mlp, y0, 1.5, solver.clone(), loss);
+    let cpu = grad::compute(&p, GradMethod::Afge, &GradOptions::default()).unwrap();
+    let objective = GpuObjective::from_loss(&p.loss);
+    gpu.set_objective(y0, &objective).unwrap();
+    let set = AdaptiveSettings::from_config(&solver, 0.0, 1.5);
+    let out = gpu.afge_adaptive(&set, objective.loss).unwrap();
+    let e = grad::rel_l2(&out.grad, &cpu.grad);
+    let er = match (&out.readout_grad, &cpu.readout_grad) {
+        (Some(g), Some(c)) => grad::rel_l2(g, c),
+        (None, None) => 0.0,
+        (g, c) => panic!("read-out gradient GPU {g:?} vs CPU {c:?}"),
+    };
+    let el = ((out.loss - cpu.loss) / cpu.loss).abs();
+    let accepted: u64 = out.stats.iter().map(|s| u64::from(s.accepted)).sum();
+    eprintln!(
+        "adaptive afge {}: grad {e:.2e}, read-out {er:.2e}, loss {el:.2e}, accepted GPU \
+         {accepted} CPU {}",
+        objective.loss.name(),
+        cpu.steps_accepted
+    );
+    assert!(e <= 1e-4, "{e}");
+    assert!(er <= 1e-4, "{er}");
+    assert!(el <= 1e-5, "{el}");
+    assert!(out.stats.iter().all(|s| s.status == 0));
+    let diff = (accepted as f64 - cpu.steps_accepted as f64).abs();
+    assert!(
+        diff <= 0.02 * cpu.steps_accepted as f64,
+        "{accepted} vs {}",
+        cpu.steps_accepted
+    );
+}
+
+/// Adaptive afge with both losses; a loss whose data was not uploaded, or observation times
+/// outside the span, are clear errors (never a number computed from the wrong data).
 #[test]
-fn adaptive_afge_cross_entropy_and_clear_errors() {
+fn adaptive_afge_with_both_losses_and_clear_errors() {
     let Some(ctx) = gpu_support::context() else {
         return;
     };
     let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.5, 83);
     let batch = 65;
     let y0 = gpu_support::random_states(batch, 2, 2.0, 9);
-    let solver = SolverConfig {
-        method: Method::ZcRk4,
-        tol: 1e-6,
-        ..SolverConfig::default()
-    };
-    let p = problem(
-        &mlp,
-        &y0,
-        1.5,
-        solver.clone(),
-        cross_entropy_loss(batch, 2, 3, 10),
-    );
-    let cpu = grad::compute(&p, GradMethod::Afge, &GradOptions::default()).unwrap();
     let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
     gpu.poison = true;
-    gpu.set_objective(&y0, &GpuObjective::from_loss(&p.loss))
-        .unwrap();
-    let set = AdaptiveSettings::from_config(&solver, 0.0, 1.5);
-    let out = gpu.afge_adaptive(&set, GpuLoss::CrossEntropy).unwrap();
-    let e = grad::rel_l2(&out.grad, &cpu.grad);
-    let er = grad::rel_l2(
-        out.readout_grad.as_ref().unwrap(),
-        cpu.readout_grad.as_ref().unwrap(),
+    check_adaptive(&mut gpu, &mlp, &y0, cross_entropy_loss(batch, 2, 3, 10));
+    check_adaptive(
+        &mut gpu,
+        &mlp,
+        &y0,
+        trajectory_loss(batch, 2, &[0.4, 1.1, 1.5], 12),
     );
-    let el = ((out.loss - cpu.loss) / cpu.loss).abs();
-    eprintln!("adaptive afge cross-entropy: grad {e:.2e}, read-out {er:.2e}, loss {el:.2e}");
-    assert!(e <= 1e-4, "{e}");
-    assert!(er <= 1e-4, "{er}");
-    assert!(el <= 1e-5, "{el}");
-    assert!(out.stats.iter().all(|s| s.status == 0));
 
-    // A loss other than the uploaded one is refused, not computed from the wrong data.
     let sched = FixedSchedule::new(0.0, 1.5, Some(0.1)).unwrap();
     let err = gpu
-        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::Mse)
+        .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::CrossEntropy)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("cross-entropy data"), "{err}");
-
-    let traj = trajectory_loss(batch, 2, &[0.5, 1.5], 12);
-    gpu.set_objective(&y0, &GpuObjective::from_loss(&traj))
-        .unwrap();
-    let err = gpu
-        .afge_adaptive(&set, GpuLoss::TrajectoryMse)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not trajectory-mse"), "{err}");
-    // Observation times outside the span are refused.
+    assert!(err.contains("trajectory-mse data"), "{err}");
     let short = FixedSchedule::new(0.0, 1.0, Some(0.1)).unwrap();
     let err = gpu
         .gradient(GpuGradMethod::Backprop, &short, GpuLoss::TrajectoryMse)

@@ -316,6 +316,10 @@ pub struct AdaptiveSettings {
     pub h_min: f64,
     pub h_max: f64,
     pub max_steps: u32,
+    /// The configured bounds (None: the solver's defaults `1e-12·span` and `span`, taken per
+    /// segment when a trajectory loss splits the solve).
+    pub h_min_given: Option<f64>,
+    pub h_max_given: Option<f64>,
 }
 
 impl AdaptiveSettings {
@@ -331,7 +335,19 @@ impl AdaptiveSettings {
             h_min: config.h_min.unwrap_or(1e-12 * span),
             h_max: config.h_max.unwrap_or(span).min(span),
             max_steps: config.max_steps.min(u32::MAX as usize) as u32,
+            h_min_given: config.h_min,
+            h_max_given: config.h_max,
         }
+    }
+
+    /// The bounds `(h_min, h_max)` of an adaptive solve over `[a, b]` (nodelab::solver's
+    /// defaults for that span).
+    pub fn bounds(&self, a: f64, b: f64) -> (f64, f64) {
+        let span = b - a;
+        (
+            self.h_min_given.unwrap_or(1e-12 * span),
+            self.h_max_given.unwrap_or(span).min(span),
+        )
     }
 }
 
@@ -935,6 +951,22 @@ impl GpuSolver {
         }
     }
 
+    /// `[t0, τ_1, …, τ_K]` (`[t0, t1]` for the losses on y(T)), checked against the span.
+    fn observation_ends(&self, t0: f64, t1: f64) -> Result<Vec<f64>, GpuError> {
+        let mut ends = vec![t0];
+        if self.objective.loss == GpuLoss::TrajectoryMse {
+            ends.extend(&self.objective.times);
+        } else {
+            ends.push(t1);
+        }
+        if ends.windows(2).any(|w| !(w[1] > w[0])) || ends[ends.len() - 1] > t1 {
+            return Err(GpuError::Unsupported(format!(
+                "observation times must increase strictly inside (t0, t1] = ({t0}, {t1}]"
+            )));
+        }
+        Ok(ends)
+    }
+
     /// The segments of a fixed-step gradient of `method` on `sched`, one per observation
     /// (mirroring `nodelab::grad`): RK4 kernels take steps of `sched.h` in each segment, the
     /// last one shortened (nodelab::solver::fixed); `reversible-heun` takes the reversible grid
@@ -945,18 +977,7 @@ impl GpuSolver {
         method: GpuGradMethod,
         sched: &FixedSchedule,
     ) -> Result<Vec<Segment>, GpuError> {
-        let mut ends = vec![sched.t0];
-        if self.objective.loss == GpuLoss::TrajectoryMse {
-            ends.extend(&self.objective.times);
-        } else {
-            ends.push(sched.t1);
-        }
-        if ends.windows(2).any(|w| !(w[1] > w[0])) || ends[ends.len() - 1] > sched.t1 {
-            return Err(GpuError::Unsupported(format!(
-                "observation times must increase strictly inside (t0, t1] = ({}, {}]",
-                sched.t0, sched.t1
-            )));
-        }
+        let ends = self.observation_ends(sched.t0, sched.t1)?;
         let h = sched.h;
         let span = ends[ends.len() - 1] - ends[0];
         let total = ((span / h) - 1e-9).ceil().max(1.0);
@@ -1041,12 +1062,21 @@ impl GpuSolver {
         loss: GpuLoss,
     ) -> Result<GradResult, GpuError> {
         let loss_kind = self.loss_code(loss)?;
-        if loss == GpuLoss::TrajectoryMse {
-            return Err(GpuError::Unsupported(
-                "afge on the per-sample adaptive zc-rk4 kernel takes the losses on y(T) \
-                 (half-sse, mse, cross-entropy), not trajectory-mse: use the fixed-step kernels"
-                    .into(),
-            ));
+        let ends = self.observation_ends(set.t0, set.t1)?;
+        // Segment table [t0, t1, h_min, h_max, −]: each segment a fresh adaptive solve.
+        let table: Vec<f32> = ends
+            .windows(2)
+            .flat_map(|w| {
+                let (h_min, h_max) = set.bounds(w[0], w[1]);
+                [w[0] as f32, w[1] as f32, h_min as f32, h_max as f32, 0.0]
+            })
+            .collect();
+        if let Some(b) = &self.buffers {
+            self.ctx.queue.write_buffer(
+                &b.data,
+                4 * u64::from(self.seg_off),
+                bytemuck::cast_slice(&table),
+            );
         }
         self.ensure_gradient_buffers(4)?;
         let params = Params {
