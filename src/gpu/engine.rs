@@ -1089,7 +1089,7 @@ impl GpuSolver {
             params,
             &[(Kernel::AfgeAdaptive, groups), (Kernel::Reduce, rows)],
         )?;
-        check_complete(&stats, &self.ctx.adapter.name)?;
+        check_solved(&stats, &self.ctx.adapter.name)?;
         let batch = self.batch();
         let n = batch * self.shape.dim;
         let nfe: u64 = stats.iter().map(|s| u64::from(s.nfev)).sum();
@@ -1187,7 +1187,7 @@ impl GpuSolver {
         let rows = self.reduce_rows();
         let (out, stats, grad_out) =
             self.run(params, &[(method.kernel(), groups), (Kernel::Reduce, rows)])?;
-        check_complete(&stats, &self.ctx.adapter.name)?;
+        check_solved(&stats, &self.ctx.adapter.name)?;
         let n = batch * d;
         let recon_err = out[n + batch..n + 2 * batch].iter().fold(0.0f64, |m, &v| {
             if v.is_nan() {
@@ -1234,6 +1234,32 @@ fn data_floats(obj: &GpuObjective, batch: usize, d: usize) -> u64 {
 /// Bytes of `traj` a gradient kernel needs: backprop the start state of every step, then
 /// ∂L/∂y at every observation; adjoint the states and ∂L/∂y at the observations;
 /// reversible-heun ∂L/∂x at the observations; afge nothing.
+/// A gradient is only as good as every sample's solve: besides loops cut short, any sample
+/// that failed (non-finite state, step underflow, max_steps) makes the result an error, not a
+/// number.
+fn check_solved(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
+    check_complete(stats, adapter)?;
+    let failed: Vec<(usize, &SampleStats)> = stats
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.status != 0)
+        .collect();
+    if let Some(&(first, st)) = failed.first() {
+        let hint = if st.status == 2 {
+            " (the GPU works in f32: a tolerance near f32's resolution cannot be met)"
+        } else {
+            ""
+        };
+        return Err(GpuError::Unsupported(format!(
+            "the GPU solve failed on {} of {} samples: {} on sample {first}{hint}",
+            failed.len(),
+            stats.len(),
+            st.status_text()
+        )));
+    }
+    Ok(())
+}
+
 fn traj_bytes(method: GpuGradMethod, batch: usize, dim: usize, n_steps: u32, k_obs: u32) -> u64 {
     let per = 4 * batch as u64 * dim as u64;
     match method {
