@@ -75,8 +75,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 // θ, updated in place between iterations.
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
-// [y0 (batch × D) | targets (K × batch × D, observation-major) or labels (batch, u32 bits) |
-//  read-out (C × D + C) | segment table (K × [t_start, t_end, h, h_last, n (u32 bits)])].
+// [y0 (batch × D) | targets (K × batch × D, observation-major) or labels (batch) |
+//  read-out (C × D + C) | segment table (K × [t_start, t_end, h, h_last, n])]; labels and step
+// counts are whole numbers below 2^24, exact in f32 (not bit patterns: denormals may flush).
 @group(0) @binding(2) var<storage, read> data: array<f32>;
 // [y(T) (batch × D) | per-sample loss (batch) | per-sample reconstruction error (batch)].
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -340,7 +341,7 @@ fn loss_term(s: u32, k: u32, y: ptr<function, Vec>, dl: ptr<function, Vec>,
     let b = params.batch;
     if params.loss_kind == LOSS_CROSS_ENTROPY {
         let c = params.n_classes;
-        let label = bitcast<u32>(data[params.target_off + s]);
+        let label = u32(data[params.target_off + s]);
         var zmax = -3.4e38;
         for (var j = 0u; j < c; j++) {
             zmax = max(zmax, logit(j, y));
@@ -405,7 +406,7 @@ fn seg_h(k: u32) -> f32 {
 }
 
 fn seg_n(k: u32) -> u32 {
-    return bitcast<u32>(data[params.seg_off + 5u * k + 4u]);
+    return u32(data[params.seg_off + 5u * k + 4u]);
 }
 
 // Step j of segment k: h, or h_last for the last one.

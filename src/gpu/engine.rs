@@ -118,6 +118,9 @@ impl GpuLoss {
     }
 }
 
+/// Largest whole number the kernels read from the f32 `data` buffer (labels, step counts).
+const F32_EXACT: u32 = 1 << 24;
+
 /// A batch's loss data, flat (the GPU form of `nodelab::grad::Loss`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GpuObjective {
@@ -219,6 +222,9 @@ impl GpuObjective {
                         self.readout_weight.len()
                     ));
                 }
+                if c > F32_EXACT as usize {
+                    return bad(format!("{c} classes are too many (at most {F32_EXACT})"));
+                }
                 if self.labels.len() != batch {
                     return bad(format!("{} labels for {batch} samples", self.labels.len()));
                 }
@@ -231,7 +237,11 @@ impl GpuObjective {
                     if self.times.is_empty() {
                         return bad("trajectory-mse needs observation times".into());
                     }
-                    if self.times.windows(2).any(|w| !(w[1] > w[0])) {
+                    if self
+                        .times
+                        .windows(2)
+                        .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+                    {
                         return bad("observation times must increase strictly".into());
                     }
                 }
@@ -574,7 +584,7 @@ impl GpuSolver {
         self.target_off = data.len() as u32;
         match objective.loss {
             GpuLoss::CrossEntropy => {
-                data.extend(objective.labels.iter().map(|&l| f32::from_bits(l)));
+                data.extend(objective.labels.iter().map(|&l| l as f32));
                 self.readout_off = data.len() as u32;
                 data.extend(objective.readout_weight.iter().map(|&v| v as f32));
                 data.extend(objective.readout_bias.iter().map(|&v| v as f32));
@@ -959,7 +969,11 @@ impl GpuSolver {
         } else {
             ends.push(t1);
         }
-        if ends.windows(2).any(|w| !(w[1] > w[0])) || ends[ends.len() - 1] > t1 {
+        if ends
+            .windows(2)
+            .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+            || ends[ends.len() - 1] > t1
+        {
             return Err(GpuError::Unsupported(format!(
                 "observation times must increase strictly inside (t0, t1] = ({t0}, {t1}]"
             )));
@@ -1006,6 +1020,12 @@ impl GpuSolver {
                 }
             };
             steps += f64::from(seg.n);
+            if seg.n > F32_EXACT {
+                return Err(GpuError::Unsupported(format!(
+                    "{} steps between t = {} and {} are too many for one segment (at most {F32_EXACT})",
+                    seg.n, seg.t0, seg.t1
+                )));
+            }
             segs.push(seg);
         }
         if steps > f64::from(u32::MAX / 16) {
@@ -1162,7 +1182,7 @@ impl GpuSolver {
                     g.t1 as f32,
                     g.h as f32,
                     g.h_last as f32,
-                    f32::from_bits(g.n),
+                    g.n as f32,
                 ]
             })
             .collect();
