@@ -5,6 +5,11 @@
 // g(t0) = dL/dθ (Chen et al. 2018; the IRDM paper's §2). g does not feed back, so its RK4
 // update is the quadrature Σ b_i hb aᵢᵀ∂f/∂θ(yᵢ), accumulated stage by stage. The
 // reconstruction error max_i |y_back(t0) − y0| is reported per sample.
+// With observations τ_1 < … < τ_K (nodelab::grad::adjoint) the forward states y(τ_k) and
+// ∂L/∂y(τ_k) are kept (`traj` from obs_off: states of K observations, then their gradients);
+// going back, at τ_k the adjoint jumps by ∂L/∂y(τ_k) and y restarts from the stored y(τ_k).
+// Each segment is backsolved as the CPU does: steps h from τ_k downwards, the last one
+// shortened to land on τ_{k−1}.
 
 @compute @workgroup_size(WG)
 fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -22,24 +27,37 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     var k3: Vec;
     var k4: Vec;
     var y_new: Vec;
+    var dl: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
     var done_fwd = 0u;
     var done_bwd = 0u;
-    for (var n = 0u; n < n_steps; n++) {
-        let t = fixed_t(n);
-        let h = fixed_h(n);
-        mlp_eval(t, &y, &act, &dact, &k1);
-        rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &act, &dact, &y_new);
-        y = y_new;
-        done_fwd++;
+    var loss = 0.0;
+    for (var k = 0u; k < n_obs; k++) {
+        let ts = seg_t0(k);
+        let hs = seg_h(k);
+        let ns = seg_n(k);
+        for (var j = 0u; j < ns; j++) {
+            let t = ts + f32(j) * hs;
+            let h = seg_step(k, j);
+            mlp_eval(t, &y, &act, &dact, &k1);
+            rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &act, &dact, &y_new);
+            y = y_new;
+            done_fwd++;
+        }
+        loss += loss_term(s, k, &y, &dl, true);
+        obs_store(k, s, &y);
+        obs_store(n_obs + k, s, &dl);
     }
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
     }
     write_state(s, &y);
     var a: Vec;
-    let loss = loss_and_grad(s, &y, &a);
+    for (var i = 0u; i < D; i++) {
+        a[i] = 0.0;
+    }
     var g: Grad;
     zero_grad(&g);
     var f: Vec;
@@ -48,47 +66,57 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     var as_: Vec;
     var fsum: Vec;
     var gsum: Vec;
-    for (var k = n_steps; k > 0u; k--) {
-        let n = k - 1u;
-        let hb = fixed_h(n);
-        let t = fixed_t(n) + hb;
-        // Stage 1.
-        mlp_eval(t, &y, &act, &dact, &f);
-        mlp_vjp(&act, &dact, &a, hb / 6.0, &g, &ja);
-        fsum = f;
-        gsum = ja;
+    for (var kk = n_obs; kk > 0u; kk--) {
+        let k = kk - 1u;
+        y = obs_load(k, s);
+        let inj = obs_load(n_obs + k, s);
         for (var i = 0u; i < D; i++) {
-            ys[i] = y[i] - 0.5 * hb * f[i];
-            as_[i] = a[i] + 0.5 * hb * ja[i];
+            a[i] += inj[i];
         }
-        // Stage 2.
-        mlp_eval(t - 0.5 * hb, &ys, &act, &dact, &f);
-        mlp_vjp(&act, &dact, &as_, hb / 3.0, &g, &ja);
-        for (var i = 0u; i < D; i++) {
-            fsum[i] += 2.0 * f[i];
-            gsum[i] += 2.0 * ja[i];
-            ys[i] = y[i] - 0.5 * hb * f[i];
-            as_[i] = a[i] + 0.5 * hb * ja[i];
+        let te = seg_t1(k);
+        let hs = seg_h(k);
+        let ns = seg_n(k);
+        for (var j = 0u; j < ns; j++) {
+            let hb = seg_step(k, j);
+            let t = te - f32(j) * hs;
+            // Stage 1.
+            mlp_eval(t, &y, &act, &dact, &f);
+            mlp_vjp(&act, &dact, &a, hb / 6.0, &g, &ja);
+            fsum = f;
+            gsum = ja;
+            for (var i = 0u; i < D; i++) {
+                ys[i] = y[i] - 0.5 * hb * f[i];
+                as_[i] = a[i] + 0.5 * hb * ja[i];
+            }
+            // Stage 2.
+            mlp_eval(t - 0.5 * hb, &ys, &act, &dact, &f);
+            mlp_vjp(&act, &dact, &as_, hb / 3.0, &g, &ja);
+            for (var i = 0u; i < D; i++) {
+                fsum[i] += 2.0 * f[i];
+                gsum[i] += 2.0 * ja[i];
+                ys[i] = y[i] - 0.5 * hb * f[i];
+                as_[i] = a[i] + 0.5 * hb * ja[i];
+            }
+            // Stage 3.
+            mlp_eval(t - 0.5 * hb, &ys, &act, &dact, &f);
+            mlp_vjp(&act, &dact, &as_, hb / 3.0, &g, &ja);
+            for (var i = 0u; i < D; i++) {
+                fsum[i] += 2.0 * f[i];
+                gsum[i] += 2.0 * ja[i];
+                ys[i] = y[i] - hb * f[i];
+                as_[i] = a[i] + hb * ja[i];
+            }
+            // Stage 4.
+            mlp_eval(t - hb, &ys, &act, &dact, &f);
+            mlp_vjp(&act, &dact, &as_, hb / 6.0, &g, &ja);
+            for (var i = 0u; i < D; i++) {
+                fsum[i] += f[i];
+                gsum[i] += ja[i];
+                y[i] -= hb / 6.0 * fsum[i];
+                a[i] += hb / 6.0 * gsum[i];
+            }
+            done_bwd++;
         }
-        // Stage 3.
-        mlp_eval(t - 0.5 * hb, &ys, &act, &dact, &f);
-        mlp_vjp(&act, &dact, &as_, hb / 3.0, &g, &ja);
-        for (var i = 0u; i < D; i++) {
-            fsum[i] += 2.0 * f[i];
-            gsum[i] += 2.0 * ja[i];
-            ys[i] = y[i] - hb * f[i];
-            as_[i] = a[i] + hb * ja[i];
-        }
-        // Stage 4.
-        mlp_eval(t - hb, &ys, &act, &dact, &f);
-        mlp_vjp(&act, &dact, &as_, hb / 6.0, &g, &ja);
-        for (var i = 0u; i < D; i++) {
-            fsum[i] += f[i];
-            gsum[i] += ja[i];
-            y[i] -= hb / 6.0 * fsum[i];
-            a[i] += hb / 6.0 * gsum[i];
-        }
-        done_bwd++;
     }
     status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     var recon = 0.0;

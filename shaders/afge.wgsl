@@ -5,8 +5,9 @@
 //   K1 = J1 s + ∂f/∂θ_j(1),  K2 = J2 (s + h/2 K1) + …,  K3 = J3 (s + h/2 K2) + …,
 //   K4 = J4 (s + h K3) + …,   s ← s + h/6 (K1 + 2K2 + 2K3 + K4),
 // which is RK4 on [y, S] exactly; each stage's Jacobians J = ∂f/∂y and G_l = ∂f/∂z_l are formed
-// once (D reverse passes), after which ∂f/∂θ_j = G_l[:, r]·x_l[c] and every column is O(D²). At T, dL/dθ = ∂L/∂y(T) · S(T). With fixed steps this equals
-// the backprop gradient to rounding.
+// once (D reverse passes), after which ∂f/∂θ_j = G_l[:, r]·x_l[c] and every column is O(D²).
+// dL/dθ = Σ_k ∂L/∂y(τ_k) · S(τ_k) over the observations (§4.2; one, at T, for the terminal
+// losses). With fixed steps this equals the backprop gradient to rounding.
 
 const S_LEN: u32 = D * N_PARAMS;
 
@@ -107,38 +108,47 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var y_new: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
     var done = 0u;
     var cols = 0u;
-    for (var n = 0u; n < n_steps; n++) {
-        let t = fixed_t(n);
-        let h = fixed_h(n);
-        rk4_step_kept(t, h, &y, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-        mlp_jac(&a1, &d1, &j1);
-        mlp_jac(&a2, &d2, &j2);
-        mlp_jac(&a3, &d3, &j3);
-        mlp_jac(&a4, &d4, &j4);
-        cols += sens_step(&sens, h, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
-        y = y_new;
-        done++;
+    var loss = 0.0;
+    var dl: Vec;
+    var g: Grad;
+    zero_grad(&g);
+    var written = 0u;
+    for (var k = 0u; k < n_obs; k++) {
+        let ts = seg_t0(k);
+        let hs = seg_h(k);
+        let ns = seg_n(k);
+        for (var jj = 0u; jj < ns; jj++) {
+            let t = ts + f32(jj) * hs;
+            let h = seg_step(k, jj);
+            rk4_step_kept(t, h, &y, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            mlp_jac(&a1, &d1, &j1);
+            mlp_jac(&a2, &d2, &j2);
+            mlp_jac(&a3, &d3, &j3);
+            mlp_jac(&a4, &d4, &j4);
+            cols += sens_step(&sens, h, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
+            y = y_new;
+            done++;
+        }
+        // dL/dθ += ∂L/∂y(τ_k) · S(τ_k).
+        loss += loss_term(s, k, &y, &dl, true);
+        for (var j = 0u; j < N_PARAMS; j++) {
+            var v = 0.0;
+            for (var i = 0u; i < D; i++) {
+                v += dl[i] * sens[i * N_PARAMS + j];
+            }
+            g[j] += v;
+            written++;
+        }
     }
     status = completion(completion(status, done, n_steps), cols, n_steps * N_PARAMS);
+    status = completion(status, written, n_obs * N_PARAMS);
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
     }
     write_state(s, &y);
-    var dl: Vec;
-    let loss = loss_and_grad(s, &y, &dl);
-    var g: Grad;
-    var written = 0u;
-    for (var j = 0u; j < N_PARAMS; j++) {
-        var v = 0.0;
-        for (var i = 0u; i < D; i++) {
-            v += dl[i] * sens[i * N_PARAMS + j];
-        }
-        g[j] = v;
-        written++;
-    }
-    status = completion(status, written, N_PARAMS);
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 4u * n_steps, status);
@@ -173,7 +183,10 @@ fn rk4_stages_kept(t: f32, h: f32, y: ptr<function, Vec>, k1: ptr<function, Vec>
 // controlled on y alone (zc_rk4.wgsl) and S is advanced only on accepted steps, with that step's
 // stored stages — the derivative of the discrete forward map actually taken (step sizes held
 // constant), as `nodelab grad`'s afge with `--afge-control state`. Rejected attempts cost no
-// sensitivity work.
+// sensitivity work. The solve runs segment by segment between the observation times, each a
+// fresh adaptive solve (initial step, first-step estimator, attempt budget) as
+// nodelab::grad::forward::run_segment; segment k's table entry is [t0, t1, h_min, h_max, −],
+// and dL/dθ = Σ_k ∂L/∂y(τ_k) · S(τ_k).
 @compute @workgroup_size(WG)
 fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = gid.x;
@@ -181,8 +194,6 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= b {
         return;
     }
-    let t1 = params.t1;
-    var t = params.t0;
     var y = load_y0(s);
     var sens: array<f32, S_LEN>;
     for (var j = 0u; j < S_LEN; j++) {
@@ -213,81 +224,103 @@ fn zc_rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     var coeffs: array<f32, 3 * D>;
     var prev: ZcPrev;
     var status = STATUS_OK;
-    var nfev = 1u;
+    var nfev = 0u;
     var accepted = 0u;
     var rejected = 0u;
-    var attempts = 0u;
     var cols = 0u;
-    var last_rejected = false;
-    mlp_eval(t, &y, &a1, &d1, &k1);
-    var h = params.h0;
-    if h <= 0.0 {
-        h = initial_step(&y, &k1, zc_h_floor(t), &ax, &dx);
+    var loss = 0.0;
+    var dl: Vec;
+    var g: Grad;
+    zero_grad(&g);
+    var written = 0u;
+    let n_obs = params.n_obs;
+    var segs_done = 0u;
+    for (var k = 0u; k < n_obs; k++) {
+        let span = ZcSpan(seg_t0(k), seg_t1(k), data[params.seg_off + 5u * k + 2u],
+                          data[params.seg_off + 5u * k + 3u]);
+        let t1 = span.t1;
+        var t = span.t0;
+        var attempts = 0u;
+        var last_rejected = false;
+        prev.valid = false;
+        mlp_eval(t, &y, &a1, &d1, &k1);
         nfev++;
-    }
-    loop {
-        if t >= t1 {
-            break;
+        var h = params.h0;
+        if h <= 0.0 {
+            h = initial_step(span, &y, &k1, zc_h_floor(span, t), &ax, &dx);
+            nfev++;
         }
-        var hh = h;
-        var clipped = false;
-        status = zc_guard(t, attempts, &hh, &clipped);
+        loop {
+            if t >= t1 {
+                break;
+            }
+            var hh = h;
+            var clipped = false;
+            status = zc_guard(span, t, attempts, &hh, &clipped);
+            if status != STATUS_OK {
+                break;
+            }
+            attempts++;
+            rk4_stages_kept(t, hh, &y, &k1, &a2, &d2, &a3, &d3, &a4, &d4, &k2, &k3, &k4,
+                            &y_new);
+            if !all_finite(&y_new) {
+                status = STATUS_NONFINITE;
+                break;
+            }
+            mlp_eval(t + hh, &y_new, &a5, &d5, &k5);
+            nfev += 4u;
+            let ratio = zc_error_ratio(t, hh, &y, &y_new, &k1, &k2, &k3, &k4, &k5, &coeffs,
+                                       &prev, &ax, &dx, &nfev);
+            if ratio < 0.0 {
+                status = STATUS_NONFINITE;
+                break;
+            }
+            let ok = ratio <= 1.0;
+            let fac = zc_factor(ratio, ok, last_rejected);
+            if ok {
+                mlp_jac(&a1, &d1, &j1);
+                mlp_jac(&a2, &d2, &j2);
+                mlp_jac(&a3, &d3, &j3);
+                mlp_jac(&a4, &d4, &j4);
+                cols += sens_step(&sens, hh, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
+                prev.coeffs = coeffs;
+                prev.t = t;
+                prev.h = hh;
+                prev.valid = true;
+                t = select(t + hh, t1, clipped);
+                y = y_new;
+                k1 = k5;
+                a1 = a5;
+                d1 = d5;
+                accepted++;
+            } else {
+                rejected++;
+            }
+            last_rejected = !ok;
+            h = hh * fac;
+        }
+        if status == STATUS_OK && t < t1 {
+            status = STATUS_INCOMPLETE;
+        }
         if status != STATUS_OK {
             break;
         }
-        attempts++;
-        rk4_stages_kept(t, hh, &y, &k1, &a2, &d2, &a3, &d3, &a4, &d4, &k2, &k3, &k4, &y_new);
-        if !all_finite(&y_new) {
-            status = STATUS_NONFINITE;
-            break;
+        // dL/dθ += ∂L/∂y(τ_k) · S(τ_k).
+        loss += loss_term(s, k, &y, &dl, true);
+        for (var j = 0u; j < N_PARAMS; j++) {
+            var v = 0.0;
+            for (var i = 0u; i < D; i++) {
+                v += dl[i] * sens[i * N_PARAMS + j];
+            }
+            g[j] += v;
+            written++;
         }
-        mlp_eval(t + hh, &y_new, &a5, &d5, &k5);
-        nfev += 4u;
-        let ratio = zc_error_ratio(t, hh, &y, &y_new, &k1, &k2, &k3, &k4, &k5, &coeffs, &prev,
-                                   &ax, &dx, &nfev);
-        if ratio < 0.0 {
-            status = STATUS_NONFINITE;
-            break;
-        }
-        let ok = ratio <= 1.0;
-        let fac = zc_factor(ratio, ok, last_rejected);
-        if ok {
-            mlp_jac(&a1, &d1, &j1);
-            mlp_jac(&a2, &d2, &j2);
-            mlp_jac(&a3, &d3, &j3);
-            mlp_jac(&a4, &d4, &j4);
-            cols += sens_step(&sens, hh, &a1, &j1, &a2, &j2, &a3, &j3, &a4, &j4);
-            prev.coeffs = coeffs;
-            prev.t = t;
-            prev.h = hh;
-            prev.valid = true;
-            t = select(t + hh, t1, clipped);
-            y = y_new;
-            k1 = k5;
-            a1 = a5;
-            d1 = d5;
-            accepted++;
-        } else {
-            rejected++;
-        }
-        last_rejected = !ok;
-        h = hh * fac;
-    }
-    if status == STATUS_OK && t < t1 {
-        status = STATUS_INCOMPLETE;
+        segs_done++;
     }
     status = completion(status, cols, accepted * N_PARAMS);
+    status = completion(status, segs_done, n_obs);
+    status = completion(status, written, n_obs * N_PARAMS);
     write_state(s, &y);
-    var dl: Vec;
-    let loss = loss_and_grad(s, &y, &dl);
-    var g: Grad;
-    for (var j = 0u; j < N_PARAMS; j++) {
-        var v = 0.0;
-        for (var i = 0u; i < D; i++) {
-            v += dl[i] * sens[i * N_PARAMS + j];
-        }
-        g[j] = v;
-    }
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
     write_stats(s, accepted, rejected, nfev, status);

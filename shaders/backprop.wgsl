@@ -5,6 +5,9 @@
 //   c4 = h/6 ā,  c3 = h/3 ā + h J4ᵀc4,  c2 = h/3 ā + h/2 J3ᵀc3,  c1 = h/6 ā + h/2 J2ᵀc2,
 //   ā ← ā + Σ_i J_iᵀ c_i,   dL/dθ += Σ_i c_iᵀ ∂f/∂θ (stage i),
 // where ā = dL/dy_{n+1} and J_i is ∂f/∂y at stage i. Step sizes are constants.
+// The solve runs segment by segment between the observation times (nodelab::grad::forward):
+// at the end of segment k the loss term's gradient ∂L/∂y(τ_k) is stored (`traj` from obs_off)
+// and injected into ā when the backward sweep reaches τ_k.
 
 @compute @workgroup_size(WG)
 fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -27,64 +30,89 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
     var k3: Vec;
     var k4: Vec;
     var y_new: Vec;
+    var dl: Vec;
     var status = STATUS_OK;
     let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
     var done_fwd = 0u;
     var done_bwd = 0u;
-    for (var n = 0u; n < n_steps; n++) {
-        for (var i = 0u; i < D; i++) {
-            traj[(n * D + i) * b + s] = y[i];
+    var loss = 0.0;
+    var n = 0u;
+    for (var k = 0u; k < n_obs; k++) {
+        let ts = seg_t0(k);
+        let hs = seg_h(k);
+        let ns = seg_n(k);
+        for (var j = 0u; j < ns; j++) {
+            for (var i = 0u; i < D; i++) {
+                traj[(n * D + i) * b + s] = y[i];
+            }
+            let t = ts + f32(j) * hs;
+            let h = seg_step(k, j);
+            mlp_eval(t, &y, &a1, &d1, &k1);
+            rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
+            y = y_new;
+            n++;
+            done_fwd++;
         }
-        let t = fixed_t(n);
-        let h = fixed_h(n);
-        mlp_eval(t, &y, &a1, &d1, &k1);
-        rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
-        y = y_new;
-        done_fwd++;
+        loss += loss_term(s, k, &y, &dl, true);
+        obs_store(k, s, &dl);
     }
     if !all_finite(&y) {
         status = STATUS_NONFINITE;
     }
     write_state(s, &y);
     var abar: Vec;
-    let loss = loss_and_grad(s, &y, &abar);
+    for (var i = 0u; i < D; i++) {
+        abar[i] = 0.0;
+    }
     var g: Grad;
     zero_grad(&g);
     var c: Vec;
     var gi: Vec;
     var gsum: Vec;
-    for (var k = n_steps; k > 0u; k--) {
-        let n = k - 1u;
-        let t = fixed_t(n);
-        let h = fixed_h(n);
-        var yn: Vec;
+    for (var kk = n_obs; kk > 0u; kk--) {
+        let k = kk - 1u;
+        let inj = obs_load(k, s);
         for (var i = 0u; i < D; i++) {
-            yn[i] = traj[(n * D + i) * b + s];
+            abar[i] += inj[i];
         }
-        rk4_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-        for (var i = 0u; i < D; i++) {
-            c[i] = h / 6.0 * abar[i];
+        let ts = seg_t0(k);
+        let hs = seg_h(k);
+        let ns = seg_n(k);
+        for (var jj = ns; jj > 0u; jj--) {
+            let j = jj - 1u;
+            n--;
+            let t = ts + f32(j) * hs;
+            let h = seg_step(k, j);
+            var yn: Vec;
+            for (var i = 0u; i < D; i++) {
+                yn[i] = traj[(n * D + i) * b + s];
+            }
+            rk4_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            for (var i = 0u; i < D; i++) {
+                c[i] = h / 6.0 * abar[i];
+            }
+            mlp_vjp(&a4, &d4, &c, 1.0, &g, &gi);
+            gsum = gi;
+            for (var i = 0u; i < D; i++) {
+                c[i] = h / 3.0 * abar[i] + h * gi[i];
+            }
+            mlp_vjp(&a3, &d3, &c, 1.0, &g, &gi);
+            for (var i = 0u; i < D; i++) {
+                gsum[i] += gi[i];
+                c[i] = h / 3.0 * abar[i] + 0.5 * h * gi[i];
+            }
+            mlp_vjp(&a2, &d2, &c, 1.0, &g, &gi);
+            for (var i = 0u; i < D; i++) {
+                gsum[i] += gi[i];
+                c[i] = h / 6.0 * abar[i] + 0.5 * h * gi[i];
+            }
+            mlp_vjp(&a1, &d1, &c, 1.0, &g, &gi);
+            for (var i = 0u; i < D; i++) {
+                abar[i] += gsum[i] + gi[i];
+            }
+            done_bwd++;
         }
-        mlp_vjp(&a4, &d4, &c, 1.0, &g, &gi);
-        gsum = gi;
-        for (var i = 0u; i < D; i++) {
-            c[i] = h / 3.0 * abar[i] + h * gi[i];
-        }
-        mlp_vjp(&a3, &d3, &c, 1.0, &g, &gi);
-        for (var i = 0u; i < D; i++) {
-            gsum[i] += gi[i];
-            c[i] = h / 3.0 * abar[i] + 0.5 * h * gi[i];
-        }
-        mlp_vjp(&a2, &d2, &c, 1.0, &g, &gi);
-        for (var i = 0u; i < D; i++) {
-            gsum[i] += gi[i];
-            c[i] = h / 6.0 * abar[i] + 0.5 * h * gi[i];
-        }
-        mlp_vjp(&a1, &d1, &c, 1.0, &g, &gi);
-        for (var i = 0u; i < D; i++) {
-            abar[i] += gsum[i] + gi[i];
-        }
-        done_bwd++;
     }
     status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     let written_g = write_grad(s, &g, loss, 0.0);

@@ -45,11 +45,13 @@ const STATUS_INCOMPLETE: u32 = 4u;
 
 const LOSS_HALF_SSE: u32 = 0u;
 const LOSS_MSE: u32 = 1u;
+const LOSS_TRAJECTORY_MSE: u32 = 2u;
+const LOSS_CROSS_ENTROPY: u32 = 3u;
 
-// Mirrored by `nodelab::gpu::buffers::Params` (#[repr(C)], 64 bytes).
+// Mirrored by `nodelab::gpu::buffers::Params` (#[repr(C)], 80 bytes).
 struct Params {
     batch: u32,
-    n_steps: u32,     // fixed-step methods: number of steps
+    n_steps: u32,     // fixed-step methods: number of steps (all segments)
     max_steps: u32,   // adaptive: most attempted steps
     loss_kind: u32,
     t0: f32,
@@ -61,25 +63,32 @@ struct Params {
     h0: f32,          // adaptive initial step; 0 = automatic (Hairer–Nørsett–Wanner)
     h_min: f32,
     h_max: f32,
-    target_off: u32,  // offset of the targets in `data` (y0 starts at 0)
-    pad0: u32,
-    pad1: u32,
+    target_off: u32,  // offset of the targets (or cross-entropy labels) in `data`
+    n_obs: u32,       // observations K (segments of the fixed-step gradient kernels)
+    n_classes: u32,   // cross-entropy: classes C (0 otherwise)
+    readout_off: u32, // cross-entropy: offset of the read-out [W (C × D) | c (C)] in `data`
+    seg_off: u32,     // offset of the segment table in `data` (5 numbers per segment)
+    obs_off: u32,     // offset of the per-observation region (states / ∂L/∂y) in `traj`
+    n_extra: u32,     // read-out parameters C·(D + 1): rows after N_PARAMS in `grad_ps`
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 // θ, updated in place between iterations.
 @group(0) @binding(1) var<storage, read> theta: array<f32>;
-// [y0 (batch × D) | targets (batch × D)].
+// [y0 (batch × D) | targets (K × batch × D, observation-major) or labels (batch) |
+//  read-out (C × D + C) | segment table (K × [t_start, t_end, h, h_last, n])]; labels and step
+// counts are whole numbers below 2^24, exact in f32 (not bit patterns: denormals may flush).
 @group(0) @binding(2) var<storage, read> data: array<f32>;
 // [y(T) (batch × D) | per-sample loss (batch) | per-sample reconstruction error (batch)].
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 // [accepted, rejected, nfev, status] per sample.
 @group(0) @binding(4) var<storage, read_write> stats: array<u32>;
-// Per-sample dL/dθ, parameter-major.
+// Per-sample dL/dθ, then dL/d(read-out) (n_extra rows), parameter-major.
 @group(0) @binding(5) var<storage, read_write> grad_ps: array<f32>;
-// Trajectory y_n of every step (backprop), `(n * D + i) * batch + s`.
+// Trajectory y_n of every step (backprop), `(n * D + i) * batch + s`; from `obs_off` the
+// per-observation states / loss gradients `(k * D + i) * batch + s`.
 @group(0) @binding(6) var<storage, read_write> traj: array<f32>;
-// [dL/dθ summed over the batch (N_PARAMS) | L].
+// [dL/dθ summed over the batch (N_PARAMS) | dL/d(read-out) (n_extra) | L].
 @group(0) @binding(7) var<storage, read_write> grad_out: array<f32>;
 
 alias Vec = array<f32, D>;
@@ -310,22 +319,114 @@ fn all_finite(y: ptr<function, Vec>) -> bool {
     return ok;
 }
 
-// Per-sample loss and its gradient with respect to y(T) (issue 3's conventions):
-// half-sse L = ½ Σ_i (y_i − target_i)²; mse L = Σ_i (y_i − target_i)² / (batch · D).
-fn loss_and_grad(s: u32, y: ptr<function, Vec>, dl: ptr<function, Vec>) -> f32 {
-    var l = 0.0;
-    var scale = 0.5;
-    var gscale = 1.0;
-    if params.loss_kind == LOSS_MSE {
-        scale = 1.0 / f32(params.batch * D);
-        gscale = 2.0 * scale;
-    }
+// Logit j of the linear read-out z = W y + c (cross-entropy).
+fn logit(j: u32, y: ptr<function, Vec>) -> f32 {
+    let w0 = params.readout_off;
+    var z = data[w0 + params.n_classes * D + j];
     for (var i = 0u; i < D; i++) {
-        let r = (*y)[i] - data[params.target_off + s * D + i];
+        z += data[w0 + j * D + i] * (*y)[i];
+    }
+    return z;
+}
+
+// Sample s's term of the loss at observation k and its gradient ∂L/∂y into `dl` (issue 3's
+// conventions, nodelab::grad::loss):
+// half-sse L = ½ Σ_i (y_i − ŷ_i)²; mse L = Σ_i (y_i − ŷ_i)² / (batch · D);
+// trajectory-mse L = Σ_i (y_i(τ_k) − ŷ_k,i)² / (K · batch · D);
+// cross-entropy after z = W y + c: L = (logsumexp(z) − z_label) / batch,
+// ∂L/∂y = Wᵀ δ, δ = (softmax(z) − e_label) / batch; with `readout`, the sample's read-out
+// gradient ∂L/∂W = δ yᵀ, ∂L/∂c = δ goes to its rows of `grad_ps`.
+fn loss_term(s: u32, k: u32, y: ptr<function, Vec>, dl: ptr<function, Vec>,
+             readout: bool) -> f32 {
+    let b = params.batch;
+    if params.loss_kind == LOSS_CROSS_ENTROPY {
+        let c = params.n_classes;
+        let label = u32(data[params.target_off + s]);
+        var zmax = -3.4e38;
+        for (var j = 0u; j < c; j++) {
+            zmax = max(zmax, logit(j, y));
+        }
+        var sum = 0.0;
+        for (var j = 0u; j < c; j++) {
+            sum += exp(logit(j, y) - zmax);
+        }
+        let lse = zmax + log(sum);
+        let inv_b = 1.0 / f32(b);
+        for (var i = 0u; i < D; i++) {
+            (*dl)[i] = 0.0;
+        }
+        var z_label = 0.0;
+        for (var j = 0u; j < c; j++) {
+            let z = logit(j, y);
+            let is_label = j == label;
+            z_label = select(z_label, z, is_label);
+            let delta = (exp(z - lse) - select(0.0, 1.0, is_label)) * inv_b;
+            for (var i = 0u; i < D; i++) {
+                (*dl)[i] += data[params.readout_off + j * D + i] * delta;
+                if readout {
+                    grad_ps[(N_PARAMS + j * D + i) * b + s] = delta * (*y)[i];
+                }
+            }
+            if readout {
+                grad_ps[(N_PARAMS + c * D + j) * b + s] = delta;
+            }
+        }
+        return (lse - z_label) * inv_b;
+    }
+    var scale = 0.5;
+    var off = params.target_off + s * D;
+    if params.loss_kind == LOSS_MSE {
+        scale = 1.0 / f32(b * D);
+    } else if params.loss_kind == LOSS_TRAJECTORY_MSE {
+        scale = 1.0 / f32(params.n_obs * b * D);
+        off = params.target_off + (k * b + s) * D;
+    }
+    var l = 0.0;
+    for (var i = 0u; i < D; i++) {
+        let r = (*y)[i] - data[off + i];
         l += r * r;
-        (*dl)[i] = gscale * r;
+        (*dl)[i] = 2.0 * scale * r;
     }
     return scale * l;
+}
+
+// The fixed-step gradient kernels run K segments [t_start, t_end] (one per observation; K = 1
+// for the terminal losses), each of n steps h with the last one h_last (nodelab::solver::fixed:
+// the last step shortened to land on t_end; the reversible grid: all equal).
+fn seg_t0(k: u32) -> f32 {
+    return data[params.seg_off + 5u * k];
+}
+
+fn seg_t1(k: u32) -> f32 {
+    return data[params.seg_off + 5u * k + 1u];
+}
+
+fn seg_h(k: u32) -> f32 {
+    return data[params.seg_off + 5u * k + 2u];
+}
+
+fn seg_n(k: u32) -> u32 {
+    return u32(data[params.seg_off + 5u * k + 4u]);
+}
+
+// Step j of segment k: h, or h_last for the last one.
+fn seg_step(k: u32, j: u32) -> f32 {
+    return select(seg_h(k), data[params.seg_off + 5u * k + 3u], j + 1u == seg_n(k));
+}
+
+// Per-observation region of `traj` (states or ∂L/∂y of observation k).
+fn obs_store(k: u32, s: u32, v: ptr<function, Vec>) {
+    for (var i = 0u; i < D; i++) {
+        traj[params.obs_off + (k * D + i) * params.batch + s] = (*v)[i];
+    }
+}
+
+fn obs_load(k: u32, s: u32) -> Vec {
+    var v: Vec;
+    for (var i = 0u; i < D; i++) {
+        v[i] = traj[params.obs_off + (k * D + i) * params.batch + s];
+    }
+    return v;
 }
 
 // Writes one sample's outputs: y(T), loss, statistics.

@@ -46,8 +46,9 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= params.batch {
         return;
     }
-    let t1 = params.t1;
-    var t = params.t0;
+    let span = zc_span_params();
+    let t1 = span.t1;
+    var t = span.t0;
     var y = load_y0(s);
     var act: Store;
     var dact: Store;
@@ -68,7 +69,7 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     mlp_eval(t, &y, &act, &dact, &k1);
     var h = params.h0;
     if h <= 0.0 {
-        h = initial_step(&y, &k1, zc_h_floor(t), &act, &dact);
+        h = initial_step(span, &y, &k1, zc_h_floor(span, t), &act, &dact);
         nfev++;
     }
     loop {
@@ -77,7 +78,7 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         var hh = h;
         var clipped = false;
-        status = zc_guard(t, attempts, &hh, &clipped);
+        status = zc_guard(span, t, attempts, &hh, &clipped);
         if status != STATUS_OK {
             break;
         }

@@ -1,5 +1,6 @@
 // Sum of the per-sample gradients (and losses) over the batch, on the GPU: workgroup j reduces
-// row j of `grad_ps` (row N_PARAMS: the per-sample losses in `out`) with a strided loop
+// row j of `grad_ps` (rows N_PARAMS.. : the read-out gradient of cross-entropy; the last row,
+// N_PARAMS + n_extra: the per-sample losses in `out`) with a strided loop
 // (neighbouring invocations read neighbouring samples) and a shared-memory tree.
 
 const RWG: u32 = 256u;
@@ -11,7 +12,7 @@ fn reduce_rows(@builtin(workgroup_id) wid: vec3<u32>,
     let j = wid.x;
     let b = params.batch;
     var acc = 0.0;
-    if j < N_PARAMS {
+    if j < N_PARAMS + params.n_extra {
         for (var s = li; s < b; s += RWG) {
             acc += grad_ps[j * b + s];
         }

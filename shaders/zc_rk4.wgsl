@@ -18,9 +18,23 @@ fn lagrange(nodes: array<f32, 5>, j: u32, x: f32) -> f32 {
     return w;
 }
 
+// The span one adaptive solve covers, with its step bounds: the whole [t0, t1] of `params`
+// (forward solve), or one segment between observation times (afge with a trajectory loss: the
+// solve restarts at each observation, as nodelab::grad::forward::run_segment does).
+struct ZcSpan {
+    t0: f32,
+    t1: f32,
+    h_min: f32,
+    h_max: f32,
+}
+
+fn zc_span_params() -> ZcSpan {
+    return ZcSpan(params.t0, params.t1, params.h_min, params.h_max);
+}
+
 // Automatic initial step (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4) for order 4, as in
 // nodelab::solver::common::initial_step. Costs one evaluation.
-fn initial_step(y0: ptr<function, Vec>, f0: ptr<function, Vec>, h_floor: f32,
+fn initial_step(span: ZcSpan, y0: ptr<function, Vec>, f0: ptr<function, Vec>, h_floor: f32,
                 act: ptr<function, Store>, dact: ptr<function, Store>) -> f32 {
     var d0 = 0.0;
     var d1 = 0.0;
@@ -33,13 +47,13 @@ fn initial_step(y0: ptr<function, Vec>, f0: ptr<function, Vec>, h_floor: f32,
     if !(d0 < 1e-5 || d1 < 1e-5) {
         h0 = 0.01 * d0 / d1;
     }
-    h0 = min(h0, params.h_max);
+    h0 = min(h0, span.h_max);
     var y1: Vec;
     for (var i = 0u; i < D; i++) {
         y1[i] = (*y0)[i] + h0 * (*f0)[i];
     }
     var f1: Vec;
-    mlp_eval(params.t0 + h0, &y1, act, dact, &f1);
+    mlp_eval(span.t0 + h0, &y1, act, dact, &f1);
     var d2 = 0.0;
     for (var i = 0u; i < D; i++) {
         let sc = params.tol + params.rtol * abs((*y0)[i]);
@@ -51,7 +65,7 @@ fn initial_step(y0: ptr<function, Vec>, f0: ptr<function, Vec>, h_floor: f32,
     if dm > 1e-15 {
         h1 = pow(0.01 / dm, 0.2);
     }
-    return max(min(min(100.0 * h0, h1), params.h_max), h_floor);
+    return max(min(min(100.0 * h0, h1), span.h_max), h_floor);
 }
 
 // Previous accepted step's polynomial p (robust estimator's quadrature part).
@@ -165,20 +179,21 @@ fn zc_factor(ratio: f32, ok: bool, last_rejected: bool) -> f32 {
 }
 
 // Smallest step at t (solver::common::Setup::h_floor in f32).
-fn zc_h_floor(t: f32) -> f32 {
-    return max(params.h_min, 16.0 * 1.1920929e-7 * max(max(abs(t), abs(params.t1)), 1.0));
+fn zc_h_floor(span: ZcSpan, t: f32) -> f32 {
+    return max(span.h_min, 16.0 * 1.1920929e-7 * max(max(abs(t), abs(span.t1)), 1.0));
 }
 
 // The guards before an attempt (solver::common::guard_step): the attempt budget, the step
 // floor, h_max, and the shortening of the last step (a remainder below 1e-5 h is absorbed; the
 // f64 solver uses 1e-10 h). Returns the status; `hh` is the step to attempt.
-fn zc_guard(t: f32, attempts: u32, hh: ptr<function, f32>, clipped: ptr<function, bool>) -> u32 {
+fn zc_guard(span: ZcSpan, t: f32, attempts: u32, hh: ptr<function, f32>,
+            clipped: ptr<function, bool>) -> u32 {
     if attempts >= params.max_steps {
         return STATUS_MAX_STEPS;
     }
-    let t1 = params.t1;
-    var h = min(*hh, params.h_max);
-    if !(h >= zc_h_floor(t)) {
+    let t1 = span.t1;
+    var h = min(*hh, span.h_max);
+    if !(h >= zc_h_floor(span, t)) {
         return STATUS_UNDERFLOW;
     }
     *clipped = false;

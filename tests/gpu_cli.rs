@@ -140,3 +140,125 @@ fn no_adapter_is_a_clear_message_not_a_panic() {
     assert!(err.contains("falling back to the CPU f64 path"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("backprop"));
 }
+
+/// Writes `preset` (TOML) and `weights` (the MLP's weights file) into a fresh folder.
+fn write_preset(mlp: &nodelab::nn::Mlp, preset: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("w.json"),
+        serde_json::to_string(&mlp.to_file()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("p.toml"), preset).unwrap();
+    dir
+}
+
+fn gpu_json(preset: &std::path::Path, methods: &str) -> serde_json::Value {
+    let path = preset.to_str().unwrap();
+    let out = nodelab(
+        &[
+            "grad",
+            path,
+            "--device",
+            "gpu",
+            "--methods",
+            methods,
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The trajectory preset (observations at 0.5, 1.0, 1.5; fixed-step RK4 split at them) and a
+/// cross-entropy preset (zc-rk4 per sample: afge on the adaptive kernel) through every GPU
+/// method, each within f32 tolerance of the CPU f64 engine, read-out gradient included.
+#[test]
+fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
+    if gpu_support::context().is_none() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let v = gpu_json(&root.join("presets/grad-trajectory.toml"), "all");
+    assert_eq!(v["loss"], "trajectory-mse");
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 4);
+    for m in methods {
+        assert!(m["err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
+        assert!(m.get("readout_grad").is_none(), "{m}");
+    }
+
+    let mlp = nodelab::nn::Mlp::random(&[2, 8, 2], nodelab::nn::Activation::Tanh, false, 1.0, 91);
+    let dir = write_preset(
+        &mlp,
+        "[problem]\nkind = \"neural\"\nweights = \"w.json\"\n\
+         y0 = [[1.0, -0.5], [0.5, 0.5], [-1.0, 0.2], [0.0, -1.0], [1.5, 1.0]]\n\
+         t_span = [0.0, 1.0]\n[solver]\nmethod = \"zc-rk4\"\ntol = 1e-6\nrtol = 1e-6\n\
+         batch_steps = \"per-sample\"\n[loss]\nkind = \"cross-entropy\"\n\
+         labels = [0, 2, 1, 1, 0]\n\
+         readout = { weight = [[1.0, -0.5], [0.3, 0.8], [-0.7, 0.2]], bias = [0.1, 0.0, -0.2] }\n",
+    );
+    let v = gpu_json(&dir.path().join("p.toml"), "all");
+    assert_eq!(v["loss"], "cross-entropy");
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 4);
+    for m in methods {
+        assert!(m["err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
+        assert!(m["readout_err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
+        assert_eq!(m["readout_grad"].as_array().unwrap().len(), 9, "{m}");
+    }
+}
+
+/// A method the GPU cannot run on a problem says so in its own row (JSON `error`, a table
+/// line), and the other methods still run: here the adaptive f32 afge, which cannot meet a
+/// tolerance of 1e-14 (its steps underflow), next to fixed-step backprop.
+#[test]
+fn grad_device_gpu_reports_a_method_it_cannot_run_per_method() {
+    if gpu_support::context().is_none() {
+        return;
+    }
+    let mlp = nodelab::nn::Mlp::random(&[2, 8, 2], nodelab::nn::Activation::Tanh, false, 1.0, 92);
+    let dir = write_preset(
+        &mlp,
+        "[problem]\nkind = \"neural\"\nweights = \"w.json\"\n\
+         y0 = [[1.0, -0.5], [0.3, 0.2]]\nt_span = [0.0, 0.2]\n[solver]\nmethod = \"zc-rk4\"\n\
+         tol = 1e-14\nrtol = 1e-14\nbatch_steps = \"per-sample\"\n[loss]\n\
+         kind = \"half-sse\"\ntarget = [[0.0, 0.0], [0.1, 0.1]]\n",
+    );
+    let preset = dir.path().join("p.toml");
+    let v = gpu_json(&preset, "afge,backprop");
+    let methods = v["methods"].as_array().unwrap();
+    assert_eq!(methods[0]["method"], "afge");
+    assert!(methods[0].get("grad").is_none(), "{}", methods[0]);
+    let err = methods[0]["error"].as_str().unwrap();
+    assert!(err.contains("step size underflow"), "{err}");
+    assert_eq!(methods[1]["method"], "backprop");
+    assert!(methods[1]["err_vs_cpu"].as_f64().unwrap() <= 1e-4);
+    let out = nodelab(
+        &[
+            "grad",
+            preset.to_str().unwrap(),
+            "--device",
+            "gpu",
+            "--methods",
+            "afge,backprop",
+            "--repeats",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("afge") && l.contains("error: ")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("backprop ")), "{text}");
+}

@@ -84,6 +84,7 @@ fn cpu_loss(
     match loss {
         GpuLoss::HalfSse => 0.5 * sum,
         GpuLoss::Mse => sum / (batch * d) as f64,
+        other => panic!("{other:?} is not a terminal regression loss"),
     }
 }
 

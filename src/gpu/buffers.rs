@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// Mirrors `struct Params` of shaders/common.wgsl (uniform, 64 bytes, 16-byte multiple).
+/// Mirrors `struct Params` of shaders/common.wgsl (uniform, 80 bytes, 16-byte multiple).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct Params {
@@ -20,11 +20,15 @@ pub struct Params {
     pub h_min: f32,
     pub h_max: f32,
     pub target_off: u32,
-    pub pad0: u32,
-    pub pad1: u32,
+    pub n_obs: u32,
+    pub n_classes: u32,
+    pub readout_off: u32,
+    pub seg_off: u32,
+    pub obs_off: u32,
+    pub n_extra: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Params>() == 64);
+const _: () = assert!(std::mem::size_of::<Params>() == 80);
 const _: () = assert!(std::mem::size_of::<Params>().is_multiple_of(16));
 const _: () = assert!(std::mem::offset_of!(Params, t0) == 16);
 const _: () = assert!(std::mem::offset_of!(Params, tol) == 32);
@@ -72,16 +76,18 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    pub fn new(batch: usize, dim: usize, n_params: usize) -> Self {
+    /// `extra`: read-out parameters (cross-entropy) reduced after θ; `data_floats`: the numbers
+    /// of the `data` buffer (y0, loss data, segment table).
+    pub fn new(batch: usize, dim: usize, n_params: usize, extra: usize, data_floats: u64) -> Self {
         let f = 4u64;
-        let (b, d, p) = (batch as u64, dim as u64, n_params as u64);
+        let (b, d, p) = (batch as u64, dim as u64, (n_params + extra) as u64);
         let out = f * (b * d + 2 * b);
         let stats = 16 * b;
         let grad_out = f * (p + 1);
         Self {
             params: std::mem::size_of::<Params>() as u64,
-            theta: f * p,
-            data: f * 2 * b * d,
+            theta: f * n_params as u64,
+            data: f * data_floats,
             out,
             stats,
             grad_ps: f * p * b,
@@ -136,8 +142,12 @@ mod tests {
             ("h_min", offset_of!(Params, h_min)),
             ("h_max", offset_of!(Params, h_max)),
             ("target_off", offset_of!(Params, target_off)),
-            ("pad0", offset_of!(Params, pad0)),
-            ("pad1", offset_of!(Params, pad1)),
+            ("n_obs", offset_of!(Params, n_obs)),
+            ("n_classes", offset_of!(Params, n_classes)),
+            ("readout_off", offset_of!(Params, readout_off)),
+            ("seg_off", offset_of!(Params, seg_off)),
+            ("obs_off", offset_of!(Params, obs_off)),
+            ("n_extra", offset_of!(Params, n_extra)),
         ];
         assert_eq!(members.len(), rust.len());
         for (m, (name, offset)) in members.iter().zip(rust) {

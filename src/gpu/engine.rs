@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::buffers::{Params, SampleStats, Sizes};
 use super::context::{GpuContext, GpuError};
 use super::shader::{self, Kernel, Shape, WORKGROUP};
+use crate::grad::{Loss, LossKind};
 use crate::nn::Mlp;
 use crate::solver::SolverConfig;
 
@@ -65,13 +66,17 @@ impl GpuGradMethod {
     }
 }
 
-/// Losses with a GPU kernel (issue 3's conventions).
+/// Losses with a GPU kernel (issue 3's conventions, `nodelab::grad::loss`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GpuLoss {
     /// L = ½ Σ_samples Σ_i (y_i(T) − target_i)².
     HalfSse,
     /// L = mean over samples and components of (y_i(T) − target_i)².
     Mse,
+    /// L = mean over observations, samples and components of (y_i(τ_k) − target_k,i)².
+    TrajectoryMse,
+    /// L = mean over samples of logsumexp(z) − z_label, z = W y(T) + c (linear read-out).
+    CrossEntropy,
 }
 
 impl GpuLoss {
@@ -79,8 +84,191 @@ impl GpuLoss {
         match self {
             GpuLoss::HalfSse => 0,
             GpuLoss::Mse => 1,
+            GpuLoss::TrajectoryMse => 2,
+            GpuLoss::CrossEntropy => 3,
         }
     }
+
+    /// The name of `nodelab grad`'s `[loss] kind`.
+    pub fn name(self) -> &'static str {
+        self.kind().name()
+    }
+
+    pub fn kind(self) -> LossKind {
+        match self {
+            GpuLoss::HalfSse => LossKind::HalfSse,
+            GpuLoss::Mse => LossKind::Mse,
+            GpuLoss::TrajectoryMse => LossKind::TrajectoryMse,
+            GpuLoss::CrossEntropy => LossKind::CrossEntropy,
+        }
+    }
+
+    pub fn of_kind(kind: LossKind) -> Self {
+        match kind {
+            LossKind::HalfSse => GpuLoss::HalfSse,
+            LossKind::Mse => GpuLoss::Mse,
+            LossKind::TrajectoryMse => GpuLoss::TrajectoryMse,
+            LossKind::CrossEntropy => GpuLoss::CrossEntropy,
+        }
+    }
+
+    /// A loss on y(T) alone with one target per sample.
+    pub fn is_terminal_regression(self) -> bool {
+        matches!(self, GpuLoss::HalfSse | GpuLoss::Mse)
+    }
+}
+
+/// Largest whole number the kernels read from the f32 `data` buffer (labels, step counts).
+const F32_EXACT: u32 = 1 << 24;
+
+/// A batch's loss data, flat (the GPU form of `nodelab::grad::Loss`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuObjective {
+    pub loss: GpuLoss,
+    /// Observation times τ_1 < … < τ_K of `trajectory-mse` (empty otherwise: the end t1).
+    pub times: Vec<f64>,
+    /// Targets, observation-major `(k · batch + s) · D + i` (one observation for the terminal
+    /// losses; empty for cross-entropy or a forward solve).
+    pub targets: Vec<f64>,
+    /// Class of each sample (cross-entropy).
+    pub labels: Vec<u32>,
+    /// Read-out weight W, `[class][component]` row-major (C × D), and bias c (C).
+    pub readout_weight: Vec<f64>,
+    pub readout_bias: Vec<f64>,
+}
+
+impl GpuObjective {
+    /// `half-sse` or `mse` with `batch × D` targets.
+    pub fn terminal(loss: GpuLoss, targets: Vec<f64>) -> Self {
+        Self {
+            loss,
+            times: Vec::new(),
+            targets,
+            labels: Vec::new(),
+            readout_weight: Vec::new(),
+            readout_bias: Vec::new(),
+        }
+    }
+
+    /// The GPU form of a CPU loss.
+    pub fn from_loss(loss: &Loss) -> Self {
+        let flat = |sets: &[Vec<Vec<f64>>]| -> Vec<f64> {
+            sets.iter().flatten().flatten().copied().collect()
+        };
+        let (weight, bias) = loss.readout.as_ref().map_or((Vec::new(), Vec::new()), |r| {
+            (r.weight.iter().flatten().copied().collect(), r.bias.clone())
+        });
+        Self {
+            loss: GpuLoss::of_kind(loss.kind),
+            times: if loss.kind == LossKind::TrajectoryMse {
+                loss.times.clone()
+            } else {
+                Vec::new()
+            },
+            targets: if loss.kind == LossKind::CrossEntropy {
+                Vec::new()
+            } else {
+                flat(&loss.targets)
+            },
+            labels: loss.labels.iter().map(|&l| l as u32).collect(),
+            readout_weight: weight,
+            readout_bias: bias,
+        }
+    }
+
+    /// Observations K (1 for the terminal losses).
+    pub fn n_obs(&self) -> usize {
+        if self.loss == GpuLoss::TrajectoryMse {
+            self.times.len()
+        } else {
+            1
+        }
+    }
+
+    /// Classes C of the read-out (0 without one).
+    pub fn n_classes(&self) -> usize {
+        if self.loss == GpuLoss::CrossEntropy {
+            self.readout_bias.len()
+        } else {
+            0
+        }
+    }
+
+    /// Read-out parameters C·(D + 1) (0 without a read-out).
+    pub fn n_readout(&self) -> usize {
+        if self.loss == GpuLoss::CrossEntropy {
+            self.readout_weight.len() + self.readout_bias.len()
+        } else {
+            0
+        }
+    }
+
+    /// Numbers of the loss data in `data` for `batch` samples of dimension `d`.
+    fn loss_floats(&self, batch: usize, d: usize) -> usize {
+        match self.loss {
+            GpuLoss::CrossEntropy => batch + self.n_readout(),
+            _ => self.n_obs() * batch * d,
+        }
+    }
+
+    fn check(&self, batch: usize, d: usize) -> Result<(), GpuError> {
+        let bad = |m: String| Err(GpuError::Unsupported(m));
+        match self.loss {
+            GpuLoss::CrossEntropy => {
+                let c = self.readout_bias.len();
+                if c == 0 || self.readout_weight.len() != c * d {
+                    return bad(format!(
+                        "cross-entropy read-out: {} weights and {c} biases for a state of {d}                          components (C × D and C needed, C ≥ 1)",
+                        self.readout_weight.len()
+                    ));
+                }
+                if c > F32_EXACT as usize {
+                    return bad(format!("{c} classes are too many (at most {F32_EXACT})"));
+                }
+                if self.labels.len() != batch {
+                    return bad(format!("{} labels for {batch} samples", self.labels.len()));
+                }
+                if let Some(l) = self.labels.iter().find(|&&l| l as usize >= c) {
+                    return bad(format!("label {l} is not one of the {c} classes"));
+                }
+            }
+            kind => {
+                if kind == GpuLoss::TrajectoryMse {
+                    if self.times.is_empty() {
+                        return bad("trajectory-mse needs observation times".into());
+                    }
+                    if self
+                        .times
+                        .windows(2)
+                        .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+                    {
+                        return bad("observation times must increase strictly".into());
+                    }
+                }
+                let want = self.n_obs() * batch * d;
+                if !self.targets.is_empty() && self.targets.len() != want {
+                    return bad(format!(
+                        "{} target numbers; {} needs {want} ({} observation(s) × {batch}                          samples × {d})",
+                        self.targets.len(),
+                        kind.name(),
+                        self.n_obs()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One segment of a fixed-step gradient: `n` steps of `h` from `t0`, the last one `h_last`,
+/// ending at `t1` (an observation time or the end of the span).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Segment {
+    pub t0: f64,
+    pub t1: f64,
+    pub h: f64,
+    pub h_last: f64,
+    pub n: u32,
 }
 
 /// The fixed-step schedule of nodelab::solver::fixed: steps of h, the last one shortened to
@@ -138,6 +326,10 @@ pub struct AdaptiveSettings {
     pub h_min: f64,
     pub h_max: f64,
     pub max_steps: u32,
+    /// The configured bounds (None: the solver's defaults `1e-12·span` and `span`, taken per
+    /// segment when a trajectory loss splits the solve).
+    pub h_min_given: Option<f64>,
+    pub h_max_given: Option<f64>,
 }
 
 impl AdaptiveSettings {
@@ -153,7 +345,19 @@ impl AdaptiveSettings {
             h_min: config.h_min.unwrap_or(1e-12 * span),
             h_max: config.h_max.unwrap_or(span).min(span),
             max_steps: config.max_steps.min(u32::MAX as usize) as u32,
+            h_min_given: config.h_min,
+            h_max_given: config.h_max,
         }
+    }
+
+    /// The bounds `(h_min, h_max)` of an adaptive solve over `[a, b]` (nodelab::solver's
+    /// defaults for that span).
+    pub fn bounds(&self, a: f64, b: f64) -> (f64, f64) {
+        let span = b - a;
+        (
+            self.h_min_given.unwrap_or(1e-12 * span),
+            self.h_max_given.unwrap_or(span).min(span),
+        )
     }
 }
 
@@ -173,7 +377,9 @@ pub struct GradResult {
     pub loss: f64,
     /// dL/dθ summed over the batch, in the weights-file order.
     pub grad: Vec<f64>,
-    /// y(T) of the forward solve, sample-major.
+    /// dL/d(read-out) of cross-entropy (weight row-major, then bias), summed over the batch.
+    pub readout_grad: Option<Vec<f64>>,
+    /// y(T) of the forward solve (y(τ_K) for a trajectory loss), sample-major.
     pub y: Vec<f32>,
     /// Largest state-reconstruction error over the batch (adjoint, reversible-heun; else 0).
     pub recon_err: f64,
@@ -188,6 +394,10 @@ type Readback = (Vec<f32>, Vec<SampleStats>, Vec<f32>);
 
 struct BatchBuffers {
     batch: usize,
+    /// Read-out parameters reduced after θ.
+    extra: usize,
+    /// Capacity of `data` in numbers.
+    data_floats: u64,
     sizes: Sizes,
     data: wgpu::Buffer,
     out: wgpu::Buffer,
@@ -212,6 +422,12 @@ pub struct GpuSolver {
     params: wgpu::Buffer,
     theta: wgpu::Buffer,
     buffers: Option<BatchBuffers>,
+    /// The loss data uploaded with the batch.
+    objective: GpuObjective,
+    /// Offsets in `data`: targets (or labels), read-out, segment table.
+    target_off: u32,
+    readout_off: u32,
+    seg_off: u32,
     /// Fill every output with NaN before each run, so unwritten elements are caught (tests).
     pub poison: bool,
 }
@@ -290,6 +506,10 @@ impl GpuSolver {
             params,
             theta,
             buffers: None,
+            objective: GpuObjective::terminal(GpuLoss::HalfSse, Vec::new()),
+            target_off: 0,
+            readout_off: 0,
+            seg_off: 0,
             poison: false,
         };
         solver.set_weights(&mlp.params)?;
@@ -321,16 +541,9 @@ impl GpuSolver {
     }
 
     /// Uploads a batch of initial states and targets (sample-major, `batch × D` each; targets
-    /// may be empty for a forward solve). Buffers are reallocated only when the batch size
-    /// changes.
+    /// may be empty for a forward solve) for the terminal losses `half-sse` and `mse`. Buffers
+    /// are reallocated only when the batch size changes.
     pub fn set_batch(&mut self, y0: &[f64], target: &[f64]) -> Result<(), GpuError> {
-        let d = self.shape.dim;
-        if y0.is_empty() || !y0.len().is_multiple_of(d) {
-            return Err(GpuError::Unsupported(format!(
-                "the batch of initial states has {} numbers, not a positive multiple of D = {d}",
-                y0.len()
-            )));
-        }
         if !target.is_empty() && target.len() != y0.len() {
             return Err(GpuError::Unsupported(format!(
                 "{} target numbers for {} state numbers",
@@ -338,22 +551,66 @@ impl GpuSolver {
                 y0.len()
             )));
         }
+        self.set_objective(
+            y0,
+            &GpuObjective::terminal(GpuLoss::HalfSse, target.to_vec()),
+        )
+    }
+
+    /// Uploads a batch of initial states (sample-major) with the data of any loss (observation
+    /// targets, or labels and read-out). Buffers are reallocated only when the batch size or the
+    /// number of read-out parameters changes (or the loss data outgrows them).
+    pub fn set_objective(&mut self, y0: &[f64], objective: &GpuObjective) -> Result<(), GpuError> {
+        let d = self.shape.dim;
+        if y0.is_empty() || !y0.len().is_multiple_of(d) {
+            return Err(GpuError::Unsupported(format!(
+                "the batch of initial states has {} numbers, not a positive multiple of D = {d}",
+                y0.len()
+            )));
+        }
         let batch = y0.len() / d;
-        if self.buffers.as_ref().map(|b| b.batch) != Some(batch) {
-            self.buffers = Some(self.allocate(batch, 4, 4)?);
+        objective.check(batch, d)?;
+        let extra = objective.n_readout();
+        let floats = data_floats(objective, batch, d);
+        let reuse = self
+            .buffers
+            .as_ref()
+            .is_some_and(|b| b.batch == batch && b.extra == extra && b.data_floats >= floats);
+        if !reuse {
+            self.check_size("data", 4 * floats)?;
+            self.buffers = Some(self.allocate(batch, extra, floats, 4, 4)?);
         }
         let mut data: Vec<f32> = y0.iter().map(|&v| v as f32).collect();
-        if target.is_empty() {
-            data.extend(std::iter::repeat_n(0.0, y0.len()));
-        } else {
-            data.extend(target.iter().map(|&v| v as f32));
+        self.target_off = data.len() as u32;
+        match objective.loss {
+            GpuLoss::CrossEntropy => {
+                data.extend(objective.labels.iter().map(|&l| l as f32));
+                self.readout_off = data.len() as u32;
+                data.extend(objective.readout_weight.iter().map(|&v| v as f32));
+                data.extend(objective.readout_bias.iter().map(|&v| v as f32));
+            }
+            _ => {
+                if objective.targets.is_empty() {
+                    data.extend(std::iter::repeat_n(0.0, objective.n_obs() * y0.len()));
+                } else {
+                    data.extend(objective.targets.iter().map(|&v| v as f32));
+                }
+                self.readout_off = data.len() as u32;
+            }
         }
+        self.seg_off = data.len() as u32;
+        self.objective = objective.clone();
         if let Some(b) = &self.buffers {
             self.ctx
                 .queue
                 .write_buffer(&b.data, 0, bytemuck::cast_slice(&data));
         }
         Ok(())
+    }
+
+    /// The loss data of the uploaded batch.
+    pub fn objective(&self) -> &GpuObjective {
+        &self.objective
     }
 
     pub fn batch(&self) -> usize {
@@ -375,15 +632,20 @@ impl GpuSolver {
     }
 
     /// Bytes of the GPU buffers `method` (None: a forward solve) uses for `batch` samples and
-    /// `n_steps` fixed steps.
+    /// `n_steps` fixed steps, with the uploaded batch's loss.
     pub fn method_bytes(&self, method: Option<GpuGradMethod>, batch: usize, n_steps: u32) -> u64 {
-        let sizes = Sizes::new(batch, self.shape.dim, self.n_params);
+        let d = self.shape.dim;
+        let obj = &self.objective;
+        let sizes = Sizes::new(
+            batch,
+            d,
+            self.n_params,
+            obj.n_readout(),
+            data_floats(obj, batch, d),
+        );
         match method {
             None => sizes.common(),
-            Some(GpuGradMethod::Backprop) => {
-                sizes.gradient() + traj_bytes(batch, self.shape.dim, n_steps)
-            }
-            Some(_) => sizes.gradient(),
+            Some(m) => sizes.gradient() + traj_bytes(m, batch, d, n_steps, obj.n_obs() as u32),
         }
     }
 
@@ -414,10 +676,12 @@ impl GpuSolver {
     fn allocate(
         &self,
         batch: usize,
+        extra: usize,
+        data_floats: u64,
         grad_ps_bytes: u64,
         traj_bytes: u64,
     ) -> Result<BatchBuffers, GpuError> {
-        let sizes = Sizes::new(batch, self.shape.dim, self.n_params);
+        let sizes = Sizes::new(batch, self.shape.dim, self.n_params, extra, data_floats);
         self.check_size("state", sizes.data)?;
         self.check_size("per-sample gradient", grad_ps_bytes)?;
         self.check_size("trajectory", traj_bytes)?;
@@ -436,6 +700,8 @@ impl GpuSolver {
             let bind_group = self.bind_group(&data, &out, &stats, &grad_ps, &traj, &grad_out);
             BatchBuffers {
                 batch,
+                extra,
+                data_floats,
                 sizes,
                 data,
                 out,
@@ -667,12 +933,105 @@ impl GpuSolver {
     }
 
     fn base_params(&self) -> Params {
-        let batch = self.batch() as u32;
+        let obj = &self.objective;
         Params {
-            batch,
-            target_off: batch * self.shape.dim as u32,
+            batch: self.batch() as u32,
+            target_off: self.target_off,
+            n_obs: obj.n_obs() as u32,
+            n_classes: obj.n_classes() as u32,
+            readout_off: self.readout_off,
+            seg_off: self.seg_off,
+            n_extra: obj.n_readout() as u32,
             ..Params::default()
         }
+    }
+
+    /// The loss code to run: `loss` must be the uploaded objective's (`half-sse` and `mse`
+    /// share the terminal targets).
+    fn loss_code(&self, loss: GpuLoss) -> Result<u32, GpuError> {
+        let have = self.objective.loss;
+        if loss == have || (loss.is_terminal_regression() && have.is_terminal_regression()) {
+            Ok(loss.code())
+        } else {
+            Err(GpuError::Unsupported(format!(
+                "the uploaded batch carries {} data, not {} (upload it with set_objective)",
+                have.name(),
+                loss.name()
+            )))
+        }
+    }
+
+    /// `[t0, τ_1, …, τ_K]` (`[t0, t1]` for the losses on y(T)), checked against the span.
+    fn observation_ends(&self, t0: f64, t1: f64) -> Result<Vec<f64>, GpuError> {
+        let mut ends = vec![t0];
+        if self.objective.loss == GpuLoss::TrajectoryMse {
+            ends.extend(&self.objective.times);
+        } else {
+            ends.push(t1);
+        }
+        if ends
+            .windows(2)
+            .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+            || ends[ends.len() - 1] > t1
+        {
+            return Err(GpuError::Unsupported(format!(
+                "observation times must increase strictly inside (t0, t1] = ({t0}, {t1}]"
+            )));
+        }
+        Ok(ends)
+    }
+
+    /// The segments of a fixed-step gradient of `method` on `sched`, one per observation
+    /// (mirroring `nodelab::grad`): RK4 kernels take steps of `sched.h` in each segment, the
+    /// last one shortened (nodelab::solver::fixed); `reversible-heun` takes the reversible grid
+    /// of `nodelab::grad::reversible`, ⌈span/h⌉ steps in all, spread over the segments in
+    /// proportion to their lengths, equal within a segment.
+    pub fn segments(
+        &self,
+        method: GpuGradMethod,
+        sched: &FixedSchedule,
+    ) -> Result<Vec<Segment>, GpuError> {
+        let ends = self.observation_ends(sched.t0, sched.t1)?;
+        let h = sched.h;
+        let span = ends[ends.len() - 1] - ends[0];
+        let total = ((span / h) - 1e-9).ceil().max(1.0);
+        let mut segs = Vec::with_capacity(ends.len() - 1);
+        let mut steps = 0.0;
+        for w in ends.windows(2) {
+            let len = w[1] - w[0];
+            let seg = if method == GpuGradMethod::ReversibleHeun {
+                let n = (total * len / span).round().max(1.0);
+                let h = len / n;
+                Segment {
+                    t0: w[0],
+                    t1: w[1],
+                    h,
+                    h_last: h,
+                    n: n as u32,
+                }
+            } else {
+                let n = ((len / h) - 1e-9).ceil().max(1.0);
+                Segment {
+                    t0: w[0],
+                    t1: w[1],
+                    h,
+                    h_last: w[1] - (w[0] + (n - 1.0) * h),
+                    n: n as u32,
+                }
+            };
+            steps += f64::from(seg.n);
+            if seg.n > F32_EXACT {
+                return Err(GpuError::Unsupported(format!(
+                    "{} steps between t = {} and {} are too many for one segment (at most {F32_EXACT})",
+                    seg.n, seg.t0, seg.t1
+                )));
+            }
+            segs.push(seg);
+        }
+        if steps > f64::from(u32::MAX / 16) {
+            return Err(GpuError::Unsupported(format!("{steps} steps are too many")));
+        }
+        Ok(segs)
     }
 
     fn fixed_params(&self, sched: &FixedSchedule) -> Params {
@@ -722,27 +1081,43 @@ impl GpuSolver {
         set: &AdaptiveSettings,
         loss: GpuLoss,
     ) -> Result<GradResult, GpuError> {
+        let loss_kind = self.loss_code(loss)?;
+        let ends = self.observation_ends(set.t0, set.t1)?;
+        // Segment table [t0, t1, h_min, h_max, −]: each segment a fresh adaptive solve.
+        let table: Vec<f32> = ends
+            .windows(2)
+            .flat_map(|w| {
+                let (h_min, h_max) = set.bounds(w[0], w[1]);
+                [w[0] as f32, w[1] as f32, h_min as f32, h_max as f32, 0.0]
+            })
+            .collect();
+        if let Some(b) = &self.buffers {
+            self.ctx.queue.write_buffer(
+                &b.data,
+                4 * u64::from(self.seg_off),
+                bytemuck::cast_slice(&table),
+            );
+        }
         self.ensure_gradient_buffers(4)?;
         let params = Params {
-            loss_kind: loss.code(),
+            loss_kind,
             ..self.adaptive_params(set)
         };
         let groups = self.groups();
-        let rows = self.n_params as u32 + 1;
+        let rows = self.reduce_rows();
         let (out, stats, grad_out) = self.run(
             params,
             &[(Kernel::AfgeAdaptive, groups), (Kernel::Reduce, rows)],
         )?;
-        check_complete(&stats, &self.ctx.adapter.name)?;
+        check_solved(&stats, &self.ctx.adapter.name)?;
         let batch = self.batch();
         let n = batch * self.shape.dim;
         let nfe: u64 = stats.iter().map(|s| u64::from(s.nfev)).sum();
+        let (loss, grad, readout_grad) = self.split_grad_out(&grad_out);
         Ok(GradResult {
-            loss: f64::from(grad_out[self.n_params]),
-            grad: grad_out[..self.n_params]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
+            loss,
+            grad,
+            readout_grad,
             y: out[..n].to_vec(),
             recon_err: 0.0,
             stats,
@@ -766,31 +1141,74 @@ impl GpuSolver {
         }
     }
 
-    /// Loss and dL/dθ of the uploaded batch with `method` on the fixed RK4 (or, for
-    /// reversible-heun, its own) schedule: the per-sample kernel, then the reduction.
+    /// Rows of the reduction: θ, the read-out parameters, the loss.
+    fn reduce_rows(&self) -> u32 {
+        (self.n_params + self.objective.n_readout()) as u32 + 1
+    }
+
+    /// `(L, dL/dθ, dL/d(read-out))` from the reduced row sums.
+    fn split_grad_out(&self, grad_out: &[f32]) -> (f64, Vec<f64>, Option<Vec<f64>>) {
+        let p = self.n_params;
+        let r = self.objective.n_readout();
+        let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        (
+            f64::from(grad_out[p + r]),
+            wide(&grad_out[..p]),
+            (r > 0).then(|| wide(&grad_out[p..p + r])),
+        )
+    }
+
+    /// Loss and dL/dθ (and the read-out gradient of cross-entropy) of the uploaded batch with
+    /// `method` on the fixed RK4 (or, for reversible-heun, its own) schedule, segment by
+    /// segment between the observation times ([`GpuSolver::segments`]): the per-sample
+    /// kernel, then the reduction.
     pub fn gradient(
         &mut self,
         method: GpuGradMethod,
         sched: &FixedSchedule,
         loss: GpuLoss,
     ) -> Result<GradResult, GpuError> {
-        let traj = if method == GpuGradMethod::Backprop {
-            traj_bytes(self.batch(), self.shape.dim, sched.n_steps)
-        } else {
-            4
+        let loss_kind = self.loss_code(loss)?;
+        let segs = self.segments(method, sched)?;
+        let n_steps: u32 = segs.iter().map(|g| g.n).sum();
+        let (batch, d) = (self.batch(), self.shape.dim);
+        let k_obs = segs.len() as u32;
+        self.ensure_gradient_buffers(traj_bytes(method, batch, d, n_steps, k_obs).max(4))?;
+        let table: Vec<f32> = segs
+            .iter()
+            .flat_map(|g| {
+                [
+                    g.t0 as f32,
+                    g.t1 as f32,
+                    g.h as f32,
+                    g.h_last as f32,
+                    g.n as f32,
+                ]
+            })
+            .collect();
+        if let Some(b) = &self.buffers {
+            self.ctx.queue.write_buffer(
+                &b.data,
+                4 * u64::from(self.seg_off),
+                bytemuck::cast_slice(&table),
+            );
+        }
+        let obs_off = match method {
+            GpuGradMethod::Backprop => n_steps * d as u32 * batch as u32,
+            _ => 0,
         };
-        self.ensure_gradient_buffers(traj)?;
         let params = Params {
-            loss_kind: loss.code(),
+            loss_kind,
+            n_steps,
+            obs_off,
             ..self.fixed_params(sched)
         };
         let groups = self.groups();
-        let rows = self.n_params as u32 + 1;
+        let rows = self.reduce_rows();
         let (out, stats, grad_out) =
             self.run(params, &[(method.kernel(), groups), (Kernel::Reduce, rows)])?;
-        check_complete(&stats, &self.ctx.adapter.name)?;
-        let batch = self.batch();
-        let n = batch * self.shape.dim;
+        check_solved(&stats, &self.ctx.adapter.name)?;
+        let n = batch * d;
         let recon_err = out[n + batch..n + 2 * batch].iter().fold(0.0f64, |m, &v| {
             if v.is_nan() {
                 f64::NAN
@@ -799,20 +1217,19 @@ impl GpuSolver {
             }
         });
         let (f, bk) = method.nfe_per_step();
-        let steps = u64::from(sched.n_steps) * batch as u64;
+        let steps = u64::from(n_steps) * batch as u64;
+        let (loss, grad, readout_grad) = self.split_grad_out(&grad_out);
         Ok(GradResult {
-            loss: f64::from(grad_out[self.n_params]),
-            grad: grad_out[..self.n_params]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
+            loss,
+            grad,
+            readout_grad,
             y: out[..n].to_vec(),
             recon_err,
             stats,
             nfe_forward: f * steps
                 + u64::from(method == GpuGradMethod::ReversibleHeun) * batch as u64,
             nfe_backward: bk * steps,
-            gpu_bytes: self.method_bytes(Some(method), batch, sched.n_steps),
+            gpu_bytes: self.method_bytes(Some(method), batch, n_steps),
         })
     }
 }
@@ -829,6 +1246,46 @@ fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> 
     Ok(())
 }
 
-fn traj_bytes(batch: usize, dim: usize, n_steps: u32) -> u64 {
-    4 * batch as u64 * dim as u64 * u64::from(n_steps)
+/// Numbers of the `data` buffer: y0, the loss data, the segment table.
+fn data_floats(obj: &GpuObjective, batch: usize, d: usize) -> u64 {
+    (batch * d + obj.loss_floats(batch, d) + 5 * obj.n_obs()) as u64
+}
+
+/// Bytes of `traj` a gradient kernel needs: backprop the start state of every step, then
+/// ∂L/∂y at every observation; adjoint the states and ∂L/∂y at the observations;
+/// reversible-heun ∂L/∂x at the observations; afge nothing.
+/// A gradient is only as good as every sample's solve: besides loops cut short, any sample
+/// that failed (non-finite state, step underflow, max_steps) makes the result an error, not a
+/// number.
+fn check_solved(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
+    check_complete(stats, adapter)?;
+    let failed: Vec<(usize, &SampleStats)> = stats
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.status != 0)
+        .collect();
+    if let Some(&(first, st)) = failed.first() {
+        let hint = if st.status == 2 {
+            " (the GPU works in f32: a tolerance near f32's resolution cannot be met)"
+        } else {
+            ""
+        };
+        return Err(GpuError::Unsupported(format!(
+            "the GPU solve failed on {} of {} samples: {} on sample {first}{hint}",
+            failed.len(),
+            stats.len(),
+            st.status_text()
+        )));
+    }
+    Ok(())
+}
+
+fn traj_bytes(method: GpuGradMethod, batch: usize, dim: usize, n_steps: u32, k_obs: u32) -> u64 {
+    let per = 4 * batch as u64 * dim as u64;
+    match method {
+        GpuGradMethod::Backprop => per * (u64::from(n_steps) + u64::from(k_obs)),
+        GpuGradMethod::Adjoint => per * 2 * u64::from(k_obs),
+        GpuGradMethod::ReversibleHeun => per * u64::from(k_obs),
+        GpuGradMethod::Afge => 0,
+    }
 }

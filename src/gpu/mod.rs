@@ -11,6 +11,9 @@
 //! Every kernel keeps a whole sample's work in one invocation: a forward solve (fixed-step RK4
 //! or per-sample adaptive zero-cost RK4) is one dispatch, a gradient (`backprop`, `adjoint`,
 //! `afge`, `reversible-heun`) is one dispatch plus one reduction, with no per-step readback.
+//! Every loss of `nodelab::grad` runs inside the gradient kernels ([`GpuObjective`]): `half-sse`,
+//! `mse`, `trajectory-mse` (the solve split at the observation times as the CPU splits it) and
+//! `cross-entropy` after a linear read-out (its gradient reduced with dL/dθ).
 
 pub mod buffers;
 pub mod codegen;
@@ -22,5 +25,6 @@ pub mod shader;
 pub use buffers::SampleStats;
 pub use context::{AdapterReport, GpuContext, GpuError};
 pub use engine::{
-    AdaptiveSettings, FixedSchedule, ForwardResult, GpuGradMethod, GpuLoss, GpuSolver, GradResult,
+    AdaptiveSettings, FixedSchedule, ForwardResult, GpuGradMethod, GpuLoss, GpuObjective,
+    GpuSolver, GradResult, Segment,
 };

@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::context::GpuContext;
-use super::engine::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
-use crate::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem, LossKind};
+use super::engine::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuObjective, GpuSolver};
+use crate::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem};
 use crate::solver::{self, Method, SolverConfig};
 
 /// One method's GPU result.
@@ -17,8 +17,14 @@ pub struct GpuGradRow {
     pub method: String,
     pub loss: f64,
     pub grad: Vec<f64>,
+    /// dL/d(read-out) of cross-entropy (weight row-major, then bias).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readout_grad: Option<Vec<f64>>,
     /// Relative l2 distance to the CPU f64 gradient of the same method and schedule.
     pub err_vs_cpu: f64,
+    /// The same for the read-out gradient (cross-entropy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readout_err_vs_cpu: Option<f64>,
     /// Relative l2 distance to the CPU f64 `backprop` gradient (the discrete reference).
     pub err_vs_discrete: f64,
     /// Median wall time of the whole call (upload, dispatches, readback).
@@ -32,11 +38,26 @@ pub struct GpuGradRow {
     pub reconstruction_error: Option<f64>,
 }
 
+/// A method the GPU could not run on this problem, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct GpuGradFailure {
+    pub method: String,
+    pub error: String,
+}
+
+/// One method's outcome: a result, or the reason there is none (never a wrong number).
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum GpuGradOutcome {
+    Row(GpuGradRow),
+    Failed(GpuGradFailure),
+}
+
 /// The GPU form of a gradient problem.
 pub struct GpuProblem {
-    pub loss: GpuLoss,
+    /// The loss and its data (targets at the observation times, or labels and read-out).
+    pub objective: GpuObjective,
     pub y0: Vec<f64>,
-    pub target: Vec<f64>,
     pub schedule: FixedSchedule,
     /// The CPU problem with the GPU's solver (fixed-step RK4 on the same schedule).
     pub cpu: GradProblem,
@@ -48,18 +69,12 @@ pub struct GpuProblem {
 
 impl GpuProblem {
     /// GPU gradients run fixed-step RK4: the preset's step for `rk4`, otherwise as many steps
-    /// as the preset's solver accepts on the longest sample (said in a warning).
+    /// as the preset's solver accepts on the longest sample (said in a warning). Every loss of
+    /// `nodelab grad` is supported; a trajectory loss splits the solve at its observation
+    /// times as the CPU engine does.
     pub fn from_grad_problem(p: &GradProblem) -> Result<Self, String> {
-        let loss = match p.loss.kind {
-            LossKind::HalfSse => GpuLoss::HalfSse,
-            LossKind::Mse => GpuLoss::Mse,
-            other => {
-                return Err(format!(
-                    "the GPU kernels implement the half-sse and mse losses, not {}",
-                    other.name()
-                ));
-            }
-        };
+        p.validate().map_err(|e| e.to_string())?;
+        let objective = GpuObjective::from_loss(&p.loss);
         let mut warnings = Vec::new();
         let span = p.t1 - p.t0;
         let h = if p.solver.method == Method::Rk4 {
@@ -80,7 +95,6 @@ impl GpuProblem {
             span / most as f64
         };
         let schedule = FixedSchedule::new(p.t0, p.t1, Some(h)).map_err(|e| e.to_string())?;
-        let target = p.loss.targets.first().cloned().unwrap_or_default();
         let adaptive = (p.solver.method == Method::ZcRk4 && p.batch_steps == BatchSteps::PerSample)
             .then(|| {
                 warnings.push(
@@ -100,9 +114,8 @@ impl GpuProblem {
             ..SolverConfig::default()
         };
         Ok(Self {
-            loss,
+            objective,
             y0: p.y0.iter().flatten().copied().collect(),
-            target: target.iter().flatten().copied().collect(),
             schedule,
             cpu,
             adaptive,
@@ -121,27 +134,39 @@ fn cpu_method(m: GpuGradMethod) -> GradMethod {
 }
 
 /// Runs `methods` on the GPU (one warm-up, then the median of `repeats` calls) and compares
-/// each with the CPU f64 engine.
+/// each with the CPU f64 engine. A method the GPU cannot run on this problem (its kernel
+/// does not take this loss, or the adapter refuses the size) is a [`GpuGradOutcome::Failed`]
+/// with the reason; the other methods still run.
 pub fn grad_rows(
     solver: &mut GpuSolver,
     gp: &GpuProblem,
     methods: &[GpuGradMethod],
     repeats: usize,
-) -> Result<Vec<GpuGradRow>, String> {
+) -> Result<Vec<GpuGradOutcome>, String> {
     solver
-        .set_batch(&gp.y0, &gp.target)
+        .set_objective(&gp.y0, &gp.objective)
         .map_err(|e| e.to_string())?;
     let opts = GradOptions::default();
     let discrete =
         grad::compute(&gp.cpu, GradMethod::Backprop, &opts).map_err(|e| e.to_string())?;
+    let loss = gp.objective.loss;
     let mut rows = Vec::new();
     for &m in methods {
         let adaptive = gp.adaptive.as_ref().filter(|_| m == GpuGradMethod::Afge);
         let call = |solver: &mut GpuSolver| match adaptive {
-            Some((set, _)) => solver.afge_adaptive(set, gp.loss),
-            None => solver.gradient(m, &gp.schedule, gp.loss),
+            Some((set, _)) => solver.afge_adaptive(set, loss),
+            None => solver.gradient(m, &gp.schedule, loss),
         };
-        let mut out = call(solver).map_err(|e| e.to_string())?;
+        let mut out = match call(solver) {
+            Ok(out) => out,
+            Err(e) => {
+                rows.push(GpuGradOutcome::Failed(GpuGradFailure {
+                    method: m.name().to_string(),
+                    error: e.to_string(),
+                }));
+                continue;
+            }
+        };
         let mut times = Vec::new();
         for _ in 0..repeats.max(1) {
             let start = Instant::now();
@@ -151,16 +176,20 @@ pub fn grad_rows(
         times.sort_by(f64::total_cmp);
         let cpu_problem = adaptive.map_or(&gp.cpu, |(_, p)| p);
         let cpu = grad::compute(cpu_problem, cpu_method(m), &opts).map_err(|e| e.to_string())?;
-        let steps = match adaptive {
-            Some(_) => out.stats.iter().map(|s| s.accepted).max().unwrap_or(0),
-            None => gp.schedule.n_steps,
+        // Fixed steps: every sample's count; adaptive: the longest sample's.
+        let steps = out.stats.iter().map(|s| s.accepted).max().unwrap_or(0);
+        let readout_err_vs_cpu = match (&out.readout_grad, &cpu.readout_grad) {
+            (Some(g), Some(c)) => Some(grad::rel_l2(g, c)),
+            _ => None,
         };
-        rows.push(GpuGradRow {
+        rows.push(GpuGradOutcome::Row(GpuGradRow {
             method: m.name().to_string(),
             loss: out.loss,
             err_vs_cpu: grad::rel_l2(&out.grad, &cpu.grad),
             err_vs_discrete: grad::rel_l2(&out.grad, &discrete.grad),
             grad: out.grad,
+            readout_grad: out.readout_grad,
+            readout_err_vs_cpu,
             time_ms: times[times.len() / 2],
             gpu_bytes: out.gpu_bytes,
             cpu_stored_bytes: cpu.stored_bytes,
@@ -172,7 +201,7 @@ pub fn grad_rows(
                 GpuGradMethod::Adjoint | GpuGradMethod::ReversibleHeun
             )
             .then_some(out.recon_err),
-        });
+        }));
     }
     Ok(rows)
 }
@@ -221,7 +250,8 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
                 "software": ctx.adapter.software,
             },
             "precision": "f32",
-            "steps": gp.schedule.n_steps,
+            "step": gp.schedule.h,
+            "loss": gp.objective.loss.name(),
             "warnings": gp.warnings,
             "methods": rows,
         });
@@ -230,10 +260,12 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
             .map_err(|e| e.to_string());
     }
     let mut text = format!(
-        "GPU: {}\nfixed-step RK4, {} steps, batch {}, f32 (errors against the CPU f64 engine)\n",
+        "GPU: {}\nfixed-step RK4, step {}, batch {}, loss {}, f32 (errors against the CPU f64 \
+         engine)\n",
         ctx.adapter.summary(),
-        gp.schedule.n_steps,
-        problem.y0.len()
+        fmt_step(gp.schedule.h),
+        problem.y0.len(),
+        gp.objective.loss.name()
     );
     for w in &gp.warnings {
         text.push_str(&format!("warning: {w}\n"));
@@ -251,7 +283,14 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
         "nfe_bwd",
         "recon_err"
     ));
-    for r in &rows {
+    for outcome in &rows {
+        let r = match outcome {
+            GpuGradOutcome::Row(r) => r,
+            GpuGradOutcome::Failed(f) => {
+                text.push_str(&format!("{:<16} error: {}\n", f.method, f.error));
+                continue;
+            }
+        };
         text.push_str(&format!(
             "{:<16} {:>14.8e} {:>11.2e} {:>11.2e} {:>10.3} {:>12} {:>12} {:>10} {:>10} {:>10}\n",
             r.method,
@@ -266,6 +305,19 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
             r.reconstruction_error
                 .map_or("-".to_string(), |e| format!("{e:.2e}"))
         ));
+        if let Some(e) = r.readout_err_vs_cpu {
+            text.push_str(&format!(
+                "{:<16} read-out gradient err_vs_cpu {e:.2e}\n",
+                ""
+            ));
+        }
     }
     Ok(Some(text))
+}
+
+fn fmt_step(h: f64) -> String {
+    format!("{h:.6}")
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
 }
