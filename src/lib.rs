@@ -15,3 +15,4 @@ pub mod preset;
 pub mod problem;
 pub mod report;
 pub mod solver;
+pub mod train;

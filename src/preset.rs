@@ -239,6 +239,9 @@ pub struct LossSpec {
     pub labels: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readout: Option<ReadoutSpec>,
+    /// Observed components of a regression loss (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<usize>,
 }
 
 /// A preset error with its location.
@@ -315,6 +318,15 @@ pub fn locate(text: &str, path: &[Key<'_>]) -> Option<Range<usize>> {
 impl Preset {
     /// Parses preset text; `source` names it in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Self, PresetError> {
+        if crate::train::preset::is_train_preset(text) {
+            return Err(PresetError {
+                source: source.to_string(),
+                location: None,
+                message: "this is a training preset ([train] table); run it with `nodelab \
+                          train` (it describes no single ODE to solve)"
+                    .into(),
+            });
+        }
         toml::from_str::<Preset>(text).map_err(|e| PresetError {
             source: source.to_string(),
             location: e.span().map(|s| line_col(text, s.start)),
@@ -458,9 +470,9 @@ impl LoadedPreset {
                         ));
                     }
                 };
-                Loss::terminal(kind, targets)
+                Loss::terminal(kind, targets).on_components(loss_spec.components.clone())
             }
-            LossKind::TrajectoryMse => {
+            LossKind::TrajectoryMse | LossKind::TrajectoryL1 | LossKind::TrajectorySse => {
                 let targets = match (&loss_spec.target, batched) {
                     (Some(TargetSpec::Batch(b)), false) => {
                         b.iter().map(|v| vec![v.clone()]).collect()
@@ -475,7 +487,8 @@ impl LoadedPreset {
                         ));
                     }
                 };
-                Loss::trajectory(loss_spec.times.clone(), targets)
+                Loss::trajectory_of(kind, loss_spec.times.clone(), targets)
+                    .on_components(loss_spec.components.clone())
             }
             LossKind::CrossEntropy => {
                 let r = loss_spec.readout.as_ref().ok_or_else(|| {

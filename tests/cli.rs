@@ -290,6 +290,14 @@ fn shipped_presets_all_solve() {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if nodelab::train::preset::is_train_preset(&text) {
+            // Training presets are run by `nodelab train` (tests/train_cli.rs); `solve` says so.
+            let out = nodelab(&["solve", path.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2));
+            assert!(stderr(&out).contains("nodelab train"), "{}", stderr(&out));
+            continue;
+        }
         let out = nodelab(&["solve", path.to_str().unwrap(), "--json"]);
         assert_eq!(
             out.status.code(),

@@ -78,7 +78,7 @@ fn check_fixed(gpu: &mut GpuSolver, mlp: &Mlp, batch: usize, h: f64, t1: f64, lo
     let y0 = gpu_support::random_states(batch, d, 1.5, 11 + batch as u64);
     let p = problem(mlp, &y0, t1, rk4(h), loss);
     p.validate().unwrap();
-    let objective = GpuObjective::from_loss(&p.loss);
+    let objective = GpuObjective::from_loss(&p.loss).unwrap();
     gpu.set_objective(&y0, &objective).unwrap();
     let sched = FixedSchedule::new(0.0, t1, Some(h)).unwrap();
     for method in GpuGradMethod::ALL {
@@ -196,7 +196,7 @@ fn check_adaptive(gpu: &mut GpuSolver, mlp: &Mlp, y0: &[f64], loss: Loss) {
     };
     let p = problem(mlp, y0, 1.5, solver.clone(), loss);
     let cpu = grad::compute(&p, GradMethod::Afge, &GradOptions::default()).unwrap();
-    let objective = GpuObjective::from_loss(&p.loss);
+    let objective = GpuObjective::from_loss(&p.loss).unwrap();
     gpu.set_objective(y0, &objective).unwrap();
     let set = AdaptiveSettings::from_config(&solver, 0.0, 1.5);
     let out = gpu.afge_adaptive(&set, objective.loss).unwrap();

@@ -118,6 +118,10 @@ pub fn list_presets(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        // Training presets ([train]) describe no problem for the explorer.
+        .filter(|p| {
+            !std::fs::read_to_string(p).is_ok_and(|t| crate::train::preset::is_train_preset(&t))
+        })
         .collect();
     out.sort();
     out

@@ -6,9 +6,11 @@
 pub mod bench_gpu;
 pub mod bench_grad;
 mod bench_solvers;
+pub mod bench_train;
 pub mod grad;
 mod presets;
 mod solve;
+pub mod train;
 
 use std::path::PathBuf;
 
@@ -30,6 +32,8 @@ pub enum Command {
     Solve(SolveArgs),
     /// Compare gradient methods on a neural-ODE preset: gradient, error, time, memory, NFE.
     Grad(grad::GradArgs),
+    /// Train a neural ODE on a task with several gradient methods side by side.
+    Train(train::TrainArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -43,6 +47,8 @@ pub enum BenchCommand {
     Grad(bench_grad::BenchGradArgs),
     /// GPU vs CPU throughput (samples per second) over batch sizes.
     Gpu(bench_gpu::BenchGpuArgs),
+    /// Milliseconds per training iteration of each method (spiral-fit, circles).
+    Train(bench_train::BenchTrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,9 +130,11 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
         Some(Command::Presets) => presets::run(),
         Some(Command::Solve(args)) => solve::run(&args),
         Some(Command::Grad(args)) => grad::run(&args),
+        Some(Command::Train(args)) => train::run(&args),
         Some(Command::Bench(BenchCommand::Solvers(args))) => bench_solvers::run(&args),
         Some(Command::Bench(BenchCommand::Grad(args))) => bench_grad::run(&args),
         Some(Command::Bench(BenchCommand::Gpu(args))) => bench_gpu::run(&args),
+        Some(Command::Bench(BenchCommand::Train(args))) => bench_train::run(&args),
     };
     match result {
         Ok(()) => 0,

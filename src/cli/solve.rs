@@ -9,11 +9,48 @@ use crate::problem::Problem;
 use crate::report::{SolveSummary, steps_csv};
 use crate::solver::{self, SolverConfig};
 
+/// A neural problem on a model file (weights JSON or safetensors): the start state and span
+/// a trained model's metadata records, else zeros on [0, 1].
+fn model_preset(path: &Path) -> Result<LoadedPreset, CliError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .ok_or_else(|| CliError::Usage(format!("{} is not a file", path.display())))?;
+    let mut text = format!(
+        "[problem]\nkind = \"neural\"\nweights = {}\n",
+        toml::Value::String(name)
+    );
+    if let Some((y0, span)) = crate::nn::model_file::start_hint(path) {
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        text.push_str(&format!(
+            "y0 = [{}]\nt_span = [{}]\n",
+            list(&y0),
+            list(&span)
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Ok(LoadedPreset::from_text(
+        &text,
+        &path.display().to_string(),
+        dir,
+    )?)
+}
+
 /// Resolves the target (built-in name or preset file) and the overrides into a problem and
 /// solver settings.
 pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig), CliError> {
     let is_file = args.target.ends_with(".toml") || Path::new(&args.target).is_file();
-    let mut loaded = if is_file {
+    let is_model = [".json", ".safetensors"]
+        .iter()
+        .any(|e| args.target.to_ascii_lowercase().ends_with(e));
+    let mut loaded = if is_model {
+        model_preset(Path::new(&args.target))?
+    } else if is_file {
         crate::preset::Preset::load(Path::new(&args.target))?
     } else {
         let spec = ProblemSpec {

@@ -103,12 +103,14 @@ impl GpuLoss {
         }
     }
 
-    pub fn of_kind(kind: LossKind) -> Self {
+    /// The kernel loss of a CPU loss kind (`None`: no kernel implements it).
+    pub fn of_kind(kind: LossKind) -> Option<Self> {
         match kind {
-            LossKind::HalfSse => GpuLoss::HalfSse,
-            LossKind::Mse => GpuLoss::Mse,
-            LossKind::TrajectoryMse => GpuLoss::TrajectoryMse,
-            LossKind::CrossEntropy => GpuLoss::CrossEntropy,
+            LossKind::HalfSse => Some(GpuLoss::HalfSse),
+            LossKind::Mse => Some(GpuLoss::Mse),
+            LossKind::TrajectoryMse => Some(GpuLoss::TrajectoryMse),
+            LossKind::CrossEntropy => Some(GpuLoss::CrossEntropy),
+            LossKind::TrajectoryL1 | LossKind::TrajectorySse => None,
         }
     }
 
@@ -150,16 +152,29 @@ impl GpuObjective {
         }
     }
 
-    /// The GPU form of a CPU loss.
-    pub fn from_loss(loss: &Loss) -> Self {
+    /// The GPU form of a CPU loss; an error for a loss no kernel implements.
+    pub fn from_loss(loss: &Loss) -> Result<Self, String> {
+        let Some(kind) = GpuLoss::of_kind(loss.kind) else {
+            return Err(format!(
+                "the GPU kernels do not implement the {} loss; it runs on the CPU only",
+                loss.kind.name()
+            ));
+        };
+        if !loss.components.is_empty() {
+            return Err(
+                "the GPU kernels observe every component; a loss on some components runs on \
+                 the CPU only"
+                    .into(),
+            );
+        }
         let flat = |sets: &[Vec<Vec<f64>>]| -> Vec<f64> {
             sets.iter().flatten().flatten().copied().collect()
         };
         let (weight, bias) = loss.readout.as_ref().map_or((Vec::new(), Vec::new()), |r| {
             (r.weight.iter().flatten().copied().collect(), r.bias.clone())
         });
-        Self {
-            loss: GpuLoss::of_kind(loss.kind),
+        Ok(Self {
+            loss: kind,
             times: if loss.kind == LossKind::TrajectoryMse {
                 loss.times.clone()
             } else {
@@ -173,7 +188,7 @@ impl GpuObjective {
             labels: loss.labels.iter().map(|&l| l as u32).collect(),
             readout_weight: weight,
             readout_bias: bias,
-        }
+        })
     }
 
     /// Observations K (1 for the terminal losses).

@@ -74,7 +74,7 @@ impl GpuProblem {
     /// times as the CPU engine does.
     pub fn from_grad_problem(p: &GradProblem) -> Result<Self, String> {
         p.validate().map_err(|e| e.to_string())?;
-        let objective = GpuObjective::from_loss(&p.loss);
+        let objective = GpuObjective::from_loss(&p.loss)?;
         let mut warnings = Vec::new();
         let span = p.t1 - p.t0;
         let h = if p.solver.method == Method::Rk4 {

@@ -79,6 +79,8 @@ pub struct Shape {
     /// `[n_in, n_1, …, n_out]`.
     pub sizes: Vec<usize>,
     pub activation: Activation,
+    /// The kernels implement the identity input map only.
+    pub input_map: crate::nn::InputMap,
 }
 
 /// Largest sensitivity matrix (D × |θ|) the `afge` kernel keeps in one invocation.
@@ -93,6 +95,7 @@ impl Shape {
             time_input: mlp.time_input,
             sizes: mlp.sizes.clone(),
             activation: mlp.activation,
+            input_map: mlp.input_map,
         }
     }
 
@@ -164,6 +167,12 @@ impl Shape {
 
     /// Whether the kernels can run this shape (constant-size private arrays must stay small).
     pub fn check(&self, kernel: Kernel) -> Result<(), String> {
+        if !self.input_map.is_identity() {
+            return Err(format!(
+                "the GPU kernels apply no input map; input_map = \"{}\" runs on the CPU only",
+                self.input_map.name()
+            ));
+        }
         let np = self.n_params();
         if np > MAX_PARAMS {
             return Err(format!(

@@ -5,6 +5,17 @@
 //! - `mse`: `L = (1/(B d)) Σ_b Σ_i (y_b,i(T) − ŷ_b,i)²`;
 //! - `trajectory-mse`: `L = (1/(K B d)) Σ_k Σ_b Σ_i (y_b,i(τ_k) − ŷ_k,b,i)²` at the
 //!   observation times τ_1 < … < τ_K;
+//! - `trajectory-l1`: `L = (1/((K+1) B |C|)) Σ_k Σ_b Σ_{i∈C} |y_b,i(τ_k) − ŷ_k,b,i|`, the mean
+//!   absolute error over a window of K+1 samples whose first is the start y(t0) itself (error 0,
+//!   counted in the mean as the classic spiral demo does); `∂L/∂y = sign(y − ŷ)/((K+1) B |C|)`
+//!   (0 where y = ŷ);
+//! - `trajectory-sse`: `L = Σ_k Σ_b Σ_{i∈C} (y_b,i(τ_k) − ŷ_k,b,i)²` (the free-fall paper's "sum
+//!   of squared errors");
+//!
+//! The regression losses may observe only the components `C` (`components`, default all: e.g.
+//! the position of a (position, velocity) state); targets keep all d components and the
+//! unobserved ones are ignored.
+//!
 //! - `cross-entropy`: logits `z_b = W y_b(T) + c` (linear read-out), `L = (1/B) Σ_b
 //!   (logsumexp(z_b) − z_b,label_b)`; `∂L/∂y_b = Wᵀ (softmax(z_b) − e_label)/B`,
 //!   `∂L/∂W = Σ_b (softmax(z_b) − e_label) y_bᵀ / B`, `∂L/∂c = Σ_b (softmax(z_b) − e_label)/B`.
@@ -24,14 +35,20 @@ pub enum LossKind {
     TrajectoryMse,
     #[serde(rename = "cross-entropy")]
     CrossEntropy,
+    #[serde(rename = "trajectory-l1")]
+    TrajectoryL1,
+    #[serde(rename = "trajectory-sse")]
+    TrajectorySse,
 }
 
 impl LossKind {
-    pub const ALL: [LossKind; 4] = [
+    pub const ALL: [LossKind; 6] = [
         LossKind::HalfSse,
         LossKind::Mse,
         LossKind::TrajectoryMse,
         LossKind::CrossEntropy,
+        LossKind::TrajectoryL1,
+        LossKind::TrajectorySse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,7 +57,17 @@ impl LossKind {
             LossKind::Mse => "mse",
             LossKind::TrajectoryMse => "trajectory-mse",
             LossKind::CrossEntropy => "cross-entropy",
+            LossKind::TrajectoryL1 => "trajectory-l1",
+            LossKind::TrajectorySse => "trajectory-sse",
         }
+    }
+
+    /// Losses observed at the times `τ_1 < … < τ_K` (the others at t1).
+    pub fn is_trajectory(self) -> bool {
+        matches!(
+            self,
+            LossKind::TrajectoryMse | LossKind::TrajectoryL1 | LossKind::TrajectorySse
+        )
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -78,6 +105,9 @@ pub struct Loss {
     /// Class of each sample (cross-entropy).
     pub labels: Vec<usize>,
     pub readout: Option<Readout>,
+    /// Observed components of the regression losses (empty: all).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<usize>,
 }
 
 impl Loss {
@@ -89,18 +119,31 @@ impl Loss {
             targets: vec![targets],
             labels: Vec::new(),
             readout: None,
+            components: Vec::new(),
         }
     }
 
     /// `trajectory-mse` with `targets[k][b]` at `times[k]`.
     pub fn trajectory(times: Vec<f64>, targets: Vec<Vec<Vec<f64>>>) -> Self {
+        Self::trajectory_of(LossKind::TrajectoryMse, times, targets)
+    }
+
+    /// A trajectory loss of `kind` with `targets[k][b]` at `times[k]`, on every component.
+    pub fn trajectory_of(kind: LossKind, times: Vec<f64>, targets: Vec<Vec<Vec<f64>>>) -> Self {
         Self {
-            kind: LossKind::TrajectoryMse,
+            kind,
             times,
             targets,
             labels: Vec::new(),
             readout: None,
+            components: Vec::new(),
         }
+    }
+
+    /// Observes only `components` (the regression losses).
+    pub fn on_components(mut self, components: Vec<usize>) -> Self {
+        self.components = components;
+        self
     }
 
     /// Cross-entropy after a linear read-out.
@@ -111,12 +154,13 @@ impl Loss {
             targets: Vec::new(),
             labels,
             readout: Some(readout),
+            components: Vec::new(),
         }
     }
 
     /// Observation times (the end t1 for terminal losses).
     pub fn times(&self, t1: f64) -> Vec<f64> {
-        if self.kind == LossKind::TrajectoryMse {
+        if self.kind.is_trajectory() {
             self.times.clone()
         } else {
             vec![t1]
@@ -156,9 +200,14 @@ impl Loss {
                 Ok(())
             }
             kind => {
-                let k_obs = if kind == LossKind::TrajectoryMse {
+                if let Some(&c) = self.components.iter().find(|&&c| c >= d) {
+                    return bad(format!(
+                        "observed component {c} does not exist (the state has {d})"
+                    ));
+                }
+                let k_obs = if kind.is_trajectory() {
                     if self.times.is_empty() {
-                        return bad("trajectory-mse needs observation times".into());
+                        return bad(format!("{} needs observation times", kind.name()));
                     }
                     let mut prev = t0;
                     for &t in &self.times {
@@ -209,18 +258,47 @@ impl Loss {
     ) -> f64 {
         let d = y.len();
         match self.kind {
-            LossKind::HalfSse | LossKind::Mse | LossKind::TrajectoryMse => {
+            LossKind::HalfSse
+            | LossKind::Mse
+            | LossKind::TrajectoryMse
+            | LossKind::TrajectoryL1
+            | LossKind::TrajectorySse => {
                 let target = &self.targets[k][b];
+                let observed = if self.components.is_empty() {
+                    d
+                } else {
+                    self.components.len()
+                };
+                let k_obs = self.targets.len();
                 let scale = match self.kind {
                     LossKind::HalfSse => 0.5,
-                    LossKind::Mse => 1.0 / (n * d) as f64,
-                    _ => 1.0 / (self.targets.len() * n * d) as f64,
+                    LossKind::Mse => 1.0 / (n * observed) as f64,
+                    LossKind::TrajectoryL1 => 1.0 / ((k_obs + 1) * n * observed) as f64,
+                    LossKind::TrajectorySse => 1.0,
+                    _ => 1.0 / (k_obs * n * observed) as f64,
                 };
+                g.fill(0.0);
                 let mut value = 0.0;
-                for i in 0..d {
+                let mut term = |i: usize| {
                     let r = y[i] - target[i];
-                    value += scale * r * r;
-                    g[i] = 2.0 * scale * r;
+                    if self.kind == LossKind::TrajectoryL1 {
+                        value += scale * r.abs();
+                        g[i] = if r > 0.0 {
+                            scale
+                        } else if r < 0.0 {
+                            -scale
+                        } else {
+                            0.0
+                        };
+                    } else {
+                        value += scale * r * r;
+                        g[i] = 2.0 * scale * r;
+                    }
+                };
+                if self.components.is_empty() {
+                    (0..d).for_each(&mut term);
+                } else {
+                    self.components.iter().for_each(|&i| term(i));
                 }
                 value
             }

@@ -1,12 +1,15 @@
 //! Multi-layer perceptron vector field and its weights file.
 //!
-//! `f(y) = W_L σ(… σ(W_1 x + b_1) …) + b_L`, with `x = y` or, when `time_input` is set,
-//! `x = [y, t]`. The weights file is JSON:
+//! `f(y) = W_L σ(… σ(W_1 x + b_1) …) + b_L`, with `x = m(y)` or, when `time_input` is set,
+//! `x = [m(y), t]`, where the input map `m` is the identity or the componentwise cube
+//! `m(y) = y∘y∘y` (the classic spiral demo's network sees y³). The weights file is JSON:
 //!
 //! ```json
-//! {"activation": "tanh", "time_input": false,
+//! {"activation": "tanh", "time_input": false, "input_map": "identity",
 //!  "layers": [{"weight": [[…], …], "bias": […]}, …]}
 //! ```
+//!
+//! `input_map` is optional (default `identity`).
 //!
 //! `weight` is stored `[out][in]`. The flat parameter vector θ lists, layer by layer, the weight
 //! row-major and then the bias; every gradient nodelab reports uses this order.
@@ -359,6 +362,54 @@ fn affine_backward(
     }
 }
 
+/// The map applied to the state before the first layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputMap {
+    /// `m(y) = y`.
+    #[default]
+    Identity,
+    /// `m(y) = y∘y∘y`, `m'(y) = 3 y∘y`.
+    Cube,
+}
+
+impl InputMap {
+    pub const ALL: [InputMap; 2] = [InputMap::Identity, InputMap::Cube];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            InputMap::Identity => "identity",
+            InputMap::Cube => "cube",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    pub fn is_identity(&self) -> bool {
+        *self == InputMap::Identity
+    }
+
+    /// `m(y)` componentwise.
+    #[inline]
+    pub fn apply(self, y: f64) -> f64 {
+        match self {
+            InputMap::Identity => y,
+            InputMap::Cube => y * y * y,
+        }
+    }
+
+    /// `m'(y)` componentwise.
+    #[inline]
+    pub fn derivative(self, y: f64) -> f64 {
+        match self {
+            InputMap::Identity => 1.0,
+            InputMap::Cube => 3.0 * y * y,
+        }
+    }
+}
+
 /// One layer as stored in the weights file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -375,6 +426,9 @@ pub struct WeightsFile {
     pub activation: String,
     #[serde(default)]
     pub time_input: bool,
+    /// The map applied to y before the first layer (default identity).
+    #[serde(default, skip_serializing_if = "InputMap::is_identity")]
+    pub input_map: InputMap,
     pub layers: Vec<LayerFile>,
 }
 
@@ -383,6 +437,8 @@ pub struct WeightsFile {
 pub struct Mlp {
     pub activation: Activation,
     pub time_input: bool,
+    /// The map applied to y before the first layer.
+    pub input_map: InputMap,
     /// Layer widths `[n_in, n_1, …, n_out]`.
     pub sizes: Vec<usize>,
     /// θ: layer by layer, weight row-major (`[out][in]`) then bias.
@@ -445,6 +501,7 @@ impl Mlp {
         let mlp = Self {
             activation,
             time_input: file.time_input,
+            input_map: file.input_map,
             sizes,
             params,
         };
@@ -489,6 +546,7 @@ impl Mlp {
         WeightsFile {
             activation: self.activation.name().to_string(),
             time_input: self.time_input,
+            input_map: self.input_map,
             layers,
         }
     }
@@ -521,6 +579,7 @@ impl Mlp {
         Self {
             activation,
             time_input,
+            input_map: InputMap::Identity,
             sizes,
             params,
         }
@@ -556,7 +615,9 @@ impl Mlp {
         let w = self.max_width();
         let (a, b) = scratch.split_at_mut(w);
         let n0 = self.sizes[0];
-        a[..y.len()].copy_from_slice(y);
+        for (x, &v) in a[..y.len()].iter_mut().zip(y) {
+            *x = self.input_map.apply(v);
+        }
         if self.time_input {
             a[n0 - 1] = t;
         }
@@ -599,6 +660,8 @@ pub struct MlpWork {
     tangent: Vec<f64>,
     delta: Vec<f64>,
     delta_next: Vec<f64>,
+    /// The state y itself (the input map's derivative is taken there).
+    input: Vec<f64>,
 }
 
 impl MlpWork {
@@ -614,6 +677,9 @@ impl MlpWork {
         if self.delta.len() < w {
             self.delta.resize(w, 0.0);
             self.delta_next.resize(w, 0.0);
+        }
+        if self.input.len() < mlp.dim() {
+            self.input.resize(mlp.dim(), 0.0);
         }
     }
 }
@@ -638,7 +704,10 @@ impl Mlp {
         work.ensure(self);
         let n0 = self.sizes[0];
         let d = self.dim();
-        work.acts[..d].copy_from_slice(&y[..d]);
+        work.input[..d].copy_from_slice(&y[..d]);
+        for (x, &v) in work.acts[..d].iter_mut().zip(&y[..d]) {
+            *x = self.input_map.apply(v);
+        }
         if self.time_input {
             work.acts[n0 - 1] = t;
         }
@@ -686,6 +755,7 @@ impl Mlp {
             deriv,
             delta,
             delta_next,
+            input,
             ..
         } = work;
         delta[..d].copy_from_slice(&v[..d]);
@@ -707,7 +777,9 @@ impl Mlp {
             }
             std::mem::swap(delta, delta_next);
         }
-        vy[..d].copy_from_slice(&delta[..d]);
+        for ((o, &dl), &yv) in vy[..d].iter_mut().zip(&delta[..d]).zip(&input[..d]) {
+            *o = dl * self.input_map.derivative(yv);
+        }
     }
 
     /// Vector-Jacobian product at `(t, y)`: `f(t, y)` into `f_out`, `vᵀ ∂f/∂y` into `vy`, and
@@ -748,9 +820,12 @@ impl Mlp {
             acts,
             deriv,
             tangent,
+            input,
             ..
         } = work;
-        tangent[..d].copy_from_slice(&u[..d]);
+        for ((o, &uv), &yv) in tangent[..d].iter_mut().zip(&u[..d]).zip(&input[..d]) {
+            *o = uv * self.input_map.derivative(yv);
+        }
         if self.time_input {
             tangent[n0 - 1] = 0.0;
         }

@@ -1,5 +1,6 @@
-//! Neural networks used as ODE vector fields.
+//! Neural networks used as ODE vector fields, and their files.
 
 pub mod mlp;
+pub mod model_file;
 
-pub use mlp::{Activation, Mlp, MlpWork, WeightsFile};
+pub use mlp::{Activation, InputMap, Mlp, MlpWork, WeightsFile};

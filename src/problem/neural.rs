@@ -35,11 +35,10 @@ impl OdeSystem for NeuralSystem {
     }
 }
 
-/// Loads a weights file into an MLP, with the file name in every error.
+/// Loads a model file (the weights JSON, or safetensors by its extension) into an MLP, with
+/// the file name in every error.
 pub fn load_weights(path: &Path) -> Result<Mlp, ProblemError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ProblemError::Weights(format!("cannot read {}: {e}", path.display())))?;
-    Mlp::from_json(&text).map_err(|e| ProblemError::Weights(format!("{}: {e}", path.display())))
+    crate::nn::model_file::load(path).map_err(ProblemError::Weights)
 }
 
 /// Builds the problem `y' = MLP(y)` on `[t0, t_end]` from `y0`.

@@ -1,0 +1,218 @@
+//! `nodelab bench train`: milliseconds per training iteration (gradient + optimiser step) of
+//! each method on `spiral-fit` (CPU f64, one thread) and on `circles` at batch 256 and 65 536,
+//! after warm-up iterations, from the same engine `nodelab train` runs.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::CliError;
+use crate::grad::GradMethod;
+use crate::train::{TaskName, TrainConfig, TrainControl, Trainer};
+
+#[derive(Debug, Args)]
+pub struct BenchTrainArgs {
+    /// Comma-separated methods (default: backprop,checkpoint,adjoint,afge,reversible-heun).
+    #[arg(long)]
+    pub methods: Option<String>,
+    /// Timed iterations per row (after 3 warm-up iterations; batch 65 536 uses a third).
+    #[arg(long, default_value_t = 20)]
+    pub iters: usize,
+    /// Comma-separated circles batch sizes.
+    #[arg(long, default_value = "256,65536")]
+    pub batches: String,
+    /// Only the spiral-fit rows (what the diffrax peer script compares with).
+    #[arg(long = "spiral-only")]
+    pub spiral_only: bool,
+    /// Write the spiral-fit data, initial weights and batch sequence of this bench to DIR
+    /// (spiral-mlp.json, spiral-data.json) for `benches/peers/diffrax_train.py`, and exit.
+    #[arg(long = "write-spiral", value_name = "DIR")]
+    pub write_spiral: Option<std::path::PathBuf>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Warm-up iterations before the timed ones.
+const WARM: usize = 3;
+
+/// Writes what the peer script needs to run the same spiral-fit iterations.
+fn write_spiral(dir: &std::path::Path, iters: usize) -> Result<(), CliError> {
+    use crate::train::TaskData;
+    use crate::train::rng::{SeedRng, Stream};
+    let config = TrainConfig::defaults(TaskName::SpiralFit);
+    let trainer = Trainer::new(config.clone()).map_err(CliError::Usage)?;
+    let TaskData::Trajectory(t) = trainer.data() else {
+        return Err(CliError::Usage("spiral-fit is a trajectory task".into()));
+    };
+    let mut rng = SeedRng::new(config.seed, Stream::Batches);
+    let batches: Vec<Vec<usize>> = (0..WARM + iters)
+        .map(|_| trainer.data().draw_batch(&mut rng, config.batch))
+        .collect();
+    let data = serde_json::json!({
+        "times": t.times,
+        "states": t.states,
+        "window": t.window,
+        "batches": batches,
+        "warmup": WARM,
+        "rtol": config.solver.rtol,
+        "atol": config.solver.tol,
+        "lr": config.optimizer.lr,
+        "decay": config.optimizer.decay,
+        "eps": config.optimizer.eps,
+    });
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let mlp = &trainer.runs()[0].model.mlp;
+    crate::nn::model_file::save(&dir.join("spiral-mlp.json"), mlp, None, &[])
+        .map_err(CliError::Usage)?;
+    crate::nn::model_file::write_atomic(&dir.join("spiral-data.json"), data.to_string().as_bytes())
+        .map_err(CliError::Usage)?;
+    println!(
+        "wrote {}/spiral-mlp.json and spiral-data.json",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// One measured row.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchTrainRow {
+    pub task: &'static str,
+    pub batch: usize,
+    pub device: &'static str,
+    pub method: GradMethod,
+    pub median_ms_per_iter: f64,
+    pub mean_ms_per_iter: f64,
+    pub median_grad_ms: f64,
+    pub iters: usize,
+    pub status: &'static str,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => 0.5 * (v[n / 2 - 1] + v[n / 2]),
+    }
+}
+
+/// Runs `warm + iters` iterations of `config` and measures the last `iters`.
+fn measure(
+    mut config: TrainConfig,
+    warm: usize,
+    iters: usize,
+) -> Result<Vec<BenchTrainRow>, String> {
+    config.iters = warm + iters;
+    config.eval_every = 0;
+    let task = config.task.name();
+    let batch = config.batch;
+    let mut trainer = Trainer::new(config)?;
+    let report = trainer.run(&TrainControl::new(), |_| {});
+    Ok(trainer
+        .runs()
+        .iter()
+        .zip(&report.methods)
+        .map(|(run, m)| {
+            let timed: Vec<_> = run.records.iter().filter(|r| r.iter > warm).collect();
+            BenchTrainRow {
+                task,
+                batch,
+                device: "cpu",
+                method: run.method,
+                median_ms_per_iter: median(timed.iter().map(|r| r.ms).collect()),
+                mean_ms_per_iter: timed.iter().map(|r| r.ms).sum::<f64>()
+                    / timed.len().max(1) as f64,
+                median_grad_ms: median(timed.iter().map(|r| r.grad_ms).collect()),
+                iters: timed.len(),
+                status: m.status,
+            }
+        })
+        .collect())
+}
+
+pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
+    let methods = match &args.methods {
+        Some(list) => super::grad::parse_methods(list)?,
+        None => vec![
+            GradMethod::Backprop,
+            GradMethod::Checkpoint,
+            GradMethod::Adjoint,
+            GradMethod::Afge,
+            GradMethod::ReversibleHeun,
+        ],
+    };
+    if args.iters == 0 {
+        return Err(CliError::Usage("--iters must be at least 1".into()));
+    }
+    if let Some(dir) = &args.write_spiral {
+        return write_spiral(dir, args.iters);
+    }
+    let batches: Vec<usize> = args
+        .batches
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&b| b > 0)
+                .ok_or_else(|| CliError::Usage(format!("--batches: '{s}' is not a batch size")))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    let mut spiral = TrainConfig::defaults(TaskName::SpiralFit);
+    spiral.methods = methods.clone();
+    let progress = |what: String| {
+        if !args.json || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            eprintln!("bench train: {what}");
+        }
+    };
+    progress(format!("spiral-fit, batch {} …", spiral.batch));
+    rows.extend(measure(spiral, WARM, args.iters).map_err(CliError::Usage)?);
+    for &b in batches.iter().filter(|_| !args.spiral_only) {
+        let mut c = TrainConfig::defaults(TaskName::Circles);
+        c.methods = methods.clone();
+        c.batch = b;
+        c.data.test_fraction = 0.5;
+        c.data.points = (2 * b).max(500);
+        let iters = if b > 10_000 {
+            (args.iters / 3).max(1)
+        } else {
+            args.iters
+        };
+        progress(format!("circles, batch {b} …"));
+        let warm = if b > 10_000 { 1 } else { WARM };
+        rows.extend(measure(c, warm, iters).map_err(CliError::Usage)?);
+    }
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&rows).map_err(|e| CliError::Usage(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:>7} {:<7} {:<20} {:>12} {:>12} {:>12} {:>6}",
+        "task", "batch", "device", "method", "median ms/it", "mean ms/it", "grad ms", "iters"
+    );
+    for r in &rows {
+        println!(
+            "{:<12} {:>7} {:<7} {:<20} {:>12.3} {:>12.3} {:>12.3} {:>6}{}",
+            r.task,
+            r.batch,
+            r.device,
+            r.method.name(),
+            r.median_ms_per_iter,
+            r.mean_ms_per_iter,
+            r.median_grad_ms,
+            r.iters,
+            if r.status == "diverged" {
+                "  (diverged)"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("gpu: this build has no GPU training path; the GPU rows are not measured");
+    Ok(())
+}

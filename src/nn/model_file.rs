@@ -1,0 +1,258 @@
+//! Model files: the weights JSON ([`crate::nn::WeightsFile`]) and safetensors, chosen by the
+//! file extension (`.safetensors`, anything else is JSON).
+//!
+//! A safetensors model holds `layers.{l}.weight` (`[out, in]`) and `layers.{l}.bias` (`[out]`)
+//! in F64 (the CPU path) or F32 (the GPU path), and for a classifier `readout.weight`
+//! (`[classes, state]`) and `readout.bias`. Its metadata (string to string) carries
+//! `format = "nodelab-mlp"`, `activation`, `sizes` (a JSON list), `input_map`, `time_input`, and
+//! whatever the writer adds (`task`, `training`: the training settings as JSON).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use super::mlp::{Activation, InputMap, Mlp};
+use crate::grad::Readout;
+
+/// Element type of a safetensors model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatKind {
+    F64,
+    F32,
+}
+
+/// Whether `path` names a safetensors file.
+pub fn is_safetensors(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+}
+
+fn bytes_of(values: &[f64], kind: FloatKind) -> Vec<u8> {
+    match kind {
+        FloatKind::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        FloatKind::F32 => values
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect(),
+    }
+}
+
+fn values_of(view: &TensorView<'_>) -> Result<Vec<f64>, String> {
+    let data = view.data();
+    match view.dtype() {
+        Dtype::F64 => Ok(data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect()),
+        Dtype::F32 => Ok(data
+            .chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .collect()),
+        other => Err(format!("tensor type {other:?} is not F64 or F32")),
+    }
+}
+
+/// Serialises a model to safetensors bytes.
+pub fn to_safetensors(
+    mlp: &Mlp,
+    readout: Option<&Readout>,
+    extra: &[(String, String)],
+    kind: FloatKind,
+) -> Result<Vec<u8>, String> {
+    let dtype = match kind {
+        FloatKind::F64 => Dtype::F64,
+        FloatKind::F32 => Dtype::F32,
+    };
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut offset = 0;
+    for l in 0..mlp.n_layers() {
+        let (n_in, n_out) = (mlp.sizes[l], mlp.sizes[l + 1]);
+        let w = &mlp.params[offset..offset + n_in * n_out];
+        let b = &mlp.params[offset + n_in * n_out..offset + n_in * n_out + n_out];
+        offset += n_in * n_out + n_out;
+        tensors.push((
+            format!("layers.{l}.weight"),
+            vec![n_out, n_in],
+            bytes_of(w, kind),
+        ));
+        tensors.push((format!("layers.{l}.bias"), vec![n_out], bytes_of(b, kind)));
+    }
+    if let Some(r) = readout {
+        let flat: Vec<f64> = r.weight.iter().flatten().copied().collect();
+        tensors.push((
+            "readout.weight".into(),
+            vec![r.n_classes(), mlp.dim()],
+            bytes_of(&flat, kind),
+        ));
+        tensors.push((
+            "readout.bias".into(),
+            vec![r.n_classes()],
+            bytes_of(&r.bias, kind),
+        ));
+    }
+    let views = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut meta: HashMap<String, String> = HashMap::new();
+    meta.insert("format".into(), "nodelab-mlp".into());
+    meta.insert("activation".into(), mlp.activation.name().into());
+    meta.insert(
+        "sizes".into(),
+        serde_json::to_string(&mlp.sizes).map_err(|e| e.to_string())?,
+    );
+    meta.insert("input_map".into(), mlp.input_map.name().into());
+    meta.insert("time_input".into(), mlp.time_input.to_string());
+    for (k, v) in extra {
+        meta.insert(k.clone(), v.clone());
+    }
+    safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+}
+
+/// A model read from safetensors bytes, with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedModel {
+    pub mlp: Mlp,
+    pub readout: Option<Readout>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// Reads a model from safetensors bytes, checking every shape.
+pub fn from_safetensors(bytes: &[u8]) -> Result<LoadedModel, String> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format!("safetensors: {e}"))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("safetensors: {e}"))?;
+    let get = |key: &str| {
+        metadata
+            .get(key)
+            .ok_or_else(|| format!("safetensors metadata has no '{key}'"))
+    };
+    let activation = Activation::parse(get("activation")?)
+        .ok_or_else(|| format!("unknown activation '{}'", metadata["activation"]))?;
+    let sizes: Vec<usize> =
+        serde_json::from_str(get("sizes")?).map_err(|e| format!("metadata 'sizes': {e}"))?;
+    let input_map = match metadata.get("input_map") {
+        None => InputMap::Identity,
+        Some(m) => InputMap::parse(m).ok_or_else(|| format!("unknown input map '{m}'"))?,
+    };
+    let time_input = metadata.get("time_input").is_some_and(|v| v == "true");
+    if sizes.len() < 2 {
+        return Err("metadata 'sizes' needs at least an input and an output width".into());
+    }
+    let mut params = Vec::new();
+    for l in 0..sizes.len() - 1 {
+        let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+        for (part, shape) in [("weight", vec![n_out, n_in]), ("bias", vec![n_out])] {
+            let name = format!("layers.{l}.{part}");
+            let view = st
+                .tensor(&name)
+                .map_err(|_| format!("safetensors: no tensor '{name}'"))?;
+            if view.shape() != shape.as_slice() {
+                return Err(format!(
+                    "tensor '{name}' has shape {:?}; the sizes {sizes:?} need {shape:?}",
+                    view.shape()
+                ));
+            }
+            params.extend(values_of(&view)?);
+        }
+    }
+    let readout = match (st.tensor("readout.weight"), st.tensor("readout.bias")) {
+        (Ok(w), Ok(b)) => {
+            let d = *sizes.last().unwrap_or(&0);
+            let c = b.shape().first().copied().unwrap_or(0);
+            if w.shape() != [c, d] {
+                return Err(format!(
+                    "tensor 'readout.weight' must have shape [{c}, {d}]"
+                ));
+            }
+            let flat = values_of(&w)?;
+            Some(Readout {
+                weight: flat.chunks(d.max(1)).map(<[f64]>::to_vec).collect(),
+                bias: values_of(&b)?,
+            })
+        }
+        _ => None,
+    };
+    // Shapes and finiteness are checked once, by the weights-file path.
+    let mlp = Mlp {
+        activation,
+        time_input,
+        input_map,
+        sizes,
+        params,
+    };
+    let mlp = Mlp::from_file(&mlp.to_file())?;
+    Ok(LoadedModel {
+        mlp,
+        readout,
+        metadata,
+    })
+}
+
+/// The start state and time span recorded in a safetensors model's metadata (`y0`, `t_span`,
+/// JSON lists written by `nodelab train` for trajectory tasks).
+pub fn start_hint(path: &Path) -> Option<(Vec<f64>, Vec<f64>)> {
+    if !is_safetensors(path) {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).ok()?;
+    let meta = header.metadata().as_ref()?;
+    let y0: Vec<f64> = serde_json::from_str(meta.get("y0")?).ok()?;
+    let span: Vec<f64> = serde_json::from_str(meta.get("t_span")?).ok()?;
+    (span.len() == 2 && y0.iter().chain(&span).all(|v| v.is_finite())).then_some((y0, span))
+}
+
+/// Loads a model file (safetensors or JSON by extension).
+pub fn load(path: &Path) -> Result<Mlp, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if is_safetensors(path) {
+        from_safetensors(&bytes)
+            .map(|m| m.mlp)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("{}: the weights file is not UTF-8 text", path.display()))?;
+        Mlp::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder renamed into place,
+/// so that a failed write never leaves a half-written file under the final name.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+/// Saves a model: safetensors (F64, with `extra` metadata) or the weights JSON by extension.
+pub fn save(
+    path: &Path,
+    mlp: &Mlp,
+    readout: Option<&Readout>,
+    extra: &[(String, String)],
+) -> Result<(), String> {
+    let bytes = if is_safetensors(path) {
+        to_safetensors(mlp, readout, extra, FloatKind::F64)?
+    } else {
+        let mut text = serde_json::to_string_pretty(&mlp.to_file()).map_err(|e| e.to_string())?;
+        text.push('\n');
+        text.into_bytes()
+    };
+    write_atomic(path, &bytes)
+}

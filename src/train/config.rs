@@ -1,0 +1,231 @@
+//! A training run's settings: task, model, solver, optimiser, the gradient methods compared,
+//! and the schedule. [`TrainConfig::defaults`] gives each task's settings.
+
+use serde::Serialize;
+
+use super::model::{Init, ModelSpec};
+use super::optim::{OptimizerConfig, OptimizerKind};
+use super::task::{TaskName, TaskSettings};
+use crate::grad::{GradMethod, GradOptions};
+use crate::nn::{Activation, InputMap};
+use crate::solver::{Method, SolverConfig};
+
+/// Where the gradients are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    Cpu,
+    Gpu,
+    /// The GPU when a hardware adapter is present and every method has a kernel, else the CPU.
+    Auto,
+}
+
+impl Device {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "cpu" => Some(Device::Cpu),
+            "gpu" => Some(Device::Gpu),
+            "auto" => Some(Device::Auto),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+            Device::Auto => "auto",
+        }
+    }
+}
+
+/// Floating-point precision of the CPU path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F64,
+    F32,
+}
+
+/// Everything a training run needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub task: TaskName,
+    pub data: TaskSettings,
+    pub model: ModelSpec,
+    pub solver: SolverConfig,
+    pub optimizer: OptimizerConfig,
+    /// Learning rates that differ from `optimizer.lr` for some methods.
+    pub method_lr: Vec<(GradMethod, f64)>,
+    /// The gradient methods compared; each trains its own copy of the model.
+    pub methods: Vec<GradMethod>,
+    pub grad_options: GradOptions,
+    pub iters: usize,
+    /// Items per iteration (windows or points; trajectory tasks without windows use 1).
+    pub batch: usize,
+    pub seed: u64,
+    /// Evaluate every K iterations (and after the last); 0: only after the last.
+    pub eval_every: usize,
+    /// Compare each method's gradient with the reference every K iterations (0: never).
+    pub grad_check_every: usize,
+    /// Run the methods of an iteration on their own threads at once (times then overlap).
+    pub concurrent: bool,
+    pub device: Device,
+    pub precision: Precision,
+}
+
+impl TrainConfig {
+    /// The task's default settings.
+    pub fn defaults(task: TaskName) -> Self {
+        let data = TaskSettings {
+            points: 500,
+            noise: 0.05,
+            test_fraction: 0.5,
+            augment: usize::from(task == TaskName::Circles),
+        };
+        let mlp = |hidden: Vec<usize>, input_map, time_input, init| ModelSpec {
+            hidden,
+            activation: Activation::Tanh,
+            input_map,
+            time_input,
+            init,
+        };
+        let fixed = |method, h0| SolverConfig {
+            method,
+            h0: Some(h0),
+            ..SolverConfig::default()
+        };
+        let adaptive = |tol, rtol| SolverConfig {
+            method: Method::Dopri5,
+            tol,
+            rtol,
+            ..SolverConfig::default()
+        };
+        let (model, solver, optimizer, methods, iters, batch, eval_every) = match task {
+            TaskName::SpiralFit => (
+                mlp(vec![50], InputMap::Cube, false, Init::Normal { std: 0.1 }),
+                adaptive(1e-9, 1e-7),
+                OptimizerConfig::new(OptimizerKind::Rmsprop, 1e-3),
+                vec![GradMethod::Backprop, GradMethod::Adjoint],
+                300,
+                20,
+                20,
+            ),
+            TaskName::FreefallFit => (
+                mlp(vec![16], InputMap::Identity, false, Init::Glorot),
+                adaptive(1e-6, 1e-6),
+                OptimizerConfig::new(OptimizerKind::Adam, 0.05),
+                vec![GradMethod::Backprop, GradMethod::Adjoint],
+                200,
+                1,
+                10,
+            ),
+            TaskName::WhiteDwarfIdent => (
+                mlp(vec![32], InputMap::Identity, true, Init::Glorot),
+                fixed(Method::Midpoint, 0.005),
+                OptimizerConfig::new(OptimizerKind::Adam, 0.01),
+                vec![
+                    GradMethod::Backprop,
+                    GradMethod::Checkpoint,
+                    GradMethod::ReversibleMidpoint,
+                ],
+                100,
+                1,
+                10,
+            ),
+            _ => (
+                mlp(vec![16, 16], InputMap::Identity, false, Init::Glorot),
+                fixed(Method::Rk4, 0.1),
+                OptimizerConfig::new(OptimizerKind::Adam, 0.02),
+                vec![GradMethod::Backprop, GradMethod::Adjoint],
+                300,
+                64,
+                10,
+            ),
+        };
+        Self {
+            task,
+            data,
+            model,
+            solver,
+            optimizer,
+            method_lr: Vec::new(),
+            methods,
+            grad_options: GradOptions::default(),
+            iters,
+            batch,
+            seed: 0,
+            eval_every,
+            grad_check_every: 0,
+            concurrent: false,
+            device: Device::Cpu,
+            precision: Precision::F64,
+        }
+    }
+
+    /// The optimiser settings of `method` (its own learning rate when `method_lr` has one).
+    pub fn optimizer_for(&self, method: GradMethod) -> OptimizerConfig {
+        let mut o = self.optimizer;
+        if let Some(&(_, lr)) = self.method_lr.iter().find(|(m, _)| *m == method) {
+            o.lr = lr;
+        }
+        o
+    }
+
+    /// Checks the settings; the message says which one and why.
+    pub fn validate(&self) -> Result<(), String> {
+        self.data.validate(self.task)?;
+        self.model.validate()?;
+        self.solver.validate().map_err(|e| format!("solver: {e}"))?;
+        self.optimizer.validate()?;
+        for &(m, lr) in &self.method_lr {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(format!("method_lr {m} = {lr}: a learning rate must be > 0"));
+            }
+            if !self.methods.contains(&m) {
+                return Err(format!(
+                    "method_lr names {m}, which is not among the methods"
+                ));
+            }
+        }
+        if self.methods.is_empty() {
+            return Err("no gradient method to train with".into());
+        }
+        let mut seen = self.methods.clone();
+        seen.sort_by_key(|m| m.name());
+        seen.dedup();
+        if seen.len() != self.methods.len() {
+            return Err("a gradient method is listed twice".into());
+        }
+        if self.iters == 0 || self.iters > 10_000_000 {
+            return Err(format!("iters = {} must be in 1 ..= 10000000", self.iters));
+        }
+        if self.batch == 0 {
+            return Err("batch must be at least 1".into());
+        }
+        let o = &self.grad_options;
+        if !(o.lambda > 0.0 && o.lambda <= 1.0) {
+            return Err(format!("lambda must be in (0, 1] (got {})", o.lambda));
+        }
+        if o.cheb_nodes < 2 || o.cheb_nodes > 4096 {
+            return Err(format!(
+                "cheb-nodes = {} must be in 2 ..= 4096",
+                o.cheb_nodes
+            ));
+        }
+        if o.checkpoints == Some(0) {
+            return Err("checkpoints must be at least 1".into());
+        }
+        if o.reversible_steps == Some(0) {
+            return Err("reversible-steps must be at least 1".into());
+        }
+        if self.precision == Precision::F32 {
+            return Err(
+                "--precision f32 on the CPU needs the float-generic engine, which this build \
+                 does not have yet; the CPU trains in f64"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}

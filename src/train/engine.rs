@@ -1,0 +1,545 @@
+//! The training loop. Every method trains its own copy of one initial model on the same seeded
+//! batch sequence, so their curves compare directly. By default the methods take turns within
+//! an iteration (lockstep: one gradient at a time, so no method's time includes another's);
+//! `concurrent` runs them on threads at once. A method whose loss, gradient or update is not
+//! finite, or whose solve fails, stops alone with its reason; a non-finite update is never
+//! applied, so no NaN reaches the weights.
+//!
+//! [`Trainer`] is driven one iteration at a time (tests, the CLI); [`spawn`] runs it on its own
+//! thread with a [`TrainControl`] and streams [`TrainEvent`]s through a bounded channel that
+//! never blocks training: when the reader lags, updates are merged, not dropped.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use super::config::{Device, Precision, TrainConfig};
+use super::control::TrainControl;
+use super::model::{self, Model};
+use super::optim::{self, OptimizerState};
+use super::record::{EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, TrainReport};
+use super::rng::{SeedRng, Stream};
+use super::task::TaskData;
+use crate::grad::{self, GradMethod, GradOptions, GradProblem};
+
+/// One method's training state and history.
+#[derive(Clone, Debug)]
+pub struct MethodRun {
+    pub method: GradMethod,
+    pub model: Model,
+    optimizer: OptimizerState,
+    pub status: MethodStatus,
+    pub records: Vec<IterRecord>,
+    pub evals: Vec<EvalRecord>,
+    pub checks: Vec<GradCheck>,
+    wall_s: f64,
+}
+
+impl MethodRun {
+    pub fn is_running(&self) -> bool {
+        self.status == MethodStatus::Running
+    }
+}
+
+/// What one iteration (or evaluation) produced, by method index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainUpdate {
+    /// Iterations done so far.
+    pub iter: usize,
+    pub iters: usize,
+    /// Seconds since the run started.
+    pub elapsed_s: f64,
+    pub records: Vec<(usize, IterRecord)>,
+    pub evals: Vec<(usize, EvalRecord)>,
+    pub checks: Vec<(usize, GradCheck)>,
+    /// Methods whose status changed.
+    pub status: Vec<(usize, MethodStatus)>,
+}
+
+impl TrainUpdate {
+    /// Appends a later update (a lagging reader receives both at once).
+    pub fn merge(&mut self, later: TrainUpdate) {
+        self.iter = later.iter;
+        self.iters = later.iters;
+        self.elapsed_s = later.elapsed_s;
+        self.records.extend(later.records);
+        self.evals.extend(later.evals);
+        self.checks.extend(later.checks);
+        self.status.extend(later.status);
+    }
+}
+
+/// Messages from a spawned run.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    Update(TrainUpdate),
+    Finished(TrainReport),
+}
+
+/// A training run in progress.
+#[derive(Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    data: TaskData,
+    batch_rng: SeedRng,
+    runs: Vec<MethodRun>,
+    iter: usize,
+    started: Instant,
+    warnings: Vec<String>,
+}
+
+impl Trainer {
+    /// Generates the data and the initial model; every method starts from that model.
+    pub fn new(config: TrainConfig) -> Result<Self, String> {
+        config.validate()?;
+        let mut warnings = Vec::new();
+        match config.device {
+            Device::Gpu => {
+                return Err(
+                    "--device gpu: training on the GPU is not in this build yet (the GPU \
+                     gradient kernels run with `nodelab grad --device gpu`); use --device cpu"
+                        .into(),
+                );
+            }
+            Device::Auto => warnings.push(
+                "device auto: training runs on the CPU (this build has no GPU training path)"
+                    .into(),
+            ),
+            Device::Cpu => {}
+        }
+        let data = TaskData::generate(config.task, &config.data, config.seed)?;
+        let dim = data.dim();
+        let mlp = config.model.build(dim, config.seed);
+        let readout =
+            matches!(data, TaskData::Classes(_)).then(|| model::readout(dim, 2, config.seed));
+        let initial = Model { mlp, readout };
+        if data.pool() == 1 && config.batch > 1 {
+            warnings.push(format!(
+                "{} fits one trajectory per iteration; batch = {} has no effect",
+                config.task.name(),
+                config.batch
+            ));
+        }
+        let n = initial.n_params();
+        let runs = config
+            .methods
+            .iter()
+            .map(|&method| MethodRun {
+                method,
+                model: initial.clone(),
+                optimizer: OptimizerState::new(n),
+                status: MethodStatus::Running,
+                records: Vec::new(),
+                evals: Vec::new(),
+                checks: Vec::new(),
+                wall_s: 0.0,
+            })
+            .collect();
+        Ok(Self {
+            batch_rng: SeedRng::new(config.seed, Stream::Batches),
+            config,
+            data,
+            runs,
+            iter: 0,
+            started: Instant::now(),
+            warnings,
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn data(&self) -> &TaskData {
+        &self.data
+    }
+
+    pub fn runs(&self) -> &[MethodRun] {
+        &self.runs
+    }
+
+    /// Iterations done.
+    pub fn iter(&self) -> usize {
+        self.iter
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether every iteration was done or no method is left running.
+    pub fn is_done(&self) -> bool {
+        self.iter >= self.config.iters || !self.runs.iter().any(MethodRun::is_running)
+    }
+
+    fn update(&self) -> TrainUpdate {
+        TrainUpdate {
+            iter: self.iter,
+            iters: self.config.iters,
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            ..TrainUpdate::default()
+        }
+    }
+
+    /// Evaluates every running method's model now (iteration `self.iter`).
+    pub fn evaluate(&mut self) -> TrainUpdate {
+        let mut up = self.update();
+        for (i, run) in self.runs.iter_mut().enumerate() {
+            if !run.is_running() && !run.evals.is_empty() {
+                continue;
+            }
+            let e = match self.data.evaluate(&run.model, &self.config.solver) {
+                Ok(e) => EvalRecord {
+                    iter: self.iter,
+                    loss: e.loss,
+                    accuracy: e.accuracy,
+                    train_accuracy: e.train_accuracy,
+                },
+                Err(err) => {
+                    let w = format!("{}: evaluation failed: {err}", run.method);
+                    if !self.warnings.contains(&w) {
+                        self.warnings.push(w);
+                    }
+                    EvalRecord {
+                        iter: self.iter,
+                        loss: f64::NAN,
+                        accuracy: None,
+                        train_accuracy: None,
+                    }
+                }
+            };
+            run.evals.push(e.clone());
+            up.evals.push((i, e));
+        }
+        up
+    }
+
+    /// One iteration of every running method (and the evaluation when it is due).
+    pub fn step(&mut self) -> TrainUpdate {
+        if self.is_done() {
+            return self.update();
+        }
+        if self.iter == 0 && self.runs.iter().all(|r| r.evals.is_empty()) {
+            // The starting point of every evaluation curve.
+            let first = self.evaluate();
+            let mut up = self.step_inner();
+            let mut all = first;
+            all.merge(std::mem::take(&mut up));
+            return all;
+        }
+        self.step_inner()
+    }
+
+    fn step_inner(&mut self) -> TrainUpdate {
+        let items = self.data.draw_batch(&mut self.batch_rng, self.config.batch);
+        self.iter += 1;
+        let iter = self.iter;
+        let check = self.config.grad_check_every > 0 && iter % self.config.grad_check_every == 0;
+        let cfg = &self.config;
+        let data = &self.data;
+        let concurrent = cfg.concurrent && self.runs.iter().filter(|r| r.is_running()).count() > 1;
+        let results: Vec<(usize, Option<GradCheck>, Option<MethodStatus>)> = if concurrent {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .runs
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(_, r)| r.is_running())
+                    .map(|(i, run)| {
+                        let items = &items;
+                        s.spawn(move || {
+                            let (c, st) = train_one(run, data, cfg, items, iter, check, false);
+                            (i, c, st)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            })
+        } else {
+            self.runs
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, r)| r.is_running())
+                .map(|(i, run)| {
+                    let (c, st) = train_one(run, data, cfg, &items, iter, check, true);
+                    (i, c, st)
+                })
+                .collect()
+        };
+        let mut up = self.update();
+        for (i, check, status) in results {
+            if let Some(r) = self.runs[i].records.last()
+                && r.iter == iter
+            {
+                up.records.push((i, r.clone()));
+            }
+            if let Some(c) = check {
+                up.checks.push((i, c));
+            }
+            if let Some(st) = status {
+                up.status.push((i, st));
+            }
+        }
+        let due = (cfg.eval_every > 0 && iter % cfg.eval_every == 0) || iter == cfg.iters;
+        if due {
+            let ev = self.evaluate();
+            up.evals.extend(ev.evals);
+        }
+        if iter == self.config.iters {
+            for (i, run) in self.runs.iter_mut().enumerate() {
+                if run.is_running() {
+                    run.status = MethodStatus::Finished;
+                    up.status.push((i, run.status.clone()));
+                }
+            }
+        }
+        up
+    }
+
+    /// Ends the run (early when `iter < iters`: running methods become `stopped`) and
+    /// summarises it.
+    pub fn finish(&mut self) -> TrainReport {
+        let early = self.iter < self.config.iters;
+        if early && self.iter > 0 {
+            let needs_eval = self
+                .runs
+                .iter()
+                .any(|r| r.is_running() && r.evals.last().is_none_or(|e| e.iter != self.iter));
+            if needs_eval {
+                self.evaluate();
+            }
+        }
+        for run in &mut self.runs {
+            if run.is_running() {
+                run.status = if early {
+                    MethodStatus::Stopped
+                } else {
+                    MethodStatus::Finished
+                };
+            }
+        }
+        self.report()
+    }
+
+    /// The report of the run so far.
+    pub fn report(&self) -> TrainReport {
+        TrainReport {
+            task: self.config.task.name(),
+            device: "cpu",
+            adapter: None,
+            precision: match self.config.precision {
+                Precision::F64 => "f64",
+                Precision::F32 => "f32",
+            },
+            seed: self.config.seed,
+            iters: self.config.iters,
+            iters_done: self.iter,
+            concurrent: self.config.concurrent,
+            methods: self
+                .runs
+                .iter()
+                .map(|r| MethodReport::new(r.method, &r.status, &r.records, &r.evals, &r.checks))
+                .collect(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    /// Runs to the end (or until `control` stops it), passing every update to `sink`.
+    pub fn run(
+        &mut self,
+        control: &TrainControl,
+        mut sink: impl FnMut(TrainUpdate),
+    ) -> TrainReport {
+        while !self.is_done() {
+            if !control.wait_turn() {
+                break;
+            }
+            sink(self.step());
+        }
+        self.finish()
+    }
+}
+
+/// Options of the gradient methods for training (one thread per gradient).
+fn grad_options(cfg: &TrainConfig) -> GradOptions {
+    GradOptions {
+        threads: 1,
+        ..cfg.grad_options.clone()
+    }
+}
+
+/// One method's iteration: gradient, checks, update. Returns the gradient check and a new
+/// status when the method stopped.
+fn train_one(
+    run: &mut MethodRun,
+    data: &TaskData,
+    cfg: &TrainConfig,
+    items: &[usize],
+    iter: usize,
+    check: bool,
+    measure_heap: bool,
+) -> (Option<GradCheck>, Option<MethodStatus>) {
+    let problem = data.batch_problem(items, &run.model, &cfg.solver);
+    let opts = grad_options(cfg);
+    let start = Instant::now();
+    let (out, peak) = if measure_heap {
+        crate::mem::peak_during(|| grad::compute(&problem, run.method, &opts))
+    } else {
+        (grad::compute(&problem, run.method, &opts), 0)
+    };
+    let grad_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut stop = |reason: String| {
+        run.status = MethodStatus::Diverged { iter, reason };
+        Some(run.status.clone())
+    };
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => return (None, stop(e.to_string())),
+    };
+    if !out.loss.is_finite() {
+        return (None, stop(format!("the loss is not finite ({})", out.loss)));
+    }
+    let mut g = out.grad.clone();
+    if let Some(rg) = &out.readout_grad {
+        g.extend(rg);
+    }
+    if let Some(i) = g.iter().position(|v| !v.is_finite()) {
+        return (
+            None,
+            stop(format!("the gradient is not finite (parameter {i})")),
+        );
+    }
+    let checked = if check {
+        reference_error(&problem, &out.grad).map(|err| GradCheck { iter, err })
+    } else {
+        None
+    };
+    let update_start = Instant::now();
+    let mut params = run.model.flat();
+    optim::step(
+        &cfg.optimizer_for(run.method),
+        &mut run.optimizer,
+        &mut params,
+        &g,
+    );
+    let update_ms = update_start.elapsed().as_secs_f64() * 1e3;
+    if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+        return (
+            checked,
+            stop(format!(
+                "the update made parameter {i} non-finite (weights kept)"
+            )),
+        );
+    }
+    run.model.set_flat(&params);
+    let ms = grad_ms + update_ms;
+    run.wall_s += ms * 1e-3;
+    run.records.push(IterRecord {
+        iter,
+        loss: out.loss,
+        grad_ms,
+        ms,
+        wall_s: run.wall_s,
+        nfe_forward: out.nfe_forward,
+        nfe_backward: out.nfe_backward,
+        steps_accepted: out.steps_accepted,
+        steps_rejected: out.steps_rejected,
+        stored_bytes: out.stored_bytes,
+        peak_heap_bytes: peak,
+    });
+    if let Some(c) = &checked {
+        run.checks.push(c.clone());
+    }
+    (checked, None)
+}
+
+/// Relative error of `grad` against the reference gradient on the same weights and batch:
+/// backprop through a dopri5 solve at rtol = atol = 1e-12.
+fn reference_error(problem: &GradProblem, grad: &[f64]) -> Option<f64> {
+    let mut tight = problem.clone();
+    tight.solver = grad::reference::tight_solver();
+    let r = grad::compute(&tight, GradMethod::Backprop, &GradOptions::default()).ok()?;
+    Some(grad::rel_l2(grad, &r.grad))
+}
+
+/// A run on its own thread.
+#[derive(Debug)]
+pub struct TrainHandle {
+    pub control: TrainControl,
+    pub events: Receiver<TrainEvent>,
+    join: JoinHandle<TrainReport>,
+}
+
+impl TrainHandle {
+    /// Waits for the end of the run and hands back the event receiver too.
+    pub fn into_parts(self) -> (Result<TrainReport, String>, Receiver<TrainEvent>) {
+        let report = self
+            .join
+            .join()
+            .map_err(|_| "the training thread panicked".to_string());
+        (report, self.events)
+    }
+
+    /// Waits for the end of the run.
+    pub fn join(self) -> Result<TrainReport, String> {
+        self.join
+            .join()
+            .map_err(|_| "the training thread panicked".to_string())
+    }
+}
+
+/// Sends updates without ever blocking: a full channel keeps them for the next try.
+struct Outbox {
+    tx: SyncSender<TrainEvent>,
+    pending: Option<TrainUpdate>,
+}
+
+impl Outbox {
+    fn push(&mut self, up: TrainUpdate) {
+        let merged = match self.pending.take() {
+            Some(mut p) => {
+                p.merge(up);
+                p
+            }
+            None => up,
+        };
+        match self.tx.try_send(TrainEvent::Update(merged)) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(TrainEvent::Update(u))) => self.pending = Some(u),
+            Err(TrySendError::Full(_)) => {}
+        }
+    }
+
+    fn finish(mut self, report: TrainReport) {
+        // The run is over: waiting for the reader no longer delays training.
+        if let Some(p) = self.pending.take() {
+            let _ = self.tx.send(TrainEvent::Update(p));
+        }
+        let _ = self.tx.send(TrainEvent::Finished(report));
+    }
+}
+
+/// Starts `config` on a named thread; `control` may start paused for step-by-step runs.
+pub fn spawn(
+    config: TrainConfig,
+    control: TrainControl,
+    capacity: usize,
+) -> Result<TrainHandle, String> {
+    let mut trainer = Trainer::new(config)?;
+    let (tx, rx) = sync_channel(capacity.max(1));
+    let ctl = control.clone();
+    let join = std::thread::Builder::new()
+        .name("nodelab-train".into())
+        .spawn(move || {
+            let mut out = Outbox { tx, pending: None };
+            let report = trainer.run(&ctl, |u| out.push(u));
+            out.finish(report.clone());
+            report
+        })
+        .map_err(|e| format!("cannot start the training thread: {e}"))?;
+    Ok(TrainHandle {
+        control,
+        events: rx,
+        join,
+    })
+}

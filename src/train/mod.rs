@@ -1,0 +1,29 @@
+//! Training small neural ODEs with several gradient methods side by side (CPU, f64).
+//!
+//! A run ([`TrainConfig`]) is a task (data generated from the seed, [`task`]), a model
+//! ([`model`]), solver settings, an optimiser ([`optim`]) and a set of gradient methods
+//! (any of [`crate::grad`]'s). Every method trains its own copy of the same initial weights on
+//! the same batches ([`rng`]: ChaCha8 streams), so the curves compare directly; the engine
+//! ([`engine`]) records per iteration and method the loss, times, f-evaluations, steps and
+//! memory ([`record`]), evaluates every `eval_every` iterations and checks gradients against a
+//! tight reference every `grad_check_every`. Control and streaming for the app: [`control`],
+//! [`engine::spawn`]. No GUI type is used here: the CLI, the app, tests and benches share it.
+
+pub mod config;
+pub mod control;
+pub mod datasets;
+pub mod engine;
+pub mod model;
+pub mod optim;
+pub mod preset;
+pub mod record;
+pub mod rng;
+pub mod task;
+
+pub use config::{Device, Precision, TrainConfig};
+pub use control::TrainControl;
+pub use engine::{MethodRun, TrainEvent, TrainHandle, TrainUpdate, Trainer, spawn};
+pub use model::{Init, Model, ModelSpec};
+pub use optim::{OptimizerConfig, OptimizerKind};
+pub use record::{MethodReport, MethodStatus, TrainReport};
+pub use task::{TaskData, TaskName, TaskSettings};

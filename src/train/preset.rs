@@ -1,0 +1,426 @@
+//! Training presets: a `[train]` table (and optionally `[solver]`) in a TOML file. Every key
+//! but `task` is optional and defaults to the task's settings ([`TrainConfig::defaults`]);
+//! unknown keys are errors, and every error names the file, line and column.
+//!
+//! ```toml
+//! description = "Circles: a plain 2-D neural ODE cannot separate them; one extra dimension can"
+//! [train]
+//! task = "circles"
+//! methods = ["backprop", "adjoint"]
+//! optimizer = "adam"          # adam, rmsprop, sgd
+//! lr = 0.02
+//! iters = 300
+//! batch = 64
+//! seed = 0
+//! eval_every = 10
+//! hidden = [16, 16]
+//! augment = 1
+//! [solver]
+//! method = "rk4"
+//! h0 = 0.1
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::config::{Device, TrainConfig};
+use super::model::Init;
+use super::optim::OptimizerKind;
+use super::task::TaskName;
+use crate::grad::{AfgeControl, GradMethod};
+use crate::nn::{Activation, InputMap};
+use crate::preset::{Key, PresetError, line_col, locate};
+use crate::solver::SolverConfig;
+
+/// The `[train]` table as written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    pub task: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+    /// Per-method learning rates, e.g. `{ adjoint = 1e-2 }`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub method_lr: std::collections::BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iters: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_check_every: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<bool>,
+    /// Hidden layer widths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_map: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_input: Option<bool>,
+    /// Standard deviation of N(0, σ²) initial weights (absent: Glorot-uniform or the task's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_std: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cheb_nodes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reversible_steps: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub afge_control: Option<String>,
+}
+
+/// A training preset file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainPreset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub train: TrainSection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<SolverConfig>,
+}
+
+/// Whether a preset text has a `[train]` table (to tell training presets from others).
+pub fn is_train_preset(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("train"))
+}
+
+impl TrainPreset {
+    /// Parses preset text; `source` names it in errors.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self, PresetError> {
+        toml::from_str::<TrainPreset>(text).map_err(|e| PresetError {
+            source: source.to_string(),
+            location: e.span().map(|s| line_col(text, s.start)),
+            message: e.message().trim().to_string(),
+        })
+    }
+
+    /// Reads, parses and resolves a preset file into a configuration.
+    pub fn load(path: &Path) -> Result<(TrainConfig, Option<String>), PresetError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PresetError {
+            source: source.clone(),
+            location: None,
+            message: format!("cannot read the file: {e}"),
+        })?;
+        let preset = Self::from_toml(&text, &source)?;
+        let config = preset.resolve(&text, &source)?;
+        Ok((config, preset.description))
+    }
+
+    /// The configuration: the task's defaults overridden by every key present. Semantic
+    /// errors point at their key.
+    pub fn resolve(&self, text: &str, source: &str) -> Result<TrainConfig, PresetError> {
+        use Key::Name;
+        let err = |path: &[Key<'_>], message: String| PresetError {
+            source: source.to_string(),
+            location: locate(text, path).map(|s| line_col(text, s.start)),
+            message,
+        };
+        let t = &self.train;
+        let task = TaskName::parse(&t.task).ok_or_else(|| {
+            err(
+                &[Name("train"), Name("task")],
+                format!(
+                    "unknown task '{}' (known: {})",
+                    t.task,
+                    TaskName::ALL.map(|t| t.name()).join(", ")
+                ),
+            )
+        })?;
+        let mut c = TrainConfig::defaults(task);
+        if let Some(list) = &t.methods {
+            let mut methods = Vec::new();
+            for (i, name) in list.iter().enumerate() {
+                methods.push(GradMethod::parse(name).ok_or_else(|| {
+                    err(
+                        &[Name("train"), Name("methods"), Key::Index(i)],
+                        format!(
+                            "unknown gradient method '{name}' (known: {})",
+                            GradMethod::ALL.map(|m| m.name()).join(", ")
+                        ),
+                    )
+                })?);
+            }
+            c.methods = methods;
+        }
+        if let Some(name) = &t.optimizer {
+            c.optimizer.kind = OptimizerKind::parse(name).ok_or_else(|| {
+                err(
+                    &[Name("train"), Name("optimizer")],
+                    format!("unknown optimizer '{name}' (known: adam, rmsprop, sgd)"),
+                )
+            })?;
+        }
+        if let Some(v) = t.lr {
+            c.optimizer.lr = v;
+        }
+        if let Some(v) = t.weight_decay {
+            c.optimizer.weight_decay = v;
+        }
+        for (name, &lr) in &t.method_lr {
+            let m = GradMethod::parse(name).ok_or_else(|| {
+                err(
+                    &[Name("train"), Name("method_lr"), Name(name)],
+                    format!("unknown gradient method '{name}' in method_lr"),
+                )
+            })?;
+            c.method_lr.push((m, lr));
+        }
+        if let Some(v) = t.iters {
+            c.iters = v;
+        }
+        if let Some(v) = t.batch {
+            c.batch = v;
+        }
+        if let Some(v) = t.seed {
+            c.seed = v;
+        }
+        if let Some(name) = &t.device {
+            c.device = Device::parse(name).ok_or_else(|| {
+                err(
+                    &[Name("train"), Name("device")],
+                    format!("unknown device '{name}' (known: cpu, gpu, auto)"),
+                )
+            })?;
+        }
+        if let Some(v) = t.eval_every {
+            c.eval_every = v;
+        }
+        if let Some(v) = t.grad_check_every {
+            c.grad_check_every = v;
+        }
+        if let Some(v) = t.concurrent {
+            c.concurrent = v;
+        }
+        if let Some(v) = &t.hidden {
+            c.model.hidden = v.clone();
+        }
+        if let Some(name) = &t.activation {
+            c.model.activation = Activation::parse(name).ok_or_else(|| {
+                err(
+                    &[Name("train"), Name("activation")],
+                    format!(
+                        "unknown activation '{name}' (known: {})",
+                        Activation::ALL.map(|a| a.name()).join(", ")
+                    ),
+                )
+            })?;
+        }
+        if let Some(name) = &t.input_map {
+            c.model.input_map = InputMap::parse(name).ok_or_else(|| {
+                err(
+                    &[Name("train"), Name("input_map")],
+                    format!("unknown input map '{name}' (known: identity, cube)"),
+                )
+            })?;
+        }
+        if let Some(v) = t.time_input {
+            c.model.time_input = v;
+        }
+        if let Some(std) = t.init_std {
+            c.model.init = Init::Normal { std };
+        }
+        if let Some(v) = t.augment {
+            c.data.augment = v;
+        }
+        if let Some(v) = t.noise {
+            c.data.noise = v;
+        }
+        if let Some(v) = t.points {
+            c.data.points = v;
+        }
+        if let Some(v) = t.test_fraction {
+            c.data.test_fraction = v;
+        }
+        if t.checkpoints.is_some() {
+            c.grad_options.checkpoints = t.checkpoints;
+        }
+        if let Some(v) = t.cheb_nodes {
+            c.grad_options.cheb_nodes = v;
+        }
+        if let Some(v) = t.lambda {
+            c.grad_options.lambda = v;
+        }
+        if t.reversible_steps.is_some() {
+            c.grad_options.reversible_steps = t.reversible_steps;
+        }
+        if let Some(name) = &t.afge_control {
+            c.grad_options.afge_control = AfgeControl::parse(name).ok_or_else(|| {
+                err(
+                    &[Name("train"), Name("afge_control")],
+                    format!("unknown afge control '{name}' (known: state, augmented)"),
+                )
+            })?;
+        }
+        if let Some(s) = &self.solver {
+            c.solver = s.clone();
+        }
+        c.validate().map_err(|m| {
+            // Point at the key the message names when there is one.
+            let key = [
+                "lr",
+                "iters",
+                "batch",
+                "hidden",
+                "augment",
+                "noise",
+                "points",
+                "test_fraction",
+                "lambda",
+                "checkpoints",
+                "cheb_nodes",
+                "reversible_steps",
+                "init_std",
+                "weight_decay",
+                "method_lr",
+                "methods",
+            ]
+            .into_iter()
+            .find(|k| m.contains(k) || m.contains(&k.replace('_', "-")));
+            match (key, m.starts_with("solver")) {
+                (_, true) => err(&[Name("solver")], m),
+                (Some(k), false) => err(&[Name("train"), Name(k)], m),
+                (None, false) => err(&[Name("train")], m),
+            }
+        })?;
+        Ok(c)
+    }
+
+    /// The preset that reproduces `config` (every key written).
+    pub fn from_config(config: &TrainConfig, description: Option<String>) -> Self {
+        let o = &config.grad_options;
+        Self {
+            description,
+            train: TrainSection {
+                task: config.task.name().into(),
+                methods: Some(
+                    config
+                        .methods
+                        .iter()
+                        .map(|m| m.name().to_string())
+                        .collect(),
+                ),
+                optimizer: Some(config.optimizer.kind.name().into()),
+                lr: Some(config.optimizer.lr),
+                weight_decay: Some(config.optimizer.weight_decay),
+                method_lr: config
+                    .method_lr
+                    .iter()
+                    .map(|(m, lr)| (m.name().to_string(), *lr))
+                    .collect(),
+                iters: Some(config.iters),
+                batch: Some(config.batch),
+                seed: Some(config.seed),
+                device: Some(config.device.name().into()),
+                eval_every: Some(config.eval_every),
+                grad_check_every: Some(config.grad_check_every),
+                concurrent: Some(config.concurrent),
+                hidden: Some(config.model.hidden.clone()),
+                activation: Some(config.model.activation.name().into()),
+                input_map: Some(config.model.input_map.name().into()),
+                time_input: Some(config.model.time_input),
+                init_std: match config.model.init {
+                    Init::Normal { std } => Some(std),
+                    Init::Glorot => None,
+                },
+                augment: Some(config.data.augment),
+                noise: Some(config.data.noise),
+                points: Some(config.data.points),
+                test_fraction: Some(config.data.test_fraction),
+                checkpoints: o.checkpoints,
+                cheb_nodes: Some(o.cheb_nodes),
+                lambda: Some(o.lambda),
+                reversible_steps: o.reversible_steps,
+                afge_control: Some(
+                    match o.afge_control {
+                        AfgeControl::State => "state",
+                        AfgeControl::Augmented => "augmented",
+                    }
+                    .into(),
+                ),
+            },
+            solver: Some(config.solver.clone()),
+        }
+    }
+
+    pub fn to_toml(&self) -> Result<String, String> {
+        toml::to_string_pretty(self).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_what_is_absent_and_keys_override() {
+        let text = "[train]\ntask = \"moons\"\nlr = 0.5\nhidden = [8]\n";
+        let p = TrainPreset::from_toml(text, "t.toml").unwrap();
+        let c = p.resolve(text, "t.toml").unwrap();
+        let d = TrainConfig::defaults(TaskName::Moons);
+        assert_eq!(c.optimizer.lr, 0.5);
+        assert_eq!(c.model.hidden, vec![8]);
+        assert_eq!(c.iters, d.iters);
+        assert_eq!(c.solver, d.solver);
+    }
+
+    #[test]
+    fn errors_point_at_the_key() {
+        let text = "[train]\ntask = \"circles\"\nmethods = [\"backprop\", \"bakprop\"]\n";
+        let p = TrainPreset::from_toml(text, "t.toml").unwrap();
+        let e = p.resolve(text, "t.toml").unwrap_err();
+        assert_eq!(e.location, Some((3, 24)), "{e}");
+        assert!(e.message.contains("bakprop"));
+        let text = "[train]\ntask = \"circles\"\nlr = -1.0\n";
+        let p = TrainPreset::from_toml(text, "t.toml").unwrap();
+        let e = p.resolve(text, "t.toml").unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(3), "{e}");
+        let e = TrainPreset::from_toml("[train]\ntask = \"xor\"\nlr2 = 1\n", "t.toml").unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(3), "{e}");
+    }
+
+    #[test]
+    fn a_written_preset_reads_back_to_the_same_config() {
+        let mut c = TrainConfig::defaults(TaskName::SpiralFit);
+        c.seed = 42;
+        c.methods = vec![GradMethod::Afge, GradMethod::Checkpoint];
+        c.grad_options.checkpoints = Some(3);
+        let text = TrainPreset::from_config(&c, Some("x".into()))
+            .to_toml()
+            .unwrap();
+        let back = TrainPreset::from_toml(&text, "t")
+            .unwrap()
+            .resolve(&text, "t")
+            .unwrap();
+        assert_eq!(back, c);
+        assert!(is_train_preset(&text));
+        assert!(!is_train_preset("[problem]\nname = \"lorenz\"\n"));
+    }
+}

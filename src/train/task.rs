@@ -1,0 +1,542 @@
+//! The training tasks: their data, generated in code from the seed, the gradient problem of one
+//! iteration's batch, and the evaluation of a model.
+//!
+//! Trajectory tasks (fit a neural ODE to a solution of a known ODE):
+//! - `spiral-fit`, the classic neural-ODE demo: truth `y' = (y∘y∘y)·A` (row vector times
+//!   A = [[−0.1, 2], [−2, −0.1]]), y0 = (2, 0), 1000 times evenly on [0, 25]; each iteration
+//!   fits windows of 10 consecutive samples from their first value, loss `trajectory-l1` (the
+//!   mean |pred − data| over window, batch and components); evaluation: the whole trajectory
+//!   from y0, same loss.
+//! - `freefall-fit` (adjoint-sensitivity paper, §Data Generation): x' = v, v' = g − μv (g = 9.8,
+//!   μ = 0.5) from (0, 0), 100 observations on [0, 5], loss: the sum of squared position errors
+//!   (`trajectory-sse` on component 0).
+//! - `white-dwarf-ident` (reversible-solvers slides, §Preliminary experiments): Chandrasekhar's
+//!   white dwarf equation (C = 0.01, x(0) = 1, v(0) = 0, the regular start at t = 0 of the
+//!   `white-dwarf` problem), 100 observations of x on (0, 5], loss `trajectory-mse` on x.
+//!
+//! Classification tasks (`circles`, `moons`, `two-spirals`, `xor`, `gaussians`, see
+//! [`super::datasets`]): the ODE block maps the point, augmented with `augment` zeros, from
+//! t = 0 to t = 1; a linear read-out gives two logits; loss cross-entropy.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::datasets::{Dataset, PointSet};
+use super::model::Model;
+use super::rng::SeedRng;
+use crate::grad::field::StackedMlp;
+use crate::grad::forward::run_segment;
+use crate::grad::{BatchSteps, GradProblem, Loss, LossKind};
+use crate::nn::Mlp;
+use crate::problem::builtin::{self, BuiltinOverrides};
+use crate::solver::{Method, SolverConfig};
+
+/// A built-in training task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskName {
+    SpiralFit,
+    FreefallFit,
+    WhiteDwarfIdent,
+    Circles,
+    Moons,
+    TwoSpirals,
+    Xor,
+    Gaussians,
+}
+
+impl TaskName {
+    pub const ALL: [TaskName; 8] = [
+        TaskName::SpiralFit,
+        TaskName::FreefallFit,
+        TaskName::WhiteDwarfIdent,
+        TaskName::Circles,
+        TaskName::Moons,
+        TaskName::TwoSpirals,
+        TaskName::Xor,
+        TaskName::Gaussians,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskName::SpiralFit => "spiral-fit",
+            TaskName::FreefallFit => "freefall-fit",
+            TaskName::WhiteDwarfIdent => "white-dwarf-ident",
+            TaskName::Circles => "circles",
+            TaskName::Moons => "moons",
+            TaskName::TwoSpirals => "two-spirals",
+            TaskName::Xor => "xor",
+            TaskName::Gaussians => "gaussians",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            TaskName::SpiralFit => "fit the cubic spiral y' = (y∘y∘y)·A from windows of 10 samples",
+            TaskName::FreefallFit => "fit free fall with drag from 100 positions on [0, 5]",
+            TaskName::WhiteDwarfIdent => {
+                "identify the white dwarf equation from x(t_i), 1000 fixed steps"
+            }
+            TaskName::Circles => "classify a disc inside a ring (needs augment ≥ 1)",
+            TaskName::Moons => "classify two interleaved half circles",
+            TaskName::TwoSpirals => "classify two interleaved spirals",
+            TaskName::Xor => "classify the quadrants of xor",
+            TaskName::Gaussians => "classify two Gaussian clusters",
+        }
+    }
+
+    pub fn dataset(self) -> Option<Dataset> {
+        match self {
+            TaskName::Circles => Some(Dataset::Circles),
+            TaskName::Moons => Some(Dataset::Moons),
+            TaskName::TwoSpirals => Some(Dataset::TwoSpirals),
+            TaskName::Xor => Some(Dataset::Xor),
+            TaskName::Gaussians => Some(Dataset::Gaussians),
+            _ => None,
+        }
+    }
+
+    pub fn is_classification(self) -> bool {
+        self.dataset().is_some()
+    }
+}
+
+/// The data settings of a task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskSettings {
+    /// Classification: points in all (train + test).
+    pub points: usize,
+    /// Classification: Playground-style noise in [0, 0.5].
+    pub noise: f64,
+    /// Classification: share of the points held out for testing.
+    pub test_fraction: f64,
+    /// Classification: zero dimensions appended to the 2-D point.
+    pub augment: usize,
+}
+
+impl TaskSettings {
+    pub fn validate(&self, task: TaskName) -> Result<(), String> {
+        if task.is_classification() {
+            if !(10..=1_000_000).contains(&self.points) {
+                return Err(format!(
+                    "points = {} must be in 10 ..= 1000000",
+                    self.points
+                ));
+            }
+            if !(self.noise.is_finite() && (0.0..=0.5).contains(&self.noise)) {
+                return Err(format!("noise = {} must be in [0, 0.5]", self.noise));
+            }
+            if !(self.test_fraction.is_finite() && (0.0..0.9).contains(&self.test_fraction)) {
+                return Err(format!(
+                    "test_fraction = {} must be in [0, 0.9)",
+                    self.test_fraction
+                ));
+            }
+            if self.augment > 64 {
+                return Err(format!("augment = {} is above 64", self.augment));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A task's generated data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskData {
+    Trajectory(TrajectoryData),
+    Classes(ClassData),
+}
+
+/// Samples of a true trajectory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrajectoryData {
+    /// `t_0 < t_1 < …`.
+    pub times: Vec<f64>,
+    /// The true state at each time.
+    pub states: Vec<Vec<f64>>,
+    pub loss: LossKind,
+    /// Observed components (empty: all).
+    pub components: Vec<usize>,
+    /// `Some(w)`: an iteration fits a batch of windows of `w` consecutive samples, each from
+    /// its first value; `None`: the whole trajectory from the first state.
+    pub window: Option<usize>,
+}
+
+/// Labelled points and the augmentation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassData {
+    pub set: PointSet,
+    pub augment: usize,
+}
+
+/// How a model does on the task's evaluation data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    /// Test accuracy (classification).
+    pub accuracy: Option<f64>,
+    pub train_accuracy: Option<f64>,
+    /// The predicted trajectory at the data times (trajectory tasks).
+    pub trajectory: Vec<Vec<f64>>,
+}
+
+/// Integrates the truth of a trajectory task on `times` tightly (dopri5, rtol = atol = 1e-12).
+fn truth(name: &str, times: &[f64]) -> Result<Vec<Vec<f64>>, String> {
+    let problem = builtin::build(
+        name,
+        &BuiltinOverrides {
+            t0: Some(times[0]),
+            t_end: times.last().copied(),
+            ..BuiltinOverrides::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let tight = SolverConfig {
+        method: Method::Dopri5,
+        tol: 1e-12,
+        rtol: 1e-12,
+        max_steps: 1_000_000,
+        ..SolverConfig::default()
+    };
+    let mut y = problem.y0.clone();
+    let mut states = vec![y.clone()];
+    for w in times.windows(2) {
+        run_segment(
+            problem.system.clone(),
+            w[0],
+            w[1],
+            &mut y,
+            &tight,
+            |_, _| {},
+        )
+        .map_err(|e| e.to_string())?;
+        states.push(y.clone());
+    }
+    Ok(states)
+}
+
+fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+        .collect()
+}
+
+impl TaskData {
+    /// Generates the task's data from `seed`.
+    pub fn generate(task: TaskName, settings: &TaskSettings, seed: u64) -> Result<Self, String> {
+        settings.validate(task)?;
+        if let Some(ds) = task.dataset() {
+            return Ok(TaskData::Classes(ClassData {
+                set: ds.generate(
+                    settings.points,
+                    settings.noise,
+                    settings.test_fraction,
+                    seed,
+                ),
+                augment: settings.augment,
+            }));
+        }
+        let (problem, times, loss, components, window) = match task {
+            TaskName::SpiralFit => (
+                "spiral-cubic",
+                linspace(0.0, 25.0, 1000),
+                LossKind::TrajectoryL1,
+                vec![],
+                Some(10),
+            ),
+            TaskName::FreefallFit => (
+                "freefall",
+                linspace(0.0, 5.0, 100),
+                LossKind::TrajectorySse,
+                vec![0],
+                None,
+            ),
+            _ => (
+                "white-dwarf",
+                linspace(0.0, 5.0, 101),
+                LossKind::TrajectoryMse,
+                vec![0],
+                None,
+            ),
+        };
+        let states = truth(problem, &times)?;
+        Ok(TaskData::Trajectory(TrajectoryData {
+            times,
+            states,
+            loss,
+            components,
+            window,
+        }))
+    }
+
+    /// State dimension of the ODE block.
+    pub fn dim(&self) -> usize {
+        match self {
+            TaskData::Trajectory(t) => t.states[0].len(),
+            TaskData::Classes(c) => 2 + c.augment,
+        }
+    }
+
+    /// How many items a batch is drawn from (windows, training points, or 1 trajectory).
+    pub fn pool(&self) -> usize {
+        match self {
+            TaskData::Trajectory(t) => match t.window {
+                Some(w) => t.times.len() + 1 - w,
+                None => 1,
+            },
+            TaskData::Classes(c) => c.set.train.len(),
+        }
+    }
+
+    /// Draws one iteration's batch: `batch` distinct items (all of them when fewer).
+    pub fn draw_batch(&self, rng: &mut SeedRng, batch: usize) -> Vec<usize> {
+        let pool = self.pool();
+        if pool == 1 {
+            return vec![0];
+        }
+        rng.choose(pool, batch)
+    }
+
+    /// The gradient problem of a batch for `model` with `solver`.
+    pub fn batch_problem(
+        &self,
+        items: &[usize],
+        model: &Model,
+        solver: &SolverConfig,
+    ) -> GradProblem {
+        match self {
+            TaskData::Trajectory(t) => {
+                let w = t.window.unwrap_or(t.times.len());
+                let t0 = t.times[0];
+                let y0: Vec<Vec<f64>> = items.iter().map(|&s| t.states[s].clone()).collect();
+                // Autonomous windows start at t0: window k's sample j sits at t_j.
+                let times: Vec<f64> = t.times[1..w].to_vec();
+                let targets: Vec<Vec<Vec<f64>>> = (1..w)
+                    .map(|j| items.iter().map(|&s| t.states[s + j].clone()).collect())
+                    .collect();
+                GradProblem {
+                    mlp: model.mlp.clone(),
+                    y0,
+                    t0,
+                    t1: t.times[w - 1],
+                    solver: solver.clone(),
+                    batch_steps: BatchSteps::Shared,
+                    loss: Loss::trajectory_of(t.loss, times, targets)
+                        .on_components(t.components.clone()),
+                }
+            }
+            TaskData::Classes(c) => {
+                let y0 = items.iter().map(|&i| c.lift(c.set.train[i])).collect();
+                let labels = items.iter().map(|&i| c.set.train_labels[i]).collect();
+                GradProblem {
+                    mlp: model.mlp.clone(),
+                    y0,
+                    t0: 0.0,
+                    t1: 1.0,
+                    solver: solver.clone(),
+                    batch_steps: BatchSteps::Shared,
+                    loss: Loss::cross_entropy(
+                        model
+                            .readout
+                            .clone()
+                            .unwrap_or_else(|| super::model::readout(self.dim(), 2, 0)),
+                        labels,
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Evaluates `model`: trajectory tasks on the whole trajectory from its first state,
+    /// classification on the held-out points (loss and accuracy) and the training points
+    /// (accuracy).
+    pub fn evaluate(&self, model: &Model, solver: &SolverConfig) -> Result<Evaluation, String> {
+        match self {
+            TaskData::Trajectory(t) => {
+                let pred = solve_at(&model.mlp, &[t.states[0].clone()], &t.times, solver)?;
+                let trajectory: Vec<Vec<f64>> = pred.into_iter().map(|mut s| s.remove(0)).collect();
+                let n = t.times.len();
+                let targets: Vec<Vec<Vec<f64>>> =
+                    t.states[1..].iter().map(|s| vec![s.clone()]).collect();
+                let loss = Loss::trajectory_of(t.loss, t.times[1..].to_vec(), targets)
+                    .on_components(t.components.clone());
+                let d = t.states[0].len();
+                let mut g = vec![0.0; d];
+                let value: f64 = (1..n)
+                    .map(|k| loss.sample_term(k - 1, 0, 1, &trajectory[k], &mut g, None))
+                    .sum();
+                Ok(Evaluation {
+                    loss: value,
+                    accuracy: None,
+                    train_accuracy: None,
+                    trajectory,
+                })
+            }
+            TaskData::Classes(c) => {
+                let readout = model
+                    .readout
+                    .as_ref()
+                    .ok_or("a classification model needs a read-out")?;
+                let score = |points: &[[f64; 2]], labels: &[usize]| -> Result<(f64, f64), String> {
+                    if points.is_empty() {
+                        return Ok((f64::NAN, f64::NAN));
+                    }
+                    let y0: Vec<Vec<f64>> = points.iter().map(|&p| c.lift(p)).collect();
+                    let end = solve_at(&model.mlp, &y0, &[0.0, 1.0], solver)?;
+                    let loss = Loss::cross_entropy(readout.clone(), labels.to_vec());
+                    let mut g = vec![0.0; self.dim()];
+                    let mut total = 0.0;
+                    let mut right = 0usize;
+                    for (b, y) in end[1].iter().enumerate() {
+                        total += loss.sample_term(0, b, points.len(), y, &mut g, None);
+                        let z: Vec<f64> = readout
+                            .weight
+                            .iter()
+                            .zip(&readout.bias)
+                            .map(|(w, bias)| {
+                                bias + w.iter().zip(y).map(|(a, b)| a * b).sum::<f64>()
+                            })
+                            .collect();
+                        let pred = usize::from(z[1] > z[0]);
+                        right += usize::from(pred == labels[b]);
+                    }
+                    Ok((total, right as f64 / points.len() as f64))
+                };
+                let (test_loss, test_acc) = score(&c.set.test, &c.set.test_labels)?;
+                let (train_loss, train_acc) = score(&c.set.train, &c.set.train_labels)?;
+                Ok(Evaluation {
+                    loss: if c.set.test.is_empty() {
+                        train_loss
+                    } else {
+                        test_loss
+                    },
+                    accuracy: Some(if c.set.test.is_empty() {
+                        train_acc
+                    } else {
+                        test_acc
+                    }),
+                    train_accuracy: Some(train_acc),
+                    trajectory: Vec::new(),
+                })
+            }
+        }
+    }
+}
+
+impl ClassData {
+    /// The point with `augment` zeros appended.
+    pub fn lift(&self, p: [f64; 2]) -> Vec<f64> {
+        let mut y = vec![0.0; 2 + self.augment];
+        y[..2].copy_from_slice(&p);
+        y
+    }
+}
+
+/// Solves the MLP field for a batch (shared steps) and returns, for each time of `times`
+/// (the first being the start), every sample's state: `out[k][b]`.
+pub fn solve_at(
+    mlp: &Mlp,
+    y0: &[Vec<f64>],
+    times: &[f64],
+    solver: &SolverConfig,
+) -> Result<Vec<Vec<Vec<f64>>>, String> {
+    let n = y0.len();
+    let d = mlp.dim();
+    let field = Arc::new(StackedMlp {
+        mlp: Arc::new(mlp.clone()),
+        n,
+    });
+    let mut y: Vec<f64> = y0.iter().flatten().copied().collect();
+    let unstack = |y: &[f64]| y.chunks_exact(d).map(<[f64]>::to_vec).collect::<Vec<_>>();
+    let mut out = vec![unstack(&y)];
+    for w in times.windows(2) {
+        run_segment(field.clone(), w[0], w[1], &mut y, solver, |_, _| {})
+            .map_err(|e| e.to_string())?;
+        out.push(unstack(&y));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> TaskSettings {
+        TaskSettings {
+            points: 200,
+            noise: 0.0,
+            test_fraction: 0.5,
+            augment: 1,
+        }
+    }
+
+    #[test]
+    fn spiral_truth_follows_the_cubic_ode() {
+        let TaskData::Trajectory(t) =
+            TaskData::generate(TaskName::SpiralFit, &settings(), 0).unwrap()
+        else {
+            panic!("spiral-fit is a trajectory task");
+        };
+        assert_eq!(t.times.len(), 1000);
+        assert_eq!(t.states[0], vec![2.0, 0.0]);
+        // Central difference of the data against (y∘y∘y)·A at a middle sample.
+        let (i, dt) = (500, t.times[1] - t.times[0]);
+        let y = &t.states[i];
+        let (a, b) = (y[0].powi(3), y[1].powi(3));
+        let f = [-0.1 * a - 2.0 * b, 2.0 * a - 0.1 * b];
+        for c in 0..2 {
+            let fd = (t.states[i + 1][c] - t.states[i - 1][c]) / (2.0 * dt);
+            assert!(
+                (fd - f[c]).abs() < 1e-3 * (1.0 + f[c].abs()),
+                "{fd} vs {}",
+                f[c]
+            );
+        }
+    }
+
+    #[test]
+    fn freefall_truth_is_the_closed_form() {
+        let TaskData::Trajectory(t) =
+            TaskData::generate(TaskName::FreefallFit, &settings(), 0).unwrap()
+        else {
+            panic!("freefall-fit is a trajectory task");
+        };
+        assert_eq!(t.times.len(), 100);
+        for (tt, s) in t.times.iter().zip(&t.states) {
+            let (g, mu) = (9.8, 0.5);
+            let x = g / mu * tt - g / (mu * mu) * (1.0 - (-mu * tt).exp());
+            assert!((s[0] - x).abs() < 1e-9, "t = {tt}: {} vs {x}", s[0]);
+        }
+    }
+
+    #[test]
+    fn spiral_batches_are_windows_from_their_first_value() {
+        let data = TaskData::generate(TaskName::SpiralFit, &settings(), 0).unwrap();
+        assert_eq!(data.pool(), 991);
+        let spec = super::super::model::ModelSpec {
+            hidden: vec![4],
+            activation: crate::nn::Activation::Tanh,
+            input_map: crate::nn::InputMap::Cube,
+            time_input: false,
+            init: super::super::model::Init::Glorot,
+        };
+        let model = Model {
+            mlp: spec.build(2, 0),
+            readout: None,
+        };
+        let p = data.batch_problem(&[0, 990], &model, &SolverConfig::default());
+        p.validate().unwrap();
+        let TaskData::Trajectory(t) = &data else {
+            unreachable!()
+        };
+        assert_eq!(p.y0[1], t.states[990]);
+        assert_eq!(p.loss.targets.len(), 9);
+        assert_eq!(p.loss.targets[8][1], t.states[999]);
+        assert_eq!(p.t1, t.times[9]);
+    }
+}
