@@ -2,6 +2,8 @@
 //! curve, runs are reproducible, a diverging method stops alone, control and streaming work,
 //! and trained models round-trip through both file formats.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use nodelab::grad::GradMethod;

@@ -19,6 +19,8 @@ pub enum JobResult {
     PresetList(Vec<PathBuf>),
     /// A weights file was chosen and loads: its path and the network's state dimension.
     WeightsLoaded(Result<(PathBuf, usize), String>),
+    /// A training preset was read: its configuration and description.
+    TrainingPresetLoaded(Result<(crate::train::TrainConfig, Option<String>), String>),
     /// The user closed a file dialog.
     Cancelled,
 }

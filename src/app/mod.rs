@@ -10,6 +10,9 @@
 //! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
 //! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
 //! hover previews (Xvfb's pointer rests in the middle of the window).
+//! `NODELAB_WORKSPACE=training|explorer` opens that workspace, a training preset in
+//! `NODELAB_PRESET` opens the Training workspace with it, and `NODELAB_START=1` starts training
+//! at launch.
 
 pub mod command;
 pub mod inspector;
@@ -29,6 +32,7 @@ pub mod step_table;
 pub mod sweep;
 pub mod theme;
 pub mod toasts;
+pub mod training;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -53,6 +57,8 @@ pub fn options_from_env() -> AppOptions {
         fast_playback: var("NODELAB_FAST").is_some(),
         select: var("NODELAB_SELECT").and_then(|v| v.parse().ok()),
         hover: var("NODELAB_NO_HOVER").is_none(),
+        workspace: var("NODELAB_WORKSPACE").and_then(|w| shell::Workspace::parse(&w)),
+        start_training: var("NODELAB_START").is_some(),
         ..AppOptions::default()
     }
 }

@@ -23,11 +23,15 @@ use super::{inspector, menu, solver_panel, stats, status_bar};
 
 mod commands;
 mod frame;
+pub mod training;
+
+pub use training::Workspace;
 
 pub use commands::write_csv;
 
 const SESSION_KEY: &str = "nodelab-session";
 const DARK_KEY: &str = "nodelab-dark";
+const TRAINING_KEY: &str = "nodelab-training";
 /// Most worker messages taken per run per frame (keeps frames short while data pours in).
 const MESSAGES_PER_FRAME: usize = 64;
 
@@ -60,6 +64,10 @@ pub struct AppOptions {
     /// Hovering a step previews it (off for screenshots under Xvfb, whose pointer rests in the
     /// middle of the window).
     pub hover: bool,
+    /// The workspace to open with.
+    pub workspace: Option<Workspace>,
+    /// Start the training (of the restored or loaded setup) at launch.
+    pub start_training: bool,
 }
 
 impl Default for AppOptions {
@@ -77,6 +85,8 @@ impl Default for AppOptions {
             fast_playback: false,
             select: None,
             hover: true,
+            workspace: None,
+            start_training: false,
         }
     }
 }
@@ -107,6 +117,9 @@ pub struct NodelabApp {
     screenshot_saved: Arc<AtomicBool>,
     screenshot_requested: bool,
     closing: bool,
+    workspace: Workspace,
+    /// The Training workspace (its setup is saved between launches).
+    pub training: super::training::TrainingWorkspace,
 }
 
 impl NodelabApp {
@@ -128,6 +141,9 @@ impl NodelabApp {
             .and_then(|s| serde_json::from_str::<Session>(&s).ok())
             .unwrap_or_default();
         let dark = stored(DARK_KEY).is_none_or(|s| s != "light");
+        let training = stored(TRAINING_KEY)
+            .map(|t| super::training::TrainingWorkspace::from_toml(&t))
+            .unwrap_or_default();
         theme::install_fonts(&cc.egui_ctx);
         theme::apply(&cc.egui_ctx, dark);
         // The compute context shares eframe's own wgpu device and queue, so GPU results can be
@@ -140,6 +156,7 @@ impl NodelabApp {
             )
         });
         let adapter = gpu.as_ref().map(|g| g.adapter.summary());
+        let options_workspace = options.workspace.unwrap_or_default();
         let mut app = Self {
             session,
             dark,
@@ -164,9 +181,19 @@ impl NodelabApp {
             screenshot_saved: Arc::new(AtomicBool::new(false)),
             screenshot_requested: false,
             closing: false,
+            workspace: options_workspace,
+            training,
         };
         app.commands.push(Command::RefreshPresets);
-        if let Some(p) = app.options.preset.clone() {
+        let training_preset = app.options.preset.as_ref().is_some_and(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| crate::train::preset::is_train_preset(&t))
+        });
+        if let (true, Some(p)) = (training_preset, app.options.preset.clone()) {
+            app.workspace = Workspace::Training;
+            app.training
+                .actions
+                .push(super::training::TrainingAction::LoadPreset(p));
+        } else if let Some(p) = app.options.preset.clone() {
             app.commands.push(Command::LoadPreset(p));
         } else if app.options.run_at_start {
             app.commands.push(Command::Run);
@@ -176,6 +203,10 @@ impl NodelabApp {
             if tab == Tab::WorkPrecision {
                 app.commands.push(Command::RunWorkPrecision);
             }
+        }
+        if app.options.start_training && !training_preset {
+            app.options.start_training = false;
+            app.training.start(false);
         }
         app.view.debug_overlay = app.options.debug_overlay;
         app.view.playback.as_fast_as_possible = app.options.fast_playback;
@@ -394,6 +425,22 @@ impl eframe::App for NodelabApp {
                 &mut self.commands,
             );
         });
+        egui::Panel::top("workspaces").show(ui, |ui| self.workspace_bar(ui));
+        self.training_poll(&ctx);
+        if self.workspace == Workspace::Training {
+            egui::Panel::bottom("status").show(ui, |ui| {
+                let adapter = if self.options.show_adapter {
+                    self.adapter.as_deref()
+                } else {
+                    Some("(adapter hidden)")
+                };
+                status_bar::ui(ui, adapter, self.busy_workers(), &self.view);
+            });
+            self.training_frame(ui);
+            self.toasts.ui(&ctx, dt as f32);
+            self.finish_frame(&ctx, started);
+            return;
+        }
         egui::Panel::top("toolbar").show(ui, |ui| {
             menu::toolbar(ui, &mut self.view, available, &mut self.commands);
         });
@@ -464,6 +511,23 @@ impl eframe::App for NodelabApp {
         }
 
         self.view.hovered = self.view.hovered_next.take().filter(|_| self.options.hover);
+        self.finish_frame(&ctx, started);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if let Ok(s) = serde_json::to_string(&self.session) {
+            storage.set_string(SESSION_KEY, s);
+        }
+        storage.set_string(DARK_KEY, if self.dark { "dark" } else { "light" }.into());
+        if let Some(t) = self.training.to_toml() {
+            storage.set_string(TRAINING_KEY, t);
+        }
+    }
+}
+
+impl NodelabApp {
+    /// Commands, frame timing and the scripted-run hooks, at the end of every frame.
+    fn finish_frame(&mut self, ctx: &egui::Context, started: Instant) {
         self.apply_commands();
         let now = Instant::now();
         let interval = self
@@ -474,13 +538,6 @@ impl eframe::App for NodelabApp {
             .frame_times
             .push((now - started).as_secs_f32() * 1000.0, interval);
         self.frames += 1;
-        self.smoke_test_hooks(&ctx);
-    }
-
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        if let Ok(s) = serde_json::to_string(&self.session) {
-            storage.set_string(SESSION_KEY, s);
-        }
-        storage.set_string(DARK_KEY, if self.dark { "dark" } else { "light" }.into());
+        self.smoke_test_hooks(ctx);
     }
 }

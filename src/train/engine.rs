@@ -19,7 +19,7 @@ use super::model::{self, Model};
 use super::optim::{self, OptimizerState};
 use super::record::{EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, TrainReport};
 use super::rng::{SeedRng, Stream};
-use super::task::TaskData;
+use super::task::{Prediction, TaskData};
 use crate::grad::{self, GradMethod, GradOptions, GradProblem};
 
 /// One method's training state and history.
@@ -54,6 +54,8 @@ pub struct TrainUpdate {
     pub checks: Vec<(usize, GradCheck)>,
     /// Methods whose status changed.
     pub status: Vec<(usize, MethodStatus)>,
+    /// Each evaluated method's model and prediction (when predictions are on).
+    pub models: Vec<(usize, Model, Prediction)>,
 }
 
 impl TrainUpdate {
@@ -66,6 +68,11 @@ impl TrainUpdate {
         self.evals.extend(later.evals);
         self.checks.extend(later.checks);
         self.status.extend(later.status);
+        for (i, m, p) in later.models {
+            // Only the newest model of a method matters to a reader.
+            self.models.retain(|(j, _, _)| *j != i);
+            self.models.push((i, m, p));
+        }
     }
 }
 
@@ -86,6 +93,8 @@ pub struct Trainer {
     iter: usize,
     started: Instant,
     warnings: Vec<String>,
+    /// Grid size of the predictions sent with evaluations (0: none).
+    predict_grid: usize,
 }
 
 impl Trainer {
@@ -143,7 +152,15 @@ impl Trainer {
             iter: 0,
             started: Instant::now(),
             warnings,
+            predict_grid: 0,
         })
+    }
+
+    /// Sends each method's model and its prediction with every evaluation (the app's live view),
+    /// classifiers on a `grid` × `grid` heat map.
+    pub fn with_predictions(mut self, grid: usize) -> Self {
+        self.predict_grid = grid;
+        self
     }
 
     pub fn config(&self) -> &TrainConfig {
@@ -210,6 +227,13 @@ impl Trainer {
             };
             run.evals.push(e.clone());
             up.evals.push((i, e));
+            if self.predict_grid > 0
+                && let Ok(p) = self
+                    .data
+                    .predict(&run.model, &self.config.solver, self.predict_grid)
+            {
+                up.models.push((i, run.model.clone(), p));
+            }
         }
         up
     }
@@ -284,6 +308,7 @@ impl Trainer {
         if due {
             let ev = self.evaluate();
             up.evals.extend(ev.evals);
+            up.models.extend(ev.models);
         }
         if iter == self.config.iters {
             for (i, run) in self.runs.iter_mut().enumerate() {
@@ -525,7 +550,15 @@ pub fn spawn(
     control: TrainControl,
     capacity: usize,
 ) -> Result<TrainHandle, String> {
-    let mut trainer = Trainer::new(config)?;
+    spawn_trainer(Trainer::new(config)?, control, capacity)
+}
+
+/// Runs a prepared trainer on a named thread.
+pub fn spawn_trainer(
+    mut trainer: Trainer,
+    control: TrainControl,
+    capacity: usize,
+) -> Result<TrainHandle, String> {
     let (tx, rx) = sync_channel(capacity.max(1));
     let ctl = control.clone();
     let join = std::thread::Builder::new()

@@ -22,8 +22,8 @@ pub mod task;
 
 pub use config::{Device, Precision, TrainConfig};
 pub use control::TrainControl;
-pub use engine::{MethodRun, TrainEvent, TrainHandle, TrainUpdate, Trainer, spawn};
+pub use engine::{MethodRun, TrainEvent, TrainHandle, TrainUpdate, Trainer, spawn, spawn_trainer};
 pub use model::{Init, Model, ModelSpec};
 pub use optim::{OptimizerConfig, OptimizerKind};
 pub use record::{MethodReport, MethodStatus, TrainReport};
-pub use task::{TaskData, TaskName, TaskSettings};
+pub use task::{Prediction, TaskData, TaskName, TaskSettings};

@@ -428,6 +428,100 @@ impl TaskData {
     }
 }
 
+/// What a model predicts, for display: the trajectory from the data's start, or for a classifier
+/// the class-1 probability on a grid over the input plane and the points' flow through the ODE
+/// block.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prediction {
+    Trajectory {
+        times: Vec<f64>,
+        states: Vec<Vec<f64>>,
+    },
+    Classes {
+        /// Grid bounds `[x_min, x_max, y_min, y_max]` and size n (n × n cells, row-major in y).
+        bounds: [f64; 4],
+        n: usize,
+        /// P(class 1) per grid point (augmented dimensions start at 0).
+        p1: Vec<f32>,
+        /// `flow[k][i]`: the first two components of test point i at time k/(slices − 1).
+        flow: Vec<Vec<[f64; 2]>>,
+        /// Labels of the flowing points.
+        labels: Vec<usize>,
+    },
+}
+
+impl TaskData {
+    /// The prediction of `model` (a `grid` × `grid` heat map for classifiers).
+    pub fn predict(
+        &self,
+        model: &Model,
+        solver: &SolverConfig,
+        grid: usize,
+    ) -> Result<Prediction, String> {
+        match self {
+            TaskData::Trajectory(t) => {
+                let e = self.evaluate(model, solver)?;
+                Ok(Prediction::Trajectory {
+                    times: t.times.clone(),
+                    states: e.trajectory,
+                })
+            }
+            TaskData::Classes(c) => {
+                let readout = model
+                    .readout
+                    .as_ref()
+                    .ok_or("a classifier needs a read-out")?;
+                let all = c.set.train.iter().chain(&c.set.test);
+                let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+                for p in all {
+                    x0 = x0.min(p[0]);
+                    x1 = x1.max(p[0]);
+                    y0 = y0.min(p[1]);
+                    y1 = y1.max(p[1]);
+                }
+                let pad = 0.1 * (x1 - x0).max(y1 - y0).max(1e-3);
+                let bounds = [x0 - pad, x1 + pad, y0 - pad, y1 + pad];
+                let n = grid.clamp(2, 200);
+                let starts: Vec<Vec<f64>> = (0..n * n)
+                    .map(|k| {
+                        let (i, j) = (k % n, k / n);
+                        let x = bounds[0] + (bounds[1] - bounds[0]) * i as f64 / (n - 1) as f64;
+                        let y = bounds[2] + (bounds[3] - bounds[2]) * j as f64 / (n - 1) as f64;
+                        c.lift([x, y])
+                    })
+                    .collect();
+                let end = solve_at(&model.mlp, &starts, &[0.0, 1.0], solver)?;
+                let p1 = end[1]
+                    .iter()
+                    .map(|y| {
+                        let z: Vec<f64> = readout
+                            .weight
+                            .iter()
+                            .zip(&readout.bias)
+                            .map(|(w, b)| b + w.iter().zip(y).map(|(a, v)| a * v).sum::<f64>())
+                            .collect();
+                        (1.0 / (1.0 + (z[0] - z[1]).exp())) as f32
+                    })
+                    .collect();
+                let shown: Vec<usize> = (0..c.set.test.len().min(200)).collect();
+                let pts: Vec<Vec<f64>> = shown.iter().map(|&i| c.lift(c.set.test[i])).collect();
+                let slices: Vec<f64> = (0..11).map(|k| k as f64 / 10.0).collect();
+                let flow = solve_at(&model.mlp, &pts, &slices, solver)?
+                    .into_iter()
+                    .map(|slice| slice.into_iter().map(|y| [y[0], y[1]]).collect())
+                    .collect();
+                Ok(Prediction::Classes {
+                    bounds,
+                    n,
+                    p1,
+                    flow,
+                    labels: shown.iter().map(|&i| c.set.test_labels[i]).collect(),
+                })
+            }
+        }
+    }
+}
+
 impl ClassData {
     /// The point with `augment` zeros appended.
     pub fn lift(&self, p: [f64; 2]) -> Vec<f64> {

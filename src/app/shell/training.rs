@@ -1,0 +1,120 @@
+//! The shell's side of the Training workspace: the workspace switch, drawing the workspace's
+//! panels, and carrying out what it asks for (files through jobs, opening a trained model in the
+//! explorer).
+
+use super::super::jobs::JobResult;
+use super::super::training::{TrainingAction, setup, view};
+use super::NodelabApp;
+use crate::preset::ProblemKind;
+
+/// The app's workspaces, switched from the top bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Workspace {
+    #[default]
+    Explorer,
+    Training,
+}
+
+impl Workspace {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "explorer" => Some(Workspace::Explorer),
+            "training" => Some(Workspace::Training),
+            _ => None,
+        }
+    }
+}
+
+impl NodelabApp {
+    /// The bar that switches workspaces.
+    pub(super) fn workspace_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.workspace, Workspace::Explorer, "Explorer")
+                .on_hover_text("step adaptation, live: solvers on one ODE");
+            let label = if self.training.is_running() {
+                "Training ●"
+            } else {
+                "Training"
+            };
+            ui.selectable_value(&mut self.workspace, Workspace::Training, label)
+                .on_hover_text("train a neural ODE with several gradient methods side by side");
+        });
+    }
+
+    /// One frame of the Training workspace (the status bar is drawn by the shell).
+    pub(super) fn training_frame(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::left("train-setup")
+            .resizable(true)
+            .default_size(340.0)
+            .min_size(260.0)
+            .max_size(460.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("train-setup-scroll")
+                    .show(ui, |ui| {
+                        let adapter = self.adapter.clone();
+                        setup::ui(ui, &mut self.training, adapter.as_deref());
+                    });
+            });
+        egui::CentralPanel::default().show(ui, |ui| view::ui(ui, &mut self.training));
+    }
+
+    /// Takes the workspace's messages and actions; keeps frames coming while a run goes on.
+    pub(super) fn training_poll(&mut self, ctx: &egui::Context) {
+        self.training.poll();
+        if self.training.is_running() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(40));
+        }
+        for action in std::mem::take(&mut self.training.actions) {
+            self.on_training_action(action);
+        }
+    }
+
+    fn on_training_action(&mut self, action: TrainingAction) {
+        use crate::nn::model_file;
+        match action {
+            TrainingAction::OpenInExplorer {
+                model,
+                path,
+                y0,
+                t_span,
+            } => {
+                let n = &mut self.session.neural;
+                n.y0 = y0;
+                n.t_span = t_span;
+                self.session.kind = ProblemKind::Neural;
+                self.workspace = Workspace::Explorer;
+                self.jobs.spawn("trained-model", move || {
+                    match model_file::save(&path, &model.mlp, None, &[]) {
+                        Ok(()) => JobResult::WeightsLoaded(super::super::jobs::load_weights(&path)),
+                        Err(e) => JobResult::WeightsLoaded(Err(e)),
+                    }
+                });
+            }
+            TrainingAction::SaveModel { model, path, task } => {
+                self.jobs.spawn("save-model", move || {
+                    let meta = vec![("task".to_string(), task.name().to_string())];
+                    JobResult::Exported(
+                        model_file::save(&path, &model.mlp, model.readout.as_ref(), &meta)
+                            .map(|()| path.clone()),
+                    )
+                });
+            }
+            TrainingAction::ExportCsv { text, path }
+            | TrainingAction::SavePreset { text, path } => {
+                self.jobs.spawn("training-file", move || {
+                    JobResult::Exported(
+                        model_file::write_atomic(&path, text.as_bytes()).map(|()| path.clone()),
+                    )
+                });
+            }
+            TrainingAction::LoadPreset(path) => {
+                self.jobs.spawn("training-preset", move || {
+                    JobResult::TrainingPresetLoaded(
+                        crate::train::preset::TrainPreset::load(&path).map_err(|e| e.to_string()),
+                    )
+                });
+            }
+        }
+    }
+}

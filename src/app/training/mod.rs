@@ -1,0 +1,452 @@
+//! The Training workspace: train a toy neural ODE with several gradient methods side by side,
+//! live. The engine ([`crate::train`]) runs on its own thread and streams updates through a
+//! bounded channel; this module only keeps view state and the prepared series drawn each frame.
+//!
+//! - [`setup`]: the left panel (task, model, solver, optimiser, methods, controls, progress);
+//! - [`view`]: the centre (loss curves, comparison table and bars, gradient errors, the learned
+//!   model live: decision regions and the flow of the points, or the predicted trajectory).
+
+pub mod setup;
+pub mod view;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use egui_plot::PlotPoint;
+
+use crate::grad::GradMethod;
+use crate::train::record::{EvalRecord, GradCheck, IterRecord, MethodStatus};
+use crate::train::{
+    Model, Prediction, TaskData, TaskName, TrainConfig, TrainControl, TrainEvent, TrainHandle,
+    TrainUpdate, Trainer, preset::TrainPreset,
+};
+
+/// Grid of the decision-region heat map.
+pub const HEATMAP_GRID: usize = 40;
+/// Update events buffered between the engine and the UI.
+const EVENT_CAPACITY: usize = 64;
+
+/// One method of the current run, as drawn.
+#[derive(Clone, Debug)]
+pub struct MethodView {
+    pub method: GradMethod,
+    pub status: MethodStatus,
+    pub records: Vec<IterRecord>,
+    pub evals: Vec<EvalRecord>,
+    pub checks: Vec<GradCheck>,
+    /// Loss against iteration and against the method's own wall time (s), prepared as records
+    /// arrive so a frame only decimates them.
+    pub loss_by_iter: Vec<PlotPoint>,
+    pub loss_by_time: Vec<PlotPoint>,
+    pub model: Option<Model>,
+    pub prediction: Option<Prediction>,
+}
+
+impl MethodView {
+    fn new(method: GradMethod) -> Self {
+        Self {
+            method,
+            status: MethodStatus::Running,
+            records: Vec::new(),
+            evals: Vec::new(),
+            checks: Vec::new(),
+            loss_by_iter: Vec::new(),
+            loss_by_time: Vec::new(),
+            model: None,
+            prediction: None,
+        }
+    }
+
+    /// Mean over the recorded iterations of `f`.
+    pub fn mean(&self, f: impl Fn(&IterRecord) -> f64) -> Option<f64> {
+        (!self.records.is_empty())
+            .then(|| self.records.iter().map(&f).sum::<f64>() / self.records.len() as f64)
+    }
+}
+
+/// Where the run stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunState {
+    Idle,
+    Running,
+    Paused,
+    Finished,
+    Failed(String),
+}
+
+/// View settings of the workspace.
+#[derive(Clone, Debug)]
+pub struct TrainingView {
+    pub log_y: bool,
+    /// x axis of the loss plot: wall time instead of iterations.
+    pub by_time: bool,
+    /// Method whose learned model is shown.
+    pub shown: usize,
+    /// Column the comparison table is sorted by, and the direction.
+    pub sort: (usize, bool),
+    /// Position of the flow through the ODE block, 0 … 1.
+    pub flow_t: f32,
+    pub flow_playing: bool,
+}
+
+impl Default for TrainingView {
+    fn default() -> Self {
+        Self {
+            log_y: true,
+            by_time: false,
+            shown: 0,
+            sort: (0, true),
+            flow_t: 1.0,
+            flow_playing: false,
+        }
+    }
+}
+
+/// What the workspace asks the shell to do.
+#[derive(Clone, Debug)]
+pub enum TrainingAction {
+    /// Write the model to `path` and open it in the explorer from `y0` on `t_span`.
+    OpenInExplorer {
+        model: Model,
+        path: PathBuf,
+        y0: Vec<f64>,
+        t_span: [f64; 2],
+    },
+    /// Save a model (.json or .safetensors).
+    SaveModel {
+        model: Model,
+        path: PathBuf,
+        task: TaskName,
+    },
+    /// Write the curves (the CSV of `nodelab train --csv`).
+    ExportCsv { text: String, path: PathBuf },
+    /// Write the setup as a training preset.
+    SavePreset { text: String, path: PathBuf },
+    /// Load a training preset.
+    LoadPreset(PathBuf),
+}
+
+/// The Training workspace.
+pub struct TrainingWorkspace {
+    /// The setup the next run starts from (saved between launches as a training preset).
+    pub config: TrainConfig,
+    pub description: Option<String>,
+    /// The config of the run on screen.
+    pub run_config: Option<TrainConfig>,
+    pub methods: Vec<MethodView>,
+    pub state: RunState,
+    pub iter: usize,
+    pub iters: usize,
+    pub elapsed_s: f64,
+    /// The task data of the run on screen (or of the preview).
+    pub data: Option<TaskData>,
+    handle: Option<TrainHandle>,
+    preview: Option<std::sync::mpsc::Receiver<(TrainConfig, Result<TaskData, String>)>>,
+    preview_of: Option<TrainConfig>,
+    pub view: TrainingView,
+    pub warnings: Vec<String>,
+    pub actions: Vec<TrainingAction>,
+    /// Text of the model-path field (dialogs need a desktop portal; the field always works).
+    pub path_field: String,
+    started: Option<Instant>,
+}
+
+impl Default for TrainingWorkspace {
+    fn default() -> Self {
+        Self::new(TrainConfig::defaults(TaskName::Circles), None)
+    }
+}
+
+impl TrainingWorkspace {
+    pub fn new(config: TrainConfig, description: Option<String>) -> Self {
+        Self {
+            config,
+            description,
+            run_config: None,
+            methods: Vec::new(),
+            state: RunState::Idle,
+            iter: 0,
+            iters: 0,
+            elapsed_s: 0.0,
+            data: None,
+            handle: None,
+            preview: None,
+            preview_of: None,
+            view: TrainingView::default(),
+            warnings: Vec::new(),
+            actions: Vec::new(),
+            path_field: "trained-model.safetensors".into(),
+            started: None,
+        }
+    }
+
+    /// The setup as training-preset text (the saved session of this workspace).
+    pub fn to_toml(&self) -> Option<String> {
+        TrainPreset::from_config(&self.config, self.description.clone())
+            .to_toml()
+            .ok()
+    }
+
+    /// Restores a setup saved by [`TrainingWorkspace::to_toml`] (anything invalid: defaults).
+    pub fn from_toml(text: &str) -> Self {
+        match TrainPreset::from_toml(text, "<session>")
+            .and_then(|p| p.resolve(text, "<session>").map(|c| (c, p.description)))
+        {
+            Ok((c, d)) => Self::new(c, d),
+            Err(_) => Self::default(),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, RunState::Running | RunState::Paused)
+    }
+
+    /// Starts a run of the current setup (`paused`: step by step).
+    pub fn start(&mut self, paused: bool) {
+        self.stop();
+        let config = self.config.clone();
+        let trainer = match Trainer::new(config.clone()) {
+            Ok(t) => t.with_predictions(HEATMAP_GRID),
+            Err(e) => {
+                self.state = RunState::Failed(e);
+                return;
+            }
+        };
+        self.data = Some(trainer.data().clone());
+        self.warnings = trainer.warnings().to_vec();
+        self.methods = config.methods.iter().map(|&m| MethodView::new(m)).collect();
+        self.view.shown = self.view.shown.min(self.methods.len().saturating_sub(1));
+        self.iter = 0;
+        self.iters = config.iters;
+        self.elapsed_s = 0.0;
+        let control = if paused {
+            TrainControl::paused()
+        } else {
+            TrainControl::new()
+        };
+        match crate::train::spawn_trainer(trainer, control, EVENT_CAPACITY) {
+            Ok(h) => {
+                self.handle = Some(h);
+                self.state = if paused {
+                    RunState::Paused
+                } else {
+                    RunState::Running
+                };
+                self.run_config = Some(config);
+                self.started = Some(Instant::now());
+            }
+            Err(e) => self.state = RunState::Failed(e),
+        }
+    }
+
+    pub fn pause(&mut self) {
+        if let Some(h) = &self.handle {
+            h.control.pause();
+            self.state = RunState::Paused;
+        }
+    }
+
+    pub fn resume(&mut self) {
+        if let Some(h) = &self.handle {
+            h.control.resume();
+            self.state = RunState::Running;
+        }
+    }
+
+    /// One iteration (starts a paused run when none is going).
+    pub fn step(&mut self) {
+        match &self.handle {
+            Some(h) => {
+                h.control.pause();
+                h.control.step();
+                self.state = RunState::Paused;
+            }
+            None => {
+                self.start(true);
+                if let Some(h) = &self.handle {
+                    h.control.step();
+                }
+            }
+        }
+    }
+
+    /// Ends the run (its results stay on screen).
+    pub fn stop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.control.stop();
+            let (report, events) = h.into_parts();
+            while let Ok(ev) = events.try_recv() {
+                self.apply(ev);
+            }
+            if let Ok(r) = report {
+                for (mv, m) in self.methods.iter_mut().zip(&r.methods) {
+                    if mv.status == MethodStatus::Running {
+                        mv.status = match m.status {
+                            "finished" => MethodStatus::Finished,
+                            _ => MethodStatus::Stopped,
+                        };
+                    }
+                }
+            }
+            if self.is_running() {
+                self.state = RunState::Finished;
+            }
+        }
+    }
+
+    /// Clears the results: the next run starts from new initial weights of the seed.
+    pub fn reset(&mut self) {
+        self.stop();
+        self.methods.clear();
+        self.iter = 0;
+        self.iters = 0;
+        self.state = RunState::Idle;
+        self.run_config = None;
+    }
+
+    /// Applies every pending engine message; returns whether anything arrived.
+    pub fn poll(&mut self) -> bool {
+        let mut got = false;
+        let mut finished = false;
+        if let Some(h) = &self.handle {
+            let mut events = Vec::new();
+            while let Ok(ev) = h.events.try_recv() {
+                events.push(ev);
+            }
+            got = !events.is_empty();
+            for ev in events {
+                if matches!(ev, TrainEvent::Finished(_)) {
+                    finished = true;
+                }
+                self.apply(ev);
+            }
+        }
+        if finished {
+            self.handle = None;
+            self.state = RunState::Finished;
+        }
+        self.poll_preview();
+        got
+    }
+
+    fn apply(&mut self, ev: TrainEvent) {
+        match ev {
+            TrainEvent::Update(u) => self.apply_update(u),
+            TrainEvent::Finished(report) => {
+                for (mv, m) in self.methods.iter_mut().zip(&report.methods) {
+                    if mv.status == MethodStatus::Running {
+                        mv.status = if m.status == "finished" {
+                            MethodStatus::Finished
+                        } else {
+                            MethodStatus::Stopped
+                        };
+                    }
+                }
+                for w in report.warnings {
+                    if !self.warnings.contains(&w) {
+                        self.warnings.push(w);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_update(&mut self, u: TrainUpdate) {
+        self.iter = u.iter;
+        self.iters = u.iters;
+        self.elapsed_s = u.elapsed_s;
+        for (i, r) in u.records {
+            if let Some(m) = self.methods.get_mut(i) {
+                m.loss_by_iter.push(PlotPoint::new(r.iter as f64, r.loss));
+                m.loss_by_time.push(PlotPoint::new(r.wall_s, r.loss));
+                m.records.push(r);
+            }
+        }
+        for (i, e) in u.evals {
+            if let Some(m) = self.methods.get_mut(i) {
+                m.evals.push(e);
+            }
+        }
+        for (i, c) in u.checks {
+            if let Some(m) = self.methods.get_mut(i) {
+                m.checks.push(c);
+            }
+        }
+        for (i, s) in u.status {
+            if let Some(m) = self.methods.get_mut(i) {
+                m.status = s;
+            }
+        }
+        for (i, model, p) in u.models {
+            if let Some(m) = self.methods.get_mut(i) {
+                m.model = Some(model);
+                m.prediction = Some(p);
+            }
+        }
+    }
+
+    /// Iterations per second over the run so far.
+    pub fn rate(&self) -> Option<f64> {
+        (self.elapsed_s > 0.0 && self.iter > 0).then(|| self.iter as f64 / self.elapsed_s)
+    }
+
+    /// Regenerates the data preview in the background when the data settings changed.
+    pub fn request_preview(&mut self) {
+        let same = self.preview_of.as_ref().is_some_and(|p| {
+            p.task == self.config.task && p.data == self.config.data && p.seed == self.config.seed
+        });
+        if same || self.preview.is_some() || self.is_running() {
+            return;
+        }
+        let config = self.config.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("nodelab-train-preview".into())
+            .spawn(move || {
+                let data = TaskData::generate(config.task, &config.data, config.seed);
+                let _ = tx.send((config, data));
+            });
+        if spawned.is_ok() {
+            self.preview = Some(rx);
+            self.preview_of = Some(self.config.clone());
+        }
+    }
+
+    fn poll_preview(&mut self) {
+        let Some(rx) = &self.preview else { return };
+        if let Ok((config, data)) = rx.try_recv() {
+            self.preview = None;
+            if !self.is_running() && self.methods.is_empty() {
+                match data {
+                    Ok(d) => self.data = Some(d),
+                    Err(e) => self.warnings = vec![format!("data: {e}")],
+                }
+            }
+            self.preview_of = Some(config);
+        }
+    }
+
+    /// The CSV of the curves (the format of `nodelab train --csv`).
+    pub fn csv(&self) -> String {
+        use crate::train::record::{CSV_HEADER, csv_row};
+        let mut out = String::from(CSV_HEADER);
+        out.push('\n');
+        for m in &self.methods {
+            for r in &m.records {
+                let e = m.evals.iter().find(|e| e.iter == r.iter);
+                let c = m.checks.iter().find(|c| c.iter == r.iter);
+                out.push_str(&csv_row(m.method, r, e, c));
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TrainingWorkspace {
+    fn drop(&mut self) {
+        if let Some(h) = &self.handle {
+            h.control.stop();
+        }
+    }
+}

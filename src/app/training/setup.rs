@@ -1,0 +1,381 @@
+//! The Training workspace's left panel: what to train, how, with which gradient methods, and
+//! the run controls with always-visible progress.
+
+use egui::{ComboBox, DragValue, Ui};
+
+use super::{RunState, TrainingAction, TrainingWorkspace};
+use crate::grad::GradMethod;
+use crate::nn::{Activation, InputMap};
+use crate::solver::Method;
+use crate::train::optim::OptimizerKind;
+use crate::train::{Device, TaskName, TrainConfig};
+
+/// Fixed width of the panel's text fields (never sized from the panel itself, so the panel
+/// cannot grow from its own content).
+const FIELD: f32 = 150.0;
+
+fn section(ui: &mut Ui, title: &str) {
+    ui.add_space(6.0);
+    ui.strong(title);
+}
+
+/// Draws the panel; `adapter` is the GPU the app renders with.
+pub fn ui(ui: &mut Ui, ws: &mut TrainingWorkspace, adapter: Option<&str>) {
+    controls(ui, ws);
+    ui.separator();
+    let locked = ws.is_running();
+    ui.add_enabled_ui(!locked, |ui| {
+        task(ui, &mut ws.config);
+        model(ui, &mut ws.config);
+        solver(ui, &mut ws.config);
+        optimiser(ui, &mut ws.config);
+        device(ui, &mut ws.config, adapter);
+        methods(ui, &mut ws.config);
+    });
+    if locked {
+        ui.weak("Settings are locked while a run is going: stop it to change them.");
+    }
+    ui.separator();
+    files(ui, ws);
+}
+
+fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
+    ui.horizontal_wrapped(|ui| {
+        match ws.state {
+            RunState::Running => {
+                if ui.button("⏸ Pause").clicked() {
+                    ws.pause();
+                }
+            }
+            RunState::Paused => {
+                if ui.button("▶ Resume").clicked() {
+                    ws.resume();
+                }
+            }
+            _ => {
+                if ui
+                    .button("▶ Train")
+                    .on_hover_text("start a run of this setup (every method from the same weights)")
+                    .clicked()
+                {
+                    ws.start(false);
+                }
+            }
+        }
+        if ui
+            .add_enabled(ws.is_running(), egui::Button::new("⏹ Stop"))
+            .clicked()
+        {
+            ws.stop();
+        }
+        if ui
+            .button("Step")
+            .on_hover_text("one iteration of every method, then pause")
+            .clicked()
+        {
+            ws.step();
+        }
+        if ui
+            .button("⟲ Reset")
+            .on_hover_text("clear the results; the next run starts from the seed's initial weights")
+            .clicked()
+        {
+            ws.reset();
+        }
+    });
+    let frac = if ws.iters > 0 {
+        ws.iter as f32 / ws.iters as f32
+    } else {
+        0.0
+    };
+    let rate = ws.rate();
+    let eta = rate
+        .filter(|r| *r > 0.0)
+        .map(|r| (ws.iters.saturating_sub(ws.iter)) as f64 / r);
+    let text = format!(
+        "{} / {}  ·  {}  ·  ETA {}",
+        ws.iter,
+        ws.iters,
+        rate.map_or("— it/s".into(), |r| format!("{r:.1} it/s")),
+        match (&ws.state, eta) {
+            (RunState::Running, Some(s)) => format!("{s:.0} s"),
+            _ => "—".into(),
+        }
+    );
+    ui.add(egui::ProgressBar::new(frac).text(text));
+    match &ws.state {
+        RunState::Failed(e) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        RunState::Paused => {
+            ui.label("paused");
+        }
+        RunState::Finished => {
+            ui.label("finished");
+        }
+        _ => {}
+    }
+}
+
+fn task(ui: &mut Ui, c: &mut TrainConfig) {
+    section(ui, "Task");
+    let before = c.task;
+    ComboBox::from_id_salt("train-task")
+        .selected_text(c.task.name())
+        .width(FIELD)
+        .show_ui(ui, |ui| {
+            for t in TaskName::ALL {
+                ui.selectable_value(&mut c.task, t, t.name())
+                    .on_hover_text(t.description());
+            }
+        });
+    if c.task != before {
+        // A new task brings its own sensible model, solver and optimiser.
+        let methods = c.methods.clone();
+        let seed = c.seed;
+        *c = TrainConfig::defaults(c.task);
+        c.methods = methods;
+        c.seed = seed;
+    }
+    ui.weak(c.task.description());
+    if c.task.is_classification() {
+        ui.horizontal(|ui| {
+            ui.label("noise");
+            ui.add(
+                DragValue::new(&mut c.data.noise)
+                    .range(0.0..=0.5)
+                    .speed(0.005),
+            );
+            ui.label("points");
+            ui.add(
+                DragValue::new(&mut c.data.points)
+                    .range(20..=100_000)
+                    .speed(5),
+            );
+        });
+        ui.horizontal(|ui| {
+            ui.label("augment")
+                .on_hover_text("extra zero dimensions of the state (circles needs ≥ 1)");
+            ui.add(DragValue::new(&mut c.data.augment).range(0..=8));
+        });
+    }
+}
+
+fn model(ui: &mut Ui, c: &mut TrainConfig) {
+    section(ui, "Model (MLP vector field)");
+    ui.horizontal(|ui| {
+        ui.label("hidden layers");
+        let mut depth = c.model.hidden.len();
+        ui.add(DragValue::new(&mut depth).range(1..=4));
+        ui.label("width");
+        let mut width = c.model.hidden.first().copied().unwrap_or(16);
+        ui.add(DragValue::new(&mut width).range(1..=256));
+        c.model.hidden = vec![width; depth];
+    });
+    ui.horizontal(|ui| {
+        ComboBox::from_id_salt("train-activation")
+            .selected_text(c.model.activation.name())
+            .show_ui(ui, |ui| {
+                for a in Activation::ALL {
+                    ui.selectable_value(&mut c.model.activation, a, a.name());
+                }
+            });
+        ComboBox::from_id_salt("train-input-map")
+            .selected_text(format!("input {}", c.model.input_map.name()))
+            .show_ui(ui, |ui| {
+                for m in InputMap::ALL {
+                    ui.selectable_value(&mut c.model.input_map, m, m.name());
+                }
+            });
+        ui.checkbox(&mut c.model.time_input, "t input");
+    });
+}
+
+fn solver(ui: &mut Ui, c: &mut TrainConfig) {
+    section(ui, "Solver");
+    ui.horizontal(|ui| {
+        ComboBox::from_id_salt("train-solver")
+            .selected_text(c.solver.method.name())
+            .show_ui(ui, |ui| {
+                for m in Method::ALL {
+                    ui.selectable_value(&mut c.solver.method, m, m.name());
+                }
+            });
+        if c.solver.method.is_adaptive() {
+            ui.label("atol");
+            ui.add(
+                DragValue::new(&mut c.solver.tol)
+                    .range(1e-12..=1.0)
+                    .speed(0.0)
+                    .custom_formatter(|v, _| format!("{v:.0e}")),
+            );
+            ui.label("rtol");
+            ui.add(
+                DragValue::new(&mut c.solver.rtol)
+                    .range(0.0..=1.0)
+                    .speed(0.0)
+                    .custom_formatter(|v, _| format!("{v:.0e}")),
+            );
+        } else {
+            let mut h = c.solver.h0.unwrap_or(0.1);
+            ui.label("h");
+            ui.add(DragValue::new(&mut h).range(1e-5..=10.0).speed(0.001));
+            c.solver.h0 = Some(h);
+        }
+    });
+}
+
+fn optimiser(ui: &mut Ui, c: &mut TrainConfig) {
+    section(ui, "Optimiser");
+    ui.horizontal(|ui| {
+        ComboBox::from_id_salt("train-optimizer")
+            .selected_text(c.optimizer.kind.name())
+            .show_ui(ui, |ui| {
+                for k in OptimizerKind::ALL {
+                    ui.selectable_value(&mut c.optimizer.kind, k, k.name());
+                }
+            });
+        ui.label("lr");
+        ui.add(
+            DragValue::new(&mut c.optimizer.lr)
+                .range(1e-6..=10.0)
+                .speed(0.0005)
+                .custom_formatter(|v, _| format!("{v:.1e}")),
+        );
+    });
+    egui::Grid::new("train-schedule").num_columns(4).show(ui, |ui| {
+        ui.label("batch");
+        ui.add(DragValue::new(&mut c.batch).range(1..=100_000));
+        ui.label("iterations");
+        ui.add(DragValue::new(&mut c.iters).range(1..=1_000_000).speed(5));
+        ui.end_row();
+        ui.label("seed");
+        ui.add(DragValue::new(&mut c.seed));
+        ui.label("eval every");
+        ui.add(DragValue::new(&mut c.eval_every).range(0..=10_000));
+        ui.end_row();
+        ui.label("grad check")
+            .on_hover_text("every K iterations, each gradient against backprop through dopri5 at 1e-12 (0: off)");
+        ui.add(DragValue::new(&mut c.grad_check_every).range(0..=10_000));
+        ui.end_row();
+    });
+}
+
+fn device(ui: &mut Ui, c: &mut TrainConfig, adapter: Option<&str>) {
+    section(ui, "Device");
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut c.device, Device::Auto, "Auto");
+        ui.add_enabled(
+            false,
+            egui::RadioButton::new(c.device == Device::Gpu, "GPU"),
+        )
+        .on_disabled_hover_text(
+            "this build has no GPU training path yet (GPU gradients: `nodelab grad --device gpu`)",
+        );
+        ui.radio_value(&mut c.device, Device::Cpu, "CPU");
+    });
+    if c.device == Device::Gpu {
+        c.device = Device::Auto;
+    }
+    ui.weak(format!(
+        "adapter: {}; training runs on the CPU (f64)",
+        adapter.unwrap_or("none")
+    ));
+}
+
+fn methods(ui: &mut Ui, c: &mut TrainConfig) {
+    section(ui, "Gradient methods to compare");
+    for m in GradMethod::ALL {
+        let mut on = c.methods.contains(&m);
+        let colour = c
+            .methods
+            .iter()
+            .position(|x| *x == m)
+            .map(|i| super::super::theme::c32(super::super::theme::run_color(i)));
+        ui.horizontal(|ui| {
+            if ui.checkbox(&mut on, m.name()).changed() {
+                if on {
+                    c.methods.push(m);
+                } else {
+                    c.methods.retain(|x| *x != m);
+                }
+            }
+            if let Some(col) = colour {
+                ui.colored_label(col, "■");
+            }
+            match m {
+                GradMethod::Checkpoint if on => {
+                    let mut k = c.grad_options.checkpoints.unwrap_or(0);
+                    ui.label("K");
+                    ui.add(DragValue::new(&mut k).range(0..=10_000))
+                        .on_hover_text("checkpoints (0: ⌈√N⌉)");
+                    c.grad_options.checkpoints = (k > 0).then_some(k);
+                }
+                GradMethod::InterpAdjoint if on => {
+                    ui.label("nodes");
+                    ui.add(DragValue::new(&mut c.grad_options.cheb_nodes).range(2..=256));
+                }
+                GradMethod::ReversibleRk4 | GradMethod::ReversibleMidpoint if on => {
+                    ui.label("λ");
+                    ui.add(
+                        DragValue::new(&mut c.grad_options.lambda)
+                            .range(0.01..=1.0)
+                            .speed(0.005),
+                    );
+                }
+                GradMethod::Fd if on => {
+                    ui.weak("slow: 2 solves per parameter");
+                }
+                _ => {}
+            }
+        });
+    }
+}
+
+fn files(ui: &mut Ui, ws: &mut TrainingWorkspace) {
+    section(ui, "Files");
+    ui.horizontal(|ui| {
+        ui.label("path");
+        ui.add(egui::TextEdit::singleline(&mut ws.path_field).desired_width(FIELD + 60.0));
+    });
+    let path = std::path::PathBuf::from(ws.path_field.trim());
+    ui.horizontal_wrapped(|ui| {
+        let model = ws.methods.get(ws.view.shown).and_then(|m| m.model.clone());
+        if ui
+            .add_enabled(model.is_some(), egui::Button::new("Save model"))
+            .on_hover_text("the shown method's model (.json or .safetensors)")
+            .clicked()
+            && let Some(model) = model
+        {
+            ws.actions.push(TrainingAction::SaveModel {
+                model,
+                path: path.clone(),
+                task: ws.config.task,
+            });
+        }
+        if ui
+            .add_enabled(!ws.methods.is_empty(), egui::Button::new("Export CSV"))
+            .clicked()
+        {
+            ws.actions.push(TrainingAction::ExportCsv {
+                text: ws.csv(),
+                path: path.with_extension("csv"),
+            });
+        }
+        if ui
+            .button("Save setup")
+            .on_hover_text("as a training preset (.toml)")
+            .clicked()
+            && let Some(text) = ws.to_toml()
+        {
+            ws.actions.push(TrainingAction::SavePreset {
+                text,
+                path: path.with_extension("toml"),
+            });
+        }
+        if ui.button("Load setup").clicked() {
+            ws.actions
+                .push(TrainingAction::LoadPreset(path.with_extension("toml")));
+        }
+    });
+}
