@@ -195,16 +195,26 @@ fn a_slow_reader_never_blocks_training_and_loses_nothing() {
     c.iters = 30;
     c.eval_every = 10;
     let handle = spawn(c, TrainControl::new(), 1).unwrap();
-    // Read nothing until the run is over: the engine must not wait for us.
-    let report = handle.join_timeout_free();
+    // Read nothing while the run goes on: with a one-slot channel, training must still reach
+    // its last iteration.
+    let start = std::time::Instant::now();
+    while handle.iterations_done() < 30 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "training stalled at {} with an unread channel",
+            handle.iterations_done()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let mut records = 0;
     let mut finished = false;
-    while let Ok(ev) = report.1.try_recv() {
+    while let Ok(ev) = handle.events.recv_timeout(Duration::from_secs(30)) {
         match ev {
             TrainEvent::Update(u) => records += u.records.len(),
             TrainEvent::Finished(r) => {
                 finished = true;
                 assert_eq!(r.iters_done, 30);
+                break;
             }
         }
     }
@@ -214,28 +224,7 @@ fn a_slow_reader_never_blocks_training_and_loses_nothing() {
         2 * 30,
         "every record arrives, merged when the reader lagged"
     );
-}
-
-/// Joins the run first (proving it finished without a reader), then hands back the events.
-trait JoinFirst {
-    fn join_timeout_free(
-        self,
-    ) -> (
-        nodelab::train::TrainReport,
-        std::sync::mpsc::Receiver<TrainEvent>,
-    );
-}
-
-impl JoinFirst for nodelab::train::TrainHandle {
-    fn join_timeout_free(
-        self,
-    ) -> (
-        nodelab::train::TrainReport,
-        std::sync::mpsc::Receiver<TrainEvent>,
-    ) {
-        let (report, events) = self.into_parts();
-        (report.expect("the run finished"), events)
-    }
+    assert_eq!(handle.join().unwrap().iters_done, 30);
 }
 
 #[test]

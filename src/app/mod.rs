@@ -37,7 +37,7 @@ pub mod worker;
 
 use std::path::PathBuf;
 
-pub use shell::{AppOptions, NodelabApp};
+pub use shell::{AppOptions, NodelabApp, Workspace};
 
 /// Options from the environment (see the module docs).
 pub fn options_from_env() -> AppOptions {

@@ -219,6 +219,11 @@ impl NodelabApp {
         &self.session
     }
 
+    /// The workspace on screen.
+    pub fn workspace(&self) -> Workspace {
+        self.workspace
+    }
+
     pub fn session_mut(&mut self) -> &mut Session {
         &mut self.session
     }

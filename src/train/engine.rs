@@ -9,6 +9,8 @@
 //! thread with a [`TrainControl`] and streams [`TrainEvent`]s through a bounded channel that
 //! never blocks training: when the reader lags, updates are merged, not dropped.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -492,10 +494,22 @@ fn reference_error(problem: &GradProblem, grad: &[f64]) -> Option<f64> {
 pub struct TrainHandle {
     pub control: TrainControl,
     pub events: Receiver<TrainEvent>,
+    /// Iterations done, updated by the run itself (readable without taking any event).
+    progress: Arc<AtomicUsize>,
     join: JoinHandle<TrainReport>,
 }
 
 impl TrainHandle {
+    /// Iterations done so far.
+    pub fn iterations_done(&self) -> usize {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Whether the run's thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.join.is_finished()
+    }
+
     /// Waits for the end of the run and hands back the event receiver too.
     pub fn into_parts(self) -> (Result<TrainReport, String>, Receiver<TrainEvent>) {
         let report = self
@@ -536,7 +550,8 @@ impl Outbox {
     }
 
     fn finish(mut self, report: TrainReport) {
-        // The run is over: waiting for the reader no longer delays training.
+        // The run is over: waiting for the reader no longer delays training (a reader that
+        // dropped its receiver ends the wait at once).
         if let Some(p) = self.pending.take() {
             let _ = self.tx.send(TrainEvent::Update(p));
         }
@@ -561,11 +576,16 @@ pub fn spawn_trainer(
 ) -> Result<TrainHandle, String> {
     let (tx, rx) = sync_channel(capacity.max(1));
     let ctl = control.clone();
+    let progress = Arc::new(AtomicUsize::new(0));
+    let counter = progress.clone();
     let join = std::thread::Builder::new()
         .name("nodelab-train".into())
         .spawn(move || {
             let mut out = Outbox { tx, pending: None };
-            let report = trainer.run(&ctl, |u| out.push(u));
+            let report = trainer.run(&ctl, |u| {
+                counter.store(u.iter, Ordering::Relaxed);
+                out.push(u);
+            });
             out.finish(report.clone());
             report
         })
@@ -573,6 +593,7 @@ pub fn spawn_trainer(
     Ok(TrainHandle {
         control,
         events: rx,
+        progress,
         join,
     })
 }

@@ -52,7 +52,11 @@ impl NodelabApp {
                 egui::ScrollArea::vertical()
                     .id_salt("train-setup-scroll")
                     .show(ui, |ui| {
-                        let adapter = self.adapter.clone();
+                        let adapter = if self.options.show_adapter {
+                            self.adapter.clone()
+                        } else {
+                            Some("(adapter hidden)".to_string())
+                        };
                         setup::ui(ui, &mut self.training, adapter.as_deref());
                     });
             });

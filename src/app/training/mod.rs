@@ -70,6 +70,8 @@ pub enum RunState {
     Idle,
     Running,
     Paused,
+    /// Stop was asked; the current iteration is finishing.
+    Stopping,
     Finished,
     Failed(String),
 }
@@ -198,12 +200,15 @@ impl TrainingWorkspace {
     }
 
     pub fn is_running(&self) -> bool {
-        matches!(self.state, RunState::Running | RunState::Paused)
+        matches!(
+            self.state,
+            RunState::Running | RunState::Paused | RunState::Stopping
+        )
     }
 
     /// Starts a run of the current setup (`paused`: step by step).
     pub fn start(&mut self, paused: bool) {
-        self.stop();
+        self.detach();
         let config = self.config.clone();
         let trainer = match Trainer::new(config.clone()) {
             Ok(t) => t.with_predictions(HEATMAP_GRID),
@@ -270,33 +275,26 @@ impl TrainingWorkspace {
         }
     }
 
-    /// Ends the run (its results stay on screen).
+    /// Asks the run to end after its current iteration (its results stay on screen); the end
+    /// arrives through [`TrainingWorkspace::poll`]. Never waits on the UI thread.
     pub fn stop(&mut self) {
+        if let Some(h) = &self.handle {
+            h.control.stop();
+            self.state = RunState::Stopping;
+        }
+    }
+
+    /// Lets go of a run without waiting: it is told to stop, and with its receiver gone its
+    /// last messages never wait for a reader.
+    fn detach(&mut self) {
         if let Some(h) = self.handle.take() {
             h.control.stop();
-            let (report, events) = h.into_parts();
-            while let Ok(ev) = events.try_recv() {
-                self.apply(ev);
-            }
-            if let Ok(r) = report {
-                for (mv, m) in self.methods.iter_mut().zip(&r.methods) {
-                    if mv.status == MethodStatus::Running {
-                        mv.status = match m.status {
-                            "finished" => MethodStatus::Finished,
-                            _ => MethodStatus::Stopped,
-                        };
-                    }
-                }
-            }
-            if self.is_running() {
-                self.state = RunState::Finished;
-            }
         }
     }
 
     /// Clears the results: the next run starts from new initial weights of the seed.
     pub fn reset(&mut self) {
-        self.stop();
+        self.detach();
         self.methods.clear();
         self.iter = 0;
         self.iters = 0;

@@ -52,6 +52,9 @@ fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
                     ws.resume();
                 }
             }
+            RunState::Stopping => {
+                ui.add_enabled(false, egui::Button::new("▶ Train"));
+            }
             _ => {
                 if ui
                     .button("▶ Train")
@@ -63,7 +66,10 @@ fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
             }
         }
         if ui
-            .add_enabled(ws.is_running(), egui::Button::new("⏹ Stop"))
+            .add_enabled(
+                matches!(ws.state, RunState::Running | RunState::Paused),
+                egui::Button::new("⏹ Stop"),
+            )
             .clicked()
         {
             ws.stop();
@@ -110,6 +116,9 @@ fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
         RunState::Paused => {
             ui.label("paused");
         }
+        RunState::Stopping => {
+            ui.label("stopping after the current iteration…");
+        }
         RunState::Finished => {
             ui.label("finished");
         }
@@ -128,7 +137,9 @@ fn task(ui: &mut Ui, c: &mut TrainConfig) {
                 ui.selectable_value(&mut c.task, t, t.name())
                     .on_hover_text(t.description());
             }
-        });
+        })
+        .response
+        .accessible_name("task");
     if c.task != before {
         // A new task brings its own sensible model, solver and optimiser.
         let methods = c.methods.clone();
@@ -145,18 +156,21 @@ fn task(ui: &mut Ui, c: &mut TrainConfig) {
                 DragValue::new(&mut c.data.noise)
                     .range(0.0..=0.5)
                     .speed(0.005),
-            );
+            )
+            .accessible_name("noise");
             ui.label("points");
             ui.add(
                 DragValue::new(&mut c.data.points)
                     .range(20..=100_000)
                     .speed(5),
-            );
+            )
+            .accessible_name("points");
         });
         ui.horizontal(|ui| {
             ui.label("augment")
                 .on_hover_text("extra zero dimensions of the state (circles needs ≥ 1)");
-            ui.add(DragValue::new(&mut c.data.augment).range(0..=8));
+            ui.add(DragValue::new(&mut c.data.augment).range(0..=8))
+                .accessible_name("augment");
         });
     }
 }
@@ -166,10 +180,12 @@ fn model(ui: &mut Ui, c: &mut TrainConfig) {
     ui.horizontal(|ui| {
         ui.label("hidden layers");
         let mut depth = c.model.hidden.len();
-        ui.add(DragValue::new(&mut depth).range(1..=4));
+        ui.add(DragValue::new(&mut depth).range(1..=4))
+            .accessible_name("hidden layers");
         ui.label("width");
         let mut width = c.model.hidden.first().copied().unwrap_or(16);
-        ui.add(DragValue::new(&mut width).range(1..=256));
+        ui.add(DragValue::new(&mut width).range(1..=256))
+            .accessible_name("width");
         c.model.hidden = vec![width; depth];
     });
     ui.horizontal(|ui| {
@@ -179,14 +195,18 @@ fn model(ui: &mut Ui, c: &mut TrainConfig) {
                 for a in Activation::ALL {
                     ui.selectable_value(&mut c.model.activation, a, a.name());
                 }
-            });
+            })
+            .response
+            .accessible_name("activation");
         ComboBox::from_id_salt("train-input-map")
             .selected_text(format!("input {}", c.model.input_map.name()))
             .show_ui(ui, |ui| {
                 for m in InputMap::ALL {
                     ui.selectable_value(&mut c.model.input_map, m, m.name());
                 }
-            });
+            })
+            .response
+            .accessible_name("input map");
         ui.checkbox(&mut c.model.time_input, "t input");
     });
 }
@@ -200,7 +220,9 @@ fn solver(ui: &mut Ui, c: &mut TrainConfig) {
                 for m in Method::ALL {
                     ui.selectable_value(&mut c.solver.method, m, m.name());
                 }
-            });
+            })
+            .response
+            .accessible_name("solver");
         if c.solver.method.is_adaptive() {
             ui.label("atol");
             ui.add(
@@ -208,18 +230,21 @@ fn solver(ui: &mut Ui, c: &mut TrainConfig) {
                     .range(1e-12..=1.0)
                     .speed(0.0)
                     .custom_formatter(|v, _| format!("{v:.0e}")),
-            );
+            )
+            .accessible_name("atol");
             ui.label("rtol");
             ui.add(
                 DragValue::new(&mut c.solver.rtol)
                     .range(0.0..=1.0)
                     .speed(0.0)
                     .custom_formatter(|v, _| format!("{v:.0e}")),
-            );
+            )
+            .accessible_name("rtol");
         } else {
             let mut h = c.solver.h0.unwrap_or(0.1);
             ui.label("h");
-            ui.add(DragValue::new(&mut h).range(1e-5..=10.0).speed(0.001));
+            ui.add(DragValue::new(&mut h).range(1e-5..=10.0).speed(0.001))
+                .accessible_name("step h");
             c.solver.h0 = Some(h);
         }
     });
@@ -234,29 +259,32 @@ fn optimiser(ui: &mut Ui, c: &mut TrainConfig) {
                 for k in OptimizerKind::ALL {
                     ui.selectable_value(&mut c.optimizer.kind, k, k.name());
                 }
-            });
+            })
+            .response
+            .accessible_name("optimizer");
         ui.label("lr");
         ui.add(
             DragValue::new(&mut c.optimizer.lr)
                 .range(1e-6..=10.0)
                 .speed(0.0005)
                 .custom_formatter(|v, _| format!("{v:.1e}")),
-        );
+        )
+        .accessible_name("learning rate");
     });
     egui::Grid::new("train-schedule").num_columns(4).show(ui, |ui| {
         ui.label("batch");
-        ui.add(DragValue::new(&mut c.batch).range(1..=100_000));
+        ui.add(DragValue::new(&mut c.batch).range(1..=100_000)).accessible_name("batch");
         ui.label("iterations");
-        ui.add(DragValue::new(&mut c.iters).range(1..=1_000_000).speed(5));
+        ui.add(DragValue::new(&mut c.iters).range(1..=1_000_000).speed(5)).accessible_name("iterations");
         ui.end_row();
         ui.label("seed");
-        ui.add(DragValue::new(&mut c.seed));
+        ui.add(DragValue::new(&mut c.seed)).accessible_name("seed");
         ui.label("eval every");
-        ui.add(DragValue::new(&mut c.eval_every).range(0..=10_000));
+        ui.add(DragValue::new(&mut c.eval_every).range(0..=10_000)).accessible_name("eval every");
         ui.end_row();
         ui.label("grad check")
             .on_hover_text("every K iterations, each gradient against backprop through dopri5 at 1e-12 (0: off)");
-        ui.add(DragValue::new(&mut c.grad_check_every).range(0..=10_000));
+        ui.add(DragValue::new(&mut c.grad_check_every).range(0..=10_000)).accessible_name("grad check every");
         ui.end_row();
     });
 }
@@ -308,12 +336,14 @@ fn methods(ui: &mut Ui, c: &mut TrainConfig) {
                     let mut k = c.grad_options.checkpoints.unwrap_or(0);
                     ui.label("K");
                     ui.add(DragValue::new(&mut k).range(0..=10_000))
+                        .accessible_name("checkpoints")
                         .on_hover_text("checkpoints (0: ⌈√N⌉)");
                     c.grad_options.checkpoints = (k > 0).then_some(k);
                 }
                 GradMethod::InterpAdjoint if on => {
                     ui.label("nodes");
-                    ui.add(DragValue::new(&mut c.grad_options.cheb_nodes).range(2..=256));
+                    ui.add(DragValue::new(&mut c.grad_options.cheb_nodes).range(2..=256))
+                        .accessible_name("Chebyshev nodes");
                 }
                 GradMethod::ReversibleRk4 | GradMethod::ReversibleMidpoint if on => {
                     ui.label("λ");
@@ -321,7 +351,8 @@ fn methods(ui: &mut Ui, c: &mut TrainConfig) {
                         DragValue::new(&mut c.grad_options.lambda)
                             .range(0.01..=1.0)
                             .speed(0.005),
-                    );
+                    )
+                    .accessible_name("lambda");
                 }
                 GradMethod::Fd if on => {
                     ui.weak("slow: 2 solves per parameter");
@@ -336,7 +367,8 @@ fn files(ui: &mut Ui, ws: &mut TrainingWorkspace) {
     section(ui, "Files");
     ui.horizontal(|ui| {
         ui.label("path");
-        ui.add(egui::TextEdit::singleline(&mut ws.path_field).desired_width(FIELD + 60.0));
+        ui.add(egui::TextEdit::singleline(&mut ws.path_field).desired_width(FIELD + 60.0))
+            .accessible_name("file path");
     });
     let path = std::path::PathBuf::from(ws.path_field.trim());
     ui.horizontal_wrapped(|ui| {

@@ -137,7 +137,7 @@ fn loss_plot(ui: &mut Ui, ws: &TrainingWorkspace, height: f32) {
                 .map(|p| [p.x, y(p.y)])
                 .collect();
             let name = match &m.status {
-                MethodStatus::Diverged { .. } => format!("{} ✗", m.method.name()),
+                MethodStatus::Diverged { .. } => format!("{} ×", m.method.name()),
                 _ => m.method.name().to_string(),
             };
             pui.line(Line::new(name, pts.clone()).color(colour(i)).width(1.5));
@@ -170,7 +170,7 @@ fn loss_plot(ui: &mut Ui, ws: &TrainingWorkspace, height: f32) {
                     Text::new(
                         "",
                         PlotPoint::new(last[0], last[1]),
-                        RichText::new(format!("✗ {reason}")).color(Color32::from_rgb(220, 50, 47)),
+                        RichText::new(format!("× {reason}")).color(Color32::from_rgb(220, 50, 47)),
                     )
                     .anchor(egui::Align2::RIGHT_BOTTOM),
                 );
@@ -192,7 +192,8 @@ fn model_view(ui: &mut Ui, ws: &mut TrainingWorkspace, height: f32) {
         (Some(Prediction::Classes { flow, .. }), TaskData::Classes(_)) if flow.len() > 1 => {
             ui.horizontal(|ui| {
                 ui.label("flow t");
-                ui.add(egui::Slider::new(&mut ws.view.flow_t, 0.0..=1.0));
+                ui.add(egui::Slider::new(&mut ws.view.flow_t, 0.0..=1.0))
+                    .accessible_name("flow t");
                 let label = if ws.view.flow_playing { "⏸" } else { "▶" };
                 if ui
                     .button(label)
