@@ -20,7 +20,7 @@ pub enum JobResult {
     /// A weights file was chosen and loads: its path and the network's state dimension.
     WeightsLoaded(Result<(PathBuf, usize), String>),
     /// A training preset was read: its configuration and description.
-    TrainingPresetLoaded(Result<(crate::train::TrainConfig, Option<String>), String>),
+    TrainingPresetLoaded(Box<Result<(crate::train::TrainConfig, Option<String>), String>>),
     /// The user closed a file dialog.
     Cancelled,
 }

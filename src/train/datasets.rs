@@ -168,7 +168,7 @@ mod tests {
         for (p, &l) in s.train.iter().zip(&s.train_labels) {
             let r = (p[0] * p[0] + p[1] * p[1]).sqrt();
             assert_eq!(l == 1, r < 0.5, "r = {r}, label {l}");
-            assert!(r < 0.5 || r >= 0.7 - 1e-12);
+            assert!(!(0.5..0.7 - 1e-12).contains(&r));
         }
     }
 

@@ -260,7 +260,8 @@ impl Trainer {
         let items = self.data.draw_batch(&mut self.batch_rng, self.config.batch);
         self.iter += 1;
         let iter = self.iter;
-        let check = self.config.grad_check_every > 0 && iter % self.config.grad_check_every == 0;
+        let check =
+            self.config.grad_check_every > 0 && iter.is_multiple_of(self.config.grad_check_every);
         let cfg = &self.config;
         let data = &self.data;
         let concurrent = cfg.concurrent && self.runs.iter().filter(|r| r.is_running()).count() > 1;
@@ -306,7 +307,7 @@ impl Trainer {
                 up.status.push((i, st));
             }
         }
-        let due = (cfg.eval_every > 0 && iter % cfg.eval_every == 0) || iter == cfg.iters;
+        let due = (cfg.eval_every > 0 && iter.is_multiple_of(cfg.eval_every)) || iter == cfg.iters;
         if due {
             let ev = self.evaluate();
             up.evals.extend(ev.evals);

@@ -79,7 +79,7 @@ impl ModelSpec {
 
 /// A linear read-out to `classes` logits from a `dim`-state, Glorot-uniform, bias 0.
 pub fn readout(dim: usize, classes: usize, seed: u64) -> Readout {
-    let mut rng = SeedRng::new(seed ^ 0x5eed_0f_4ead, Stream::Init);
+    let mut rng = SeedRng::new(seed ^ 0x005e_ed0f_4ead, Stream::Init);
     let bound = (6.0 / (dim + classes) as f64).sqrt();
     Readout {
         weight: (0..classes)

@@ -136,6 +136,7 @@ impl TrainPreset {
 
     /// The configuration: the task's defaults overridden by every key present. Semantic
     /// errors point at their key.
+    #[allow(clippy::too_many_lines)] // one `if let` per optional key, in the table's order
     pub fn resolve(&self, text: &str, source: &str) -> Result<TrainConfig, PresetError> {
         use Key::Name;
         let err = |path: &[Key<'_>], message: String| PresetError {

@@ -282,17 +282,19 @@ impl NodelabApp {
                 self.commands.push(Command::Run);
             }
             JobResult::WeightsLoaded(Err(e)) => self.toasts.error(e),
-            JobResult::TrainingPresetLoaded(Ok((config, description))) => {
-                self.training.reset();
-                self.training.config = config;
-                self.training.description = description;
-                self.workspace = super::training::Workspace::Training;
-                self.toasts.info("training setup loaded");
-                if std::mem::take(&mut self.options.start_training) {
-                    self.training.start(false);
+            JobResult::TrainingPresetLoaded(result) => match *result {
+                Ok((config, description)) => {
+                    self.training.reset();
+                    self.training.config = config;
+                    self.training.description = description;
+                    self.workspace = super::training::Workspace::Training;
+                    self.toasts.info("training setup loaded");
+                    if std::mem::take(&mut self.options.start_training) {
+                        self.training.start(false);
+                    }
                 }
-            }
-            JobResult::TrainingPresetLoaded(Err(e)) => self.toasts.error(e),
+                Err(e) => self.toasts.error(e),
+            },
             JobResult::Cancelled => {}
         }
     }

@@ -114,9 +114,9 @@ impl NodelabApp {
             }
             TrainingAction::LoadPreset(path) => {
                 self.jobs.spawn("training-preset", move || {
-                    JobResult::TrainingPresetLoaded(
+                    JobResult::TrainingPresetLoaded(Box::new(
                         crate::train::preset::TrainPreset::load(&path).map_err(|e| e.to_string()),
-                    )
+                    ))
                 });
             }
         }
