@@ -212,9 +212,9 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
         args.batch.as_deref().unwrap_or("256,1024,4096,16384,65536"),
         "batch",
     )?;
-    if batches.contains(&0) || args.width == 0 || args.steps == 0 {
+    if batches.contains(&0) || args.width == 0 || args.steps == 0 || args.repeats == 0 {
         return Err(CliError::Usage(
-            "batch sizes, --width and --steps must be positive".into(),
+            "batch sizes, --width, --steps and --repeats must be positive".into(),
         ));
     }
     let tasks = parse_tasks(args.methods.as_deref())?;
