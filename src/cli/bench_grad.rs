@@ -50,7 +50,7 @@ fn write_toy(dir: &std::path::Path, p: &GradProblem) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let weights = serde_json::to_string_pretty(&p.mlp.to_file())
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    std::fs::write(dir.join("toy-mlp.json"), weights).map_err(io)?;
+    crate::output::write_bytes(&dir.join("toy-mlp.json"), weights.as_bytes()).map_err(io)?;
     let data = json!({
         "y0": p.y0,
         "targets": p.loss.targets.first(),
@@ -59,7 +59,8 @@ fn write_toy(dir: &std::path::Path, p: &GradProblem) -> Result<(), CliError> {
         "rtol": p.solver.rtol,
         "loss": "mse",
     });
-    std::fs::write(dir.join("toy-data.json"), data.to_string()).map_err(io)?;
+    crate::output::write_bytes(&dir.join("toy-data.json"), data.to_string().as_bytes())
+        .map_err(io)?;
     Ok(())
 }
 
@@ -177,9 +178,15 @@ fn scaling_table(rows: &[ScalingRow]) -> String {
 
 pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
     check_device(&args.device)?;
-    if args.batch == 0 || args.hidden == 0 {
+    if args.device == "gpu" {
+        // Never run somewhere other than asked: this table is the CPU engine's.
         return Err(CliError::Usage(
-            "--batch and --hidden must be at least 1".into(),
+            "bench grad measures the CPU engine; `nodelab bench gpu` measures the GPU".into(),
+        ));
+    }
+    if args.batch == 0 || args.hidden == 0 || args.repeats == 0 {
+        return Err(CliError::Usage(
+            "--batch, --hidden and --repeats must be at least 1".into(),
         ));
     }
     let methods = parse_methods(&args.methods)?;
