@@ -195,13 +195,24 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         return write_toy(dir, &p);
     }
     let opts = GradOptions::default();
-    let comparison =
-        measure::compare(&p, &methods, &opts, args.repeats, 16).map_err(super::grad::failed)?;
+    let progress = super::progress::Progress::new(args.json);
+    let on_stage = |name: &str| {
+        let total = (name == "fd").then_some(p.mlp.n_params() as u64);
+        progress.stage(name, total);
+    };
+    let settings = measure::Settings {
+        reference_tol: crate::grad::reference::DEFAULT_TOL,
+        on_stage: &on_stage,
+    };
+    let comparison = measure::compare_with(&p, &methods, &opts, args.repeats, 16, &settings)
+        .map_err(super::grad::failed)?;
     let scaling = if args.no_scaling {
         Vec::new()
     } else {
+        progress.stage("memory scaling", None);
         memory_scaling(&p)?
     };
+    drop(progress);
     let source = "bench grad (toy problem)";
     if args.json {
         let mut v = comparison_json(source, &p, &comparison);
