@@ -82,3 +82,99 @@ pub fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let peak = PEAK.load(Ordering::Relaxed);
     (r, peak.saturating_sub(base))
 }
+
+/// The default memory budget of one run: 2 GiB.
+pub const DEFAULT_BUDGET: usize = 2 << 30;
+
+/// The environment variable that sets the budget (`512M`, `4G`, a plain byte count).
+pub const BUDGET_VAR: &str = "NODELAB_MEMORY_BUDGET";
+
+static BUDGET: AtomicUsize = AtomicUsize::new(DEFAULT_BUDGET);
+
+/// The most bytes a run may keep (step records, tapes, checkpoints, Chebyshev grids). A run
+/// whose cost is known up front to exceed it is refused; one that reaches it stops with an
+/// error that reports the steps taken so far.
+pub fn budget() -> usize {
+    BUDGET.load(Ordering::Relaxed)
+}
+
+/// Sets the budget (tests, and [`budget_from_env`]).
+pub fn set_budget(bytes: usize) {
+    BUDGET.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// Reads [`BUDGET_VAR`] if it is set; a value that is not a size is an error.
+pub fn budget_from_env() -> Result<(), String> {
+    match std::env::var(BUDGET_VAR) {
+        Ok(text) => {
+            let bytes = parse_bytes(&text).ok_or_else(|| {
+                format!(
+                    "{BUDGET_VAR}='{text}' is not a size (write a byte count, or a number \
+                     followed by K, M or G, e.g. 512M)"
+                )
+            })?;
+            set_budget(bytes);
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Parses `1234`, `64K`, `512M`, `2G` (binary units, optional trailing `B`/`iB`). `None` for
+/// anything else, zero included.
+pub fn parse_bytes(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.chars().last()? {
+        'K' | 'k' => (&t[..t.len() - 1], 10),
+        'M' | 'm' => (&t[..t.len() - 1], 20),
+        'G' | 'g' => (&t[..t.len() - 1], 30),
+        'T' | 't' => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: usize = digits.trim().parse().ok()?;
+    if n == 0 {
+        return None;
+    }
+    n.checked_mul(1usize.checked_shl(shift)?)
+}
+
+/// A byte count for messages: `3.2 GiB`, `512 KiB`, `100 B` (floats: estimates can exceed
+/// `usize`).
+pub fn fmt_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else if v >= 1024.0 {
+        format!("{v:.2e} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_bytes("1000"), Some(1000));
+        assert_eq!(parse_bytes("64K"), Some(64 << 10));
+        assert_eq!(parse_bytes("512M"), Some(512 << 20));
+        assert_eq!(parse_bytes("2GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("0"), None);
+        assert_eq!(parse_bytes("abc"), None);
+        assert_eq!(parse_bytes("-1G"), None);
+        assert_eq!(parse_bytes(""), None);
+        assert_eq!(fmt_bytes(3.2 * 1024.0 * 1024.0 * 1024.0), "3.2 GiB");
+    }
+}

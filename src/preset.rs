@@ -43,7 +43,7 @@ pub enum ProblemKind {
 }
 
 /// One initial state, or a batch of them (the gradient tools accept batches).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum StateSpec {
     One(Vec<f64>),
@@ -74,7 +74,11 @@ pub struct ProblemSpec {
     pub params: BTreeMap<String, f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y0: Option<StateSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "two_numbers"
+    )]
     pub t_span: Option<[f64; 2]>,
     /// State variable names (kind = "custom").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -85,6 +89,19 @@ pub struct ProblemSpec {
     /// Weights file, relative to the preset (kind = "neural").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
+}
+
+/// `t_span` as written: exactly two numbers (`[0, 1, 2]` is refused, not cut to `[0, 1]`).
+fn two_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+    use serde::de::Error;
+    let v: Vec<f64> = Vec::deserialize(d)?;
+    match v[..] {
+        [a, b] => Ok(Some([a, b])),
+        _ => Err(D::Error::custom(format!(
+            "t_span must be two numbers [t0, t_end] (got {} numbers)",
+            v.len()
+        ))),
+    }
 }
 
 /// A whole preset file.
@@ -200,12 +217,124 @@ impl From<Preset> for PresetFile {
 }
 
 /// Targets of a loss: one state, a batch, or a batch per observation time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum TargetSpec {
     One(Vec<f64>),
     Batch(Vec<Vec<f64>>),
     Trajectory(Vec<Vec<Vec<f64>>>),
+}
+
+/// A number or a (nested) list of numbers, as read before its shape is checked. Reading
+/// through this instead of an untagged enum gives messages a user can act on ("expected a
+/// list of numbers like [1.0, 0.0]") instead of serde's "did not match any variant".
+#[derive(Clone, Debug)]
+enum Nested {
+    Num(f64),
+    List(Vec<Nested>),
+}
+
+impl<'de> Deserialize<'de> for Nested {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Nested;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a list of numbers")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Nested, E> {
+                Ok(Nested::Num(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Nested, E> {
+                Ok(Nested::Num(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Nested, E> {
+                Ok(Nested::Num(v as f64))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Nested, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Nested>()? {
+                    items.push(item);
+                }
+                Ok(Nested::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Nested {
+    /// Depth of a regular nesting (a number: 0, `[1, 2]`: 1, `[[1], [2]]`: 2); `None` when the
+    /// levels are mixed (`[1, [2]]`) or a list is empty below the top.
+    fn depth(&self) -> Option<usize> {
+        match self {
+            Nested::Num(_) => Some(0),
+            Nested::List(items) => {
+                let mut depths = items.iter().map(Nested::depth);
+                match depths.next() {
+                    None => Some(1),
+                    Some(first) => {
+                        let first = first?;
+                        depths.all(|d| d == Some(first)).then_some(first + 1)
+                    }
+                }
+            }
+        }
+    }
+
+    fn numbers(&self) -> Vec<f64> {
+        match self {
+            Nested::Num(v) => vec![*v],
+            Nested::List(items) => items.iter().flat_map(Nested::numbers).collect(),
+        }
+    }
+
+    fn lists(&self) -> Vec<&Nested> {
+        match self {
+            Nested::Num(_) => vec![self],
+            Nested::List(items) => items.iter().collect(),
+        }
+    }
+}
+
+fn shape_error<E: serde::de::Error>(what: &str) -> E {
+    E::custom(format!(
+        "expected {what}, with every number written as a number (1.0, not \"1.0\")"
+    ))
+}
+
+impl<'de> Deserialize<'de> for StateSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let what = "a list of numbers like [1.0, 0.0], or a list of such lists (a batch)";
+        let n = Nested::deserialize(d).map_err(|_| shape_error(what))?;
+        match n.depth() {
+            Some(1) => Ok(StateSpec::One(n.numbers())),
+            Some(2) => Ok(StateSpec::Batch(
+                n.lists().iter().map(|l| l.numbers()).collect(),
+            )),
+            _ => Err(shape_error(what)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let what = "a list of numbers like [1.0, 0.0], a list of such lists (a batch), or a \
+                    list of batches (one per observation time)";
+        let n = Nested::deserialize(d).map_err(|_| shape_error(what))?;
+        let batch = |n: &Nested| n.lists().iter().map(|l| l.numbers()).collect::<Vec<_>>();
+        match n.depth() {
+            Some(1) => Ok(TargetSpec::One(n.numbers())),
+            Some(2) => Ok(TargetSpec::Batch(batch(&n))),
+            Some(3) => Ok(TargetSpec::Trajectory(
+                n.lists().iter().map(|b| batch(b)).collect(),
+            )),
+            _ => Err(shape_error(what)),
+        }
+    }
 }
 
 /// Linear read-out of the cross-entropy loss.
@@ -315,6 +444,72 @@ pub fn locate(text: &str, path: &[Key<'_>]) -> Option<Range<usize>> {
     Some(span)
 }
 
+/// The dotted key (`problem.params.mu`, `problem.y0[1]`) of the innermost value that contains
+/// byte `at`, if the document parses.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    fn walk(value: &toml::Spanned<DeValue<'_>>, key: String, at: usize) -> Option<String> {
+        // A table's span may be its header only: look inside whatever it says.
+        if let DeValue::Table(t) = value.get_ref() {
+            return table(t, &key, at);
+        }
+        if !value.span().contains(&at) {
+            return None;
+        }
+        let inner = match value.get_ref() {
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, format!("{key}[{i}]"), at)),
+            _ => None,
+        };
+        Some(inner.unwrap_or(key))
+    }
+    fn table(t: &DeTable<'_>, prefix: &str, at: usize) -> Option<String> {
+        t.iter().find_map(|(k, v)| {
+            let key = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            walk(v, key, at)
+        })
+    }
+    let root = DeTable::parse(text).ok()?;
+    table(root.get_ref(), "", at)
+}
+
+/// The first `nan` or `inf` in a TOML document: its span and its dotted key (`loss.target[0]`).
+pub(crate) fn first_non_finite(text: &str) -> Option<(Range<usize>, String)> {
+    use toml::de::{DeTable, DeValue};
+    fn walk(value: &toml::Spanned<DeValue<'_>>, key: &str) -> Option<(Range<usize>, String)> {
+        match value.get_ref() {
+            DeValue::Float(f) => {
+                let finite = f.as_str().parse::<f64>().is_ok_and(f64::is_finite);
+                (!finite).then(|| (value.span(), key.to_string()))
+            }
+            DeValue::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{key}[{i}]"))),
+            DeValue::Table(t) => table(t, key),
+            _ => None,
+        }
+    }
+    fn table(t: &DeTable<'_>, prefix: &str) -> Option<(Range<usize>, String)> {
+        t.iter().find_map(|(k, v)| {
+            let key = if prefix.is_empty() {
+                k.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", k.get_ref())
+            };
+            walk(v, &key)
+        })
+    }
+    let root = DeTable::parse(text).ok()?;
+    table(root.get_ref(), "")
+}
+
 impl Preset {
     /// Parses preset text; `source` names it in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Self, PresetError> {
@@ -327,11 +522,32 @@ impl Preset {
                     .into(),
             });
         }
-        toml::from_str::<Preset>(text).map_err(|e| PresetError {
-            source: source.to_string(),
-            location: e.span().map(|s| line_col(text, s.start)),
-            message: e.message().trim().to_string(),
-        })
+        let preset = toml::from_str::<Preset>(text).map_err(|e| {
+            let message = e.message().trim().to_string();
+            // serde's messages ("invalid type: string, expected f64") do not say which key:
+            // name the one whose value holds the error.
+            let message = match e.span().and_then(|s| key_at(text, s.start)) {
+                Some(key) if !message.contains(key.rsplit(['.', '[']).next().unwrap_or(&key)) => {
+                    format!("{key}: {message}")
+                }
+                _ => message,
+            };
+            PresetError {
+                source: source.to_string(),
+                location: e.span().map(|s| line_col(text, s.start)),
+                message,
+            }
+        })?;
+        // Every number must be finite: a `nan` target or an `inf` tolerance would otherwise
+        // flow into a result that looks valid.
+        if let Some((span, key)) = first_non_finite(text) {
+            return Err(PresetError {
+                source: source.to_string(),
+                location: Some(line_col(text, span.start)),
+                message: format!("{key} is {}: every number must be finite", &text[span]),
+            });
+        }
+        Ok(preset)
     }
 
     /// Reads and parses a preset file.
@@ -382,13 +598,34 @@ impl LoadedPreset {
     pub fn error_at(&self, path: &[Key<'_>], message: impl Into<String>) -> PresetError {
         PresetError {
             source: self.source.clone(),
-            location: locate(&self.text, path).map(|s| line_col(&self.text, s.start)),
+            // Text that came from no file (a name on the command line) has no position.
+            location: locate(&self.text, path)
+                .filter(|_| !self.text.trim().is_empty())
+                .map(|s| line_col(&self.text, s.start)),
             message: message.into(),
         }
     }
 
+    /// The checks every user of a preset makes (the CLI and the app alike), beyond what
+    /// parsing caught: each solver setting of `[solver]` and `[[compare]]`, located at its key.
+    pub fn validate(&self) -> Result<(), PresetError> {
+        let configs = std::iter::once(&self.preset.solver).chain(&self.preset.compare);
+        for (i, config) in configs.enumerate() {
+            if let Err((key, message)) = config.check() {
+                let path = if i == 0 {
+                    vec![Key::Name("solver"), Key::Name(key)]
+                } else {
+                    vec![Key::Name("compare"), Key::Index(i - 1), Key::Name(key)]
+                };
+                return Err(self.error_at(&path, message));
+            }
+        }
+        Ok(())
+    }
+
     /// Builds the problem the preset describes (one initial state: the first of a batch).
     pub fn build_problem(&self) -> Result<Problem, PresetError> {
+        self.validate()?;
         build_problem(&self.preset.problem, &self.base_dir).map_err(|(path, msg)| {
             let keys: Vec<Key<'_>> = path
                 .iter()
@@ -406,6 +643,7 @@ impl LoadedPreset {
     /// Builds the gradient problem of a neural preset with a `[loss]` table (`nodelab grad`).
     pub fn build_grad_problem(&self) -> Result<GradProblem, PresetError> {
         use Key::Name;
+        self.validate()?;
         let spec = &self.preset.problem;
         if spec.kind != ProblemKind::Neural {
             return Err(self.error_at(
@@ -556,8 +794,27 @@ pub fn build_problem(
         },
     };
     let (t0, t_end) = match spec.t_span {
-        Some([a, b]) => (Some(a), Some(b)),
+        Some([a, b]) => {
+            if a.partial_cmp(&b) != Some(std::cmp::Ordering::Less) {
+                return Err((
+                    at(&["problem", "t_span"]),
+                    format!("t_span = [{a}, {b}]: t_end must be greater than t0"),
+                ));
+            }
+            (Some(a), Some(b))
+        }
         None => (None, None),
+    };
+    // Errors about the state or the span found while building: point at that key, not at the
+    // [problem] header.
+    let key_of = |message: &str| {
+        if message.contains("y0") {
+            at(&["problem", "y0"])
+        } else if message.contains("t_end") || message.contains("time span") {
+            at(&["problem", "t_span"])
+        } else {
+            at(&["problem"])
+        }
     };
     let check_for = |kind: &str, present: bool, key: &str| {
         if present {
@@ -592,7 +849,7 @@ pub fn build_problem(
                         at(&["problem", "params", param])
                     }
                     crate::problem::ProblemError::UnknownProblem(_) => at(&["problem", "name"]),
-                    _ => at(&["problem"]),
+                    other => key_of(&other.to_string()),
                 };
                 (path, e.to_string())
             })
@@ -628,7 +885,7 @@ pub fn build_problem(
                 }
             };
             crate::problem::formula::build_problem(system, y0, t0, t_end)
-                .map_err(|e| (at(&["problem"]), e.to_string()))
+                .map_err(|e| (key_of(&e.to_string()), e.to_string()))
         }
         ProblemKind::Neural => {
             check_for("neural", spec.name.is_some(), "name")?;
@@ -643,7 +900,7 @@ pub fn build_problem(
                 .map_err(|e| (at(&["problem", "weights"]), e.to_string()))?;
             let y0 = y0.unwrap_or_else(|| vec![0.0; mlp.dim()]);
             let (t0, t_end) = (t0.unwrap_or(0.0), t_end.unwrap_or(1.0));
-            neural::build(mlp, y0, t0, t_end).map_err(|e| (at(&["problem"]), e.to_string()))
+            neural::build(mlp, y0, t0, t_end).map_err(|e| (key_of(&e.to_string()), e.to_string()))
         }
     }
 }
@@ -730,6 +987,64 @@ mod tests {
                 .contains("unknown loss")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn t_span_must_be_exactly_two_numbers() {
+        for bad in ["[0.0, 1.0, 2.0]", "[1.0]", "[]"] {
+            let text = format!("[problem]\nname = \"lorenz\"\nt_span = {bad}\n");
+            let err = Preset::from_toml(&text, "x.toml").unwrap_err();
+            assert_eq!(err.location.map(|l| l.0), Some(3), "{bad}: {err}");
+            assert!(err.message.contains("two numbers"), "{bad}: {err}");
+        }
+        let ok = Preset::from_toml("[problem]\nname = \"lorenz\"\nt_span = [0, 2]\n", "x").unwrap();
+        assert_eq!(ok.problem.t_span, Some([0.0, 2.0]));
+    }
+
+    #[test]
+    fn every_non_finite_number_is_refused_where_it_is() {
+        let text = "[problem]\nname = \"lorenz\"\ny0 = [1.0, 2.0, -inf]\n";
+        let err = Preset::from_toml(text, "x.toml").unwrap_err();
+        assert_eq!(err.location, Some((3, 17)), "{err}");
+        assert!(err.message.contains("problem.y0[2] is -inf"), "{err}");
+        let text = "[problem]\nname = \"lorenz\"\n[loss]\nkind = \"mse\"\ntarget = [nan, 0.7]\n";
+        let err = Preset::from_toml(text, "x.toml").unwrap_err();
+        assert_eq!(err.location, Some((5, 11)), "{err}");
+        assert!(err.message.contains("loss.target[0]"), "{err}");
+    }
+
+    #[test]
+    fn solver_and_compare_settings_are_located_at_their_key() {
+        let text = "[problem]\nname = \"lorenz\"\n[solver]\nmethod = \"dopri5\"\nh0 = 0.0\n";
+        let loaded = LoadedPreset::from_text(text, "s.toml", Path::new(".")).unwrap();
+        let err = loaded.build_problem().unwrap_err();
+        assert_eq!(err.location, Some((5, 1)), "{err}");
+        let text = "[problem]\nname = \"lorenz\"\n[[compare]]\nmethod = \"rk4\"\n[[compare]]\ntol = -1.0\n";
+        let loaded = LoadedPreset::from_text(text, "s.toml", Path::new(".")).unwrap();
+        let err = loaded.validate().unwrap_err();
+        assert_eq!(err.location, Some((6, 1)), "{err}");
+        assert!(
+            err.message.contains("tol must be a positive number"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_state_that_is_not_a_list_of_numbers_says_so() {
+        let text = "[problem]\nname = \"lorenz\"\ny0 = \"two\"\n";
+        let err = Preset::from_toml(text, "x.toml").unwrap_err();
+        assert_eq!(err.location.map(|l| l.0), Some(3), "{err}");
+        assert!(err.message.contains("a list of numbers"), "{err}");
+        assert!(!err.message.contains("untagged"), "{err}");
+        let batch = "[problem]\nname = \"lorenz\"\ny0 = [[1, 2, 3], [4.0, 5.0, 6.0]]\n";
+        let p = Preset::from_toml(batch, "x").unwrap();
+        assert_eq!(
+            p.problem.y0,
+            Some(StateSpec::Batch(vec![
+                vec![1.0, 2.0, 3.0],
+                vec![4.0, 5.0, 6.0]
+            ]))
+        );
     }
 
     #[test]

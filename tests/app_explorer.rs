@@ -2,6 +2,8 @@
 //! adapter). The workers are driven to completion with `NodelabApp::settle` rather than waiting
 //! on wall-clock playback, so the tests are deterministic.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use egui_kittest::Harness;
@@ -46,6 +48,9 @@ fn presets() -> PathBuf {
 
 #[test]
 fn van_der_pol_with_the_paper_solver_step_by_step() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness(&presets());
     h.state_mut().session_mut().builtin = BuiltinDraft::defaults("lorenz");
     h.run_steps(2);
@@ -116,6 +121,9 @@ fn van_der_pol_with_the_paper_solver_step_by_step() {
 
 #[test]
 fn loading_a_preset_from_the_menu_runs_it_and_shows_its_warning() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness(&presets());
     settle(&mut h);
     h.get_by_label("Presets").click();
@@ -139,6 +147,9 @@ fn loading_a_preset_from_the_menu_runs_it_and_shows_its_warning() {
 
 #[test]
 fn a_broken_preset_shows_its_location_and_changes_nothing() {
+    if !common::has_adapter() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("broken.toml"),
@@ -178,6 +189,9 @@ fn a_broken_preset_shows_its_location_and_changes_nothing() {
 
 #[test]
 fn a_blow_up_ends_with_its_error_and_the_app_stays_interactive() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness(&presets());
     {
         let s = h.state_mut().session_mut();
@@ -203,6 +217,9 @@ fn a_blow_up_ends_with_its_error_and_the_app_stays_interactive() {
 
 #[test]
 fn custom_formula_errors_show_inline() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness(&presets());
     h.state_mut().session_mut().kind = ProblemKind::Custom;
     h.state_mut().session_mut().custom.equations = vec!["y^2 + q".into()];
@@ -212,6 +229,9 @@ fn custom_formula_errors_show_inline() {
 
 #[test]
 fn snapshots_of_the_main_views() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness(&presets());
     h.state_mut().view_mut().playback.as_fast_as_possible = true;
     h.state_mut().push_command(Command::LoadPreset(
@@ -249,6 +269,9 @@ fn snapshots_of_the_main_views() {
 
 #[test]
 fn gpu_compute_runs_on_the_renderers_own_device() {
+    if !common::has_adapter() {
+        return;
+    }
     use nodelab::gpu::{FixedSchedule, GpuSolver};
     use nodelab::nn::{Activation, Mlp};
     let h = harness(&presets());

@@ -1,6 +1,8 @@
 //! Session workflows of the app: neural weights, saving a preset, overlaid solvers, and the
 //! state eframe persists between launches.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -43,6 +45,9 @@ const AFFINE: &str =
 
 #[test]
 fn a_weights_file_becomes_the_vector_field() {
+    if !common::has_adapter() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("affine.json");
     std::fs::write(&weights, AFFINE).unwrap();
@@ -83,6 +88,9 @@ fn a_weights_file_becomes_the_vector_field() {
 
 #[test]
 fn a_saved_preset_loads_back_to_the_same_session() {
+    if !common::has_adapter() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mine.toml");
     let mut h = app();
@@ -123,6 +131,9 @@ fn a_saved_preset_loads_back_to_the_same_session() {
 
 #[test]
 fn compared_solvers_are_overlaid_each_in_its_colour() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = app();
     h.state_mut().push_command(Command::LoadPreset(
         presets().join("custom-damped-pendulum.toml"),
@@ -169,6 +180,9 @@ impl eframe::Storage for MemoryStorage {
 
 #[test]
 fn the_session_is_persisted_including_an_unsaved_custom_problem() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = app();
     {
         let s = h.state_mut().session_mut();
@@ -200,6 +214,9 @@ impl egui::DroppedFile for Dropped {
 
 #[test]
 fn files_dropped_on_the_window_are_loaded() {
+    if !common::has_adapter() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("affine.json");
     std::fs::write(&weights, AFFINE).unwrap();
@@ -222,6 +239,9 @@ fn files_dropped_on_the_window_are_loaded() {
 
 #[test]
 fn hovering_and_clicking_a_time_plot_picks_the_step_under_the_pointer() {
+    if !common::has_adapter() {
+        return;
+    }
     use egui_kittest::kittest::Queryable;
     let mut h = app();
     h.state_mut().view_mut().playback.as_fast_as_possible = true;

@@ -2,18 +2,14 @@
 //! opens, renders and closes by itself. CI runs it under `xvfb-run` with CI=true, where it must
 //! not skip; locally it is skipped (with a reason) when DISPLAY is unset.
 
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
 fn the_app_window_opens_renders_and_closes() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        assert!(
-            !ci,
-            "CI=true but there is no display: run the tests under xvfb-run"
-        );
-        eprintln!("skipped: no DISPLAY (run under xvfb-run to open the window)");
+    if !common::has_display() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -56,6 +58,9 @@ fn iters(app: &NodelabApp) -> Vec<usize> {
 
 #[test]
 fn two_methods_train_pause_resume_stop() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness([1280.0, 800.0]);
     h.run_steps(2);
     h.get_by_label("Training").click();
@@ -121,6 +126,9 @@ fn two_methods_train_pause_resume_stop() {
 
 #[test]
 fn a_diverging_method_shows_its_reason_while_the_other_finishes() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness([1280.0, 800.0]);
     h.run_steps(2);
     h.get_by_label("Training").click();
@@ -150,6 +158,9 @@ fn a_diverging_method_shows_its_reason_while_the_other_finishes() {
 
 #[test]
 fn open_in_explorer_loads_the_trained_model_as_a_neural_field() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness([1280.0, 800.0]);
     h.run_steps(2);
     h.get_by_label("Training").click();
@@ -195,6 +206,9 @@ fn the_setup_survives_a_relaunch_and_training_presets_load() {
 
 #[test]
 fn training_workspace_at_the_smallest_window() {
+    if !common::has_adapter() {
+        return;
+    }
     let mut h = harness([900.0, 600.0]);
     h.run_steps(2);
     h.get_by_label("Training").click();

@@ -3,25 +3,40 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gpu_support;
+mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use nodelab::grad::{self, GradMethod, GradOptions};
+use nodelab::solver::{Method, SolverConfig};
 
 fn nodelab(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let runtime = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nodelab"));
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("XDG_RUNTIME_DIR", runtime.path());
-    for (k, v) in env {
-        cmd.env(k, v);
+    common::nodelab_env(args, env)
+}
+
+/// The CPU f64 gradient of `method` on `preset`, computed here rather than read from the
+/// binary: fixed-step RK4 with the GPU's step `h`, except `afge` on a per-sample zc-rk4
+/// preset, which the GPU runs on its adaptive kernel with the preset's own settings.
+fn cpu_gradient(preset: &std::path::Path, method: &str, h: f64) -> Vec<f64> {
+    let loaded = nodelab::preset::Preset::load(preset).unwrap();
+    let mut p = loaded.build_grad_problem().unwrap();
+    let adaptive_afge = method == "afge"
+        && p.solver.method == Method::ZcRk4
+        && p.batch_steps == grad::BatchSteps::PerSample;
+    if !adaptive_afge {
+        p.solver = SolverConfig {
+            method: Method::Rk4,
+            h0: Some(h),
+            ..SolverConfig::default()
+        };
     }
-    cmd.output().unwrap()
+    let m = GradMethod::parse(method).unwrap();
+    grad::compute(&p, m, &GradOptions::default()).unwrap().grad
 }
 
 #[test]
 fn grad_device_gpu_reports_every_gpu_method_against_the_cpu() {
-    if gpu_support::context().is_none() {
+    if common::gpu_context().is_none() {
         return;
     }
     let out = nodelab(
@@ -48,17 +63,28 @@ fn grad_device_gpu_reports_every_gpu_method_against_the_cpu() {
         .map(|m| m["method"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["backprop", "adjoint", "afge", "reversible-heun"]);
+    let preset = common::root().join("presets/grad-batch.toml");
+    let h = v["step"].as_f64().unwrap();
     for m in methods {
-        let e = m["err_vs_cpu"].as_f64().unwrap();
-        assert!(e <= 1e-4, "{m}");
+        let name = m["method"].as_str().unwrap();
+        let gpu = common::numbers(&m["grad"]);
+        let cpu = cpu_gradient(&preset, name, h);
+        // f32 against f64 on the same steps.
+        let e = common::rel_l2(&gpu, &cpu);
+        assert!(e <= 1e-4, "{name}: {e:e} vs the CPU");
+        // The binary's own figure agrees with the test's.
+        let reported = m["err_vs_cpu"].as_f64().unwrap();
+        assert!(
+            (reported - e).abs() <= 1e-6 + 0.01 * e,
+            "{name}: {reported:e} vs {e:e}"
+        );
         assert!(m["gpu_bytes"].as_u64().unwrap() > 0);
-        assert!(m["grad"].as_array().unwrap().iter().all(|g| g.is_f64()));
     }
 }
 
 #[test]
 fn bench_gpu_prints_every_row_with_positive_throughput() {
-    if gpu_support::context().is_none() {
+    if common::gpu_context().is_none() {
         return;
     }
     let out = nodelab(
@@ -112,8 +138,8 @@ fn bench_gpu_prints_every_row_with_positive_throughput() {
     assert!(text.contains("forward-zc-rk4") && text.contains("reversible-heun"));
 }
 
-/// With no usable backend (Metal requested on Linux) the commands say so in one line: `bench
-/// gpu` fails with exit code 2, `grad --device gpu` warns and runs the CPU path.
+/// With no usable backend (Metal requested on Linux) the commands say so in one line and fail
+/// with exit code 2 (README: `--device gpu` never runs somewhere else).
 #[cfg(target_os = "linux")]
 #[test]
 fn no_adapter_is_a_clear_message_not_a_panic() {
@@ -135,10 +161,12 @@ fn no_adapter_is_a_clear_message_not_a_panic() {
         ],
         &env,
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("falling back to the CPU f64 path"), "{err}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("backprop"));
+    assert!(err.contains("no GPU adapter found"), "{err}");
+    assert!(err.contains("--device cpu"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
 }
 
 /// Writes `preset` (TOML) and `weights` (the MLP's weights file) into a fresh folder.
@@ -154,6 +182,10 @@ fn write_preset(mlp: &nodelab::nn::Mlp, preset: &str) -> tempfile::TempDir {
 }
 
 fn gpu_json(preset: &std::path::Path, methods: &str) -> serde_json::Value {
+    gpu_json_exit(preset, methods, 0)
+}
+
+fn gpu_json_exit(preset: &std::path::Path, methods: &str, code: i32) -> serde_json::Value {
     let path = preset.to_str().unwrap();
     let out = nodelab(
         &[
@@ -169,7 +201,7 @@ fn gpu_json(preset: &std::path::Path, methods: &str) -> serde_json::Value {
     );
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(code),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -181,7 +213,7 @@ fn gpu_json(preset: &std::path::Path, methods: &str) -> serde_json::Value {
 /// method, each within f32 tolerance of the CPU f64 engine, read-out gradient included.
 #[test]
 fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
-    if gpu_support::context().is_none() {
+    if common::gpu_context().is_none() {
         return;
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -217,10 +249,11 @@ fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
 
 /// A method the GPU cannot run on a problem says so in its own row (JSON `error`, a table
 /// line), and the other methods still run: here the adaptive f32 afge, which cannot meet a
-/// tolerance of 1e-14 (its steps underflow), next to fixed-step backprop.
+/// tolerance of 1e-14 (its steps underflow), next to fixed-step backprop. As on the CPU, a
+/// failed method makes the exit code 1.
 #[test]
 fn grad_device_gpu_reports_a_method_it_cannot_run_per_method() {
-    if gpu_support::context().is_none() {
+    if common::gpu_context().is_none() {
         return;
     }
     let mlp = nodelab::nn::Mlp::random(&[2, 8, 2], nodelab::nn::Activation::Tanh, false, 1.0, 92);
@@ -232,7 +265,7 @@ fn grad_device_gpu_reports_a_method_it_cannot_run_per_method() {
          kind = \"half-sse\"\ntarget = [[0.0, 0.0], [0.1, 0.1]]\n",
     );
     let preset = dir.path().join("p.toml");
-    let v = gpu_json(&preset, "afge,backprop");
+    let v = gpu_json_exit(&preset, "afge,backprop", 1);
     let methods = v["methods"].as_array().unwrap();
     assert_eq!(methods[0]["method"], "afge");
     assert!(methods[0].get("grad").is_none(), "{}", methods[0]);
@@ -253,7 +286,7 @@ fn grad_device_gpu_reports_a_method_it_cannot_run_per_method() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.lines()

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gpu_support;
+mod common;
 
 use nodelab::gpu::{AdaptiveSettings, FixedSchedule, GpuSolver};
 use nodelab::nn::{Activation, Mlp};
@@ -19,7 +19,7 @@ fn cpu_solve(mlp: &Mlp, y0: &[f64], t1: f64, config: &SolverConfig) -> solver::S
 
 #[test]
 fn fixed_step_rk4_matches_the_cpu_per_sample() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let cases = [
@@ -40,7 +40,7 @@ fn fixed_step_rk4_matches_the_cpu_per_sample() {
         let d = mlp.dim();
         let mut gpu = GpuSolver::new(ctx.clone(), &mlp).unwrap();
         gpu.poison = true;
-        let y0 = gpu_support::random_states(batch, d, 1.0, batch as u64);
+        let y0 = common::random_states(batch, d, 1.0, batch as u64);
         gpu.set_batch(&y0, &[]).unwrap();
         let sched = FixedSchedule::new(0.0, 1.0, Some(0.02)).unwrap();
         // Run twice: the second run reuses the buffers and must give the same answer.
@@ -59,7 +59,7 @@ fn fixed_step_rk4_matches_the_cpu_per_sample() {
                 .iter()
                 .map(|&v| f64::from(v))
                 .collect();
-            let e = gpu_support::rel_err(&g, cpu.y_final(), 1.0);
+            let e = common::rel_err(&g, cpu.y_final(), 1.0);
             assert!(e <= 1e-5, "sample {s}: relative error {e}");
             worst = worst.max(e);
             assert_eq!(out.stats[s].status, 0);
@@ -75,7 +75,7 @@ fn fixed_step_rk4_matches_the_cpu_per_sample() {
 
 #[test]
 fn adaptive_zc_rk4_adapts_each_sample_like_the_cpu() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     for (mlp, batch, seed) in [
@@ -94,7 +94,7 @@ fn adaptive_zc_rk4_adapts_each_sample_like_the_cpu() {
         let mut gpu = GpuSolver::new(ctx.clone(), &mlp).unwrap();
         gpu.poison = true;
         // Widely spread initial states, so that samples need different step sequences.
-        let y0 = gpu_support::random_states(batch, d, 3.0, seed);
+        let y0 = common::random_states(batch, d, 3.0, seed);
         gpu.set_batch(&y0, &[]).unwrap();
         let config = SolverConfig {
             method: Method::ZcRk4,
@@ -118,7 +118,7 @@ fn adaptive_zc_rk4_adapts_each_sample_like_the_cpu() {
                 .collect();
             // Both solves are within ~tol of the exact solution; in practice they agree far
             // more closely, because the step sequences are (nearly) the same.
-            let e = gpu_support::rel_err(&g, cpu.y_final(), 1.0);
+            let e = common::rel_err(&g, cpu.y_final(), 1.0);
             assert!(e <= 1e-5, "sample {s}: relative error {e}");
             worst = worst.max(e);
             let diff = (st.accepted as i64 - cpu.accepted() as i64).abs();

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gpu_support;
+mod common;
 
 use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
 use nodelab::nn::{Activation, Mlp};
@@ -112,12 +112,6 @@ fn fd_grad(
         .collect()
 }
 
-fn rel_l2(a: &[f64], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-    let den: f64 = b.iter().map(|y| y * y).sum();
-    (num / den).sqrt()
-}
-
 /// The test's own RK4 map is the solver's fixed-step RK4 (so the finite differences are of
 /// nodelab's CPU discrete map).
 #[test]
@@ -133,19 +127,19 @@ fn reference_map_is_the_cpu_solver() {
         ..SolverConfig::default()
     };
     let sol = solver::solve(&problem, &config).unwrap();
-    assert!(gpu_support::rel_err(&ours, sol.y_final(), 1.0) < 1e-14);
+    assert!(common::rel_err(&ours, sol.y_final(), 1.0) < 1e-14);
 }
 
 /// Every kernel on one case, against the finite differences of its CPU reference map.
 fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let d = mlp.dim();
     let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
     gpu.poison = true;
-    let y0 = gpu_support::random_states(batch, d, 1.0, 100 + batch as u64);
-    let target = gpu_support::random_states(batch, d, 1.0, 200 + batch as u64);
+    let y0 = common::random_states(batch, d, 1.0, 100 + batch as u64);
+    let target = common::random_states(batch, d, 1.0, 200 + batch as u64);
     gpu.set_batch(&y0, &target).unwrap();
     let sched = FixedSchedule::new(0.0, 1.0, Some(0.05)).unwrap();
     let rk4_fd = fd_grad(&mlp, GpuGradMethod::Backprop, &sched, &y0, &target, loss);
@@ -169,7 +163,7 @@ fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
         };
         let l_ref = cpu_loss(&mlp, reference_method, &sched, &y0, &target, loss);
         let out = gpu.gradient(method, &sched, loss).unwrap();
-        let e = rel_l2(&out.grad, fd);
+        let e = common::rel_l2(&out.grad, fd);
         let el = ((out.loss - l_ref) / l_ref).abs();
         eprintln!(
             "{} {:?} batch {batch} {loss:?}: grad rel err {e:.2e}, loss rel err {el:.2e}, \
@@ -214,14 +208,14 @@ fn gradients_batch_257_two_hidden_layers() {
 /// not).
 #[test]
 fn afge_equals_backprop_with_fixed_steps() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let mlp = Mlp::random(&[2, 16, 2], Activation::Tanh, false, 1.2, 41);
     let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
     gpu.poison = true;
-    let y0 = gpu_support::random_states(65, 2, 1.0, 1);
-    let target = gpu_support::random_states(65, 2, 1.0, 2);
+    let y0 = common::random_states(65, 2, 1.0, 1);
+    let target = common::random_states(65, 2, 1.0, 2);
     gpu.set_batch(&y0, &target).unwrap();
     let sched = FixedSchedule::new(0.0, 1.0, Some(0.01)).unwrap();
     let bp = gpu
@@ -230,7 +224,7 @@ fn afge_equals_backprop_with_fixed_steps() {
     let af = gpu
         .gradient(GpuGradMethod::Afge, &sched, GpuLoss::HalfSse)
         .unwrap();
-    let e = rel_l2(&af.grad, &bp.grad);
+    let e = common::rel_l2(&af.grad, &bp.grad);
     assert!(e <= 2e-5, "{e}");
     assert_eq!(af.y, bp.y);
     let long = FixedSchedule::new(0.0, 1.0, Some(0.001)).unwrap();
@@ -249,13 +243,13 @@ fn afge_equals_backprop_with_fixed_steps() {
 /// size reallocates.
 #[test]
 fn weights_update_in_place_and_buffers_are_reused() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let a = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 71);
     let b = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 72);
-    let y0 = gpu_support::random_states(33, 2, 1.0, 5);
-    let target = gpu_support::random_states(33, 2, 1.0, 6);
+    let y0 = common::random_states(33, 2, 1.0, 5);
+    let target = common::random_states(33, 2, 1.0, 6);
     let sched = FixedSchedule::new(0.0, 1.0, Some(0.1)).unwrap();
     let mut gpu = GpuSolver::new(ctx.clone(), &a).unwrap();
     gpu.poison = true;
@@ -276,7 +270,7 @@ fn weights_update_in_place_and_buffers_are_reused() {
         .gradient(GpuGradMethod::Backprop, &sched, GpuLoss::HalfSse)
         .unwrap();
     assert_eq!(gb.grad, gf.grad);
-    assert!(rel_l2(&ga.grad, &gb.grad) > 1e-2);
+    assert!(common::rel_l2(&ga.grad, &gb.grad) > 1e-2);
     assert!(gpu.set_weights(&b.params[1..]).is_err());
     gpu.set_batch(&y0[..2 * 7], &target[..2 * 7]).unwrap();
     assert!(gpu.allocated_bytes() < bytes);

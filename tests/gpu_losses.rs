@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gpu_support;
+mod common;
 
 use nodelab::gpu::{
     AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver,
@@ -31,12 +31,7 @@ fn states(flat: &[f64], d: usize) -> Vec<Vec<f64>> {
 /// `trajectory-mse` at `times` with seeded random targets.
 fn trajectory_loss(batch: usize, d: usize, times: &[f64], seed: u64) -> Loss {
     let targets = (0..times.len())
-        .map(|k| {
-            states(
-                &gpu_support::random_states(batch, d, 1.0, seed + k as u64),
-                d,
-            )
-        })
+        .map(|k| states(&common::random_states(batch, d, 1.0, seed + k as u64), d))
         .collect();
     Loss::trajectory(times.to_vec(), targets)
 }
@@ -75,7 +70,7 @@ fn rk4(h: f64) -> SolverConfig {
 /// Every fixed-step GPU method on `loss` against the CPU engine's same method.
 fn check_fixed(gpu: &mut GpuSolver, mlp: &Mlp, batch: usize, h: f64, t1: f64, loss: Loss) {
     let d = mlp.dim();
-    let y0 = gpu_support::random_states(batch, d, 1.5, 11 + batch as u64);
+    let y0 = common::random_states(batch, d, 1.5, 11 + batch as u64);
     let p = problem(mlp, &y0, t1, rk4(h), loss);
     p.validate().unwrap();
     let objective = GpuObjective::from_loss(&p.loss).unwrap();
@@ -84,10 +79,10 @@ fn check_fixed(gpu: &mut GpuSolver, mlp: &Mlp, batch: usize, h: f64, t1: f64, lo
     for method in GpuGradMethod::ALL {
         let cpu = grad::compute(&p, cpu_method(method), &GradOptions::default()).unwrap();
         let out = gpu.gradient(method, &sched, objective.loss).unwrap();
-        let e = grad::rel_l2(&out.grad, &cpu.grad);
+        let e = common::rel_l2(&out.grad, &cpu.grad);
         let el = ((out.loss - cpu.loss) / cpu.loss).abs();
         let er = match (&out.readout_grad, &cpu.readout_grad) {
-            (Some(g), Some(c)) => grad::rel_l2(g, c),
+            (Some(g), Some(c)) => common::rel_l2(g, c),
             (None, None) => 0.0,
             (g, c) => panic!("read-out gradient GPU {g:?} vs CPU {c:?}"),
         };
@@ -138,7 +133,7 @@ fn check_fixed(gpu: &mut GpuSolver, mlp: &Mlp, batch: usize, h: f64, t1: f64, lo
 /// observation before t1 ends the solve, batch sizes 257 and 1.
 #[test]
 fn trajectory_mse_matches_the_cpu_engine() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 81);
@@ -167,7 +162,7 @@ fn trajectory_mse_matches_the_cpu_engine() {
 /// sizes 255 and 1 (the read-out gradient reduced on the GPU too).
 #[test]
 fn cross_entropy_matches_the_cpu_engine() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let mlp = Mlp::random(&[3, 8, 3], Activation::Softplus, true, 1.0, 82);
@@ -200,9 +195,9 @@ fn check_adaptive(gpu: &mut GpuSolver, mlp: &Mlp, y0: &[f64], loss: Loss) {
     gpu.set_objective(y0, &objective).unwrap();
     let set = AdaptiveSettings::from_config(&solver, 0.0, 1.5);
     let out = gpu.afge_adaptive(&set, objective.loss).unwrap();
-    let e = grad::rel_l2(&out.grad, &cpu.grad);
+    let e = common::rel_l2(&out.grad, &cpu.grad);
     let er = match (&out.readout_grad, &cpu.readout_grad) {
-        (Some(g), Some(c)) => grad::rel_l2(g, c),
+        (Some(g), Some(c)) => common::rel_l2(g, c),
         (None, None) => 0.0,
         (g, c) => panic!("read-out gradient GPU {g:?} vs CPU {c:?}"),
     };
@@ -230,12 +225,12 @@ fn check_adaptive(gpu: &mut GpuSolver, mlp: &Mlp, y0: &[f64], loss: Loss) {
 /// outside the span, are clear errors (never a number computed from the wrong data).
 #[test]
 fn adaptive_afge_with_both_losses_and_clear_errors() {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.5, 83);
     let batch = 65;
-    let y0 = gpu_support::random_states(batch, 2, 2.0, 9);
+    let y0 = common::random_states(batch, 2, 2.0, 9);
     let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
     gpu.poison = true;
     check_adaptive(&mut gpu, &mlp, &y0, cross_entropy_loss(batch, 2, 3, 10));

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gpu_support;
+mod common;
 
 use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
 use nodelab::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind};
@@ -20,12 +20,12 @@ fn cpu_method(m: GpuGradMethod) -> GradMethod {
 }
 
 fn check(mlp: Mlp, batch: usize, kind: LossKind, h: f64) {
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let d = mlp.dim();
-    let y0 = gpu_support::random_states(batch, d, 1.5, 7 + batch as u64);
-    let target = gpu_support::random_states(batch, d, 1.0, 9 + batch as u64);
+    let y0 = common::random_states(batch, d, 1.5, 7 + batch as u64);
+    let target = common::random_states(batch, d, 1.0, 9 + batch as u64);
     let problem = GradProblem {
         mlp: mlp.clone(),
         y0: y0.chunks(d).map(<[f64]>::to_vec).collect(),
@@ -50,7 +50,7 @@ fn check(mlp: Mlp, batch: usize, kind: LossKind, h: f64) {
     for method in GpuGradMethod::ALL {
         let cpu = grad::compute(&problem, cpu_method(method), &GradOptions::default()).unwrap();
         let out = gpu.gradient(method, &sched, loss).unwrap();
-        let e = grad::rel_l2(&out.grad, &cpu.grad);
+        let e = common::rel_l2(&out.grad, &cpu.grad);
         let el = ((out.loss - cpu.loss) / cpu.loss).abs();
         eprintln!(
             "{} {:?} batch {batch} {}: grad rel err {e:.2e}, loss rel err {el:.2e}, \
@@ -98,13 +98,13 @@ fn gpu_gradients_match_the_cpu_engine_mse() {
 #[test]
 fn adaptive_afge_matches_the_cpu_engine() {
     use nodelab::gpu::AdaptiveSettings;
-    let Some(ctx) = gpu_support::context() else {
+    let Some(ctx) = common::gpu_context() else {
         return;
     };
     let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.5, 61);
     let batch = 129;
-    let y0 = gpu_support::random_states(batch, 2, 2.0, 3);
-    let target = gpu_support::random_states(batch, 2, 1.0, 4);
+    let y0 = common::random_states(batch, 2, 2.0, 3);
+    let target = common::random_states(batch, 2, 1.0, 4);
     let solver = SolverConfig {
         method: Method::ZcRk4,
         tol: 1e-6,
@@ -132,7 +132,7 @@ fn adaptive_afge_matches_the_cpu_engine() {
             GpuLoss::HalfSse,
         )
         .unwrap();
-    let e = grad::rel_l2(&out.grad, &cpu.grad);
+    let e = common::rel_l2(&out.grad, &cpu.grad);
     let el = ((out.loss - cpu.loss) / cpu.loss).abs();
     let accepted: u64 = out.stats.iter().map(|s| u64::from(s.accepted)).sum();
     let counts: std::collections::BTreeSet<u32> = out.stats.iter().map(|s| s.accepted).collect();

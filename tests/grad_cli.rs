@@ -3,25 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{json, nodelab, stderr};
 use serde_json::Value;
-
-fn nodelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nodelab"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn json(o: &Output) -> Value {
-    let text = String::from_utf8_lossy(&o.stdout);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const FIELDS: [&str; 13] = [
     "method",

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 
 use nodelab::preset::Preset;
@@ -44,6 +46,11 @@ fn current_stats() -> String {
 fn paper_preset_step_statistics_are_pinned() {
     let current = current_stats();
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        // CI checks the pinned numbers; it must never rewrite them and pass.
+        assert!(
+            !common::ci(),
+            "UPDATE_SNAPSHOTS is set under CI=true: snapshots are updated by hand, not in CI"
+        );
         std::fs::write(SNAPSHOT, &current).unwrap();
         return;
     }

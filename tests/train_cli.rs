@@ -3,28 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
-
-fn nodelab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nodelab"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
-}
+use common::{json, nodelab, stderr, stdout};
 
 #[test]
 fn json_report_has_the_contract_fields() {

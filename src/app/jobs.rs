@@ -131,7 +131,7 @@ pub fn list_presets(dir: &Path) -> Vec<PathBuf> {
 
 /// Writes text to a file, with the path in the error.
 pub fn write_text(path: &Path, text: &str) -> Result<PathBuf, String> {
-    std::fs::write(path, text)
+    crate::output::write_bytes(path, text.as_bytes())
         .map(|()| path.to_path_buf())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

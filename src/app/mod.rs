@@ -39,6 +39,29 @@ use std::path::PathBuf;
 
 pub use shell::{AppOptions, NodelabApp, Workspace};
 
+/// Refuses environment settings that would otherwise be ignored (a window told to close after
+/// `abc` frames would never close).
+pub fn check_env() -> Result<(), String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    for key in ["NODELAB_EXIT_AFTER_FRAMES", "NODELAB_SELECT"] {
+        if let Some(v) = var(key)
+            && v.parse::<u64>().is_err()
+        {
+            return Err(format!(
+                "{key}='{v}' is not a whole number of frames or steps"
+            ));
+        }
+    }
+    if let Some(t) = var("NODELAB_TAB")
+        && !matches!(t.as_str(), "phase" | "work-precision" | "time")
+    {
+        return Err(format!(
+            "NODELAB_TAB='{t}' is not a view (known: phase, work-precision, time)"
+        ));
+    }
+    Ok(())
+}
+
 /// Options from the environment (see the module docs).
 pub fn options_from_env() -> AppOptions {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -80,6 +103,10 @@ pub fn native_options() -> eframe::NativeOptions {
 pub fn run() -> i32 {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .try_init();
+    if let Err(e) = check_env() {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let options = options_from_env();
     let result = eframe::run_native(
         "nodelab",

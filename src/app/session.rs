@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::preset::{Key, LoadedPreset, Preset, PresetError, ProblemKind, ProblemSpec, StateSpec};
+use crate::preset::{LoadedPreset, Preset, PresetError, ProblemKind, ProblemSpec, StateSpec};
 use crate::problem::{Problem, builtin};
 use crate::solver::{Method, SolverConfig};
 
@@ -235,20 +235,8 @@ pub fn check_preset(path: &Path) -> Result<(LoadedPreset, Problem), PresetError>
 
 /// [`check_preset`] for preset text that is already in memory.
 pub fn check_loaded(loaded: LoadedPreset) -> Result<(LoadedPreset, Problem), PresetError> {
+    // `build_problem` runs the one validation the CLI uses too (solver and compare settings).
     let problem = loaded.build_problem()?;
-    for (i, config) in std::iter::once(&loaded.preset.solver)
-        .chain(&loaded.preset.compare)
-        .enumerate()
-    {
-        if let Err(e) = config.validate() {
-            let path = if i == 0 {
-                vec![Key::Name("solver")]
-            } else {
-                vec![Key::Name("compare"), Key::Index(i - 1)]
-            };
-            return Err(loaded.error_at(&path, e.to_string()));
-        }
-    }
     Ok((loaded, problem))
 }
 

@@ -32,6 +32,16 @@ pub use commands::write_csv;
 const SESSION_KEY: &str = "nodelab-session";
 const DARK_KEY: &str = "nodelab-dark";
 const TRAINING_KEY: &str = "nodelab-training";
+/// How the saved session's runs ended: `ok`, `failed` or `running` (cut short by a crash or a
+/// kill). Only a session whose runs ended `ok` is re-run at launch.
+const OUTCOME_KEY: &str = "nodelab-last-run";
+
+/// Whether a session restored at launch may be re-run: not when its runs failed or were cut
+/// short last time (a run that exhausted memory must not start again on its own). A session
+/// saved before this key existed counts as `ok`.
+pub fn rerun_restored_session(last_outcome: Option<&str>) -> bool {
+    last_outcome.is_none_or(|o| o == "ok")
+}
 /// Most worker messages taken per run per frame (keeps frames short while data pours in).
 const MESSAGES_PER_FRAME: usize = 64;
 
@@ -137,9 +147,9 @@ impl NodelabApp {
                 .then(|| cc.storage.and_then(|s| s.get_string(key)))
                 .flatten()
         };
-        let session = stored(SESSION_KEY)
-            .and_then(|s| serde_json::from_str::<Session>(&s).ok())
-            .unwrap_or_default();
+        let restored = stored(SESSION_KEY).and_then(|s| serde_json::from_str::<Session>(&s).ok());
+        let rerun = restored.is_none() || rerun_restored_session(stored(OUTCOME_KEY).as_deref());
+        let session = restored.unwrap_or_default();
         let dark = stored(DARK_KEY).is_none_or(|s| s != "light");
         let training = stored(TRAINING_KEY)
             .map(|t| super::training::TrainingWorkspace::from_toml(&t))
@@ -195,8 +205,13 @@ impl NodelabApp {
                 .push(super::training::TrainingAction::LoadPreset(p));
         } else if let Some(p) = app.options.preset.clone() {
             app.commands.push(Command::LoadPreset(p));
-        } else if app.options.run_at_start {
+        } else if app.options.run_at_start && rerun {
             app.commands.push(Command::Run);
+        } else if app.options.run_at_start {
+            app.toasts.info(
+                "The last run of this session failed or was cut short, so it was not started \
+                 again: check the settings, then press Run.",
+            );
         }
         if let Some(tab) = app.options.tab {
             app.view.tab = tab;
@@ -527,6 +542,22 @@ impl eframe::App for NodelabApp {
         if let Some(t) = self.training.to_toml() {
             storage.set_string(TRAINING_KEY, t);
         }
+        // Without runs (none started yet) the previous outcome stands.
+        let outcome = self.runs.iter().fold(None, |worst, r| {
+            let this = match r.status {
+                RunStatus::Starting | RunStatus::Running => "running",
+                RunStatus::Done => "ok",
+                RunStatus::Invalid(_) | RunStatus::Failed(_) | RunStatus::Stopped => "failed",
+            };
+            match (worst, this) {
+                (Some("running"), _) | (_, "running") => Some("running"),
+                (Some("failed"), _) | (_, "failed") => Some("failed"),
+                _ => Some("ok"),
+            }
+        });
+        if let Some(o) = outcome {
+            storage.set_string(OUTCOME_KEY, o.into());
+        }
     }
 }
 
@@ -544,5 +575,19 @@ impl NodelabApp {
             .push((now - started).as_secs_f32() * 1000.0, interval);
         self.frames += 1;
         self.smoke_test_hooks(ctx);
+    }
+}
+
+#[cfg(test)]
+mod launch_tests {
+    use super::rerun_restored_session;
+
+    #[test]
+    fn a_session_that_failed_or_was_cut_short_is_not_rerun_at_launch() {
+        assert!(rerun_restored_session(Some("ok")));
+        // Saved before the outcome was recorded: as before, re-run.
+        assert!(rerun_restored_session(None));
+        assert!(!rerun_restored_session(Some("failed")));
+        assert!(!rerun_restored_session(Some("running")));
     }
 }

@@ -212,9 +212,9 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
         args.batch.as_deref().unwrap_or("256,1024,4096,16384,65536"),
         "batch",
     )?;
-    if batches.contains(&0) || args.width == 0 || args.steps == 0 {
+    if batches.contains(&0) || args.width == 0 || args.steps == 0 || args.repeats == 0 {
         return Err(CliError::Usage(
-            "batch sizes, --width and --steps must be positive".into(),
+            "batch sizes, --width, --steps and --repeats must be positive".into(),
         ));
     }
     let tasks = parse_tasks(args.methods.as_deref())?;
@@ -232,6 +232,9 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
         0.0,
         1.0,
     );
+    // Shader compilation and the first calls can take minutes on a software adapter.
+    let progress = super::progress::Progress::new(args.json);
+    progress.stage("compiling the GPU kernels", None);
     let mut gpu = GpuSolver::new(ctx.clone(), &mlp).map_err(|e| CliError::Usage(e.to_string()))?;
     let fail = |e: String| {
         eprintln!("error: {e}");
@@ -248,6 +251,7 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
         gpu.set_batch(&y0, &target)
             .map_err(|e| fail(e.to_string()))?;
         for &task in &tasks {
+            progress.stage(&format!("batch {batch}: {} on the GPU", task.name()), None);
             let bytes = gpu_once(&mut gpu, task, &sched, &adaptive).map_err(fail)?;
             let mut times = Vec::new();
             for _ in 0..args.repeats.max(1) {
@@ -263,6 +267,10 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
             {
                 Some(&(_, _, ms)) => ms,
                 None => {
+                    progress.stage(
+                        &format!("batch {cpu_batch}: {} on the CPU", task.name()),
+                        None,
+                    );
                     // Median of up to `repeats` calls, fewer when one call is long.
                     let mut times = Vec::new();
                     let budget = Instant::now();

@@ -50,7 +50,7 @@ fn write_toy(dir: &std::path::Path, p: &GradProblem) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let weights = serde_json::to_string_pretty(&p.mlp.to_file())
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    std::fs::write(dir.join("toy-mlp.json"), weights).map_err(io)?;
+    crate::output::write_bytes(&dir.join("toy-mlp.json"), weights.as_bytes()).map_err(io)?;
     let data = json!({
         "y0": p.y0,
         "targets": p.loss.targets.first(),
@@ -59,7 +59,8 @@ fn write_toy(dir: &std::path::Path, p: &GradProblem) -> Result<(), CliError> {
         "rtol": p.solver.rtol,
         "loss": "mse",
     });
-    std::fs::write(dir.join("toy-data.json"), data.to_string()).map_err(io)?;
+    crate::output::write_bytes(&dir.join("toy-data.json"), data.to_string().as_bytes())
+        .map_err(io)?;
     Ok(())
 }
 
@@ -177,9 +178,15 @@ fn scaling_table(rows: &[ScalingRow]) -> String {
 
 pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
     check_device(&args.device)?;
-    if args.batch == 0 || args.hidden == 0 {
+    if args.device == "gpu" {
+        // Never run somewhere other than asked: this table is the CPU engine's.
         return Err(CliError::Usage(
-            "--batch and --hidden must be at least 1".into(),
+            "bench grad measures the CPU engine; `nodelab bench gpu` measures the GPU".into(),
+        ));
+    }
+    if args.batch == 0 || args.hidden == 0 || args.repeats == 0 {
+        return Err(CliError::Usage(
+            "--batch, --hidden and --repeats must be at least 1".into(),
         ));
     }
     let methods = parse_methods(&args.methods)?;
@@ -188,13 +195,24 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         return write_toy(dir, &p);
     }
     let opts = GradOptions::default();
-    let comparison =
-        measure::compare(&p, &methods, &opts, args.repeats, 16).map_err(super::grad::failed)?;
+    let progress = super::progress::Progress::new(args.json);
+    let on_stage = |name: &str| {
+        let total = (name == "fd").then_some(p.mlp.n_params() as u64);
+        progress.stage(name, total);
+    };
+    let settings = measure::Settings {
+        reference_tol: crate::grad::reference::DEFAULT_TOL,
+        on_stage: &on_stage,
+    };
+    let comparison = measure::compare_with(&p, &methods, &opts, args.repeats, 16, &settings)
+        .map_err(super::grad::failed)?;
     let scaling = if args.no_scaling {
         Vec::new()
     } else {
+        progress.stage("memory scaling", None);
         memory_scaling(&p)?
     };
+    drop(progress);
     let source = "bench grad (toy problem)";
     if args.json {
         let mut v = comparison_json(source, &p, &comparison);

@@ -16,9 +16,17 @@ pub fn run(args: &BenchSolversArgs) -> Result<(), CliError> {
         let (name, t_end) = match item.split_once(':') {
             Some((n, t)) => (
                 n,
-                Some(t.parse::<f64>().map_err(|_| {
-                    CliError::Usage(format!("'{item}': expected NAME or NAME:T_END"))
-                })?),
+                Some(
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|t| t.is_finite())
+                        .ok_or_else(|| {
+                            CliError::Usage(format!(
+                                "--problems '{item}': expected NAME or NAME:T_END with a finite \
+                                 T_END"
+                            ))
+                        })?,
+                ),
             ),
             None => (item, None),
         };
@@ -31,6 +39,12 @@ pub fn run(args: &BenchSolversArgs) -> Result<(), CliError> {
         )
         .map_err(|e| CliError::Usage(e.to_string()))?;
         problems.push(problem);
+    }
+    if problems.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--problems lists no problem (give NAME or NAME:T_END, comma-separated; default: \
+             {DEFAULT_PROBLEMS})"
+        )));
     }
     let cancel = AtomicBool::new(false);
     let mut results = Vec::new();

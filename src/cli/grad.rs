@@ -54,6 +54,10 @@ pub struct GradArgs {
     /// Parameters on which the continuous reference is cross-checked by finite differences.
     #[arg(long = "fd-check", default_value_t = 32)]
     pub fd_check: usize,
+    /// Tolerance (atol = rtol) of the continuous reference's dopri5 solve; looser is faster on
+    /// large models.
+    #[arg(long = "reference-tol", default_value_t = crate::grad::reference::DEFAULT_TOL)]
+    pub reference_tol: f64,
     /// Where to compute: cpu (f64 reference) or gpu (wgpu, f32).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -61,6 +65,10 @@ pub struct GradArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// Above this many parameters `--methods all` leaves `fd` out (it needs 2P + 1 forward
+/// solves); `--methods fd` still runs it.
+pub const FD_ALL_MAX_PARAMS: usize = 10_000;
 
 /// Parses `--methods`.
 pub fn parse_methods(list: &str) -> Result<Vec<GradMethod>, CliError> {
@@ -101,15 +109,7 @@ pub fn check_device(device: &str) -> Result<(), CliError> {
 pub fn run(args: &GradArgs) -> Result<(), CliError> {
     check_device(&args.device)?;
     if args.device == "gpu" {
-        // The wgpu kernels (issue 5), each next to the CPU f64 gradient of the same method;
-        // without an adapter (None) the CPU path below runs.
-        let gpu =
-            crate::gpu::report::grad_command(Path::new(&args.preset), &args.methods, args.json)
-                .map_err(CliError::Usage)?;
-        if let Some(text) = gpu {
-            print!("{text}");
-            return Ok(());
-        }
+        return run_gpu(args);
     }
     let methods = parse_methods(&args.methods)?;
     let afge_control = AfgeControl::parse(&args.afge_control).ok_or_else(|| {
@@ -118,8 +118,16 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
             args.afge_control
         ))
     })?;
-    if args.threads == 0 {
-        return Err(CliError::Usage("--threads must be at least 1".into()));
+    // A count of 0 would silently run once (or divide by zero): refuse it.
+    for (flag, value) in [
+        ("--threads", Some(args.threads)),
+        ("--repeats", Some(args.repeats)),
+        ("--reversible-steps", args.reversible_steps),
+        ("--checkpoints", args.checkpoints),
+    ] {
+        if value == Some(0) {
+            return Err(CliError::Usage(format!("{flag} must be at least 1")));
+        }
     }
     let loaded = Preset::load(Path::new(&args.preset))?;
     let problem = loaded.build_grad_problem()?;
@@ -159,26 +167,136 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
     };
     // Option errors are usage errors: check them once before measuring.
     // A failed solve is a failed computation (exit 1, the cause on stderr).
+    if !(args.reference_tol.is_finite() && args.reference_tol > 0.0) {
+        return Err(CliError::Usage(format!(
+            "--reference-tol must be a positive number (got {})",
+            args.reference_tol
+        )));
+    }
+    let n_params = problem.mlp.n_params();
+    let mut methods = methods;
+    let mut notes = Vec::new();
+    if args.methods.trim() == "all" && n_params > FD_ALL_MAX_PARAMS {
+        methods.retain(|&m| m != GradMethod::Fd);
+        notes.push(format!(
+            "fd left out of `all`: {n_params} parameters need {} forward solves (more than \
+             {FD_ALL_MAX_PARAMS} parameters); ask for it with --methods fd",
+            2 * n_params + 1
+        ));
+    }
+    for &m in &methods {
+        crate::grad::check_options(&problem, m, &opts).map_err(failed)?;
+    }
+    let progress = super::progress::Progress::new(args.json);
+    progress.stage("checking the forward solve (backprop)", None);
+    let start = std::time::Instant::now();
     crate::grad::compute(&problem, GradMethod::Backprop, &opts).map_err(failed)?;
-    let comparison = measure::compare(&problem, &methods, &opts, args.repeats, args.fd_check)
-        .map_err(|e| {
-            failed(match e {
-                crate::grad::GradError::Solve(m) => {
-                    crate::grad::GradError::Solve(format!("reference gradient: {m}"))
-                }
-                other => other,
-            })
-        })?;
+    let backprop_s = start.elapsed().as_secs_f64();
+    announce_costs(&progress, args, &problem, &methods, backprop_s);
+    let on_stage = |name: &str| {
+        let total = (name == "fd").then_some(n_params as u64);
+        progress.stage(name, total);
+    };
+    let settings = measure::Settings {
+        reference_tol: args.reference_tol,
+        on_stage: &on_stage,
+    };
+    let comparison = measure::compare_with(
+        &problem,
+        &methods,
+        &opts,
+        args.repeats,
+        args.fd_check,
+        &settings,
+    )
+    .map_err(|e| {
+        failed(match e {
+            crate::grad::GradError::Solve(m) => {
+                crate::grad::GradError::Solve(format!("reference gradient: {m}"))
+            }
+            other => other,
+        })
+    })?;
+    drop(progress);
     if args.json {
-        println!("{}", comparison_json(&args.preset, &problem, &comparison));
+        let mut v = comparison_json(&args.preset, &problem, &comparison);
+        v["notes"] = json!(notes);
+        println!("{v}");
     } else {
         print!("{}", problem_header(&args.preset, &problem));
         print!("{}", table(&comparison));
+        for n in &notes {
+            println!("note: {n}");
+        }
     }
     if comparison.methods.iter().any(|r| r.error.is_some()) {
         return Err(CliError::Failed);
     }
     Ok(())
+}
+
+/// `grad --device gpu`: the wgpu kernels, each next to the CPU f64 gradient of the same
+/// method, with the CPU path's exit codes: 2 for bad input or no adapter, 1 for a failed
+/// computation.
+fn run_gpu(args: &GradArgs) -> Result<(), CliError> {
+    // The wgpu kernels, each next to the CPU f64 gradient of the same method. The exit
+    // codes are the CPU path's: 2 for bad input or no adapter, 1 for a failed computation.
+    use crate::gpu::report::{GradCommandError, grad_command};
+    if args.repeats == 0 {
+        return Err(CliError::Usage("--repeats must be at least 1".into()));
+    }
+    match grad_command(
+        Path::new(&args.preset),
+        &args.methods,
+        args.repeats,
+        args.json,
+    ) {
+        Ok(out) => {
+            print!("{}", out.text);
+            if out.any_failed {
+                Err(CliError::Failed)
+            } else {
+                Ok(())
+            }
+        }
+        Err(GradCommandError::Usage(m)) => Err(CliError::Usage(m)),
+        Err(GradCommandError::Failed(m)) => {
+            eprintln!("error: {m}");
+            Err(CliError::Failed)
+        }
+    }
+}
+
+/// Says what the slow parts will cost before they start (only when they are not quick): the
+/// reference on a large model, and fd's forward solves.
+fn announce_costs(
+    progress: &super::progress::Progress,
+    args: &GradArgs,
+    problem: &GradProblem,
+    methods: &[GradMethod],
+    backprop_s: f64,
+) {
+    let n_params = problem.mlp.n_params();
+    // Estimates of the two slow parts, before they start (only when they are not quick).
+    if n_params > FD_ALL_MAX_PARAMS {
+        progress.note(&format!(
+            "estimate: the reference integrates the sensitivities of {n_params} parameters \
+             ({} numbers per sample) with dopri5 at tol {:e}: expect many times the backprop \
+             time ({}); a looser --reference-tol is faster",
+            problem.mlp.dim() * (n_params + 1),
+            args.reference_tol,
+            fmt_duration(backprop_s)
+        ));
+    }
+    // One backprop call is about two forward solves.
+    let fd_s = (2 * n_params + 1) as f64 * backprop_s / 2.0;
+    if methods.contains(&GradMethod::Fd) && fd_s > 1.0 {
+        progress.note(&format!(
+            "estimate: fd needs {} forward solves, about {}",
+            2 * n_params + 1,
+            fmt_duration(fd_s)
+        ));
+    }
 }
 
 /// Maps a gradient error to the CLI's: bad settings are usage errors (exit 2); a solve that
@@ -337,4 +455,17 @@ pub fn table(c: &Comparison) -> String {
         out.push_str("note: peak_heap is 0: the counting allocator is not installed\n");
     }
     out
+}
+
+/// A duration for estimates: `40 ms`, `12 s`, `3.5 min`, `2.1 h`.
+fn fmt_duration(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1e3)
+    } else if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
 }

@@ -9,6 +9,7 @@ mod bench_solvers;
 pub mod bench_train;
 pub mod grad;
 mod presets;
+pub mod progress;
 mod solve;
 pub mod train;
 
@@ -125,6 +126,10 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
             return 2;
         }
     };
+    if let Err(e) = crate::mem::budget_from_env() {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let result = match cli.command {
         None => return open_app(),
         Some(Command::Presets) => presets::run(),
@@ -155,6 +160,11 @@ pub fn parse_param(text: &str) -> Result<(String, f64), CliError> {
         .trim()
         .parse()
         .map_err(|_| CliError::Usage(format!("--param {name}: '{value}' is not a number")))?;
+    if !value.is_finite() {
+        return Err(CliError::Usage(format!(
+            "--param {name}: the value must be finite (got {value})"
+        )));
+    }
     Ok((name.trim().to_string(), value))
 }
 

@@ -1,10 +1,10 @@
 //! `nodelab solve`.
 
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{CliError, SolveArgs, fmt_num, parse_method, parse_param};
-use crate::preset::{LoadedPreset, ProblemKind, ProblemSpec};
+use crate::output;
+use crate::preset::{LoadedPreset, Preset, ProblemKind, ProblemSpec};
 use crate::problem::Problem;
 use crate::report::{SolveSummary, steps_csv};
 use crate::solver::{self, SolverConfig};
@@ -42,8 +42,8 @@ fn model_preset(path: &Path) -> Result<LoadedPreset, CliError> {
 }
 
 /// Resolves the target (built-in name or preset file) and the overrides into a problem and
-/// solver settings.
-pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig), CliError> {
+/// solver settings, and lists the files the run reads (which it must never write).
+pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig, Vec<PathBuf>), CliError> {
     let is_file = args.target.ends_with(".toml") || Path::new(&args.target).is_file();
     let is_model = [".json", ".safetensors"]
         .iter()
@@ -51,21 +51,29 @@ pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig), CliError> {
     let mut loaded = if is_model {
         model_preset(Path::new(&args.target))?
     } else if is_file {
-        crate::preset::Preset::load(Path::new(&args.target))?
+        Preset::load(Path::new(&args.target))?
     } else {
-        let spec = ProblemSpec {
-            kind: ProblemKind::Builtin,
-            name: Some(args.target.clone()),
-            ..ProblemSpec::default()
-        };
-        let text = format!(
-            "[problem]\nname = {}\n",
-            toml::Value::String(args.target.clone())
-        );
-        let mut loaded = LoadedPreset::from_text(&text, "<command line>", Path::new("."))?;
-        loaded.preset.problem = spec;
-        loaded
+        // A built-in named on the command line: there is no text to point into.
+        LoadedPreset {
+            preset: Preset {
+                description: None,
+                problem: ProblemSpec {
+                    kind: ProblemKind::Builtin,
+                    name: Some(args.target.clone()),
+                    ..ProblemSpec::default()
+                },
+                solver: SolverConfig::default(),
+                compare: Vec::new(),
+                batch_steps: Default::default(),
+                loss: None,
+            },
+            text: String::new(),
+            source: "<command line>".into(),
+            base_dir: PathBuf::from("."),
+        }
     };
+    // The preset as written first, so that its errors point at the file.
+    loaded.validate()?;
     let preset = &mut loaded.preset;
     for p in &args.params {
         let (name, value) = parse_param(p)?;
@@ -77,6 +85,11 @@ pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig), CliError> {
         preset.problem.params.insert(name, value);
     }
     if let Some(t_end) = args.t_end {
+        if !t_end.is_finite() {
+            return Err(CliError::Usage(format!(
+                "--t-end must be a finite number (got {t_end})"
+            )));
+        }
         let t0 = match preset.problem.t_span {
             Some([t0, _]) => t0,
             None => match preset.problem.kind {
@@ -104,23 +117,34 @@ pub fn resolve(args: &SolveArgs) -> Result<(Problem, SolverConfig), CliError> {
     if let Some(h0) = args.h0 {
         config.h0 = Some(h0);
     }
+    // What is wrong now came from an option: name it.
     config
-        .validate()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .check()
+        .map_err(|(key, e)| CliError::Usage(format!("--{}: {e}", key.replace('_', "-"))))?;
     let problem = loaded.build_problem()?;
-    Ok((problem, config))
+    let mut inputs = Vec::new();
+    if is_file {
+        inputs.push(PathBuf::from(&args.target));
+    }
+    if let Some(w) = &loaded.preset.problem.weights {
+        inputs.push(loaded.base_dir.join(w));
+    }
+    Ok((problem, config, inputs))
 }
 
 pub fn run(args: &SolveArgs) -> Result<(), CliError> {
-    let (problem, config) = resolve(args)?;
+    let (problem, config, inputs) = resolve(args)?;
+    if let Some(path) = &args.steps_csv {
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        output::check_not_input(path, &inputs, "--steps-csv").map_err(CliError::Usage)?;
+    }
     let solution = solver::solve(&problem, &config).map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(path) = &args.steps_csv {
-        let write = || -> std::io::Result<()> {
-            let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-            steps_csv::write(&mut file, problem.dim(), &solution.records)?;
-            file.flush()
-        };
-        write().map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+        // Written next to the target and renamed into place: a failure leaves the old file.
+        output::write_atomic(path, |mut w| {
+            steps_csv::write(&mut w, problem.dim(), &solution.records)
+        })
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
     let summary = SolveSummary::new(&problem, &config, &solution);
     if args.json {

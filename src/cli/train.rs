@@ -227,14 +227,13 @@ fn model_paths(base: &Path, methods: &[crate::grad::GradMethod]) -> Vec<PathBuf>
 
 pub fn run(args: &TrainArgs) -> Result<(), CliError> {
     let (config, preset_path) = resolve(args)?;
-    for out in [&args.csv, &args.save_model].into_iter().flatten() {
-        if let Some(p) = &preset_path
-            && same_file(out, p)
-        {
-            return Err(CliError::Usage(format!(
-                "{} is the preset this run reads; write the output elsewhere",
-                out.display()
-            )));
+    let inputs: Vec<&Path> = preset_path.iter().map(PathBuf::as_path).collect();
+    if let Some(csv) = &args.csv {
+        crate::output::check_not_input(csv, &inputs, "--csv").map_err(CliError::Usage)?;
+    }
+    if let Some(base) = &args.save_model {
+        for p in model_paths(base, &config.methods) {
+            crate::output::check_not_input(&p, &inputs, "--save-model").map_err(CliError::Usage)?;
         }
     }
     let mut trainer = Trainer::new(config.clone()).map_err(CliError::Usage)?;
@@ -290,13 +289,6 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         return Err(CliError::Failed);
     }
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
 }
 
 /// Saves every method's model (the last finite weights; a diverged method's weights are those

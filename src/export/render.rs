@@ -44,7 +44,7 @@ pub fn render_svg(figure: &Figure, size: (u32, u32)) -> Result<String, ExportErr
 /// Writes `figure` as an SVG file.
 pub fn write_svg(figure: &Figure, path: &Path, size: (u32, u32)) -> Result<(), ExportError> {
     let text = render_svg(figure, size)?;
-    std::fs::write(path, text).map_err(|e| ExportError::Io {
+    crate::output::write_bytes(path, text.as_bytes()).map_err(|e| ExportError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })
@@ -61,10 +61,15 @@ pub fn write_png(figure: &Figure, path: &Path, size: (u32, u32)) -> Result<(), E
     }
     let image = image::RgbImage::from_raw(size.0, size.1, pixels)
         .ok_or_else(|| ExportError::Draw("pixel buffer has the wrong size".into()))?;
-    image.save(path).map_err(|e| ExportError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    // Encoded in memory, then written next to `path` and renamed into place.
+    let mut png = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut png, image::ImageFormat::Png)
+        .and_then(|()| crate::output::write_bytes(path, png.get_ref()).map_err(Into::into))
+        .map_err(|e| ExportError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// Pads a range so that a flat series still gets a visible axis.

@@ -72,9 +72,10 @@ impl GpuProblem {
     /// as the preset's solver accepts on the longest sample (said in a warning). Every loss of
     /// `nodelab grad` is supported; a trajectory loss splits the solve at its observation
     /// times as the CPU engine does.
-    pub fn from_grad_problem(p: &GradProblem) -> Result<Self, String> {
-        p.validate().map_err(|e| e.to_string())?;
-        let objective = GpuObjective::from_loss(&p.loss)?;
+    pub fn from_grad_problem(p: &GradProblem) -> Result<Self, GradCommandError> {
+        use GradCommandError::{Failed, Usage};
+        p.validate()?;
+        let objective = GpuObjective::from_loss(&p.loss).map_err(Usage)?;
         let mut warnings = Vec::new();
         let span = p.t1 - p.t0;
         let h = if p.solver.method == Method::Rk4 {
@@ -83,8 +84,15 @@ impl GpuProblem {
             let mut most = 1;
             for y0 in &p.y0 {
                 let problem = crate::problem::neural::build(p.mlp.clone(), y0.clone(), p.t0, p.t1)
-                    .map_err(|e| e.to_string())?;
-                let sol = solver::solve(&problem, &p.solver).map_err(|e| e.to_string())?;
+                    .map_err(|e| Usage(e.to_string()))?;
+                let sol = solver::solve(&problem, &p.solver).map_err(|e| Usage(e.to_string()))?;
+                // A forward solve that fails is a failed computation, as on the CPU.
+                if let Some(e) = &sol.error {
+                    return Err(Failed(format!(
+                        "forward solve with {} failed: {e}",
+                        p.solver.method
+                    )));
+                }
                 most = most.max(sol.accepted());
             }
             warnings.push(format!(
@@ -94,7 +102,7 @@ impl GpuProblem {
             ));
             span / most as f64
         };
-        let schedule = FixedSchedule::new(p.t0, p.t1, Some(h)).map_err(|e| e.to_string())?;
+        let schedule = FixedSchedule::new(p.t0, p.t1, Some(h)).map_err(|e| Usage(e.to_string()))?;
         let adaptive = (p.solver.method == Method::ZcRk4 && p.batch_steps == BatchSteps::PerSample)
             .then(|| {
                 warnings.push(
@@ -142,13 +150,13 @@ pub fn grad_rows(
     gp: &GpuProblem,
     methods: &[GpuGradMethod],
     repeats: usize,
-) -> Result<Vec<GpuGradOutcome>, String> {
+) -> Result<Vec<GpuGradOutcome>, GradCommandError> {
+    use GradCommandError::Failed;
     solver
         .set_objective(&gp.y0, &gp.objective)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failed(e.to_string()))?;
     let opts = GradOptions::default();
-    let discrete =
-        grad::compute(&gp.cpu, GradMethod::Backprop, &opts).map_err(|e| e.to_string())?;
+    let discrete = grad::compute(&gp.cpu, GradMethod::Backprop, &opts)?;
     let loss = gp.objective.loss;
     let mut rows = Vec::new();
     for &m in methods {
@@ -170,12 +178,12 @@ pub fn grad_rows(
         let mut times = Vec::new();
         for _ in 0..repeats.max(1) {
             let start = Instant::now();
-            out = call(solver).map_err(|e| e.to_string())?;
+            out = call(solver).map_err(|e| Failed(e.to_string()))?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
         }
         times.sort_by(f64::total_cmp);
         let cpu_problem = adaptive.map_or(&gp.cpu, |(_, p)| p);
-        let cpu = grad::compute(cpu_problem, cpu_method(m), &opts).map_err(|e| e.to_string())?;
+        let cpu = grad::compute(cpu_problem, cpu_method(m), &opts)?;
         // Fixed steps: every sample's count; adaptive: the longest sample's.
         let steps = out.stats.iter().map(|s| s.accepted).max().unwrap_or(0);
         let readout_err_vs_cpu = match (&out.readout_grad, &cpu.readout_grad) {
@@ -224,23 +232,67 @@ pub fn parse_methods(list: &str) -> Result<Vec<GpuGradMethod>, String> {
         .collect()
 }
 
-/// The whole `nodelab grad PRESET --device gpu` command: the text (table or JSON) to print, or
-/// `None` when no adapter exists (said on stderr; the caller runs the CPU path instead).
-pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<String>, String> {
-    let loaded = crate::preset::Preset::load(preset).map_err(|e| e.to_string())?;
-    let problem = loaded.build_grad_problem().map_err(|e| e.to_string())?;
-    let methods = parse_methods(methods)?;
-    let gp = GpuProblem::from_grad_problem(&problem)?;
-    let ctx = match GpuContext::headless() {
-        Ok(ctx) => ctx,
-        Err(e @ super::GpuError::NoAdapter(_)) => {
-            eprintln!("warning: {e}; falling back to the CPU f64 path");
-            return Ok(None);
+/// How `nodelab grad --device gpu` failed, with the CLI's exit codes: bad input or no usable
+/// adapter (2), or a computation that failed, such as a forward solve that blew up (1) — the
+/// same codes as the CPU path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GradCommandError {
+    Usage(String),
+    Failed(String),
+}
+
+impl From<crate::grad::GradError> for GradCommandError {
+    fn from(e: crate::grad::GradError) -> Self {
+        match e {
+            crate::grad::GradError::Invalid(m) => GradCommandError::Usage(m),
+            crate::grad::GradError::Solve(m) => GradCommandError::Failed(m),
         }
-        Err(e) => return Err(e.to_string()),
-    };
-    let mut solver = GpuSolver::new(ctx.clone(), &problem.mlp).map_err(|e| e.to_string())?;
-    let rows = grad_rows(&mut solver, &gp, &methods, 5)?;
+    }
+}
+
+/// The GPU table or JSON, and whether any method failed (exit 1, as on the CPU).
+pub struct GradCommandOutput {
+    pub text: String,
+    pub any_failed: bool,
+}
+
+/// The whole `nodelab grad PRESET --device gpu` command. Without an adapter it fails (exit 2)
+/// rather than quietly running somewhere else: `--device cpu` is the CPU path.
+pub fn grad_command(
+    preset: &Path,
+    methods: &str,
+    repeats: usize,
+    json: bool,
+) -> Result<GradCommandOutput, GradCommandError> {
+    use GradCommandError::{Failed, Usage};
+    let loaded = crate::preset::Preset::load(preset).map_err(|e| Usage(e.to_string()))?;
+    let problem = loaded
+        .build_grad_problem()
+        .map_err(|e| Usage(e.to_string()))?;
+    let methods = parse_methods(methods).map_err(Usage)?;
+    let gp = GpuProblem::from_grad_problem(&problem)?;
+    let ctx = GpuContext::headless().map_err(|e| match e {
+        super::GpuError::NoAdapter(_) => Usage(format!(
+            "--device gpu: {e}; use --device cpu for the CPU f64 path"
+        )),
+        other => Failed(other.to_string()),
+    })?;
+    let mut solver =
+        GpuSolver::new(ctx.clone(), &problem.mlp).map_err(|e| Failed(e.to_string()))?;
+    let rows = grad_rows(&mut solver, &gp, &methods, repeats)?;
+    let any_failed = rows.iter().any(|r| matches!(r, GpuGradOutcome::Failed(_)));
+    let text = grad_text(&ctx, &problem, &gp, &rows, json).map_err(Failed)?;
+    Ok(GradCommandOutput { text, any_failed })
+}
+
+/// The table or JSON of [`grad_command`].
+fn grad_text(
+    ctx: &GpuContext,
+    problem: &GradProblem,
+    gp: &GpuProblem,
+    rows: &[GpuGradOutcome],
+    json: bool,
+) -> Result<String, String> {
     if json {
         let value = serde_json::json!({
             "adapter": {
@@ -255,9 +307,7 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
             "warnings": gp.warnings,
             "methods": rows,
         });
-        return serde_json::to_string_pretty(&value)
-            .map(Some)
-            .map_err(|e| e.to_string());
+        return serde_json::to_string_pretty(&value).map_err(|e| e.to_string());
     }
     let mut text = format!(
         "GPU: {}\nfixed-step RK4, step {}, batch {}, loss {}, f32 (errors against the CPU f64 \
@@ -283,7 +333,7 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
         "nfe_bwd",
         "recon_err"
     ));
-    for outcome in &rows {
+    for outcome in rows {
         let r = match outcome {
             GpuGradOutcome::Row(r) => r,
             GpuGradOutcome::Failed(f) => {
@@ -312,7 +362,7 @@ pub fn grad_command(preset: &Path, methods: &str, json: bool) -> Result<Option<S
             ));
         }
     }
-    Ok(Some(text))
+    Ok(text)
 }
 
 fn fmt_step(h: f64) -> String {

@@ -48,16 +48,19 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
     let mut base = SolveStats::default();
     out.loss = loss_with(g, &g.mlp, out.readout_grad.as_deref_mut(), &mut base)?;
     let mut stats = SolveStats::default();
-    let mut mlp = (*g.mlp).clone();
+    // One owned copy, perturbed in place: `loss_with` drops its clone of the Arc before it
+    // returns, so `make_mut` never copies (copying P numbers per parameter made fd O(P²)).
+    let mut mlp = Arc::new((*g.mlp).clone());
     for i in 0..mlp.n_params() {
         let theta = mlp.params[i];
         let eps = opts.fd_step * theta.abs().max(1.0);
-        mlp.params[i] = theta + eps;
-        let plus = loss_with(g, &Arc::new(mlp.clone()), None, &mut stats)?;
-        mlp.params[i] = theta - eps;
-        let minus = loss_with(g, &Arc::new(mlp.clone()), None, &mut stats)?;
-        mlp.params[i] = theta;
+        Arc::make_mut(&mut mlp).params[i] = theta + eps;
+        let plus = loss_with(g, &mlp, None, &mut stats)?;
+        Arc::make_mut(&mut mlp).params[i] = theta - eps;
+        let minus = loss_with(g, &mlp, None, &mut stats)?;
+        Arc::make_mut(&mut mlp).params[i] = theta;
         out.grad[i] = (plus - minus) / (2.0 * eps);
+        super::progress::tick();
     }
     out.nfe_forward = base.nfev + stats.nfev;
     out.nfe_backward = 0;

@@ -94,10 +94,41 @@ pub fn compare(
     repeats: usize,
     fd_params: usize,
 ) -> Result<Comparison, GradError> {
-    let reference = super::reference::continuous(p, fd_params)?;
+    compare_with(
+        p,
+        methods,
+        opts,
+        repeats,
+        fd_params,
+        &Settings {
+            reference_tol: super::reference::DEFAULT_TOL,
+            on_stage: &|_| {},
+        },
+    )
+}
+
+/// What [`compare_with`] does beyond [`compare`]: the reference's tolerance, and a callback
+/// told each stage before it starts (`reference`, then each method's name), for progress.
+pub struct Settings<'a> {
+    pub reference_tol: f64,
+    pub on_stage: &'a dyn Fn(&str),
+}
+
+/// [`compare`] with [`Settings`].
+pub fn compare_with(
+    p: &GradProblem,
+    methods: &[GradMethod],
+    opts: &GradOptions,
+    repeats: usize,
+    fd_params: usize,
+    settings: &Settings<'_>,
+) -> Result<Comparison, GradError> {
+    (settings.on_stage)("reference");
+    let reference = super::reference::continuous_at(p, fd_params, settings.reference_tol)?;
     let mut backprop: Option<Result<Vec<f64>, GradError>> = None;
     let mut rows = Vec::with_capacity(methods.len());
     for &method in methods {
+        (settings.on_stage)(method.name());
         let reps = if method == GradMethod::Fd { 1 } else { repeats };
         let row = match measure(p, method, opts, reps) {
             Ok(m) => {

@@ -32,6 +32,7 @@ pub mod forward;
 pub mod interp_adjoint;
 pub mod loss;
 pub mod measure;
+pub mod progress;
 pub mod reference;
 pub mod reversible;
 pub mod tableau;
@@ -271,12 +272,14 @@ pub enum GradError {
     Solve(String),
 }
 
-/// Computes the loss and its gradient with `method`.
-pub fn compute(
+/// The checks [`compute`] makes before any work: the problem, and `opts` for `method`
+/// (including the memory a Chebyshev grid would take). Cheap; call it for every method before
+/// measuring any.
+pub fn check_options(
     p: &GradProblem,
     method: GradMethod,
     opts: &GradOptions,
-) -> Result<GradOutput, GradError> {
+) -> Result<(), GradError> {
     p.validate()?;
     if !(opts.lambda > 0.0 && opts.lambda <= 1.0) {
         return Err(GradError::Invalid(format!(
@@ -290,6 +293,32 @@ pub fn compute(
     if opts.checkpoints == Some(0) {
         return Err(GradError::Invalid("checkpoints must be at least 1".into()));
     }
+    if method == GradMethod::InterpAdjoint {
+        // The grid holds the whole batch's state at every node: refuse one that cannot fit.
+        let state = (p.y0.len() * p.mlp.dim()) as f64;
+        let bytes = opts.cheb_nodes as f64 * (state + 2.0) * 8.0;
+        let budget = crate::mem::budget();
+        if bytes > budget as f64 {
+            return Err(GradError::Invalid(format!(
+                "cheb-nodes {} stores about {} for this batch, above the memory budget of {} \
+                 (use fewer nodes, or set {})",
+                opts.cheb_nodes,
+                crate::mem::fmt_bytes(bytes),
+                crate::mem::fmt_bytes(budget as f64),
+                crate::mem::BUDGET_VAR
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Computes the loss and its gradient with `method`.
+pub fn compute(
+    p: &GradProblem,
+    method: GradMethod,
+    opts: &GradOptions,
+) -> Result<GradOutput, GradError> {
+    check_options(p, method, opts)?;
     batch::run_groups(p, opts, |g| match method {
         GradMethod::Backprop => backprop::gradient(g),
         GradMethod::Checkpoint => checkpoint::gradient(g, opts.checkpoints),

@@ -29,12 +29,20 @@ pub struct Reference {
     pub fd_rel_diff: f64,
 }
 
+/// The reference's default tolerance (atol = rtol).
+pub const DEFAULT_TOL: f64 = 1e-12;
+
 /// The tight solver of the reference.
 pub fn tight_solver() -> SolverConfig {
+    solver_at(DEFAULT_TOL)
+}
+
+/// The reference's solver at tolerance `tol` (atol = rtol).
+pub fn solver_at(tol: f64) -> SolverConfig {
     SolverConfig {
         method: Method::Dopri5,
-        tol: 1e-12,
-        rtol: 1e-12,
+        tol,
+        rtol: tol,
         max_steps: 2_000_000,
         ..SolverConfig::default()
     }
@@ -43,8 +51,14 @@ pub fn tight_solver() -> SolverConfig {
 /// Continuous reference, with a finite-difference check on at most `fd_params` parameters
 /// spread over θ (all of them when `fd_params ≥ P`).
 pub fn continuous(p: &GradProblem, fd_params: usize) -> Result<Reference, GradError> {
+    continuous_at(p, fd_params, DEFAULT_TOL)
+}
+
+/// [`continuous`] at tolerance `tol` instead of [`DEFAULT_TOL`] (a looser one is much faster on
+/// large models, and the table says which was used).
+pub fn continuous_at(p: &GradProblem, fd_params: usize, tol: f64) -> Result<Reference, GradError> {
     let mut q = p.clone();
-    q.solver = tight_solver();
+    q.solver = solver_at(tol);
     let opts = GradOptions {
         afge_control: AfgeControl::Augmented,
         ..GradOptions::default()
@@ -72,7 +86,7 @@ pub fn continuous(p: &GradProblem, fd_params: usize) -> Result<Reference, GradEr
     Ok(Reference {
         loss: out.loss,
         grad: out.grad,
-        method: "forward sensitivities, dopri5, atol = rtol = 1e-12, control on [y, S]".into(),
+        method: format!("forward sensitivities, dopri5, atol = rtol = {tol:e}, control on [y, S]"),
         fd_checked: count,
         fd_rel_diff: worst,
     })

@@ -222,22 +222,10 @@ pub fn load(path: &Path) -> Result<Mlp, String> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder renamed into place,
-/// so that a failed write never leaves a half-written file under the final name.
+/// Writes `bytes` to `path` atomically ([`crate::output::write_bytes`]), the path in the error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
+    crate::output::write_bytes(path, bytes)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Saves a model: safetensors (F64, with `extra` metadata) or the weights JSON by extension.

@@ -34,6 +34,16 @@ pub const CONSTANTS: &[&str] = &["PI", "π", "E", "e", "TAU", "τ"];
 /// Largest number of distinct names one expression may use (a stack buffer holds them).
 const MAX_NAMES_PER_EXPRESSION: usize = 64;
 
+/// Longest expression accepted, in characters. exmex's parser is superlinear in the number of
+/// terms (a 200 000-term formula took 25 s), and no hand-typed right-hand side comes near this.
+pub const MAX_FORMULA_CHARS: usize = 10_000;
+
+/// Functions of two arguments, written `name(a, b)`; every other function takes one.
+const BINARY_FUNCTIONS: &[&str] = &["atan2", "min", "max"];
+
+/// Characters of context shown on each side of an error in a long formula.
+const EXCERPT_CONTEXT: usize = 30;
+
 /// The user's description of a custom system (what a preset stores).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FormulaSpec {
@@ -73,23 +83,47 @@ impl FormulaError {
     }
 }
 
+/// The part of `text` around characters `[start, end)`: at most [`EXCERPT_CONTEXT`] characters
+/// each side, `…` where cut. Returns the excerpt and where `start` falls in it (characters).
+fn excerpt(text: &str, start: usize, end: usize) -> (String, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    let from = start.saturating_sub(EXCERPT_CONTEXT);
+    let to = (end + EXCERPT_CONTEXT).min(chars.len());
+    let mut out = String::new();
+    let mut offset = start - from;
+    if from > 0 {
+        out.push('…');
+        offset += 1;
+    }
+    out.extend(&chars[from..to.max(from)]);
+    if to < chars.len() {
+        out.push('…');
+    }
+    (out, offset)
+}
+
 impl fmt::Display for FormulaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.component, self.span) {
             (Some(c), Some((start, end))) => {
-                let width = (end - start).max(1);
+                // Never the whole formula: a long one would fill the screen.
+                let (shown, at) = excerpt(&self.text, start, end.min(start + EXCERPT_CONTEXT));
+                let width = (end - start).clamp(1, EXCERPT_CONTEXT);
                 write!(
                     f,
                     "formula {} column {}: {}\n  {}\n  {}{}",
                     c + 1,
                     start + 1,
                     self.message,
-                    self.text,
-                    " ".repeat(start),
+                    shown,
+                    " ".repeat(at),
                     "^".repeat(width)
                 )
             }
-            (Some(c), None) => write!(f, "formula {}: {}: {}", c + 1, self.message, self.text),
+            (Some(c), None) => {
+                let (shown, _) = excerpt(&self.text, 0, 0);
+                write!(f, "formula {}: {}: {}", c + 1, self.message, shown)
+            }
             _ => write!(f, "{}", self.message),
         }
     }
@@ -146,6 +180,75 @@ fn check_name(name: &str, what: &str) -> Result<(), FormulaError> {
     Ok(())
 }
 
+/// An open parenthesis: where, and the function it calls (name and span) with its commas so far.
+struct Open {
+    at: usize,
+    function: Option<(String, usize, usize)>,
+    commas: usize,
+}
+
+/// Checks the parenthesis `open` closed at `close`: a function's arguments are present and as
+/// many as it takes. Returns the span and message of a problem.
+fn check_close(open: Open, chars: &[char], close: usize) -> Option<(usize, usize, String)> {
+    let empty = chars[open.at + 1..close].iter().all(|c| c.is_whitespace());
+    let Some((name, s, e)) = open.function else {
+        return empty.then(|| (open.at, close + 1, "empty parentheses".to_string()));
+    };
+    let binary = BINARY_FUNCTIONS.contains(&name.as_str());
+    let usage = if binary {
+        format!("{name}(a, b)")
+    } else {
+        format!("{name}(x)")
+    };
+    if empty {
+        return Some((s, e, format!("{name} needs an argument: {usage}")));
+    }
+    (binary && open.commas == 0).then(|| {
+        (
+            s,
+            e,
+            format!("{name} takes two arguments separated by a comma: {usage}"),
+        )
+    })
+}
+
+/// Checks a comma at `at` inside the innermost open parenthesis: only the two-argument
+/// functions take one, and only one.
+fn check_comma(open: Option<&mut Open>, at: usize) -> Option<(usize, usize, String)> {
+    match open {
+        Some(Open {
+            function: Some((name, s, e)),
+            commas,
+            ..
+        }) => {
+            *commas += 1;
+            let binary = BINARY_FUNCTIONS.contains(&name.as_str());
+            if binary && *commas == 1 {
+                None
+            } else if binary {
+                Some((*s, *e, format!("{name} takes two arguments: {name}(a, b)")))
+            } else {
+                Some((
+                    *s,
+                    *e,
+                    format!(
+                        "{name} takes one argument: {name}(x) (only {} take two)",
+                        BINARY_FUNCTIONS.join(", ")
+                    ),
+                ))
+            }
+        }
+        _ => Some((
+            at,
+            at + 1,
+            format!(
+                "a comma only separates the two arguments of {}",
+                BINARY_FUNCTIONS.join(", ")
+            ),
+        )),
+    }
+}
+
 /// Lexical check of one expression: known names, balanced parentheses, allowed characters.
 fn lex_check(component: usize, text: &str, known: &[&str]) -> Result<(), FormulaError> {
     let err = |start: usize, end: usize, message: String| FormulaError {
@@ -163,7 +266,19 @@ fn lex_check(component: usize, text: &str, known: &[&str]) -> Result<(), Formula
             message: "the expression is empty".into(),
         });
     }
-    let mut depth: Vec<usize> = Vec::new();
+    let n_chars = chars.len();
+    if n_chars > MAX_FORMULA_CHARS {
+        return Err(FormulaError {
+            component: Some(component),
+            text: text.to_string(),
+            span: None,
+            message: format!(
+                "the expression is {n_chars} characters long; the limit is {MAX_FORMULA_CHARS}"
+            ),
+        });
+    }
+    let mut depth: Vec<Open> = Vec::new();
+    let mut pending_function: Option<(String, usize, usize)> = None;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -196,6 +311,7 @@ fn lex_check(component: usize, text: &str, known: &[&str]) -> Result<(), Formula
                         format!("function '{name}' needs its argument in parentheses: {name}(…)"),
                     ));
                 }
+                pending_function = Some((name, start, i));
             }
             continue;
         }
@@ -224,13 +340,25 @@ fn lex_check(component: usize, text: &str, known: &[&str]) -> Result<(), Formula
             continue;
         }
         match c {
-            '(' => depth.push(i),
+            '(' => depth.push(Open {
+                at: i,
+                function: pending_function.take(),
+                commas: 0,
+            }),
             ')' => {
-                if depth.pop().is_none() {
+                let Some(open) = depth.pop() else {
                     return Err(err(i, i + 1, "this ')' has no matching '('".into()));
+                };
+                if let Some((s, e, message)) = check_close(open, &chars, i) {
+                    return Err(err(s, e, message));
                 }
             }
-            '+' | '-' | '*' | '/' | '^' | ',' => {}
+            ',' => {
+                if let Some((s, e, message)) = check_comma(depth.last_mut(), i) {
+                    return Err(err(s, e, message));
+                }
+            }
+            '+' | '-' | '*' | '/' | '^' => {}
             c if c.is_whitespace() => {}
             other => {
                 return Err(err(i, i + 1, format!("unexpected character '{other}'")));
@@ -239,7 +367,123 @@ fn lex_check(component: usize, text: &str, known: &[&str]) -> Result<(), Formula
         i += 1;
     }
     if let Some(open) = depth.pop() {
-        return Err(err(open, open + 1, "this '(' is never closed".into()));
+        return Err(err(open.at, open.at + 1, "this '(' is never closed".into()));
+    }
+    Ok(())
+}
+
+/// Checks that operators and operands alternate (`x * * y`, `x +`, `2 x`, `* x` are refused
+/// here with their column, instead of by exmex in words about its internals). Runs after
+/// [`lex_check`], so every name and number is valid.
+fn sequence_check(component: usize, text: &str) -> Result<(), FormulaError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Prev {
+        /// Start of the expression, `(` or `,`: a value (or a unary sign) must follow.
+        Start,
+        /// A number, a name or `)`.
+        Value,
+        /// A function name: `(` follows (lex_check made sure).
+        Function,
+        /// An operator.
+        Operator,
+    }
+    let err = |start: usize, end: usize, message: String| FormulaError {
+        component: Some(component),
+        text: text.to_string(),
+        span: Some((start, end)),
+        message,
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut prev = Prev::Start;
+    let mut last_op = (0, ' ');
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        if is_name_start(c) || c.is_ascii_digit() || c == '.' {
+            let is_name = is_name_start(c);
+            if is_name {
+                while i < chars.len() && is_name_char(chars[i]) {
+                    i += 1;
+                }
+            } else {
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                    i += 1;
+                }
+                if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
+                    let mut j = i + 1;
+                    if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
+                        j += 1;
+                    }
+                    if j < chars.len() && chars[j].is_ascii_digit() {
+                        i = j;
+                        while i < chars.len() && chars[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            if prev == Prev::Value {
+                let word: String = chars[start..i].iter().collect();
+                return Err(err(
+                    start,
+                    i,
+                    format!("missing an operator before '{word}' (write 2*x, not 2 x)"),
+                ));
+            }
+            let name: String = chars[start..i].iter().collect();
+            prev = if is_name && FUNCTIONS.contains(&name.as_str()) {
+                Prev::Function
+            } else {
+                Prev::Value
+            };
+            continue;
+        }
+        match c {
+            '(' => {
+                if prev == Prev::Value {
+                    return Err(err(
+                        i,
+                        i + 1,
+                        "missing an operator before '(' (write 2*(x + 1))".into(),
+                    ));
+                }
+                prev = Prev::Start;
+            }
+            ')' | ',' => {
+                if prev == Prev::Operator {
+                    let (at, op) = last_op;
+                    return Err(err(
+                        at,
+                        at + 1,
+                        format!("'{op}' needs a value on its right"),
+                    ));
+                }
+                prev = if c == ')' { Prev::Value } else { Prev::Start };
+            }
+            '+' | '-' => {
+                // Also unary: `-x`, `x * -y`.
+                prev = Prev::Operator;
+                last_op = (i, c);
+            }
+            '*' | '/' | '^' => {
+                if prev != Prev::Value {
+                    return Err(err(i, i + 1, format!("'{c}' needs a value on its left")));
+                }
+                prev = Prev::Operator;
+                last_op = (i, c);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if prev == Prev::Operator {
+        let (at, op) = last_op;
+        return Err(err(
+            at,
+            at + 1,
+            format!("'{op}' needs a value on its right"),
+        ));
     }
     Ok(())
 }
@@ -303,6 +547,7 @@ impl FormulaSystem {
         let mut compiled = Vec::with_capacity(spec.expressions.len());
         for (c, text) in spec.expressions.iter().enumerate() {
             lex_check(c, text, &names[..])?;
+            sequence_check(c, text)?;
             let expr = Expr::parse(text).map_err(|e| FormulaError {
                 component: Some(c),
                 text: text.clone(),
@@ -523,6 +768,51 @@ mod tests {
         let why = sys.diagnose(0.0, &[-1.0, 0.0]).unwrap();
         assert!(why.contains("y' = sqrt(x)"), "{why}");
         assert!(sys.diagnose(0.0, &[1.0, 0.0]).is_none());
+    }
+
+    #[test]
+    fn arity_and_operators_are_checked_before_exmex() {
+        let cases = [
+            ("atan2(x)", "atan2 takes two arguments", (0, 5)),
+            ("sin(x, t)", "sin takes one argument", (0, 3)),
+            ("1 + max(x, x, x)", "max takes two arguments", (4, 7)),
+            ("x * * x", "'*' needs a value on its left", (4, 5)),
+            ("x +", "'+' needs a value on its right", (2, 3)),
+            ("2 x", "missing an operator", (2, 3)),
+            ("x, x", "a comma only separates", (1, 2)),
+            ("cos()", "cos needs an argument", (0, 3)),
+        ];
+        for (text, message, span) in cases {
+            let err = FormulaSystem::new(spec(&["x"], &[text], &[])).unwrap_err();
+            assert!(err.message.contains(message), "{text}: {err}");
+            assert_eq!(err.span, Some(span), "{text}: {err}");
+        }
+        // Valid uses stay valid.
+        for ok in [
+            "atan2(x, 1)",
+            "min(x, 2) + max(1, x)",
+            "-x^2 * -3",
+            "x * (-x)",
+            "sin(cos(x))",
+        ] {
+            FormulaSystem::new(spec(&["x"], &[ok], &[])).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn long_formulas_are_capped_and_errors_show_an_excerpt() {
+        let long = format!("{} + q", vec!["x"; 3000].join(" + "));
+        let err = FormulaSystem::new(spec(&["x"], &[long.as_str()], &[])).unwrap_err();
+        assert!(err.message.contains("characters long"), "{}", err.message);
+        let medium = format!("{} + q", vec!["x"; 1000].join(" + "));
+        let err = FormulaSystem::new(spec(&["x"], &[medium.as_str()], &[])).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("unknown name 'q'"), "{shown}");
+        assert!(shown.len() < 300, "{} bytes: {shown}", shown.len());
+        // The caret still points at q in the excerpt.
+        let lines: Vec<&str> = shown.lines().collect();
+        let caret = lines[2].find('^').unwrap();
+        assert_eq!(lines[1].chars().nth(caret), Some('q'), "{shown}");
     }
 
     #[test]

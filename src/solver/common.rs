@@ -15,6 +15,10 @@ pub struct Setup {
     /// Steps below this end the solve ("step size underflow").
     pub h_min: f64,
     pub h_max: f64,
+    /// Bytes of one stored step record (see [`super::record_bytes`]).
+    pub record_bytes: usize,
+    /// Most attempted steps whose records fit in the memory budget ([`crate::mem::budget`]).
+    pub max_records: usize,
 }
 
 impl Setup {
@@ -28,6 +32,8 @@ impl Setup {
             config: config.clone(),
             h_min: config.h_min.unwrap_or(1e-12 * span),
             h_max: config.h_max.unwrap_or(span).min(span),
+            record_bytes: super::record_bytes(config.method, problem.dim()),
+            max_records: crate::mem::budget() / super::record_bytes(config.method, problem.dim()),
         }
     }
 
@@ -128,7 +134,39 @@ pub fn initial_step(
     } else {
         (0.01 / d1.max(d2)).powf(1.0 / f64::from(order + 1))
     };
-    Ok((100.0 * h0).min(h1).min(setup.h_max).max(setup.h_floor(t0)))
+    let floor = setup.h_floor(t0);
+    let wanted = (100.0 * h0).min(h1).min(setup.h_max);
+    let h = wanted.max(floor);
+    // A first step that already carries the state past the largest number is not a blow-up
+    // of the solution: say which step it was and why it could not be smaller. When the floor
+    // forced the step up, probe it with one more (counted) evaluation.
+    let forced = wanted < floor || wanted.is_nan();
+    let mut overflows = (0..d).any(|i| !(y0[i] + h * f0[i]).is_finite());
+    if forced && !overflows {
+        let y1: Vec<f64> = (0..d).map(|i| y0[i] + h * f0[i]).collect();
+        *nfev += 1;
+        setup.system.rhs(t0 + h, &y1, &mut f1);
+        overflows = (0..d).any(|i| !(y0[i] + h * f1[i]).is_finite());
+    }
+    if overflows {
+        let why = if forced {
+            format!(
+                "no smaller step is allowed: h_min = {floor:.3e} (by default 1e-12 of the span \
+                 [{t0:e}, {:e}]); shorten the span or set h_min",
+                setup.t_end
+            )
+        } else {
+            "give a smaller h0 or h_max".to_string()
+        };
+        return Err(SolveError::NonFinite {
+            t: t0,
+            detail: format!(
+                "the automatic first step h = {h:.3e} takes y0 + h·f(t0, y0) past the largest \
+                 floating-point number before any step was taken ({why})"
+            ),
+        });
+    }
+    Ok(h)
 }
 
 /// Shortens `h` so the step lands exactly on `t_end`; returns `(h, clipped)`.
@@ -202,6 +240,7 @@ pub fn guard_step(
             max_steps: setup.config.max_steps,
         });
     }
+    check_budget(setup, t, attempts)?;
     let h_floor = setup.h_floor(t);
     let h = h_proposed.min(setup.h_max);
     if h.is_nan() || h < h_floor {
@@ -212,4 +251,17 @@ pub fn guard_step(
         });
     }
     Ok(clip_to_end(t, h, setup.t_end))
+}
+
+/// Stops a run whose stored records would pass the memory budget.
+pub fn check_budget(setup: &Setup, t: f64, attempts: usize) -> Result<(), SolveError> {
+    if attempts >= setup.max_records {
+        return Err(SolveError::MemoryBudget {
+            t,
+            steps: attempts,
+            bytes: attempts * setup.record_bytes,
+            budget: crate::mem::budget(),
+        });
+    }
+    Ok(())
 }

@@ -60,6 +60,7 @@ impl FixedStep {
                 max_steps: self.setup.config.max_steps,
             });
         }
+        common::check_budget(&self.setup, self.t, self.index as usize)?;
         let t = self.setup.t0 + self.index as f64 * self.h;
         let last = self.index + 1 == self.n_steps;
         let h = if last { self.setup.t_end - t } else { self.h };

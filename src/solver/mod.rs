@@ -165,21 +165,25 @@ pub struct ConfigError(pub String);
 
 impl SolverConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = |v: f64, what: &str| {
+        self.check().map_err(|(_, message)| ConfigError(message))
+    }
+
+    /// [`SolverConfig::validate`] that also names the offending key (`tol`, `h0`, …), so that
+    /// a preset error can point at it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let positive = |v: f64, what: &'static str| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(ConfigError(format!(
-                    "{what} must be a positive number (got {v})"
-                )))
+                Err((what, format!("{what} must be a positive number (got {v})")))
             }
         };
         positive(self.tol, "tol")?;
         if !(self.rtol.is_finite() && self.rtol >= 0.0) {
-            return Err(ConfigError(format!(
-                "rtol must be zero or positive (got {})",
-                self.rtol
-            )));
+            return Err((
+                "rtol",
+                format!("rtol must be zero or positive (got {})", self.rtol),
+            ));
         }
         if let Some(h) = self.h0 {
             positive(h, "h0")?;
@@ -191,7 +195,7 @@ impl SolverConfig {
             positive(h, "h_max")?;
         }
         if self.max_steps == 0 {
-            return Err(ConfigError("max_steps must be at least 1".into()));
+            return Err(("max_steps", "max_steps must be at least 1".into()));
         }
         Ok(())
     }
@@ -292,6 +296,19 @@ pub enum SolveError {
     MaxSteps { t: f64, max_steps: usize },
     #[error("non-finite value at t = {t:.9e}: {detail}")]
     NonFinite { t: f64, detail: String },
+    #[error(
+        "memory budget reached at t = {t:.9e} after {steps} attempted steps: storing them takes \
+         about {}, the budget is {} (set NODELAB_MEMORY_BUDGET to change it; a larger tol or \
+         step, or a shorter span, needs fewer steps)",
+        crate::mem::fmt_bytes(*bytes as f64),
+        crate::mem::fmt_bytes(*budget as f64)
+    )]
+    MemoryBudget {
+        t: f64,
+        steps: usize,
+        bytes: usize,
+        budget: usize,
+    },
 }
 
 impl SolveError {
@@ -299,7 +316,8 @@ impl SolveError {
         match self {
             SolveError::StepUnderflow { t, .. }
             | SolveError::MaxSteps { t, .. }
-            | SolveError::NonFinite { t, .. } => *t,
+            | SolveError::NonFinite { t, .. }
+            | SolveError::MemoryBudget { t, .. } => *t,
         }
     }
 }
@@ -334,6 +352,26 @@ pub fn stepper(problem: &Problem, config: &SolverConfig) -> Result<Box<dyn Stepp
     config.validate()?;
     problem.validate().map_err(|e| ConfigError(e.to_string()))?;
     let setup = common::Setup::new(problem, config);
+    // A fixed-step run's length is known up front: refuse one that cannot fit in memory
+    // rather than let it grow until the budget stops it.
+    if !config.method.is_adaptive() {
+        let span = problem.t_end - problem.t0;
+        let h = config.h0.unwrap_or(span / 1000.0);
+        let steps = (span / h).ceil().min(config.max_steps as f64);
+        let bytes = steps * setup.record_bytes as f64;
+        if steps > setup.max_records as f64 {
+            return Err(ConfigError(format!(
+                "{} with h0 = {h:e} over [{}, {}] takes {steps:.3e} steps; storing them needs \
+                 about {}, above the memory budget of {} (use a larger h0, or set \
+                 NODELAB_MEMORY_BUDGET)",
+                config.method,
+                problem.t0,
+                problem.t_end,
+                crate::mem::fmt_bytes(bytes),
+                crate::mem::fmt_bytes(crate::mem::budget() as f64)
+            )));
+        }
+    }
     Ok(match config.method {
         Method::ZcRk4Paper => Box::new(zc_rk4::ZcRk4::new(setup, zc_rk4::Estimator::Paper)),
         Method::ZcRk4 => Box::new(zc_rk4::ZcRk4::new(setup, zc_rk4::Estimator::Robust)),
@@ -343,6 +381,18 @@ pub fn stepper(problem: &Problem, config: &SolverConfig) -> Result<Box<dyn Stepp
             Box::new(fixed::FixedStep::new(setup, config.method))
         }
     })
+}
+
+/// Bytes one stored [`StepRecord`] of `method` takes for a state of dimension `d`: the struct,
+/// the state and the dense-output coefficients.
+pub fn record_bytes(method: Method, d: usize) -> usize {
+    let dense = match method {
+        Method::Euler | Method::Midpoint => 0,
+        Method::ZcRk4Paper | Method::ZcRk4 | Method::Rk4 => 3,
+        Method::Rk4Doubling => 10,
+        Method::Dopri5 => 4,
+    };
+    std::mem::size_of::<StepRecord>() + std::mem::size_of::<f64>() * d * (1 + dense)
 }
 
 /// A finished (or failed) solve.

@@ -85,6 +85,11 @@ pub struct ZcRk4 {
     /// Accepted steps whose paper estimate was exactly 0, and the first time it happened.
     zero_estimates: usize,
     first_zero_t: f64,
+    /// Zero estimates that come from rounding, not from f: tol is below the state's f64
+    /// resolution, so steps are so small that `y_n + h·k3` and `y_n+1` round alike.
+    rounding_zeros: usize,
+    first_rounding_t: f64,
+    smallest_rounding_h: f64,
     accepted: usize,
 }
 
@@ -106,6 +111,9 @@ impl ZcRk4 {
             prev: None,
             zero_estimates: 0,
             first_zero_t: f64::NAN,
+            rounding_zeros: 0,
+            first_rounding_t: f64::NAN,
+            smallest_rounding_h: f64::INFINITY,
             accepted: 0,
             setup,
             estimator,
@@ -250,10 +258,23 @@ impl ZcRk4 {
 
         if accepted {
             if self.estimator == Estimator::Paper && err == 0.0 && !clipped {
-                if self.zero_estimates == 0 {
-                    self.first_zero_t = t;
+                // A tolerance below the state's floating-point resolution makes steps so
+                // small that y_n + h·k3 and y_n+1 round to the same numbers: then k4 = k5
+                // exactly whatever f is, and the zero says nothing about y-dependence.
+                let scale = self.y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                let below_rounding = self.setup.config.tol < 16.0 * f64::EPSILON * scale;
+                if below_rounding {
+                    if self.rounding_zeros == 0 {
+                        self.first_rounding_t = t;
+                    }
+                    self.rounding_zeros += 1;
+                    self.smallest_rounding_h = self.smallest_rounding_h.min(h);
+                } else {
+                    if self.zero_estimates == 0 {
+                        self.first_zero_t = t;
+                    }
+                    self.zero_estimates += 1;
                 }
-                self.zero_estimates += 1;
             }
             if self.estimator == Estimator::Robust {
                 self.prev = Some(PreviousStep {
@@ -339,6 +360,19 @@ impl Stepper for ZcRk4 {
                  f(t+h, y_n+1), which coincide when f does not depend on y, so the controller is \
                  blind and the step jumps to t_end. Use zc-rk4 for a robust zero-cost estimate.",
                 self.zero_estimates, self.accepted, self.first_zero_t
+            ));
+        }
+        if self.rounding_zeros > 0 {
+            out.push(format!(
+                "error estimate exactly zero on {} of {} accepted steps (first at t = {:.6}) \
+                 because of rounding: the tolerance {:e} is below what f64 resolves on this \
+                 state (about 1e-16 relative), so steps as small as h = {:.3e} make \
+                 y_n + h·k3 and y_n+1 round to the same numbers. Use a larger tol.",
+                self.rounding_zeros,
+                self.accepted,
+                self.first_rounding_t,
+                self.setup.config.tol,
+                self.smallest_rounding_h
             ));
         }
         out

@@ -114,11 +114,19 @@ pub fn is_train_preset(text: &str) -> bool {
 impl TrainPreset {
     /// Parses preset text; `source` names it in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Self, PresetError> {
-        toml::from_str::<TrainPreset>(text).map_err(|e| PresetError {
+        let preset = toml::from_str::<TrainPreset>(text).map_err(|e| PresetError {
             source: source.to_string(),
             location: e.span().map(|s| line_col(text, s.start)),
             message: e.message().trim().to_string(),
-        })
+        })?;
+        if let Some((span, key)) = crate::preset::first_non_finite(text) {
+            return Err(PresetError {
+                source: source.to_string(),
+                location: Some(line_col(text, span.start)),
+                message: format!("{key} is {}: every number must be finite", &text[span]),
+            });
+        }
+        Ok(preset)
     }
 
     /// Reads, parses and resolves a preset file into a configuration.
@@ -405,6 +413,10 @@ mod tests {
         assert_eq!(e.location.map(|l| l.0), Some(3), "{e}");
         let e = TrainPreset::from_toml("[train]\ntask = \"xor\"\nlr2 = 1\n", "t.toml").unwrap_err();
         assert_eq!(e.location.map(|l| l.0), Some(3), "{e}");
+        let e =
+            TrainPreset::from_toml("[train]\ntask = \"xor\"\nlr = nan\n", "t.toml").unwrap_err();
+        assert_eq!(e.location, Some((3, 6)), "{e}");
+        assert!(e.message.contains("finite"), "{e}");
     }
 
     #[test]
