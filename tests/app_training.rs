@@ -153,6 +153,19 @@ fn a_diverging_method_shows_its_reason_while_the_other_finishes() {
     ));
     // The table says so in red, with the reason on hover, and the curve is marked.
     h.get_by_label_contains("diverged at");
+    // The exported loss plot carries the same curves: a line and evaluation markers per method.
+    let fig = h.state().training.loss_figure();
+    assert_eq!(fig.series.len(), 4);
+    assert_eq!(fig.series[0].points.len(), 40);
+    assert!(
+        fig.series[2].points.len() < 40,
+        "the diverged method's curve ends early"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("loss.png");
+    nodelab::export::write(&fig, &png, nodelab::export::Format::Png).unwrap();
+    let img = image::open(&png).unwrap();
+    assert!(img.width() > 100 && img.height() > 100);
     h.get_by_label("adjoint ×");
 }
 

@@ -112,6 +112,20 @@ impl NodelabApp {
                     )
                 });
             }
+            TrainingAction::ExportPlot { figure, path } => {
+                let format = if path.extension().is_some_and(|e| e == "svg") {
+                    crate::export::Format::Svg
+                } else {
+                    crate::export::Format::Png
+                };
+                self.jobs.spawn("training-plot", move || {
+                    JobResult::Exported(
+                        crate::export::write(&figure, &path, format)
+                            .map(|()| path.clone())
+                            .map_err(|e| e.to_string()),
+                    )
+                });
+            }
             TrainingAction::LoadPreset(path) => {
                 self.jobs.spawn("training-preset", move || {
                     JobResult::TrainingPresetLoaded(Box::new(

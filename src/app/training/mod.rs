@@ -122,6 +122,11 @@ pub enum TrainingAction {
     },
     /// Write the curves (the CSV of `nodelab train --csv`).
     ExportCsv { text: String, path: PathBuf },
+    /// Export the loss plot (PNG or SVG by the path's extension).
+    ExportPlot {
+        figure: crate::export::Figure,
+        path: PathBuf,
+    },
     /// Write the setup as a training preset.
     SavePreset { text: String, path: PathBuf },
     /// Load a training preset.
@@ -421,6 +426,54 @@ impl TrainingWorkspace {
                 }
             }
             self.preview_of = Some(config);
+        }
+    }
+
+    /// The loss curves as an export figure: the same series and colours as on screen, from
+    /// the full data (a line per method, the evaluations as markers).
+    pub fn loss_figure(&self) -> crate::export::Figure {
+        use crate::export::{Figure, Marker, Series, SeriesKind};
+        let mut series = Vec::new();
+        for (i, m) in self.methods.iter().enumerate() {
+            let color = super::theme::run_color(i);
+            let src = if self.view.by_time {
+                &m.loss_by_time
+            } else {
+                &m.loss_by_iter
+            };
+            series.push(Series {
+                name: m.method.name().into(),
+                color,
+                kind: SeriesKind::Line {
+                    width: 2,
+                    dashed: false,
+                },
+                points: src.iter().map(|p| [p.x, p.y]).collect(),
+            });
+            if !self.view.by_time {
+                series.push(Series {
+                    name: format!("{} (evaluation)", m.method.name()),
+                    color,
+                    kind: SeriesKind::Markers {
+                        shape: Marker::Circle,
+                        size: 4,
+                    },
+                    points: m.evals.iter().map(|e| [e.iter as f64, e.loss]).collect(),
+                });
+            }
+        }
+        Figure {
+            title: format!("{}: training loss", self.config.task.name()),
+            x_label: if self.view.by_time {
+                "wall time (s)".into()
+            } else {
+                "iteration".into()
+            },
+            y_label: "loss".into(),
+            x_log: false,
+            y_log: self.view.log_y,
+            series,
+            hlines: Vec::new(),
         }
     }
 
