@@ -73,14 +73,46 @@ pub fn write_png(figure: &Figure, path: &Path, size: (u32, u32)) -> Result<(), E
 }
 
 /// Pads a range so that a flat series still gets a visible axis.
+/// The data range with a 5 % margin, kept finite: a margin that would overflow (a diverged
+/// loss of 1e300 on a log axis) is clamped, since plotters' tick search never ends on an
+/// infinite bound.
 fn padded(lo: f64, hi: f64, log: bool) -> (f64, f64) {
     if log {
         let (a, b) = (lo.log10(), hi.log10());
         let pad = ((b - a) * 0.05).max(0.05);
-        (10f64.powf(a - pad), 10f64.powf(b + pad))
+        // plotters divides the bounds: their ratio must stay finite too (≤ 10^300).
+        let lo_exp = (a - pad).max(-300.0);
+        let hi_exp = (b + pad).min(300.0).min(lo_exp + 300.0);
+        (10f64.powf(lo_exp), 10f64.powf(hi_exp))
     } else {
+        let big = f64::MAX / 4.0;
+        let (lo, hi) = (lo.clamp(-big, big), hi.clamp(-big, big));
         let pad = ((hi - lo) * 0.05).max(1e-12 * lo.abs().max(hi.abs()).max(1.0));
-        (lo - pad, hi + pad)
+        ((lo - pad).max(-2.0 * big), (hi + pad).min(2.0 * big))
+    }
+}
+
+#[cfg(test)]
+mod padding_tests {
+    use super::padded;
+
+    #[test]
+    fn huge_ranges_stay_finite() {
+        for (lo, hi, log) in [
+            (1e-2, 1.8e295, true),
+            (1e-320, 1e308, true),
+            (-1e308, 1e308, false),
+            (f64::MAX, f64::MAX, false),
+        ] {
+            let (a, b) = padded(lo, hi, log);
+            assert!(
+                a.is_finite() && b.is_finite() && a < b,
+                "{lo} {hi}: {a} {b}"
+            );
+            if log {
+                assert!((b / a).is_finite(), "{lo} {hi}: ratio {}", b / a);
+            }
+        }
     }
 }
 
