@@ -20,6 +20,8 @@ fn options(presets_dir: &Path) -> AppOptions {
         restore: false,
         run_at_start: false,
         show_adapter: false,
+        auto_solve_delay: std::time::Duration::ZERO,
+        file_dialogs: false,
         ..AppOptions::default()
     }
 }

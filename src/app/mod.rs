@@ -12,8 +12,12 @@
 //! hover previews (Xvfb's pointer rests in the middle of the window).
 
 pub mod command;
+pub mod file_prompt;
+pub mod freshness;
 pub mod inspector;
 pub mod jobs;
+pub mod layout;
+pub mod lens;
 pub mod menu;
 pub mod model;
 pub mod playback;
@@ -63,10 +67,19 @@ pub fn native_options() -> eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("nodelab — step explorer")
             .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([900.0, 600.0])
+            .with_min_inner_size(layout::MIN_WINDOW)
             .with_drag_and_drop(true),
         renderer: eframe::Renderer::Wgpu,
         ..eframe::NativeOptions::default()
+    }
+}
+
+/// [`native_options`] for a launch with `options`: a fresh start (`NODELAB_FRESH=1`) neither
+/// restores the previous window size nor the previous layout.
+pub fn native_options_for(options: &AppOptions) -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        persist_window: options.restore,
+        ..native_options()
     }
 }
 
@@ -77,7 +90,7 @@ pub fn run() -> i32 {
     let options = options_from_env();
     let result = eframe::run_native(
         "nodelab",
-        native_options(),
+        native_options_for(&options),
         Box::new(move |cc| Ok(Box::new(NodelabApp::new(cc, options)))),
     );
     match result {

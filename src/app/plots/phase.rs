@@ -3,15 +3,29 @@
 
 use egui_plot::{Arrows, Plot};
 
-use crate::export::{Figure, Marker, Rgb, Series, SeriesKind};
+use crate::export::{Dash, Figure, Marker, Rgb, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::{HIGHLIGHT, c32, run_color};
+use super::super::theme::{HIGHLIGHT, TARGET, c32, run_color};
 use super::POINT_BUDGET;
 
 const FIELD: Rgb = Rgb(150, 150, 150);
+/// How near (points) the pointer must be to the initial-state handle to drag it.
+pub const HANDLE_RADIUS: f32 = 10.0;
+
+/// What the pointer did in the phase portrait this frame.
+struct Gesture {
+    handle_at: egui::Pos2,
+    at_handle: bool,
+    pressed_at_handle: bool,
+    pointer: Option<[f64; 2]>,
+    drag_started: bool,
+    dragging: bool,
+    drag_stopped: bool,
+    shift_click: bool,
+}
 
 /// Whether the problem has a phase portrait.
 pub fn applies(runs: &[RunData]) -> bool {
@@ -77,6 +91,43 @@ pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> 
             points: pts,
         });
     }
+    if let Some(run) = runs.first() {
+        // The other samples of a batch, thin, and the loss targets.
+        for (s, sample) in run.batch.iter().enumerate() {
+            let (Some(xs), Some(ys)) = (sample.get(ax.0), sample.get(ax.1)) else {
+                continue;
+            };
+            out.push(Series {
+                name: if s == 0 {
+                    format!("other {} samples of the batch", run.batch.len())
+                } else {
+                    String::new()
+                },
+                color: run.color,
+                kind: SeriesKind::Line {
+                    width: 1,
+                    style: Dash::Solid,
+                },
+                points: xs.iter().zip(ys).map(|(x, y)| [x.y, y.y]).collect(),
+            });
+        }
+        let targets: Vec<[f64; 2]> = run
+            .targets
+            .iter()
+            .filter_map(|t| Some([*t.state.get(ax.0)?, *t.state.get(ax.1)?]))
+            .collect();
+        if !targets.is_empty() {
+            out.push(Series {
+                name: "loss targets".into(),
+                color: TARGET,
+                kind: SeriesKind::Markers {
+                    shape: Marker::Square,
+                    size: 4,
+                },
+                points: targets,
+            });
+        }
+    }
     for (ri, run) in runs.iter().enumerate() {
         let pts = trajectory(run, view.playback.shown, ax, budget);
         out.push(Series {
@@ -84,7 +135,7 @@ pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> 
             color: run_color(ri),
             kind: SeriesKind::Line {
                 width: 2,
-                dashed: false,
+                style: Dash::Solid,
             },
             points: pts.clone(),
         });
@@ -173,7 +224,15 @@ fn wanted_field(runs: &[RunData], view: &ViewState) -> Option<Command> {
     })
 }
 
-pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &mut Vec<Command>) {
+/// The phase portrait; `y0` is the session's initial state, drawn as a handle that can be
+/// dragged (the trajectories re-solve live) — shift-click adds a trajectory from a point.
+pub fn ui(
+    ui: &mut egui::Ui,
+    runs: &[RunData],
+    y0: &[f64],
+    view: &mut ViewState,
+    commands: &mut Vec<Command>,
+) {
     if !applies(runs) {
         ui.centered_and_justified(|ui| {
             ui.weak("The phase portrait is for 2-D and 3-D problems.");
@@ -199,6 +258,15 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &
             ui.separator();
         }
         ui.checkbox(&mut view.show_field, "vector field f");
+        if dim == 3 && view.show_field {
+            let (a, b) = axes(view, dim);
+            if let Some(hidden) = (0..3).find(|c| *c != a && *c != b) {
+                ui.weak(format!(
+                    "arrows: f with {} held at its mean along the trajectory",
+                    p.components[hidden]
+                ));
+            }
+        }
     });
     if view.show_field
         && let Some(cmd) = wanted_field(runs, view)
@@ -206,12 +274,37 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &
         commands.push(cmd);
     }
     let (xl, yl) = labels(runs, view);
-    let s = series(runs, view, POINT_BUDGET);
-    Plot::new("phase")
-        .x_axis_label(xl)
-        .y_axis_label(yl)
+    let mut s = series(runs, view, POINT_BUDGET);
+    if view.stale.is_some() {
+        super::grey_out(&mut s);
+    }
+    super::legend_strip(ui, &s);
+    let ax = axes(view, dim);
+    // The session's initial state (ahead of the run's while a re-solve is on its way).
+    let y0: Vec<f64> = if y0.len() == dim {
+        y0.to_vec()
+    } else {
+        p.y0.clone()
+    };
+    let handle = view.y0_drag.unwrap_or([y0[ax.0], y0[ax.1]]);
+    let resp = Plot::new("phase")
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label(xl)
+                .formatter(super::sci_formatter)
+                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+        ])
+        .custom_y_axes(vec![
+            egui_plot::AxisHints::new_y()
+                .label(yl)
+                .formatter(super::sci_formatter)
+                .min_thickness(48.0)
+                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+        ])
         .data_aspect(1.0)
-        .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
+        .allow_drag(!view.y0_hot && view.y0_drag.is_none())
+        .x_grid_spacer(super::nice_x_spacer)
+        .y_grid_spacer(super::nice_spacer)
         .show(ui, |pui| {
             let (field, rest): (Vec<Series>, Vec<Series>) = s
                 .into_iter()
@@ -226,5 +319,60 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &
                 );
             }
             super::show_series(pui, rest, false);
+            pui.points(
+                egui_plot::Points::new("y0 (drag; shift-click adds a trajectory)", vec![handle])
+                    .shape(egui_plot::MarkerShape::Circle)
+                    .radius(7.0)
+                    .filled(false)
+                    .color(c32(HIGHLIGHT)),
+            );
+            let r = pui.response();
+            let pointer = pui.pointer_coordinate();
+            let handle_at = pui.screen_from_plot(egui_plot::PlotPoint::new(handle[0], handle[1]));
+            let near = |pos: egui::Pos2| pos.distance(handle_at) <= HANDLE_RADIUS;
+            let at_handle = r.hover_pos().is_some_and(near);
+            // A drag starts once the pointer has moved: judge it by where it was pressed.
+            let pressed_at_handle = pui
+                .ctx()
+                .input(|i| i.pointer.press_origin())
+                .is_some_and(near);
+            let shift = pui.ctx().input(|i| i.modifiers.shift);
+            Gesture {
+                handle_at,
+                pressed_at_handle,
+                at_handle,
+                pointer: pointer.map(|p| [p.x, p.y]),
+                drag_started: r.drag_started(),
+                dragging: r.dragged(),
+                drag_stopped: r.drag_stopped(),
+                shift_click: r.clicked() && shift,
+            }
         });
+    let g = resp.inner;
+    view.plot_rects.push((
+        "y0-handle",
+        egui::Rect::from_center_size(g.handle_at, egui::Vec2::splat(2.0 * HANDLE_RADIUS)),
+    ));
+    view.y0_hot = g.at_handle;
+    if g.drag_started && g.pressed_at_handle {
+        view.y0_drag = Some(handle);
+    }
+    if let (Some(_), Some(pt)) = (view.y0_drag, g.pointer)
+        && g.dragging
+    {
+        view.y0_drag = Some(pt);
+        commands.push(Command::SetInitialState(vec![(ax.0, pt[0]), (ax.1, pt[1])]));
+    }
+    if g.drag_stopped {
+        view.y0_drag = None;
+    }
+    if g.shift_click
+        && let Some(pt) = g.pointer
+    {
+        let mut state = y0.clone();
+        state[ax.0] = pt[0];
+        state[ax.1] = pt[1];
+        commands.push(Command::AddTrajectory(state));
+    }
+    view.plot_rects.push(("phase", resp.response.rect));
 }

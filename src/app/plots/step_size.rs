@@ -1,6 +1,6 @@
 //! Plot (2): the step size h against t on a log scale, accepted against rejected attempts.
 
-use crate::export::{Figure, Marker, Series, SeriesKind};
+use crate::export::{Dash, Figure, Marker, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
@@ -25,7 +25,7 @@ pub fn series(
             color,
             kind: SeriesKind::Line {
                 width: 1,
-                dashed: false,
+                style: Dash::Solid,
             },
             points: prepared(acc, x_range, budget),
         });
@@ -74,7 +74,11 @@ pub fn ui(
     height: f32,
 ) {
     let x_range = view_t_range(ui);
-    let s = series(runs, view, x_range, POINT_BUDGET);
+    let mut s = series(runs, view, x_range, POINT_BUDGET);
+    if view.stale.is_some() {
+        super::grey_out(&mut s);
+    }
+    let height = (height - super::legend_strip(ui, &s)).max(50.0);
     let resp = super::time_plot("step-size", "h (log)", height, runs)
         .y_axis_formatter(super::log_formatter)
         .y_grid_spacer(super::decade_spacer)
@@ -83,6 +87,7 @@ pub fn ui(
             super::show_series(pui, s, true);
             (super::read_pointer(pui), super::visible_t(pui))
         });
+    view.plot_rects.push(("step-size", resp.response.rect));
     let (pointer, t) = resp.inner;
     store_t_range(ui, t);
     super::apply_pointer(pointer, view, runs, commands);
