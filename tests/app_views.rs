@@ -427,3 +427,30 @@ fn the_selected_step_has_a_lens_with_its_reference_and_estimate_parts() {
     h.get_by_label("true local error");
     h.get_by_label("paper h‖p(1) − f(1)‖");
 }
+
+#[test]
+fn a_scalar_problem_has_a_slope_field_in_the_phase_tab() {
+    let mut h = harness_at(LARGE);
+    load(&mut h, "paper-p1-bump.toml");
+    h.state_mut().view_mut().tab = Tab::Phase;
+    settle(&mut h);
+    h.state_mut()
+        .wait_for_worker_reply(0, std::time::Duration::from_secs(10));
+    settle(&mut h);
+    let fig = h.state().figure(PlotKind::Phase).unwrap();
+    assert_eq!(fig.x_label, "t");
+    let field = fig
+        .series
+        .iter()
+        .find(|s| s.name == "f (direction field)")
+        .expect("the slope field");
+    assert!(field.points.len() > 100);
+    let traj = fig
+        .series
+        .iter()
+        .find(|s| s.name == h.state().runs()[0].label())
+        .unwrap();
+    assert!(traj.points.len() > 2);
+    // The trajectory runs along t.
+    assert!(traj.points.windows(2).all(|w| w[1][0] >= w[0][0]));
+}

@@ -413,6 +413,10 @@ pub fn probe(
     })
 }
 
+/// The axis index that stands for t: a field over `(T_AXIS, c)` is the slope field of a scalar
+/// problem in the (t, y_c) plane.
+pub const T_AXIS: usize = usize::MAX;
+
 /// Arrows of f over a grid, each scaled to 0.8 of a grid cell at the strongest arrow's length
 /// (with a square-root compression so weak regions stay visible).
 pub fn field(
@@ -430,11 +434,20 @@ pub fn field(
     for i in 0..n {
         for j in 0..n {
             let (px, py) = (x0 + (i as f64 + 0.5) * dx, y0 + (j as f64 + 0.5) * dy);
-            y[axes.0] = px;
-            y[axes.1] = py;
-            problem.system.rhs(problem.t0, &y, &mut f);
+            let (t, u_dt) = if axes.0 == T_AXIS {
+                (px, 1.0)
+            } else {
+                y[axes.0] = px;
+                (problem.t0, f64::NAN)
+            };
+            let Some(slot) = y.get_mut(axes.1) else {
+                continue;
+            };
+            *slot = py;
+            problem.system.rhs(t, &y, &mut f);
             // Lengths in cell units, so that both axes are comparable.
-            let (u, v) = (f[axes.0] / dx, f[axes.1] / dy);
+            let u = if axes.0 == T_AXIS { u_dt } else { f[axes.0] };
+            let (u, v) = (u / dx, f[axes.1] / dy);
             raw.push((px, py, u, v));
         }
     }
@@ -450,7 +463,12 @@ pub fn field(
         if !(m.is_finite() && m > 0.0 && max > 0.0) {
             continue;
         }
-        let len = 0.8 * (m / max).sqrt() / m;
+        // A slope field shows directions only: every segment has the same length.
+        let len = if axes.0 == T_AXIS {
+            0.7 / m
+        } else {
+            0.8 * (m / max).sqrt() / m
+        };
         origins.push(PlotPoint::new(px, py));
         tips.push(PlotPoint::new(px + u * len * dx, py + v * len * dy));
     }

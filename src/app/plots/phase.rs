@@ -9,6 +9,7 @@ use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
 use super::super::theme::{HIGHLIGHT, TARGET, c32, run_color};
+use super::super::worker::T_AXIS;
 use super::POINT_BUDGET;
 
 const FIELD: Rgb = Rgb(150, 150, 150);
@@ -31,10 +32,32 @@ struct Gesture {
 pub fn applies(runs: &[RunData]) -> bool {
     runs.first()
         .and_then(|r| r.problem.as_ref())
-        .is_some_and(|p| (2..=3).contains(&p.dim()))
+        .is_some_and(|p| (1..=3).contains(&p.dim()))
+}
+
+/// The x coordinate of each point: component `axis`, or t for [`T_AXIS`].
+fn coords(per_component: &[Vec<egui_plot::PlotPoint>], axis: usize) -> Option<Vec<f64>> {
+    if axis == T_AXIS {
+        Some(per_component.first()?.iter().map(|p| p.x).collect())
+    } else {
+        Some(per_component.get(axis)?.iter().map(|p| p.y).collect())
+    }
+}
+
+/// A state's coordinate on `axis` (t for [`T_AXIS`]).
+fn coord(t: f64, state: &[f64], axis: usize) -> Option<f64> {
+    if axis == T_AXIS {
+        Some(t)
+    } else {
+        state.get(axis).copied()
+    }
 }
 
 fn axes(view: &ViewState, dim: usize) -> (usize, usize) {
+    if dim == 1 {
+        // A scalar problem: the solution in the (t, y) plane over its slope field.
+        return (T_AXIS, 0);
+    }
     let (a, b) = view.phase_axes;
     if a < dim && b < dim && a != b {
         (a, b)
@@ -47,20 +70,30 @@ fn axes(view: &ViewState, dim: usize) -> (usize, usize) {
 /// every k-th point beyond `budget` (a phase curve's x is not monotone, so no range cut), always
 /// ending at the latest point.
 fn trajectory(run: &RunData, shown: usize, (a, b): (usize, usize), budget: usize) -> Vec<[f64; 2]> {
-    let (Some(xa), Some(xb)) = (run.series.boundaries.get(a), run.series.boundaries.get(b)) else {
-        return Vec::new();
+    let b_points = match run.series.boundaries.get(b) {
+        Some(s) => s.revealed(shown),
+        None => return Vec::new(),
     };
-    let xs = xa.revealed(shown);
-    let ys = xb.revealed(shown);
-    let n = xs.len().min(ys.len());
+    let xs: Vec<f64> = if a == T_AXIS {
+        b_points.iter().map(|p| p.x).collect()
+    } else {
+        match run.series.boundaries.get(a) {
+            Some(s) => s.revealed(shown).iter().map(|p| p.y).collect(),
+            None => return Vec::new(),
+        }
+    };
+    let n = xs.len().min(b_points.len());
     let stride = if budget == usize::MAX {
         1
     } else {
         n.div_ceil(budget.max(1)).max(1)
     };
-    let mut out: Vec<[f64; 2]> = (0..n).step_by(stride).map(|i| [xs[i].y, ys[i].y]).collect();
+    let mut out: Vec<[f64; 2]> = (0..n)
+        .step_by(stride)
+        .map(|i| [xs[i], b_points[i].y])
+        .collect();
     if n > 0 && (n - 1) % stride != 0 {
-        out.push([xs[n - 1].y, ys[n - 1].y]);
+        out.push([xs[n - 1], b_points[n - 1].y]);
     }
     out
 }
@@ -94,7 +127,7 @@ pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> 
     if let Some(run) = runs.first() {
         // The other samples of a batch, thin, and the loss targets.
         for (s, sample) in run.batch.iter().enumerate() {
-            let (Some(xs), Some(ys)) = (sample.get(ax.0), sample.get(ax.1)) else {
+            let (Some(xs), Some(ys)) = (coords(sample, ax.0), coords(sample, ax.1)) else {
                 continue;
             };
             out.push(Series {
@@ -108,13 +141,13 @@ pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> 
                     width: 1,
                     style: Dash::Solid,
                 },
-                points: xs.iter().zip(ys).map(|(x, y)| [x.y, y.y]).collect(),
+                points: xs.iter().zip(&ys).map(|(x, y)| [*x, *y]).collect(),
             });
         }
         let targets: Vec<[f64; 2]> = run
             .targets
             .iter()
-            .filter_map(|t| Some([*t.state.get(ax.0)?, *t.state.get(ax.1)?]))
+            .filter_map(|t| Some([coord(t.t, &t.state, ax.0)?, coord(t.t, &t.state, ax.1)?]))
             .collect();
         if !targets.is_empty() {
             out.push(Series {
@@ -161,7 +194,10 @@ pub fn series(runs: &[RunData], view: &ViewState, budget: usize) -> Vec<Series> 
                 shape: Marker::Square,
                 size: 5,
             },
-            points: vec![[r.y[ax.0], r.y[ax.1]]],
+            points: vec![[
+                coord(r.t + r.h, &r.y, ax.0).unwrap_or(f64::NAN),
+                coord(r.t + r.h, &r.y, ax.1).unwrap_or(f64::NAN),
+            ]],
         });
     }
     out
@@ -172,7 +208,8 @@ fn labels(runs: &[RunData], view: &ViewState) -> (String, String) {
         return ("x".into(), "y".into());
     };
     let (a, b) = axes(view, p.dim());
-    (p.components[a].clone(), p.components[b].clone())
+    let name = |c: usize| p.components.get(c).cloned().unwrap_or_else(|| "t".into());
+    (name(a), name(b))
 }
 
 pub fn figure(runs: &[RunData], view: &ViewState) -> Figure {
@@ -210,16 +247,23 @@ fn wanted_field(runs: &[RunData], view: &ViewState) -> Option<Command> {
             }
         }
     }
-    let pad = |c: usize| ((hi[c] - lo[c]) * 0.1).max(1e-3);
+    let range = |c: usize| {
+        if c == T_AXIS {
+            (p.t0, p.t_end)
+        } else {
+            (lo[c], hi[c])
+        }
+    };
+    let padded = |c: usize| {
+        let (a, b) = range(c);
+        let pad = ((b - a) * 0.1).max(1e-3);
+        (a - pad, b + pad)
+    };
+    let ((x0, x1), (y0, y1)) = (padded(ax.0), padded(ax.1));
     Some(Command::RequestField {
         run: 0,
         axes: ax,
-        bounds: [
-            lo[ax.0] - pad(ax.0),
-            hi[ax.0] + pad(ax.0),
-            lo[ax.1] - pad(ax.1),
-            hi[ax.1] + pad(ax.1),
-        ],
+        bounds: [x0, x1, y0, y1],
         fixed: mean,
     })
 }
@@ -235,7 +279,7 @@ pub fn ui(
 ) {
     if !applies(runs) {
         ui.centered_and_justified(|ui| {
-            ui.weak("The phase portrait is for 2-D and 3-D problems.");
+            ui.weak("Solve a problem to see its phase portrait.");
         });
         return;
     }
@@ -286,8 +330,11 @@ pub fn ui(
     } else {
         p.y0.clone()
     };
-    let handle = view.y0_drag.unwrap_or([y0[ax.0], y0[ax.1]]);
-    let resp = Plot::new("phase")
+    let handle = view.y0_drag.unwrap_or([
+        coord(p.t0, &y0, ax.0).unwrap_or(p.t0),
+        coord(p.t0, &y0, ax.1).unwrap_or(0.0),
+    ]);
+    let plot = Plot::new("phase")
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label(xl)
@@ -301,54 +348,74 @@ pub fn ui(
                 .min_thickness(48.0)
                 .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
         ])
-        .data_aspect(1.0)
         .allow_drag(!view.y0_hot && view.y0_drag.is_none())
         .x_grid_spacer(super::nice_x_spacer)
-        .y_grid_spacer(super::nice_spacer)
-        .show(ui, |pui| {
-            let (field, rest): (Vec<Series>, Vec<Series>) = s
-                .into_iter()
-                .partition(|s| matches!(s.kind, SeriesKind::Segments { .. }));
-            for f in field {
-                let origins: Vec<[f64; 2]> = f.points.iter().step_by(2).copied().collect();
-                let tips: Vec<[f64; 2]> = f.points.iter().skip(1).step_by(2).copied().collect();
-                pui.arrows(
-                    Arrows::new(f.name, origins, tips)
-                        .color(c32(f.color).gamma_multiply(0.7))
-                        .tip_length(6.0),
-                );
-            }
-            super::show_series(pui, rest, false);
-            pui.points(
-                egui_plot::Points::new("y0 (drag; shift-click adds a trajectory)", vec![handle])
-                    .shape(egui_plot::MarkerShape::Circle)
-                    .radius(7.0)
-                    .filled(false)
-                    .color(c32(HIGHLIGHT)),
+        .y_grid_spacer(super::nice_spacer);
+    // Equal scales for a phase plane; t and y of a scalar problem have units of their own.
+    let plot = if dim == 1 {
+        plot
+    } else {
+        plot.data_aspect(1.0)
+    };
+    let resp = plot.show(ui, |pui| {
+        let (field, rest): (Vec<Series>, Vec<Series>) = s
+            .into_iter()
+            .partition(|s| matches!(s.kind, SeriesKind::Segments { .. }));
+        for f in field {
+            let origins: Vec<[f64; 2]> = f.points.iter().step_by(2).copied().collect();
+            let tips: Vec<[f64; 2]> = f.points.iter().skip(1).step_by(2).copied().collect();
+            pui.arrows(
+                Arrows::new(f.name, origins, tips)
+                    .color(c32(f.color).gamma_multiply(0.7))
+                    .tip_length(6.0),
             );
-            let r = pui.response();
-            let pointer = pui.pointer_coordinate();
-            let handle_at = pui.screen_from_plot(egui_plot::PlotPoint::new(handle[0], handle[1]));
-            let near = |pos: egui::Pos2| pos.distance(handle_at) <= HANDLE_RADIUS;
-            let at_handle = r.hover_pos().is_some_and(near);
-            // A drag starts once the pointer has moved: judge it by where it was pressed.
-            let pressed_at_handle = pui
-                .ctx()
-                .input(|i| i.pointer.press_origin())
-                .is_some_and(near);
-            let shift = pui.ctx().input(|i| i.modifiers.shift);
-            Gesture {
-                handle_at,
-                pressed_at_handle,
-                at_handle,
-                pointer: pointer.map(|p| [p.x, p.y]),
-                drag_started: r.drag_started(),
-                dragging: r.dragged(),
-                drag_stopped: r.drag_stopped(),
-                shift_click: r.clicked() && shift,
-            }
-        });
+        }
+        super::show_series(pui, rest, false);
+        pui.points(
+            egui_plot::Points::new("y0 (drag; shift-click adds a trajectory)", vec![handle])
+                .shape(egui_plot::MarkerShape::Circle)
+                .radius(7.0)
+                .filled(false)
+                .color(c32(HIGHLIGHT)),
+        );
+        let r = pui.response();
+        let pointer = pui.pointer_coordinate();
+        let handle_at = pui.screen_from_plot(egui_plot::PlotPoint::new(handle[0], handle[1]));
+        let near = |pos: egui::Pos2| pos.distance(handle_at) <= HANDLE_RADIUS;
+        let at_handle = r.hover_pos().is_some_and(near);
+        // A drag starts once the pointer has moved: judge it by where it was pressed.
+        let pressed_at_handle = pui
+            .ctx()
+            .input(|i| i.pointer.press_origin())
+            .is_some_and(near);
+        let shift = pui.ctx().input(|i| i.modifiers.shift);
+        Gesture {
+            handle_at,
+            pressed_at_handle,
+            at_handle,
+            pointer: pointer.map(|p| [p.x, p.y]),
+            drag_started: r.drag_started(),
+            dragging: r.dragged(),
+            drag_stopped: r.drag_stopped(),
+            shift_click: r.clicked() && shift,
+        }
+    });
+    view.plot_rects.push(("phase", resp.response.rect));
     let g = resp.inner;
+    apply_gesture(&g, handle, ax, dim, &y0, view, commands);
+}
+
+/// Turns the pointer's gesture on the initial-state handle into commands: a drag moves the
+/// initial state (live), a shift-click adds a trajectory from the point.
+fn apply_gesture(
+    g: &Gesture,
+    handle: [f64; 2],
+    ax: (usize, usize),
+    dim: usize,
+    y0: &[f64],
+    view: &mut ViewState,
+    commands: &mut Vec<Command>,
+) {
     view.plot_rects.push((
         "y0-handle",
         egui::Rect::from_center_size(g.handle_at, egui::Vec2::splat(2.0 * HANDLE_RADIUS)),
@@ -361,7 +428,12 @@ pub fn ui(
         && g.dragging
     {
         view.y0_drag = Some(pt);
-        commands.push(Command::SetInitialState(vec![(ax.0, pt[0]), (ax.1, pt[1])]));
+        // The t axis of a scalar problem stays at t0: only the state moves.
+        let values = [(ax.0, pt[0]), (ax.1, pt[1])]
+            .into_iter()
+            .filter(|(c, _)| *c < dim)
+            .collect();
+        commands.push(Command::SetInitialState(values));
     }
     if g.drag_stopped {
         view.y0_drag = None;
@@ -369,10 +441,12 @@ pub fn ui(
     if g.shift_click
         && let Some(pt) = g.pointer
     {
-        let mut state = y0.clone();
-        state[ax.0] = pt[0];
-        state[ax.1] = pt[1];
+        let mut state = y0.to_vec();
+        for (c, v) in [(ax.0, pt[0]), (ax.1, pt[1])] {
+            if let Some(slot) = state.get_mut(c) {
+                *slot = v;
+            }
+        }
         commands.push(Command::AddTrajectory(state));
     }
-    view.plot_rects.push(("phase", resp.response.rect));
 }
