@@ -109,7 +109,7 @@ fn a_batch_preset_draws_every_sample_and_its_loss_targets() {
     assert_eq!(run.batch.len(), 7, "the other seven samples are solved");
     assert!(run.batch.iter().all(|s| s.len() == 2 && s[0].len() > 2));
     assert_eq!(run.targets.len(), 8);
-    h.get_by_label_contains("A batch of 8 initial states");
+    h.get_by_label_contains("the first is stepped here, the other 7 are drawn thin");
     h.get_by_label_contains("8 loss targets");
     let fig = h.state().figure(PlotKind::Solution).unwrap();
     let batch = fig
@@ -237,20 +237,26 @@ fn legends_sit_outside_the_plots() {
     load(&mut h, "custom-damped-pendulum.toml");
     h.run_steps(3);
     let rects = h.state().view().plot_rects.clone();
-    let solution = rects
-        .iter()
-        .find(|(id, _)| *id == "solution")
-        .expect("the solution plot")
-        .1;
-    let entry = h.get_by_label("theta · zc-rk4");
-    assert!(
-        !entry.rect().intersects(solution),
-        "legend entry {:?} inside the plot {solution:?}",
-        entry.rect()
-    );
-    for (id, r) in &rects {
-        for node in h.get_all_by_label_contains("rejected") {
-            assert!(!node.rect().intersects(*r), "{id}: {:?}", node.rect());
+    assert!(rects.iter().any(|(id, _)| *id == "solution"), "{rects:?}");
+    let run_label = h.state().runs()[0].label();
+    for label in [
+        run_label.as_str(),
+        "theta",
+        "omega",
+        "rejected attempt",
+        "accept: err/tol = 1 (0 drawn at 1e-16)",
+        "a0 (theta)",
+    ] {
+        let nodes: Vec<_> = h.get_all_by_label(label).collect();
+        assert!(!nodes.is_empty(), "no legend entry {label:?}");
+        for node in nodes {
+            for (id, r) in &rects {
+                assert!(
+                    !node.rect().intersects(*r),
+                    "{label:?} at {:?} covers the {id} plot {r:?}",
+                    node.rect()
+                );
+            }
         }
     }
 }
@@ -262,7 +268,7 @@ fn without_a_dialog_backend_the_app_asks_for_a_path() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness_at(LARGE);
     h.state_mut().push_command(Command::SavePresetDialog);
-    h.run_steps(3);
+    h.run_steps(4);
     let prompt = h.state().path_prompt().expect("a path prompt, not silence");
     assert!(prompt.text.ends_with("session.toml"), "{}", prompt.text);
     h.get_by_label_contains("No file dialog is available");

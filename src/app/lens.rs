@@ -52,6 +52,13 @@ pub fn estimate_parts(probe: &ProbeResult, record: &StepRecord, method: Method) 
     }
 }
 
+fn label_spacing() -> egui::Rangef {
+    egui::Rangef::new(
+        super::plots::AXIS_LABEL_MIN,
+        super::plots::AXIS_LABEL_MIN + 1.0,
+    )
+}
+
 fn line(name: &str, tau: &[f64], v: impl Iterator<Item = f64>) -> Line<'static> {
     let pts: Vec<[f64; 2]> = tau.iter().zip(v).map(|(t, y)| [*t, y]).collect();
     Line::new(name.to_string(), PlotPoints::from(pts))
@@ -88,7 +95,20 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &ViewState) {
                 .height(110.0)
                 .width(width)
                 .allow_scroll(false)
-                .x_axis_label("τ")
+                .custom_x_axes(vec![
+                    egui_plot::AxisHints::new_x()
+                        .label("τ")
+                        .formatter(super::plots::sci_formatter)
+                        .label_spacing(label_spacing()),
+                ])
+                .custom_y_axes(vec![
+                    egui_plot::AxisHints::new_y()
+                        .formatter(super::plots::sci_formatter)
+                        .min_thickness(52.0)
+                        .label_spacing(label_spacing()),
+                ])
+                .x_grid_spacer(super::plots::nice_x_spacer)
+                .y_grid_spacer(super::plots::nice_spacer)
                 .show(ui, |pui| {
                     pui.line(
                         line(
@@ -115,7 +135,20 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &ViewState) {
                 .height(110.0)
                 .width(width)
                 .allow_scroll(false)
-                .x_axis_label("τ")
+                .custom_x_axes(vec![
+                    egui_plot::AxisHints::new_x()
+                        .label("τ")
+                        .formatter(super::plots::sci_formatter)
+                        .label_spacing(label_spacing()),
+                ])
+                .custom_y_axes(vec![
+                    egui_plot::AxisHints::new_y()
+                        .formatter(super::plots::sci_formatter)
+                        .min_thickness(52.0)
+                        .label_spacing(label_spacing()),
+                ])
+                .x_grid_spacer(super::plots::nice_x_spacer)
+                .y_grid_spacer(super::plots::nice_spacer)
                 .show(ui, |pui| {
                     pui.line(
                         line("p(τ)", &probe.tau, probe.p[c].iter().copied())

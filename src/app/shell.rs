@@ -491,7 +491,9 @@ impl eframe::App for NodelabApp {
             .size_range(left.range)
             .default_size(left.default)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
+                // Contents wider than the panel scroll sideways: a panel must never grow
+                // with its contents (it would paint over its neighbour).
+                egui::ScrollArea::both().show(ui, |ui| {
                     problem_panel::ui(
                         ui,
                         &mut self.session,
@@ -516,7 +518,9 @@ impl eframe::App for NodelabApp {
             .size_range(right.range)
             .default_size(right.default)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
+                // Contents wider than the panel scroll sideways: a panel must never grow
+                // with its contents (it would paint over its neighbour).
+                egui::ScrollArea::both().show(ui, |ui| {
                     inspector::ui(ui, &self.runs, &mut self.view, &mut self.commands);
                     lens::ui(ui, &self.runs, &self.view);
                     ui.separator();

@@ -140,6 +140,8 @@ pub struct ViewState {
     pub stale: Option<String>,
     /// The pointer is over the initial-state handle of the phase portrait (last frame).
     pub y0_hot: bool,
+    /// Where the initial-state handle was drawn (screen), last frame.
+    pub y0_handle_at: Option<egui::Pos2>,
     /// The initial state is being dragged in the phase portrait: where it is now.
     pub y0_drag: Option<[f64; 2]>,
     /// Where each plot was drawn in this frame (tests).
@@ -172,6 +174,7 @@ impl Default for ViewState {
             stale: None,
             plot_rects: Vec::new(),
             y0_hot: false,
+            y0_handle_at: None,
             y0_drag: None,
             layout: super::layout::Layout::default(),
         }

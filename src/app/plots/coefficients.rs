@@ -117,7 +117,7 @@ pub fn ui(
         super::grey_out(&mut s);
     }
     let height = (height - super::legend_strip(ui, &s)).max(50.0);
-    let resp = super::time_plot("coefficients", "a0, a1, a2", height, runs).show(ui, |pui| {
+    let resp = super::time_plot("coefficients", "a0, a1, a2", height, runs, true).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
         super::show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))

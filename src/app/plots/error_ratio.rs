@@ -89,23 +89,24 @@ pub fn ui(
     view: &mut ViewState,
     commands: &mut Vec<Command>,
     height: f32,
+    show_t: bool,
 ) {
     let x_range = view_t_range(ui);
     let mut s = series(runs, view, x_range, POINT_BUDGET);
-    s.push(Series {
-        name: "accept: err/tol = 1".into(),
+    let accept = [Series {
+        name: "accept: err/tol = 1 (0 drawn at 1e-16)".into(),
         color: ACCEPT_LINE,
         kind: SeriesKind::Line {
             width: 1,
             style: Dash::Dashed,
         },
         points: Vec::new(),
-    });
+    }];
     if view.stale.is_some() {
         super::grey_out(&mut s);
     }
-    let height = (height - super::legend_strip(ui, &s)).max(50.0);
-    let resp = super::time_plot("error-ratio", "err/tol (log)", height, runs)
+    let height = (height - super::legend_strip(ui, &accept)).max(50.0);
+    let resp = super::time_plot("error-ratio", "err/tol", height, runs, show_t)
         .y_axis_formatter(super::log_formatter)
         .y_grid_spacer(super::decade_spacer)
         .show(ui, |pui| {

@@ -147,7 +147,9 @@ fn linear_marks(input: &egui_plot::GridInput, min_points: f64) -> Vec<GridMark> 
     if multiples(major, lo, hi).len() < 3 {
         major = nice_at_most((hi - lo) / 3.0);
     }
-    let labelled = major.max(1.01 * f64::from(AXIS_LABEL_MIN) / ppv);
+    // egui_plot also skips a label whose text is taller (y) or wider (x) than the step: a
+    // labelled mark claims at least `min_points`.
+    let labelled = major.max(1.01 * min_points / ppv);
     let minor = major / 5.0;
     let mut marks: Vec<GridMark> = multiples(major, lo, hi)
         .into_iter()
@@ -201,7 +203,7 @@ fn log_marks(input: &egui_plot::GridInput, min_points: f64) -> Vec<GridMark> {
     }
     let ppv = points_per_value(input);
     let gap = min_points / ppv;
-    let labelled = 1.01 * f64::from(AXIS_LABEL_MIN) / ppv;
+    let labelled = 1.01 * min_points / ppv;
     let faint = FAINT / ppv;
     let d = [1i64, 2, 3, 5, 10, 20, 50, 100]
         .into_iter()
@@ -291,9 +293,9 @@ fn log_marks(input: &egui_plot::GridInput, min_points: f64) -> Vec<GridMark> {
     marks
 }
 
-/// How many marks egui_plot labels on an axis `points` long showing `bounds`: those whose
-/// `step_size` spans more than [`AXIS_LABEL_MIN`] points and whose label is not empty (tests
-/// and the README's claim of three labelled ticks per axis).
+/// The labels egui_plot draws on a y axis `points` long showing `bounds`: the marks whose
+/// `step_size` spans more than [`AXIS_LABEL_MIN`] points and the text's height, with a
+/// non-empty label (tests).
 pub fn labelled_ticks(
     spacer: fn(egui_plot::GridInput) -> Vec<GridMark>,
     formatter: fn(GridMark, &std::ops::RangeInclusive<f64>) -> String,
@@ -308,9 +310,11 @@ pub fn labelled_ticks(
     let range = bounds.0..=bounds.1;
     let mut marks = spacer(input);
     marks.sort_by(|a, b| a.value.total_cmp(&b.value));
+    // egui_plot labels a mark whose step spans more than the axis' minimum label spacing and
+    // at least the height of its text (about 16 points).
     marks
         .into_iter()
-        .filter(|m| m.step_size * ppv > f64::from(AXIS_LABEL_MIN))
+        .filter(|m| m.step_size * ppv > f64::from(AXIS_LABEL_MIN) && m.step_size * ppv >= 16.0)
         .map(|m| formatter(m, &range))
         .filter(|t| !t.is_empty())
         .collect()
@@ -336,8 +340,15 @@ pub fn sci_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> 
     }
 }
 
-/// A time plot with the shared t axis, cursor and app styling.
-pub fn time_plot(id: &str, y_label: &str, height: f32, runs: &[RunData]) -> Plot<'static> {
+/// A time plot with the shared t axis, cursor and app styling; `show_t`: draw the t axis (the
+/// lowest plot of the stack does; the others share it and keep their height for data).
+pub fn time_plot(
+    id: &str,
+    y_label: &str,
+    height: f32,
+    runs: &[RunData],
+    show_t: bool,
+) -> Plot<'static> {
     let span = runs
         .iter()
         .find_map(|r| r.problem.as_ref())
@@ -365,6 +376,7 @@ pub fn time_plot(id: &str, y_label: &str, height: f32, runs: &[RunData]) -> Plot
         ])
         .x_grid_spacer(nice_x_spacer)
         .y_grid_spacer(nice_spacer)
+        .show_axes([show_t, true])
 }
 
 /// The focus run (what hovering and clicking in a plot select from).
@@ -514,6 +526,29 @@ pub fn grey_out(series: &mut [crate::export::Series]) {
     }
 }
 
+/// What a legend entry shows.
+pub enum LegendKind {
+    Line(crate::export::Dash),
+    Marker(crate::export::Marker),
+}
+
+/// A legend-only series (no points): a name with its colour and line style or marker.
+pub fn legend_entry(
+    name: String,
+    color: crate::export::Rgb,
+    kind: LegendKind,
+) -> crate::export::Series {
+    crate::export::Series {
+        name,
+        color,
+        kind: match kind {
+            LegendKind::Line(style) => crate::export::SeriesKind::Line { width: 2, style },
+            LegendKind::Marker(shape) => crate::export::SeriesKind::Markers { shape, size: 3 },
+        },
+        points: Vec::new(),
+    }
+}
+
 /// The legend of a plot, drawn above it as one wrapped row of entries (line sample or marker
 /// in the series' colour and style, then its name), so that no entry covers data. Returns the
 /// height used.
@@ -634,7 +669,7 @@ pub fn time_plots(
 
 /// Minimum readable heights of the solution, h, err/tol and coefficient plots (legend
 /// included): three labelled ticks need about 3 × [`LABEL_SPACING`] of axis.
-pub const MIN_PLOT_HEIGHTS: [f32; 4] = [130.0, 100.0, 100.0, 130.0];
+pub const MIN_PLOT_HEIGHTS: [f32; 4] = [110.0, 80.0, 80.0, 130.0];
 
 /// Heights of the stacked time plots in `total` points: shares 1.5 : 1 : 1 : 1.5 (the
 /// coefficient plot holds three curves), each at least [`MIN_PLOT_HEIGHTS`].
@@ -663,14 +698,39 @@ fn stacked_time_plots(
     h: [f32; 4],
     coeffs: Option<usize>,
 ) {
+    // One legend for the runs (their colours hold in every plot below); each plot's own strip
+    // names only what is particular to it (components by line style, the acceptance line, …).
+    let mut entries: Vec<crate::export::Series> = runs
+        .iter()
+        .map(|r| {
+            legend_entry(
+                r.label(),
+                r.color,
+                LegendKind::Line(crate::export::Dash::Solid),
+            )
+        })
+        .collect();
+    entries.push(legend_entry(
+        "rejected attempt".into(),
+        super::theme::REJECTED,
+        LegendKind::Marker(crate::export::Marker::Cross),
+    ));
+    legend_strip(ui, &entries);
+    let last_t = if coeffs.is_some() {
+        3
+    } else if h[2] > 0.0 {
+        2
+    } else {
+        1
+    };
     solution::ui(ui, runs, view, commands, h[0]);
-    step_size::ui(ui, runs, view, commands, h[1]);
+    step_size::ui(ui, runs, view, commands, h[1], last_t == 1);
     if h[2] > 0.0 {
-        error_ratio::ui(ui, runs, view, commands, h[2]);
+        error_ratio::ui(ui, runs, view, commands, h[2], last_t == 2);
     }
     if let Some(ri) = coeffs {
         let p = runs[ri].problem.as_ref();
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!("a0, a1, a2 of {} for", runs[ri].config.method));
             if let Some(p) = p {
                 for (c, name) in p.components.iter().enumerate() {
@@ -783,7 +843,7 @@ mod tests {
 
     #[test]
     fn the_coefficient_plot_gets_the_most_room_with_the_solution() {
-        let h = plot_heights(420.0, true, true);
+        let h = plot_heights(600.0, true, true);
         assert!(h[3] >= h[1] * 1.4 && h[3] >= MIN_PLOT_HEIGHTS[3], "{h:?}");
         let small = plot_heights(200.0, true, true);
         for k in 0..4 {

@@ -334,6 +334,16 @@ pub fn ui(
         coord(p.t0, &y0, ax.0).unwrap_or(p.t0),
         coord(p.t0, &y0, ax.1).unwrap_or(0.0),
     ]);
+    // A press on the handle (where it was drawn last frame) moves the initial state, not the
+    // plot.
+    let pressed_on_handle = ui
+        .ctx()
+        .input(|i| i.pointer.press_origin())
+        .is_some_and(|p| {
+            view.y0_handle_at
+                .is_some_and(|h| p.distance(h) <= HANDLE_RADIUS)
+        });
+    let grabbing = view.y0_hot || view.y0_drag.is_some() || pressed_on_handle;
     let plot = Plot::new("phase")
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
@@ -348,7 +358,7 @@ pub fn ui(
                 .min_thickness(48.0)
                 .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
         ])
-        .allow_drag(!view.y0_hot && view.y0_drag.is_none())
+        .allow_drag(!grabbing)
         .x_grid_spacer(super::nice_x_spacer)
         .y_grid_spacer(super::nice_spacer);
     // Equal scales for a phase plane; t and y of a scalar problem have units of their own.
@@ -421,6 +431,7 @@ fn apply_gesture(
         egui::Rect::from_center_size(g.handle_at, egui::Vec2::splat(2.0 * HANDLE_RADIUS)),
     ));
     view.y0_hot = g.at_handle;
+    view.y0_handle_at = Some(g.handle_at);
     if g.drag_started && g.pressed_at_handle {
         view.y0_drag = Some(handle);
     }

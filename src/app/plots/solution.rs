@@ -195,6 +195,46 @@ fn dense_curves(
     Some(curves)
 }
 
+/// The solution plot's own legend: the components by line style (the runs' colours are in
+/// the legend above the time plots), the exact solution, a batch's samples and loss targets.
+fn legend(runs: &[RunData], view: &ViewState, series: &[Series]) -> Vec<Series> {
+    use super::{LegendKind, legend_entry};
+    let mut out = Vec::new();
+    if let Some(p) = runs.iter().find_map(|r| r.problem.as_ref()) {
+        for (c, name) in p.components.iter().enumerate() {
+            out.push(legend_entry(
+                name.clone(),
+                COMPONENT_KEY,
+                LegendKind::Line(Dash::of_component(c)),
+            ));
+        }
+        if view.show_exact && runs.first().is_some_and(|r| !r.exact_curve.is_empty()) {
+            out.push(Series {
+                name: "exact".into(),
+                color: EXACT,
+                kind: SeriesKind::Line {
+                    width: 1,
+                    style: Dash::Solid,
+                },
+                points: Vec::new(),
+            });
+        }
+    }
+    out.extend(
+        series
+            .iter()
+            .filter(|s| s.name.starts_with("other ") || s.name == "loss targets")
+            .map(|s| Series {
+                points: Vec::new(),
+                ..s.clone()
+            }),
+    );
+    out
+}
+
+/// The neutral colour of the component keys in the legend.
+const COMPONENT_KEY: crate::export::Rgb = crate::export::Rgb(160, 160, 160);
+
 pub fn figure(runs: &[RunData], view: &ViewState) -> Figure {
     Figure {
         title: title(runs),
@@ -223,8 +263,8 @@ pub fn ui(
     if view.stale.is_some() {
         super::grey_out(&mut s);
     }
-    let height = (height - super::legend_strip(ui, &s)).max(50.0);
-    let resp = super::time_plot("solution", "y", height, runs).show(ui, |pui| {
+    let height = (height - super::legend_strip(ui, &legend(runs, view, &s))).max(50.0);
+    let resp = super::time_plot("solution", "y", height, runs, false).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
         super::show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))

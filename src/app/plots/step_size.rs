@@ -72,14 +72,15 @@ pub fn ui(
     view: &mut ViewState,
     commands: &mut Vec<Command>,
     height: f32,
+    show_t: bool,
 ) {
     let x_range = view_t_range(ui);
     let mut s = series(runs, view, x_range, POINT_BUDGET);
     if view.stale.is_some() {
         super::grey_out(&mut s);
     }
-    let height = (height - super::legend_strip(ui, &s)).max(50.0);
-    let resp = super::time_plot("step-size", "h (log)", height, runs)
+    // The runs' legend above the time plots names every line here.
+    let resp = super::time_plot("step-size", "h (log)", height, runs, show_t)
         .y_axis_formatter(super::log_formatter)
         .y_grid_spacer(super::decade_spacer)
         .show(ui, |pui| {

@@ -153,13 +153,7 @@ impl NodelabApp {
                         .error("that initial state does not fit the problem's dimension");
                 }
             }
-            Command::AskPath(action) => {
-                let text = action
-                    .suggestion(&self.options.presets_dir)
-                    .display()
-                    .to_string();
-                self.path_prompt = Some(PathPrompt { action, text });
-            }
+            Command::AskPath(action) => self.ask_path(action),
             Command::RequestField {
                 run,
                 axes,
@@ -189,7 +183,7 @@ impl NodelabApp {
         dialog: impl FnOnce() -> Option<JobResult> + Send + 'static,
     ) {
         if !self.options.file_dialogs || !file_prompt::dialog_backend_available() {
-            self.commands.push(Command::AskPath(action));
+            self.ask_path(action);
             return;
         }
         self.jobs.spawn("file-dialog", move || {
@@ -202,6 +196,15 @@ impl NodelabApp {
                 None => JobResult::Cancelled,
             }
         });
+    }
+
+    /// Opens the path prompt for `action`, with a suggested path.
+    fn ask_path(&mut self, action: FileAction) {
+        let text = action
+            .suggestion(&self.options.presets_dir)
+            .display()
+            .to_string();
+        self.path_prompt = Some(PathPrompt { action, text });
     }
 
     fn select(&mut self, s: Option<StepRef>) {
@@ -325,7 +328,7 @@ impl NodelabApp {
             }
             JobResult::WeightsLoaded(Err(e)) => self.toasts.error(e),
             JobResult::Cancelled => {}
-            JobResult::DialogFailed(action) => self.commands.push(Command::AskPath(action)),
+            JobResult::DialogFailed(action) => self.ask_path(action),
         }
     }
 }
