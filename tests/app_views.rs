@@ -361,6 +361,12 @@ fn dragging_the_initial_state_re_solves_and_shift_click_adds_a_trajectory() {
     load(&mut h, "paper-van-der-pol.toml");
     h.state_mut().view_mut().tab = Tab::Phase;
     settle(&mut h);
+    // The vector field arrives from the worker and widens the plot's bounds: wait for it, so
+    // that the handle stays where it was drawn.
+    h.state_mut()
+        .wait_for_worker_reply(0, std::time::Duration::from_secs(2));
+    settle(&mut h);
+    h.run_steps(3);
     let y0 = h.state().session().builtin.y0.clone();
     let start = handle(&h);
     h.drag_at(start);

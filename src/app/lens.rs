@@ -52,6 +52,93 @@ pub fn estimate_parts(probe: &ProbeResult, record: &StepRecord, method: Method) 
     }
 }
 
+/// The two plots of the lens: q(τ) − reference against ±err, and p(τ) against f along q(τ).
+fn lens_plots(
+    ui: &mut egui::Ui,
+    probe: &ProbeResult,
+    c: usize,
+    color: egui::Color32,
+    err_line: f64,
+) {
+    let width = ui.available_width();
+    ui.label(egui::RichText::new("q(τ) − reference inside the step").small());
+    Plot::new("lens-error")
+        .height(110.0)
+        .width(width)
+        .allow_scroll(false)
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label("τ")
+                .formatter(super::plots::sci_formatter)
+                .label_spacing(label_spacing()),
+        ])
+        .custom_y_axes(vec![
+            egui_plot::AxisHints::new_y()
+                .formatter(super::plots::sci_formatter)
+                .min_thickness(52.0)
+                .label_spacing(label_spacing()),
+        ])
+        .x_grid_spacer(super::plots::nice_x_spacer)
+        .y_grid_spacer(super::plots::nice_spacer)
+        .show(ui, |pui| {
+            pui.line(
+                line(
+                    "q − ref",
+                    &probe.tau,
+                    probe.q[c]
+                        .iter()
+                        .zip(&probe.reference[c])
+                        .map(|(q, y)| q - y),
+                )
+                .color(color)
+                .width(2.0),
+            );
+            for s in [-1.0, 1.0] {
+                pui.hline(
+                    HLine::new("", s * err_line)
+                        .color(c32(EXACT))
+                        .style(LineStyle::dashed_dense()),
+                );
+            }
+        });
+    ui.label(egui::RichText::new("p(τ) (dashed) and f along q(τ) (red)").small());
+    Plot::new("lens-pf")
+        .height(110.0)
+        .width(width)
+        .allow_scroll(false)
+        .custom_x_axes(vec![
+            egui_plot::AxisHints::new_x()
+                .label("τ")
+                .formatter(super::plots::sci_formatter)
+                .label_spacing(label_spacing()),
+        ])
+        .custom_y_axes(vec![
+            egui_plot::AxisHints::new_y()
+                .formatter(super::plots::sci_formatter)
+                .min_thickness(52.0)
+                .label_spacing(label_spacing()),
+        ])
+        .x_grid_spacer(super::plots::nice_x_spacer)
+        .y_grid_spacer(super::plots::nice_spacer)
+        .show(ui, |pui| {
+            pui.line(
+                line("p(τ)", &probe.tau, probe.p[c].iter().copied())
+                    .color(color)
+                    .style(LineStyle::dashed_dense())
+                    .width(2.0),
+            );
+            pui.line(
+                line(
+                    "f(t + τh, q(τ))",
+                    &probe.tau,
+                    probe.f_true[c].iter().copied(),
+                )
+                .color(c32(REJECTED))
+                .width(1.5),
+            );
+        });
+}
+
 fn label_spacing() -> egui::Rangef {
     egui::Rangef::new(
         super::plots::AXIS_LABEL_MIN,
@@ -88,84 +175,7 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &ViewState) {
         .show(ui, |ui| {
             let color = c32(run.color);
             let parts = estimate_parts(probe, r, run.config.method);
-            let width = ui.available_width();
-            ui.label(egui::RichText::new("q(τ) − reference inside the step").small());
-            let err_line = parts.err.unwrap_or(0.0);
-            Plot::new("lens-error")
-                .height(110.0)
-                .width(width)
-                .allow_scroll(false)
-                .custom_x_axes(vec![
-                    egui_plot::AxisHints::new_x()
-                        .label("τ")
-                        .formatter(super::plots::sci_formatter)
-                        .label_spacing(label_spacing()),
-                ])
-                .custom_y_axes(vec![
-                    egui_plot::AxisHints::new_y()
-                        .formatter(super::plots::sci_formatter)
-                        .min_thickness(52.0)
-                        .label_spacing(label_spacing()),
-                ])
-                .x_grid_spacer(super::plots::nice_x_spacer)
-                .y_grid_spacer(super::plots::nice_spacer)
-                .show(ui, |pui| {
-                    pui.line(
-                        line(
-                            "q − ref",
-                            &probe.tau,
-                            probe.q[c]
-                                .iter()
-                                .zip(&probe.reference[c])
-                                .map(|(q, y)| q - y),
-                        )
-                        .color(color)
-                        .width(2.0),
-                    );
-                    for s in [-1.0, 1.0] {
-                        pui.hline(
-                            HLine::new("", s * err_line)
-                                .color(c32(EXACT))
-                                .style(LineStyle::dashed_dense()),
-                        );
-                    }
-                });
-            ui.label(egui::RichText::new("p(τ) (dashed) and f along q(τ) (red)").small());
-            Plot::new("lens-pf")
-                .height(110.0)
-                .width(width)
-                .allow_scroll(false)
-                .custom_x_axes(vec![
-                    egui_plot::AxisHints::new_x()
-                        .label("τ")
-                        .formatter(super::plots::sci_formatter)
-                        .label_spacing(label_spacing()),
-                ])
-                .custom_y_axes(vec![
-                    egui_plot::AxisHints::new_y()
-                        .formatter(super::plots::sci_formatter)
-                        .min_thickness(52.0)
-                        .label_spacing(label_spacing()),
-                ])
-                .x_grid_spacer(super::plots::nice_x_spacer)
-                .y_grid_spacer(super::plots::nice_spacer)
-                .show(ui, |pui| {
-                    pui.line(
-                        line("p(τ)", &probe.tau, probe.p[c].iter().copied())
-                            .color(color)
-                            .style(LineStyle::dashed_dense())
-                            .width(2.0),
-                    );
-                    pui.line(
-                        line(
-                            "f(t + τh, q(τ))",
-                            &probe.tau,
-                            probe.f_true[c].iter().copied(),
-                        )
-                        .color(c32(REJECTED))
-                        .width(1.5),
-                    );
-                });
+            lens_plots(ui, probe, c, color, parts.err.unwrap_or(0.0));
             let num = super::inspector::num;
             egui::Grid::new("lens-parts")
                 .num_columns(2)

@@ -140,6 +140,8 @@ pub struct ViewState {
     pub stale: Option<String>,
     /// The pointer is over the initial-state handle of the phase portrait (last frame).
     pub y0_hot: bool,
+    /// The problem the phase portrait was drawn for last (kept while a re-solve starts).
+    pub phase_problem: Option<super::model::ProblemInfo>,
     /// Where the initial-state handle was drawn (screen), last frame.
     pub y0_handle_at: Option<egui::Pos2>,
     /// The initial state is being dragged in the phase portrait: where it is now.
@@ -175,6 +177,7 @@ impl Default for ViewState {
             plot_rects: Vec::new(),
             y0_hot: false,
             y0_handle_at: None,
+            phase_problem: None,
             y0_drag: None,
             layout: super::layout::Layout::default(),
         }

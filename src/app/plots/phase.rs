@@ -277,15 +277,26 @@ pub fn ui(
     view: &mut ViewState,
     commands: &mut Vec<Command>,
 ) {
-    if !applies(runs) {
+    // While a re-solve starts (the new run does not know its problem yet), keep drawing the
+    // plot with the last problem seen: a drag of the initial state must not lose its widget.
+    if let Some(p) = runs.first().and_then(|r| r.problem.as_ref()) {
+        if view.phase_problem.as_ref() != Some(p) {
+            view.phase_problem = Some(p.clone());
+        }
+    } else if runs.is_empty() || view.y0_drag.is_none() {
+        view.phase_problem = None;
+    }
+    let Some(p) = view
+        .phase_problem
+        .clone()
+        .filter(|p| (1..=3).contains(&p.dim()))
+    else {
         ui.centered_and_justified(|ui| {
             ui.weak("Solve a problem to see its phase portrait.");
         });
         return;
-    }
-    let Some(p) = runs.first().and_then(|r| r.problem.as_ref()) else {
-        return;
     };
+    let p = &p;
     let dim = p.dim();
     ui.horizontal(|ui| {
         if dim == 3 {
