@@ -131,6 +131,7 @@ pub fn ui(
     if !session.description.is_empty() {
         ui.add(egui::Label::new(egui::RichText::new(pretty(&session.description)).weak()).wrap());
     }
+    let before = (session.kind, session.builtin.name.clone());
     ui.horizontal(|ui| {
         ui.selectable_value(&mut session.kind, ProblemKind::Builtin, "Built-in");
         ui.selectable_value(&mut session.kind, ProblemKind::Custom, "Formulas");
@@ -141,6 +142,10 @@ pub fn ui(
         ProblemKind::Builtin => builtin_ui(ui, &mut session.builtin),
         ProblemKind::Custom => custom_ui(ui, &mut session.custom, check),
         ProblemKind::Neural => neural_ui(ui, session, commands),
+    }
+    // A preset's description speaks of its own problem: another problem chosen here drops it.
+    if (session.kind, session.builtin.name.as_str()) != (before.0, before.1.as_str()) {
+        session.description.clear();
     }
 }
 
@@ -242,7 +247,7 @@ fn custom_ui(ui: &mut egui::Ui, draft: &mut CustomDraft, check: &CustomCheck) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut draft.variables[i])
-                    .desired_width(36.0)
+                    .desired_width(48.0)
                     .hint_text("var"),
             );
             ui.label("' =");

@@ -69,6 +69,8 @@ pub struct AppOptions {
     /// Use the system's file dialogs where a backend is found (off: always ask for paths in
     /// the app's own prompt).
     pub file_dialogs: bool,
+    /// The window's inner size at start (`NODELAB_WINDOW_SIZE=1920x1080`); 1280×800 if unset.
+    pub window_size: Option<[f32; 2]>,
 }
 
 impl Default for AppOptions {
@@ -88,6 +90,7 @@ impl Default for AppOptions {
             hover: true,
             auto_solve_delay: freshness::DEFAULT_DELAY,
             file_dialogs: true,
+            window_size: None,
         }
     }
 }

@@ -143,6 +143,8 @@ fn linear_marks(input: &egui_plot::GridInput, min_points: f64) -> Vec<GridMark> 
         return Vec::new();
     }
     let ppv = points_per_value(input);
+    // At most about eight labels on a long axis.
+    let min_points = min_points.max((hi - lo) * ppv / 8.0);
     let mut major = nice_at_least(min_points / ppv);
     if multiples(major, lo, hi).len() < 3 {
         major = nice_at_most((hi - lo) / 3.0);
@@ -202,6 +204,7 @@ fn log_marks(input: &egui_plot::GridInput, min_points: f64) -> Vec<GridMark> {
         return Vec::new();
     }
     let ppv = points_per_value(input);
+    let min_points = min_points.max((hi - lo) * ppv / 8.0);
     let gap = min_points / ppv;
     let labelled = 1.01 * min_points / ppv;
     let faint = FAINT / ppv;

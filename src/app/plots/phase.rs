@@ -333,7 +333,13 @@ pub fn ui(
     if view.stale.is_some() {
         super::grey_out(&mut s);
     }
-    super::legend_strip(ui, &s);
+    let mut legend = s.clone();
+    legend.push(super::legend_entry(
+        "y0: drag it (re-solves live); shift-click adds a trajectory".into(),
+        HIGHLIGHT,
+        super::LegendKind::Marker(Marker::Circle),
+    ));
+    super::legend_strip(ui, &legend);
     let ax = axes(view, dim);
     // The session's initial state (ahead of the run's while a re-solve is on its way).
     let y0: Vec<f64> = if y0.len() == dim {
