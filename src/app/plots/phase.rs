@@ -246,6 +246,13 @@ fn wanted_field(runs: &[RunData], view: &ViewState) -> Option<Command> {
                 mean[c] += q.y / n as f64;
             }
         }
+        // The field covers a batch's other samples too.
+        for q in run.batch.iter().filter_map(|s| s.get(c)).flatten() {
+            if q.y.is_finite() {
+                lo[c] = lo[c].min(q.y);
+                hi[c] = hi[c].max(q.y);
+            }
+        }
     }
     let range = |c: usize| {
         if c == T_AXIS {
@@ -298,7 +305,7 @@ pub fn ui(
     };
     let p = &p;
     let dim = p.dim();
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         if dim == 3 {
             ui.label("Projection:");
             for (a, b) in [(0, 1), (0, 2), (1, 2)] {
