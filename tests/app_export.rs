@@ -10,7 +10,7 @@ use egui_kittest::Harness;
 use nodelab::app::command::Command;
 use nodelab::app::state::PlotKind;
 use nodelab::app::{AppOptions, NodelabApp};
-use nodelab::export::{self, Figure, Format, HLine, Marker, Rgb, Series, SeriesKind};
+use nodelab::export::{self, Dash, Figure, Format, HLine, Marker, Rgb, Series, SeriesKind};
 
 fn presets() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets")
@@ -22,6 +22,8 @@ fn app() -> Harness<'static, NodelabApp> {
         restore: false,
         run_at_start: false,
         show_adapter: false,
+        auto_solve_delay: std::time::Duration::ZERO,
+        file_dialogs: false,
         ..AppOptions::default()
     };
     Harness::builder()
@@ -74,7 +76,7 @@ fn sample_figure() -> Figure {
                 color: Rgb(0, 114, 178),
                 kind: SeriesKind::Line {
                     width: 2,
-                    dashed: false,
+                    style: Dash::Solid,
                 },
                 points: (1..50).map(|i| [i as f64, (i as f64).powi(-2)]).collect(),
             },

@@ -25,6 +25,8 @@ fn app() -> Harness<'static, NodelabApp> {
         restore: false,
         run_at_start: false,
         show_adapter: false,
+        auto_solve_delay: std::time::Duration::ZERO,
+        file_dialogs: false,
         ..AppOptions::default()
     };
     Harness::builder()

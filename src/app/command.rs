@@ -49,4 +49,12 @@ pub enum Command {
         fixed: Vec<f64>,
     },
     DismissError,
+    /// Set components of the current problem's initial state (dragged in the phase portrait):
+    /// `(component, value)` pairs.
+    SetInitialState(Vec<(usize, f64)>),
+    /// Add a trajectory from this initial state (shift-click in the phase portrait); it is
+    /// solved with the first solver and drawn thin, as the samples of a batch.
+    AddTrajectory(Vec<f64>),
+    /// Ask for a path in the app's own prompt (no file dialog backend).
+    AskPath(super::file_prompt::FileAction),
 }

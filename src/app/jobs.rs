@@ -23,6 +23,8 @@ pub enum JobResult {
     TrainingPresetLoaded(Box<Result<(crate::train::TrainConfig, Option<String>), String>>),
     /// The user closed a file dialog.
     Cancelled,
+    /// The file dialog did not show (no backend): ask for the path in the app.
+    DialogFailed(super::file_prompt::FileAction),
 }
 
 /// The job queue. `pending` counts jobs whose result has not been taken yet.

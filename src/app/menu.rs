@@ -91,7 +91,8 @@ pub fn toolbar(
     available: usize,
     commands: &mut Vec<Command>,
 ) {
-    ui.horizontal(|ui| {
+    // Wraps onto a second row in a narrow window instead of widening it.
+    ui.horizontal_wrapped(|ui| {
         let p = &mut view.playback;
         if p.playing {
             if ui.button("⏸ Pause").clicked() {

@@ -5,7 +5,8 @@
 //!
 //! Environment (smoke tests): `NODELAB_EXIT_AFTER_FRAMES=N` closes the window after N frames,
 //! `NODELAB_SCREENSHOT=path.png` saves a screenshot of the window before closing,
-//! `NODELAB_FRESH=1` ignores the state saved by the previous launch; for screenshots,
+//! `NODELAB_FRESH=1` ignores the state saved by the previous launch (session, window size and
+//! panel layout), `NODELAB_WINDOW_SIZE=WxH` opens the window at that size; for screenshots,
 //! `NODELAB_PRESET=file.toml` loads a preset at start, `NODELAB_TAB=phase|work-precision` opens
 //! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
 //! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
@@ -15,8 +16,12 @@
 //! at launch.
 
 pub mod command;
+pub mod file_prompt;
+pub mod freshness;
 pub mod inspector;
 pub mod jobs;
+pub mod layout;
+pub mod lens;
 pub mod menu;
 pub mod model;
 pub mod playback;
@@ -82,6 +87,13 @@ pub fn options_from_env() -> AppOptions {
         hover: var("NODELAB_NO_HOVER").is_none(),
         workspace: var("NODELAB_WORKSPACE").and_then(|w| shell::Workspace::parse(&w)),
         start_training: var("NODELAB_START").is_some(),
+        window_size: var("NODELAB_WINDOW_SIZE").and_then(|v| {
+            let (w, h) = v.split_once('x')?;
+            let size = [w.trim().parse::<f32>().ok()?, h.trim().parse::<f32>().ok()?];
+            size.iter()
+                .all(|s| s.is_finite() && *s >= 1.0 && *s <= 16384.0)
+                .then_some(size)
+        }),
         ..AppOptions::default()
     }
 }
@@ -92,11 +104,27 @@ pub fn native_options() -> eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("nodelab — step explorer")
             .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([900.0, 600.0])
+            .with_min_inner_size(layout::MIN_WINDOW)
             .with_drag_and_drop(true),
         renderer: eframe::Renderer::Wgpu,
         ..eframe::NativeOptions::default()
     }
+}
+
+/// [`native_options`] for a launch with `options`: a fresh start (`NODELAB_FRESH=1`) neither
+/// restores the previous window size nor the previous layout.
+pub fn native_options_for(options: &AppOptions) -> eframe::NativeOptions {
+    let mut native = eframe::NativeOptions {
+        persist_window: options.restore,
+        ..native_options()
+    };
+    if let Some([w, h]) = options.window_size {
+        let [min_w, min_h] = layout::MIN_WINDOW;
+        native.viewport = native
+            .viewport
+            .with_inner_size([w.max(min_w), h.max(min_h)]);
+    }
+    native
 }
 
 /// Opens the app; returns the process exit code.
@@ -110,7 +138,7 @@ pub fn run() -> i32 {
     let options = options_from_env();
     let result = eframe::run_native(
         "nodelab",
-        native_options(),
+        native_options_for(&options),
         Box::new(move |cc| Ok(Box::new(NodelabApp::new(cc, options)))),
     );
     match result {

@@ -25,6 +25,55 @@ impl ProblemInfo {
     }
 }
 
+/// A state a loss wants sample `sample` to reach at time `t`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossTarget {
+    pub sample: usize,
+    pub t: f64,
+    pub state: Vec<f64>,
+}
+
+/// The targets of a `[loss]` table on the span ending at `t_end`: `mse` and `half-sse` want the
+/// final states, `trajectory-mse` the states at its times; `cross-entropy` has no target state.
+pub fn loss_targets(loss: &crate::preset::LossSpec, t_end: f64) -> Vec<LossTarget> {
+    use crate::preset::TargetSpec;
+    let at_end = |sample: usize, state: &Vec<f64>| LossTarget {
+        sample,
+        t: t_end,
+        state: state.clone(),
+    };
+    match &loss.target {
+        None => Vec::new(),
+        Some(TargetSpec::One(v)) => vec![at_end(0, v)],
+        Some(TargetSpec::Batch(b)) if loss.times.is_empty() => {
+            b.iter().enumerate().map(|(s, v)| at_end(s, v)).collect()
+        }
+        // trajectory-mse with one sample: one state per time.
+        Some(TargetSpec::Batch(b)) => loss
+            .times
+            .iter()
+            .zip(b)
+            .map(|(t, v)| LossTarget {
+                sample: 0,
+                t: *t,
+                state: v.clone(),
+            })
+            .collect(),
+        Some(TargetSpec::Trajectory(per_time)) => loss
+            .times
+            .iter()
+            .zip(per_time)
+            .flat_map(|(t, states)| {
+                states.iter().enumerate().map(|(s, v)| LossTarget {
+                    sample: s,
+                    t: *t,
+                    state: v.clone(),
+                })
+            })
+            .collect(),
+    }
+}
+
 /// A run's lifecycle.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
@@ -83,6 +132,9 @@ pub struct RunSeries {
 pub struct RunData {
     /// Unique per run created in this process (caches key on it).
     pub generation: u64,
+    /// The problem this run solves, as the session described it when the run started (the
+    /// run's results are stale once the session describes another).
+    pub spec: crate::preset::ProblemSpec,
     pub config: SolverConfig,
     pub color: Rgb,
     pub status: RunStatus,
@@ -103,6 +155,11 @@ pub struct RunData {
     pub probe: Option<ProbeResult>,
     /// The vector field of the phase portrait.
     pub field: Option<FieldGrid>,
+    /// The other initial states of a batch: per sample, per component, (t, y) at the accepted
+    /// step boundaries (empty for a single initial state).
+    pub batch: Vec<Vec<Vec<PlotPoint>>>,
+    /// The loss targets of a gradient preset, drawn with the solution.
+    pub targets: Vec<LossTarget>,
     /// Statistics of the last (shown, records) asked for: recomputed only when those change.
     stats_cache: std::cell::RefCell<Option<((usize, usize), RunStats)>>,
 }
@@ -112,6 +169,7 @@ impl RunData {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Self {
             generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            spec: crate::preset::ProblemSpec::default(),
             config,
             color,
             status: RunStatus::Starting,
@@ -126,6 +184,8 @@ impl RunData {
             series: RunSeries::default(),
             probe: None,
             field: None,
+            batch: Vec::new(),
+            targets: Vec::new(),
             stats_cache: std::cell::RefCell::new(None),
         }
     }

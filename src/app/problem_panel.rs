@@ -82,6 +82,30 @@ pub fn num_field(ui: &mut egui::Ui, value: &mut f64, name: &str) -> egui::Respon
     .accessible_name(name)
 }
 
+/// Help texts written for a terminal, made readable in the UI: TeX-style exponent groups
+/// `^{3/2}` become `^(3/2)` and code quotes (backticks) are dropped.
+pub fn pretty(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '`' => {}
+            '^' if chars.peek() == Some(&'{') => {
+                chars.next();
+                depth += 1;
+                out.push_str("^(");
+            }
+            '}' if depth > 0 => {
+                depth -= 1;
+                out.push(')');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Shortest readable form of a number (`0.1`, `1e-6`, `2.5`).
 pub fn format_num(v: f64) -> String {
     if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e5) {
@@ -104,6 +128,10 @@ pub fn ui(
     commands: &mut Vec<Command>,
 ) {
     ui.heading("Vector field");
+    if !session.description.is_empty() {
+        ui.add(egui::Label::new(egui::RichText::new(pretty(&session.description)).weak()).wrap());
+    }
+    let before = (session.kind, session.builtin.name.clone());
     ui.horizontal(|ui| {
         ui.selectable_value(&mut session.kind, ProblemKind::Builtin, "Built-in");
         ui.selectable_value(&mut session.kind, ProblemKind::Custom, "Formulas");
@@ -114,6 +142,10 @@ pub fn ui(
         ProblemKind::Builtin => builtin_ui(ui, &mut session.builtin),
         ProblemKind::Custom => custom_ui(ui, &mut session.custom, check),
         ProblemKind::Neural => neural_ui(ui, session, commands),
+    }
+    // A preset's description speaks of its own problem: another problem chosen here drops it.
+    if (session.kind, session.builtin.name.as_str()) != (before.0, before.1.as_str()) {
+        session.description.clear();
     }
 }
 
@@ -131,7 +163,7 @@ fn builtin_ui(ui: &mut egui::Ui, draft: &mut BuiltinDraft) {
                     ui.label(egui::RichText::new(group).small().strong());
                 }
                 ui.selectable_value(&mut chosen, info.name.to_string(), info.name)
-                    .on_hover_text(info.description);
+                    .on_hover_text(pretty(info.description));
             }
         })
         .response
@@ -145,9 +177,9 @@ fn builtin_ui(ui: &mut egui::Ui, draft: &mut BuiltinDraft) {
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         for line in info.formula {
-            ui.label(egui::RichText::new(*line).italics().size(14.0));
+            ui.label(egui::RichText::new(pretty(line)).italics().size(14.0));
         }
-        ui.label(egui::RichText::new(info.source).small().weak());
+        ui.label(egui::RichText::new(pretty(info.source)).small().weak());
     });
     if !info.params.is_empty() {
         egui::Grid::new("builtin-params")
@@ -156,9 +188,13 @@ fn builtin_ui(ui: &mut egui::Ui, draft: &mut BuiltinDraft) {
             .show(ui, |ui| {
                 for (name, _, meaning) in info.params {
                     if let Some(v) = draft.params.get_mut(*name) {
-                        ui.label(*name);
+                        ui.label(*name).on_hover_text(*meaning);
                         num_field(ui, v, name);
-                        ui.label(egui::RichText::new(*meaning).small().weak());
+                        // Cut to the panel's width (the whole text on hover).
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(*meaning).small().weak())
+                                .truncate(),
+                        );
                         ui.end_row();
                     }
                 }
@@ -211,27 +247,33 @@ fn custom_ui(ui: &mut egui::Ui, draft: &mut CustomDraft, check: &CustomCheck) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut draft.variables[i])
-                    .desired_width(36.0)
+                    .desired_width(48.0)
                     .hint_text("var"),
             );
             ui.label("' =");
             let err = check.per_equation.get(i).cloned().flatten();
-            let mut edit = egui::TextEdit::singleline(&mut draft.equations[i])
-                .font(egui::TextStyle::Monospace)
-                .hint_text("right-hand side")
-                .desired_width(ui.available_width() - 28.0);
-            if err.is_some() {
-                edit = edit.text_color(ui.visuals().error_fg_color);
-            }
-            ui.add(edit);
-            if n > 1
-                && ui
-                    .small_button("Remove")
-                    .on_hover_text("remove this variable")
-                    .clicked()
-            {
-                remove = Some(i);
-            }
+            // The remove button first, from the right, and the formula takes what is left: a
+            // width computed from `available_width()` before the button would overflow the
+            // panel, and a resizable panel grows with its contents frame after frame.
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if n > 1
+                    && ui
+                        .small_button("✖")
+                        .on_hover_text("remove this variable")
+                        .clicked()
+                {
+                    remove = Some(i);
+                }
+                let mut edit = egui::TextEdit::singleline(&mut draft.equations[i])
+                    .font(egui::TextStyle::Monospace)
+                    .hint_text("right-hand side")
+                    .desired_width(ui.available_width().max(40.0));
+                if err.is_some() {
+                    edit = edit.text_color(ui.visuals().error_fg_color);
+                }
+                ui.add(edit)
+                    .accessible_name(format!("{}'", draft.variables[i]));
+            });
         });
         if let Some(e) = check.per_equation.get(i).cloned().flatten() {
             ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {e}"));
@@ -264,7 +306,11 @@ fn custom_ui(ui: &mut egui::Ui, draft: &mut CustomDraft, check: &CustomCheck) {
             ui.label("=");
             let label = format!("value of {name}");
             num_field(ui, value, &label);
-            if ui.small_button("Remove").clicked() {
+            if ui
+                .small_button("✖")
+                .on_hover_text("remove this parameter")
+                .clicked()
+            {
                 remove = Some(i);
             }
         });
@@ -282,7 +328,7 @@ fn custom_ui(ui: &mut egui::Ui, draft: &mut CustomDraft, check: &CustomCheck) {
 
 fn neural_ui(ui: &mut egui::Ui, session: &mut Session, commands: &mut Vec<Command>) {
     let draft = &mut session.neural;
-    ui.label("f(t, y) = MLP(y) from a weights file (JSON, see `nodelab grad`).");
+    ui.label("f(t, y) = MLP(y) from a weights file (JSON, as written by nodelab grad).");
     ui.horizontal(|ui| {
         if ui.button("Load weights…").clicked() {
             commands.push(Command::PickWeights);
@@ -301,6 +347,30 @@ fn neural_ui(ui: &mut egui::Ui, session: &mut Session, commands: &mut Vec<Comman
             ui.colored_label(ui.visuals().warn_fg_color, "no weights file loaded");
         }
     }
-    let names: Vec<String> = (0..draft.y0.len()).map(|i| format!("y{i}")).collect();
+    // The network's components are called y1, y2, … in the plots too.
+    let names: Vec<String> = (1..=draft.y0.len()).map(|i| format!("y{i}")).collect();
     state_ui(ui, &names, &mut draft.y0, &mut draft.t_span);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_texts_show_no_tex_groups_or_backticks() {
+        assert_eq!(
+            pretty("v' = -2v/t - (x^2-C)^{3/2}, see `nodelab presets`"),
+            "v' = -2v/t - (x^2-C)^(3/2), see nodelab presets"
+        );
+        assert_eq!(pretty("e^{−(t−3)(t−7)}"), "e^(−(t−3)(t−7))");
+        for info in BUILTINS {
+            for text in [info.description, info.source]
+                .into_iter()
+                .chain(info.formula.iter().copied())
+            {
+                let p = pretty(text);
+                assert!(!p.contains("^{") && !p.contains('`'), "{}: {p}", info.name);
+            }
+        }
+    }
 }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::preset::{LoadedPreset, Preset, PresetError, ProblemKind, ProblemSpec, StateSpec};
+use crate::grad::batch::BatchSteps;
+use crate::preset::{
+    LoadedPreset, LossSpec, Preset, PresetError, ProblemKind, ProblemSpec, StateSpec,
+};
 use crate::problem::{Problem, builtin};
 use crate::solver::{Method, SolverConfig};
 
@@ -81,6 +84,21 @@ pub struct NeuralDraft {
     pub t_span: [f64; 2],
 }
 
+/// What a gradient preset adds to a problem, which the explorer shows but does not edit: the
+/// batch of initial states, the `[loss]` table and the batch stepping. Kept with the source it
+/// was loaded for, so that a saved session writes it back (a loaded table is never dropped).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GradientDraft {
+    /// The problem source the batch and loss belong to.
+    pub kind: ProblemKind,
+    /// Every initial state of the batch, as loaded (the first one is the draft's `y0`, which
+    /// the user may edit).
+    pub batch: Vec<Vec<f64>>,
+    pub loss: Option<LossSpec>,
+    pub batch_steps: BatchSteps,
+}
+
 /// The whole saved session of the step explorer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -92,6 +110,8 @@ pub struct Session {
     pub neural: NeuralDraft,
     /// The solvers run and overlaid; the first is the preset's `[solver]`, the rest `[[compare]]`.
     pub solvers: Vec<SolverConfig>,
+    /// The batch and loss of a gradient preset (none for a solve preset).
+    pub gradient: Option<GradientDraft>,
 }
 
 impl Default for Session {
@@ -110,6 +130,7 @@ impl Default for Session {
                 tol: 1e-4,
                 ..SolverConfig::default()
             }],
+            gradient: None,
         }
     }
 }
@@ -119,6 +140,69 @@ fn spec_y0(y0: &[f64]) -> Option<StateSpec> {
 }
 
 impl Session {
+    /// The initial state of the current source.
+    pub fn y0(&self) -> &[f64] {
+        match self.kind {
+            ProblemKind::Builtin => &self.builtin.y0,
+            ProblemKind::Custom => &self.custom.y0,
+            ProblemKind::Neural => &self.neural.y0,
+        }
+    }
+
+    /// The initial state of the current source, editable.
+    pub fn y0_mut(&mut self) -> &mut Vec<f64> {
+        match self.kind {
+            ProblemKind::Builtin => &mut self.builtin.y0,
+            ProblemKind::Custom => &mut self.custom.y0,
+            ProblemKind::Neural => &mut self.neural.y0,
+        }
+    }
+
+    /// Adds an initial state to the current source's batch (a batch of one becomes two: the
+    /// draft's own `y0` first). States of another dimension are refused.
+    pub fn add_initial_state(&mut self, state: Vec<f64>) -> bool {
+        let y0 = self.y0_mut().clone();
+        if state.len() != y0.len() || state.iter().any(|v| !v.is_finite()) {
+            return false;
+        }
+        let kind = self.kind;
+        let g = match &mut self.gradient {
+            Some(g) if g.kind == kind => g,
+            _ => self.gradient.insert(GradientDraft {
+                kind,
+                ..GradientDraft::default()
+            }),
+        };
+        if g.batch.is_empty() {
+            g.batch.push(y0);
+        }
+        g.batch.push(state);
+        true
+    }
+
+    /// The gradient part of the current source, if it has one.
+    pub fn gradient(&self) -> Option<&GradientDraft> {
+        self.gradient.as_ref().filter(|g| g.kind == self.kind)
+    }
+
+    /// The `[loss]` table of the current source.
+    pub fn loss(&self) -> Option<&LossSpec> {
+        self.gradient()?.loss.as_ref()
+    }
+
+    /// The initial state(s) of the current source: the draft's `y0`, followed by the rest of
+    /// a loaded batch when its states have the same dimension.
+    fn state_spec(&self, y0: &[f64]) -> Option<StateSpec> {
+        match self.gradient() {
+            Some(g) if g.batch.len() > 1 && g.batch.iter().all(|s| s.len() == y0.len()) => {
+                let mut batch = g.batch.clone();
+                batch[0] = y0.to_vec();
+                Some(StateSpec::Batch(batch))
+            }
+            _ => spec_y0(y0),
+        }
+    }
+
     /// The name a solve of the current source reports (`van-der-pol`, `custom`, `neural`).
     pub fn problem_name(&self) -> &str {
         match self.kind {
@@ -135,14 +219,14 @@ impl Session {
                 kind: ProblemKind::Builtin,
                 name: Some(self.builtin.name.clone()),
                 params: self.builtin.params.clone(),
-                y0: spec_y0(&self.builtin.y0),
+                y0: self.state_spec(&self.builtin.y0),
                 t_span: Some(self.builtin.t_span),
                 ..ProblemSpec::default()
             },
             ProblemKind::Custom => ProblemSpec {
                 kind: ProblemKind::Custom,
                 params: self.custom.params.iter().cloned().collect(),
-                y0: spec_y0(&self.custom.y0),
+                y0: self.state_spec(&self.custom.y0),
                 t_span: Some(self.custom.t_span),
                 variables: self.custom.variables.clone(),
                 equations: self.custom.equations.clone(),
@@ -150,7 +234,7 @@ impl Session {
             },
             ProblemKind::Neural => ProblemSpec {
                 kind: ProblemKind::Neural,
-                y0: spec_y0(&self.neural.y0),
+                y0: self.state_spec(&self.neural.y0),
                 t_span: Some(self.neural.t_span),
                 weights: self
                     .neural
@@ -170,9 +254,10 @@ impl Session {
             problem: self.problem_spec(),
             solver: solvers.next().unwrap_or_default(),
             compare: solvers.collect(),
-            // The step explorer has no gradient settings: a saved session is a solve preset.
-            batch_steps: Default::default(),
-            loss: None,
+            // The explorer does not edit a gradient preset's loss and batch stepping, but never
+            // drops them either.
+            batch_steps: self.gradient().map(|g| g.batch_steps).unwrap_or_default(),
+            loss: self.loss().cloned(),
         }
     }
 
@@ -218,6 +303,21 @@ impl Session {
                 };
             }
         }
+        let batch = p
+            .problem
+            .y0
+            .as_ref()
+            .map(StateSpec::as_batch)
+            .unwrap_or_default();
+        next.gradient = (batch.len() > 1
+            || p.loss.is_some()
+            || p.batch_steps != BatchSteps::default())
+        .then(|| GradientDraft {
+            kind: p.problem.kind,
+            batch,
+            loss: p.loss.clone(),
+            batch_steps: p.batch_steps,
+        });
         next.solvers = std::iter::once(p.solver.clone())
             .chain(p.compare.iter().cloned())
             .collect();
@@ -287,5 +387,41 @@ mod tests {
         s.apply_preset(&loaded, &problem);
         assert_eq!(s.kind, ProblemKind::Builtin);
         assert_eq!(s.custom, before.custom);
+    }
+
+    #[test]
+    fn a_gradient_preset_keeps_its_batch_and_loss_through_a_saved_session() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets");
+        for name in ["grad-batch.toml", "grad-trajectory.toml"] {
+            let (loaded, problem) = check_preset(&dir.join(name)).unwrap();
+            let mut s = Session::default();
+            s.apply_preset(&loaded, &problem);
+            assert!(s.loss().is_some(), "{name}");
+            let saved = s.to_preset();
+            assert_eq!(
+                saved.loss, loaded.preset.loss,
+                "{name}: the [loss] table is kept"
+            );
+            assert_eq!(saved.batch_steps, loaded.preset.batch_steps, "{name}");
+            assert_eq!(
+                saved.problem.y0, loaded.preset.problem.y0,
+                "{name}: every sample"
+            );
+            let text = saved.to_toml().unwrap();
+            assert!(text.contains("[loss]"), "{name}: {text}");
+            // Loading the saved session gives the same session back.
+            let again = LoadedPreset::from_text(&text, "saved.toml", &dir).unwrap();
+            let (again, problem) = check_loaded(again).unwrap();
+            let mut back = Session::default();
+            back.apply_preset(&again, &problem);
+            assert_eq!(back.gradient, s.gradient, "{name}");
+        }
+        // Switching to another source leaves the gradient part out of what is solved and saved.
+        let (loaded, problem) = check_preset(&dir.join("grad-batch.toml")).unwrap();
+        let mut s = Session::default();
+        s.apply_preset(&loaded, &problem);
+        s.kind = ProblemKind::Builtin;
+        assert_eq!(s.to_preset().loss, None);
+        assert!(matches!(s.problem_spec().y0, Some(StateSpec::One(_))));
     }
 }

@@ -9,6 +9,8 @@ use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 
 use super::command::Command;
+use super::file_prompt::{self, PathPrompt};
+use super::freshness::{self, AutoSolve};
 use super::jobs::Jobs;
 use super::model::{RunData, RunStatus};
 use super::problem_panel::{self, CustomCheck};
@@ -19,7 +21,8 @@ use super::sweep::SweepState;
 use super::theme;
 use super::toasts::Toasts;
 use super::worker::{self, SolveHandle, SolveMsg};
-use super::{inspector, menu, solver_panel, stats, status_bar};
+use super::{inspector, layout, lens, menu, solver_panel, stats, status_bar};
+use crate::preset::ProblemKind;
 
 mod commands;
 mod frame;
@@ -78,6 +81,14 @@ pub struct AppOptions {
     pub workspace: Option<Workspace>,
     /// Start the training (of the restored or loaded setup) at launch.
     pub start_training: bool,
+    /// How long the session must stay unchanged before an automatic re-solve (tests use zero:
+    /// the re-solve then starts on the next frame, deterministically).
+    pub auto_solve_delay: std::time::Duration,
+    /// Use the system's file dialogs where a backend is found (off: always ask for paths in
+    /// the app's own prompt).
+    pub file_dialogs: bool,
+    /// The window's inner size at start (`NODELAB_WINDOW_SIZE=1920x1080`); 1280×800 if unset.
+    pub window_size: Option<[f32; 2]>,
 }
 
 impl Default for AppOptions {
@@ -97,6 +108,9 @@ impl Default for AppOptions {
             hover: true,
             workspace: None,
             start_training: false,
+            auto_solve_delay: freshness::DEFAULT_DELAY,
+            file_dialogs: true,
+            window_size: None,
         }
     }
 }
@@ -114,6 +128,8 @@ pub struct NodelabApp {
     toasts: Toasts,
     presets: Vec<PathBuf>,
     preset_error: Option<String>,
+    /// The path prompt shown instead of a file dialog, when there is none.
+    path_prompt: Option<PathPrompt>,
     custom_check: CustomCheck,
     table_order: TableOrder,
     adapter: Option<String>,
@@ -123,6 +139,8 @@ pub struct NodelabApp {
     frames: u64,
     last_frame: Option<Instant>,
     commands: Vec<Command>,
+    /// The session revision and the debounce of automatic re-solves.
+    auto: AutoSolve,
     repaint: Arc<dyn Fn() + Send + Sync>,
     screenshot_saved: Arc<AtomicBool>,
     screenshot_requested: bool,
@@ -147,6 +165,12 @@ impl NodelabApp {
                 .then(|| cc.storage.and_then(|s| s.get_string(key)))
                 .flatten()
         };
+        if !options.restore {
+            // Fresh means fresh: egui's persisted memory (panel widths, plot zoom) was loaded
+            // by eframe before the app exists; forget it too.
+            cc.egui_ctx
+                .memory_mut(|m| m.data = egui::util::IdTypeMap::default());
+        }
         let restored = stored(SESSION_KEY).and_then(|s| serde_json::from_str::<Session>(&s).ok());
         let rerun = restored.is_none() || rerun_restored_session(stored(OUTCOME_KEY).as_deref());
         let session = restored.unwrap_or_default();
@@ -167,6 +191,7 @@ impl NodelabApp {
         });
         let adapter = gpu.as_ref().map(|g| g.adapter.summary());
         let options_workspace = options.workspace.unwrap_or_default();
+        let auto_delay = options.auto_solve_delay;
         let mut app = Self {
             session,
             dark,
@@ -179,6 +204,7 @@ impl NodelabApp {
             toasts: Toasts::default(),
             presets: Vec::new(),
             preset_error: None,
+            path_prompt: None,
             custom_check: CustomCheck::default(),
             table_order: TableOrder::default(),
             adapter,
@@ -187,6 +213,7 @@ impl NodelabApp {
             frames: 0,
             last_frame: None,
             commands: Vec::new(),
+            auto: AutoSolve::new(auto_delay),
             repaint,
             screenshot_saved: Arc::new(AtomicBool::new(false)),
             screenshot_requested: false,
@@ -257,6 +284,11 @@ impl NodelabApp {
 
     pub fn preset_error(&self) -> Option<&str> {
         self.preset_error.as_deref()
+    }
+
+    /// The path prompt, while it is open.
+    pub fn path_prompt(&self) -> Option<&PathPrompt> {
+        self.path_prompt.as_ref()
     }
 
     pub fn presets(&self) -> &[PathBuf] {
@@ -330,6 +362,10 @@ impl NodelabApp {
         let spec = self.session.problem_spec();
         for (i, cfg) in self.session.solvers.iter().enumerate() {
             let mut run = RunData::new(cfg.clone(), theme::run_color(i));
+            run.spec = spec.clone();
+            if let (Some(loss), Some([_, t_end])) = (self.session.loss(), spec.t_span) {
+                run.targets = super::model::loss_targets(loss, t_end);
+            }
             let handle = match worker::spawn(
                 spec.clone(),
                 PathBuf::from("."),
@@ -377,6 +413,48 @@ impl NodelabApp {
         (self.repaint)();
     }
 
+    /// The session can be solved as it stands (no formula or settings error).
+    pub(super) fn session_is_valid(&self) -> bool {
+        let problem_ok = match self.session.kind {
+            ProblemKind::Builtin => true,
+            ProblemKind::Custom => self.custom_check.is_ok(),
+            ProblemKind::Neural => self.session.neural.weights.is_some(),
+        };
+        problem_ok && self.session.solvers.iter().all(|c| c.validate().is_ok())
+    }
+
+    /// Results carry their inputs: marks the runs and the sweep stale when the session no
+    /// longer describes them, and re-solves them once the editing pauses (when automatic
+    /// re-solving is on and the session is valid).
+    fn keep_results_fresh(&mut self, ctx: &egui::Context) {
+        let now = Instant::now();
+        self.auto.observe(&self.session, now);
+        self.view.stale = freshness::stale_reason(&self.runs, &self.session);
+        let spec = self.session.problem_spec();
+        let sweep_stale = self.sweep.is_stale(&spec)
+            || (self.sweep.running() && self.sweep.running_spec.as_ref() != Some(&spec));
+        if !self.view.auto_solve || !self.session_is_valid() {
+            return;
+        }
+        // Dragging the initial state re-solves live (the solves are fast); other edits wait
+        // for a pause.
+        if let Some(left) = self.auto.wait_left(now)
+            && self.view.y0_drag.is_none()
+        {
+            ctx.request_repaint_after(left);
+            return;
+        }
+        if self.view.stale.is_some() && self.auto.run_requested != self.auto.revision {
+            self.commands.push(Command::Run);
+        }
+        if sweep_stale
+            && self.view.tab == Tab::WorkPrecision
+            && self.auto.sweep_requested != self.auto.revision
+        {
+            self.commands.push(Command::RunWorkPrecision);
+        }
+    }
+
     fn busy_workers(&self) -> usize {
         self.runs.iter().filter(|r| !r.is_finished()).count()
             + usize::from(self.sweep.running())
@@ -405,6 +483,7 @@ fn apply_msg(run: &mut RunData, m: SolveMsg) {
         SolveMsg::Invalid(e) => run.status = RunStatus::Invalid(e),
         SolveMsg::Probe(p) => run.probe = Some(p),
         SolveMsg::Field(f) => run.field = Some(f),
+        SolveMsg::Batch(b) => run.batch = b,
     }
 }
 
@@ -435,6 +514,7 @@ impl eframe::App for NodelabApp {
             ctx.request_repaint();
         }
         self.custom_check.update(&self.session.custom);
+        self.keep_results_fresh(&ctx);
 
         egui::Panel::top("menu").show(ui, |ui| {
             menu::menu_bar(
@@ -472,11 +552,18 @@ impl eframe::App for NodelabApp {
             };
             status_bar::ui(ui, adapter, self.busy_workers(), &self.view);
         });
-        egui::Panel::left("setup")
+        // Width ranges follow the window, so that neither a long formula nor a width restored
+        // from another launch can push the plots out (see `layout`).
+        let window = ui.max_rect().size();
+        let (left, right) = (layout::left(window.x), layout::right(window.x));
+        let left_panel = egui::Panel::left("setup")
             .resizable(true)
-            .default_size(330.0)
+            .size_range(left.range)
+            .default_size(left.default)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
+                // Contents wider than the panel scroll sideways: a panel must never grow
+                // with its contents (it would paint over its neighbour).
+                egui::ScrollArea::both().show(ui, |ui| {
                     problem_panel::ui(
                         ui,
                         &mut self.session,
@@ -485,32 +572,36 @@ impl eframe::App for NodelabApp {
                     );
                     ui.separator();
                     let running = self.runs.iter().any(|r| !r.is_finished());
-                    solver_panel::ui(ui, &mut self.session.solvers, running, &mut self.commands);
+                    solver_panel::ui(
+                        ui,
+                        &mut self.session.solvers,
+                        running,
+                        &mut self.view.auto_solve,
+                        &mut self.commands,
+                    );
                 });
             });
         // Wide enough for the step's components, so that showing a step never resizes the
         // plots under the pointer.
-        egui::Panel::right("inspector")
+        let right_panel = egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(360.0)
+            .size_range(right.range)
+            .default_size(right.default)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
+                // Contents wider than the panel scroll sideways: a panel must never grow
+                // with its contents (it would paint over its neighbour).
+                egui::ScrollArea::both().show(ui, |ui| {
                     inspector::ui(ui, &self.runs, &mut self.view, &mut self.commands);
+                    lens::ui(ui, &self.runs, &self.view);
                     ui.separator();
-                    stats::ui(
-                        ui,
-                        &self.runs,
-                        self.session.problem_name(),
-                        &mut self.view,
-                        &mut self.commands,
-                    );
+                    stats::ui(ui, &self.runs, &mut self.view, &mut self.commands);
                 });
             });
         if self.view.show_table && self.view.tab == Tab::TimePlots && !self.runs.is_empty() {
             egui::Panel::bottom("steps")
                 .resizable(true)
-                .default_size(170.0)
-                .min_size(140.0)
+                .size_range(layout::table(window.y))
+                .default_size(170.0_f32.min(window.y * 0.25))
                 .show(ui, |ui| {
                     step_table::ui(
                         ui,
@@ -521,8 +612,21 @@ impl eframe::App for NodelabApp {
                     );
                 });
         }
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        let central = egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.view.layout = layout::Layout {
+            window,
+            left: left_panel.response.rect,
+            right: right_panel.response.rect,
+            central: central.response.rect,
+        };
         self.error_window(&ctx);
+        if let Some(prompt) = &mut self.path_prompt {
+            let (command, keep) = file_prompt::ui(&ctx, prompt);
+            self.commands.extend(command);
+            if !keep {
+                self.path_prompt = None;
+            }
+        }
         self.toasts.ui(&ctx, dt as f32);
         if self.view.debug_overlay {
             let n: usize = self.runs.iter().map(|r| r.records.len()).sum();

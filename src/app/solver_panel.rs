@@ -11,6 +11,7 @@ pub fn ui(
     ui: &mut egui::Ui,
     solvers: &mut Vec<SolverConfig>,
     running: bool,
+    auto_solve: &mut bool,
     commands: &mut Vec<Command>,
 ) {
     ui.heading("Solvers");
@@ -110,4 +111,9 @@ pub fn ui(
             commands.push(Command::Cancel);
         }
     });
+    ui.checkbox(auto_solve, "re-solve after each edit")
+        .on_hover_text(
+            "solve again shortly after the problem or a solver changes; turn off for very long \
+             runs (stale plots are then greyed and labelled)",
+        );
 }

@@ -133,6 +133,23 @@ pub struct ViewState {
     pub show_table: bool,
     pub debug_overlay: bool,
     pub frame_times: FrameTimes,
+    /// Re-solve automatically (debounced) after an edit of the problem or the solvers.
+    pub auto_solve: bool,
+    /// Why the shown results no longer match the session (set each frame by the app; `None`:
+    /// the results are current). Stale plots are greyed and labelled.
+    pub stale: Option<String>,
+    /// The pointer is over the initial-state handle of the phase portrait (last frame).
+    pub y0_hot: bool,
+    /// The problem the phase portrait was drawn for last (kept while a re-solve starts).
+    pub phase_problem: Option<super::model::ProblemInfo>,
+    /// Where the initial-state handle was drawn (screen), last frame.
+    pub y0_handle_at: Option<egui::Pos2>,
+    /// The initial state is being dragged in the phase portrait: where it is now.
+    pub y0_drag: Option<[f64; 2]>,
+    /// Where each plot was drawn in this frame (tests).
+    pub plot_rects: Vec<(&'static str, egui::Rect)>,
+    /// Where the panels were drawn in the last frame.
+    pub layout: super::layout::Layout,
 }
 
 impl Default for ViewState {
@@ -155,6 +172,14 @@ impl Default for ViewState {
             show_table: true,
             debug_overlay: false,
             frame_times: FrameTimes::default(),
+            auto_solve: true,
+            stale: None,
+            plot_rects: Vec::new(),
+            y0_hot: false,
+            y0_handle_at: None,
+            phase_problem: None,
+            y0_drag: None,
+            layout: super::layout::Layout::default(),
         }
     }
 }

@@ -38,29 +38,14 @@ pub fn banner(ui: &mut egui::Ui, text: &str, error: bool) {
         });
 }
 
-pub fn ui(
-    ui: &mut egui::Ui,
-    runs: &[RunData],
-    current_problem: &str,
-    view: &mut ViewState,
-    commands: &mut Vec<Command>,
-) {
+pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &mut ViewState, commands: &mut Vec<Command>) {
     ui.heading("Run statistics");
     if runs.is_empty() {
         ui.weak("Press Run to solve.");
     }
-    // Results stay on screen when the user picks another problem; say whose they are.
-    if let Some(solved) = runs
-        .iter()
-        .filter_map(|r| r.problem.as_ref())
-        .map(|p| p.name.as_str())
-        .find(|name| *name != current_problem)
-    {
+    if let Some(reason) = &view.stale {
         ui.label(
-            egui::RichText::new(format!(
-                "These results are for {solved}: press ▶ Run to solve {current_problem}."
-            ))
-            .color(ui.visuals().warn_fg_color),
+            egui::RichText::new(format!("Stale: {reason}.")).color(ui.visuals().warn_fg_color),
         );
     }
     for (i, run) in runs.iter().enumerate() {
@@ -106,6 +91,19 @@ pub fn ui(
                     );
                 }
             });
+        if i == 0 && !run.batch.is_empty() {
+            ui.label(format!(
+                "A batch of {} initial states: the first is stepped here, the other {} are drawn thin.",
+                run.batch.len() + 1,
+                run.batch.len()
+            ));
+        }
+        if i == 0 && !run.targets.is_empty() {
+            ui.label(format!(
+                "{} loss targets drawn as squares.",
+                run.targets.len()
+            ));
+        }
         match &run.status {
             RunStatus::Starting => {
                 ui.horizontal(|ui| {

@@ -48,6 +48,8 @@ pub fn overlay(ctx: &egui::Context, view: &ViewState, points: usize) {
         .interactable(false)
         .show(ctx, |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
+                // One line each, never wrapped ("8 fps" on a line of its own).
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
                 ui.monospace(frame_text(&view.frame_times));
                 ui.monospace(format!("{points} attempted steps in memory"));
             });

@@ -54,8 +54,9 @@ fn mono(text: String) -> egui::RichText {
     egui::RichText::new(text).monospace()
 }
 
+/// Numbers as the inspector shows them (one format across the app).
 fn num(v: f64) -> String {
-    format!("{v:.5e}")
+    super::inspector::num(v)
 }
 
 pub fn ui(
@@ -82,92 +83,101 @@ pub fn ui(
         .selected
         .filter(|s| s.run == view.table_run)
         .and_then(|s| order.rows.iter().position(|&r| r as usize == s.record));
-    let mut table = TableBuilder::new(ui)
-        .id_salt("step-table")
-        .striped(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::exact(40.0))
-        .columns(Column::exact(86.0), 3)
-        .column(Column::exact(72.0))
-        .column(Column::exact(44.0))
-        .column(Column::remainder().clip(true))
-        .auto_shrink([false, false])
-        .min_scrolled_height(0.0)
-        .max_scroll_height(f32::INFINITY);
-    if view.scroll_to_selection
-        && let Some(row) = selected_row
-    {
-        table = table.scroll_to_row(row, Some(egui::Align::Center));
-    }
-    view.scroll_to_selection = false;
-    let d = run.problem.as_ref().map_or(0, |p| p.dim());
-    let columns = [
-        ("#", SortColumn::Index),
-        ("t", SortColumn::T),
-        ("h", SortColumn::H),
-        ("err", SortColumn::Err),
-        ("accepted", SortColumn::Accepted),
-        ("nfev", SortColumn::Nfev),
-    ];
-    table
-        .header(20.0, |mut header| {
-            for (name, col) in columns {
-                header.col(|ui| {
-                    let arrow = if view.sort.0 == col {
-                        if view.sort.1 { " ⏶" } else { " ⏷" }
-                    } else {
-                        ""
-                    };
-                    if ui
-                        .button(egui::RichText::new(format!("{name}{arrow}")).strong())
-                        .clicked()
-                    {
-                        view.sort = if view.sort.0 == col {
-                            (col, !view.sort.1)
+    // Narrow windows scroll the table sideways rather than cutting the state column.
+    egui::ScrollArea::horizontal().show(ui, |ui| {
+        let mut table = TableBuilder::new(ui)
+            .id_salt("step-table")
+            .striped(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::exact(40.0))
+            .columns(Column::exact(76.0), 3)
+            .column(Column::exact(72.0))
+            .column(Column::exact(44.0))
+            .column(Column::auto().at_least(180.0))
+            .auto_shrink([false, false])
+            .min_scrolled_height(0.0)
+            .max_scroll_height(f32::INFINITY);
+        if view.scroll_to_selection
+            && let Some(row) = selected_row
+        {
+            table = table.scroll_to_row(row, Some(egui::Align::Center));
+        }
+        view.scroll_to_selection = false;
+        let d = run.problem.as_ref().map_or(0, |p| p.dim());
+        let columns = [
+            ("#", SortColumn::Index),
+            ("t", SortColumn::T),
+            ("h", SortColumn::H),
+            ("err", SortColumn::Err),
+            ("accepted", SortColumn::Accepted),
+            ("nfev", SortColumn::Nfev),
+        ];
+        table
+            .header(20.0, |mut header| {
+                for (name, col) in columns {
+                    header.col(|ui| {
+                        let arrow = if view.sort.0 == col {
+                            if view.sort.1 { " ⏶" } else { " ⏷" }
                         } else {
-                            (col, true)
+                            ""
                         };
+                        if ui
+                            .button(egui::RichText::new(format!("{name}{arrow}")).strong())
+                            .clicked()
+                        {
+                            view.sort = if view.sort.0 == col {
+                                (col, !view.sort.1)
+                            } else {
+                                (col, true)
+                            };
+                        }
+                    });
+                }
+                header.col(|ui| {
+                    let names = run
+                        .problem
+                        .as_ref()
+                        .map(|p| p.components.iter().take(3).cloned().collect::<Vec<_>>())
+                        .unwrap_or_default();
+                    let more = if d > 3 { ", …" } else { "" };
+                    ui.strong(format!("{}{more}", names.join(", ")));
+                });
+            })
+            .body(|body| {
+                body.rows(18.0, order.rows.len(), |mut row| {
+                    let i = order.rows[row.index()] as usize;
+                    let r = &run.records[i];
+                    let this = StepRef {
+                        run: view.table_run,
+                        record: i,
+                    };
+                    row.set_selected(view.selected == Some(this));
+                    row.set_hovered(view.hovered == Some(this));
+                    row.col(|ui| cell(ui, i.to_string()));
+                    row.col(|ui| cell(ui, mono(num(r.t))));
+                    row.col(|ui| cell(ui, mono(num(r.h))));
+                    row.col(|ui| cell(ui, mono(r.err.map_or("—".into(), num))));
+                    row.col(|ui| {
+                        if r.accepted {
+                            cell(ui, "yes");
+                        } else {
+                            cell(ui, egui::RichText::new("no").color(c32(REJECTED)));
+                        }
+                    });
+                    row.col(|ui| cell(ui, mono(r.nfev.to_string())));
+                    row.col(|ui| {
+                        let ys: Vec<String> = r.y.iter().take(3).map(|v| num(*v)).collect();
+                        cell(ui, mono(ys.join(", ")));
+                    });
+                    let resp = row.response();
+                    if resp.clicked() {
+                        commands.push(Command::Select(Some(this)));
+                    }
+                    if resp.hovered() {
+                        view.hovered_next = Some(this);
                     }
                 });
-            }
-            header.col(|ui| {
-                ui.strong(format!("y (first {} comp.)", d.min(3)));
             });
-        })
-        .body(|body| {
-            body.rows(18.0, order.rows.len(), |mut row| {
-                let i = order.rows[row.index()] as usize;
-                let r = &run.records[i];
-                let this = StepRef {
-                    run: view.table_run,
-                    record: i,
-                };
-                row.set_selected(view.selected == Some(this));
-                row.set_hovered(view.hovered == Some(this));
-                row.col(|ui| cell(ui, i.to_string()));
-                row.col(|ui| cell(ui, mono(num(r.t))));
-                row.col(|ui| cell(ui, mono(num(r.h))));
-                row.col(|ui| cell(ui, mono(r.err.map_or("—".into(), num))));
-                row.col(|ui| {
-                    if r.accepted {
-                        cell(ui, "yes");
-                    } else {
-                        cell(ui, egui::RichText::new("no").color(c32(REJECTED)));
-                    }
-                });
-                row.col(|ui| cell(ui, mono(r.nfev.to_string())));
-                row.col(|ui| {
-                    let ys: Vec<String> = r.y.iter().take(3).map(|v| format!("{v:.5}")).collect();
-                    cell(ui, mono(ys.join(", ")));
-                });
-                let resp = row.response();
-                if resp.clicked() {
-                    commands.push(Command::Select(Some(this)));
-                }
-                if resp.hovered() {
-                    view.hovered_next = Some(this);
-                }
-            });
-        });
+    });
 }

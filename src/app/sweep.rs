@@ -36,11 +36,20 @@ pub struct SweepState {
     pub progress: (usize, usize),
     pub result: Option<WorkPrecision>,
     pub error: Option<String>,
+    /// The problem of the running sweep.
+    pub running_spec: Option<ProblemSpec>,
+    /// The problem `result` belongs to (stale once the session describes another).
+    pub result_spec: Option<ProblemSpec>,
 }
 
 impl SweepState {
     pub fn running(&self) -> bool {
         self.handle.is_some()
+    }
+
+    /// The shown sweep belongs to another problem than `current`.
+    pub fn is_stale(&self, current: &ProblemSpec) -> bool {
+        self.result.is_some() && self.result_spec.as_ref() != Some(current)
     }
 
     /// Takes the worker's messages.
@@ -52,6 +61,7 @@ impl SweepState {
                 SweepMsg::Progress(d, t) => self.progress = (d, t),
                 SweepMsg::Done(wp) => {
                     self.result = Some(*wp);
+                    self.result_spec = self.running_spec.clone();
                     finished = true;
                 }
                 SweepMsg::Failed(e) => {
@@ -72,6 +82,7 @@ impl SweepState {
                 Ok(SweepMsg::Progress(d, t)) => self.progress = (d, t),
                 Ok(SweepMsg::Done(wp)) => {
                     self.result = Some(*wp);
+                    self.result_spec = self.running_spec.clone();
                     self.handle = None;
                 }
                 Ok(SweepMsg::Failed(e)) => {

@@ -18,8 +18,8 @@ pub const RUN_COLORS: [Rgb; 7] = [
 pub const REJECTED: Rgb = Rgb(220, 50, 47);
 /// The exact solution.
 pub const EXACT: Rgb = Rgb(128, 128, 128);
-/// Coefficient colours a0, a1, a2.
-pub const COEFF_COLORS: [Rgb; 3] = [Rgb(0, 114, 178), Rgb(230, 159, 0), Rgb(0, 158, 115)];
+/// Loss targets of a gradient preset.
+pub const TARGET: Rgb = Rgb(120, 70, 170);
 /// Selected-step highlight.
 pub const HIGHLIGHT: Rgb = Rgb(230, 40, 230);
 

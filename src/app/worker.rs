@@ -46,6 +46,9 @@ pub enum SolveMsg {
     Invalid(String),
     Probe(ProbeResult),
     Field(FieldGrid),
+    /// The other initial states of a batch (a gradient preset), solved with the same settings:
+    /// per sample, per component, (t, y) at the accepted step boundaries.
+    Batch(Vec<Vec<Vec<PlotPoint>>>),
 }
 
 /// UI → worker.
@@ -79,6 +82,36 @@ pub struct ProbeResult {
     pub tau: Vec<f64>,
     pub p: Vec<Vec<f64>>,
     pub f_true: Vec<Vec<f64>>,
+    /// The dense output q(τ) at `tau`, per component.
+    pub q: Vec<Vec<f64>>,
+    /// A tight reference solution from the step's start state at `tau` (classical RK4 with
+    /// [`REFERENCE_SUBSTEPS`] substeps per sample interval), per component.
+    pub reference: Vec<Vec<f64>>,
+}
+
+/// RK4 substeps per τ interval of the probe's reference solution.
+pub const REFERENCE_SUBSTEPS: usize = 8;
+
+/// One classical RK4 step of `problem` from `(t, y)` by `h`, in place.
+fn rk4_substep(problem: &Problem, t: f64, y: &mut [f64], h: f64, k: &mut [Vec<f64>; 5]) {
+    let d = y.len();
+    let [k1, k2, k3, k4, tmp] = k;
+    problem.system.rhs(t, y, k1);
+    for i in 0..d {
+        tmp[i] = y[i] + 0.5 * h * k1[i];
+    }
+    problem.system.rhs(t + 0.5 * h, tmp, k2);
+    for i in 0..d {
+        tmp[i] = y[i] + 0.5 * h * k2[i];
+    }
+    problem.system.rhs(t + 0.5 * h, tmp, k3);
+    for i in 0..d {
+        tmp[i] = y[i] + h * k3[i];
+    }
+    problem.system.rhs(t + h, tmp, k4);
+    for i in 0..d {
+        y[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
+    }
 }
 
 /// Arrows of the vector field, in plot coordinates, scaled to the grid cell.
@@ -221,6 +254,22 @@ fn run(
     if !batch.is_empty() && !out.send(SolveMsg::Steps(batch, errors)) {
         return;
     }
+    // A batch of initial states: the steps above are the first sample's; the others are
+    // solved too (before `Finished`, so that a finished run has all of its samples).
+    if let Some(crate::preset::StateSpec::Batch(samples)) = &spec.y0
+        && samples.len() > 1
+    {
+        let mut trajectories = Vec::with_capacity(samples.len() - 1);
+        for y0 in &samples[1..] {
+            if cancel.load(Ordering::Relaxed) {
+                return;
+            }
+            trajectories.push(sample_trajectory(&problem, config, y0));
+        }
+        if !out.send(SolveMsg::Batch(trajectories)) {
+            return;
+        }
+    }
     if !out.send(SolveMsg::Finished {
         nfev: stepper.nfev(),
         warnings: stepper.warnings(),
@@ -243,6 +292,26 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
+}
+
+/// The accepted step boundaries, per component, of a solve from `y0` (empty when the state
+/// has the wrong dimension or the settings are unusable; a failed solve keeps its steps).
+fn sample_trajectory(problem: &Problem, config: &SolverConfig, y0: &[f64]) -> Vec<Vec<PlotPoint>> {
+    if y0.len() != problem.dim() {
+        return Vec::new();
+    }
+    let mut p = problem.clone();
+    p.y0 = y0.to_vec();
+    let Ok(sol) = solver::solve(&p, config) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Vec<PlotPoint>> = y0.iter().map(|v| vec![PlotPoint::new(p.t0, *v)]).collect();
+    for r in sol.records.iter().filter(|r| r.accepted) {
+        for (c, v) in r.y.iter().enumerate() {
+            out[c].push(PlotPoint::new(r.t + r.h, *v));
+        }
+    }
+    out
 }
 
 fn serve_pending(problem: &Problem, requests: &Receiver<SolveRequest>, out: &Outbox) {
@@ -311,12 +380,25 @@ pub fn probe(
     let mut f = vec![0.0; d];
     let mut p = vec![Vec::with_capacity(PROBE_SAMPLES); d];
     let mut f_true = vec![Vec::with_capacity(PROBE_SAMPLES); d];
-    for &s in &tau {
+    let mut q_at = vec![Vec::with_capacity(PROBE_SAMPLES); d];
+    let mut reference = vec![Vec::with_capacity(PROBE_SAMPLES); d];
+    let mut y_ref = y_start.to_vec();
+    let mut work: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; d]);
+    let sub = h / ((PROBE_SAMPLES - 1) * REFERENCE_SUBSTEPS) as f64;
+    for (k, &s) in tau.iter().enumerate() {
+        if k > 0 {
+            for j in 0..REFERENCE_SUBSTEPS {
+                let ts = t + (tau[k - 1] * h) + j as f64 * sub;
+                rk4_substep(problem, ts, &mut y_ref, sub, &mut work);
+            }
+        }
         dense.eval(y_start, y_end, h, s, &mut q);
         problem.system.rhs(t + s * h, &q, &mut f);
         for c in 0..d {
             p[c].push(coeffs[c] + coeffs[d + c] * s + coeffs[2 * d + c] * s * s);
             f_true[c].push(f[c]);
+            q_at[c].push(q[c]);
+            reference[c].push(y_ref[c]);
         }
     }
     Some(ProbeResult {
@@ -326,8 +408,14 @@ pub fn probe(
         tau,
         p,
         f_true,
+        q: q_at,
+        reference,
     })
 }
+
+/// The axis index that stands for t: a field over `(T_AXIS, c)` is the slope field of a scalar
+/// problem in the (t, y_c) plane.
+pub const T_AXIS: usize = usize::MAX;
 
 /// Arrows of f over a grid, each scaled to 0.8 of a grid cell at the strongest arrow's length
 /// (with a square-root compression so weak regions stay visible).
@@ -346,11 +434,20 @@ pub fn field(
     for i in 0..n {
         for j in 0..n {
             let (px, py) = (x0 + (i as f64 + 0.5) * dx, y0 + (j as f64 + 0.5) * dy);
-            y[axes.0] = px;
-            y[axes.1] = py;
-            problem.system.rhs(problem.t0, &y, &mut f);
+            let (t, u_dt) = if axes.0 == T_AXIS {
+                (px, 1.0)
+            } else {
+                y[axes.0] = px;
+                (problem.t0, f64::NAN)
+            };
+            let Some(slot) = y.get_mut(axes.1) else {
+                continue;
+            };
+            *slot = py;
+            problem.system.rhs(t, &y, &mut f);
             // Lengths in cell units, so that both axes are comparable.
-            let (u, v) = (f[axes.0] / dx, f[axes.1] / dy);
+            let u = if axes.0 == T_AXIS { u_dt } else { f[axes.0] };
+            let (u, v) = (u / dx, f[axes.1] / dy);
             raw.push((px, py, u, v));
         }
     }
@@ -366,7 +463,12 @@ pub fn field(
         if !(m.is_finite() && m > 0.0 && max > 0.0) {
             continue;
         }
-        let len = 0.8 * (m / max).sqrt() / m;
+        // A slope field shows directions only: every segment has the same length.
+        let len = if axes.0 == T_AXIS {
+            0.7 / m
+        } else {
+            0.8 * (m / max).sqrt() / m
+        };
         origins.push(PlotPoint::new(px, py));
         tips.push(PlotPoint::new(px + u * len * dx, py + v * len * dy));
     }

@@ -16,11 +16,27 @@ pub struct Rgb(pub u8, pub u8, pub u8);
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SeriesKind {
     /// A polyline through the points, in order; non-finite points break the line.
-    Line { width: u32, dashed: bool },
+    Line { width: u32, style: Dash },
     /// Independent segments: points `2k` and `2k + 1` form one segment.
     Segments { width: u32 },
     /// One marker per point.
     Markers { shape: Marker, size: u32 },
+}
+
+/// Line styles (the app tells the components of a run apart by them: one colour per run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dash {
+    #[default]
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+impl Dash {
+    /// The style of component `c`: solid, dashed, dotted, then again.
+    pub fn of_component(c: usize) -> Self {
+        [Dash::Solid, Dash::Dashed, Dash::Dotted][c % 3]
+    }
 }
 
 /// Marker shapes (the on-screen plots use the same ones).

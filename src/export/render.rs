@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use super::{ExportError, Figure, Marker, Rgb, SeriesKind};
+use super::{Dash, ExportError, Figure, Marker, Rgb, SeriesKind};
 
 const FONT: &str = "sans-serif";
 
@@ -195,7 +195,7 @@ where
         let c = color(s.color);
         let pts = || s.points.iter().filter(|p| usable(p)).map(|p| (p[0], p[1]));
         let anno = match s.kind {
-            SeriesKind::Line { width, dashed } => {
+            SeriesKind::Line { width, style: dash } => {
                 let style = c.stroke_width(px(width as f64));
                 // A non-finite point splits the polyline (e.g. a blow-up).
                 let mut pieces: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
@@ -209,14 +209,16 @@ where
                     }
                 }
                 for (k, piece) in pieces.into_iter().filter(|p| !p.is_empty()).enumerate() {
-                    let a = if dashed {
-                        chart
+                    let a = match dash {
+                        Dash::Dashed => chart
                             .draw_series(DashedLineSeries::new(piece, px(5.0), px(4.0), style))
-                            .map_err(err)?
-                    } else {
-                        chart
+                            .map_err(err)?,
+                        Dash::Dotted => chart
+                            .draw_series(DashedLineSeries::new(piece, px(1.5), px(3.0), style))
+                            .map_err(err)?,
+                        Dash::Solid => chart
                             .draw_series(LineSeries::new(piece, style))
-                            .map_err(err)?
+                            .map_err(err)?,
                     };
                     if k == 0 && !s.name.is_empty() {
                         let name = s.name.clone();

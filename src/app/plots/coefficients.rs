@@ -2,12 +2,11 @@
 //! component, as step-wise segments over each step; optionally p(τ) against the true f along
 //! the selected step (f evaluated on the dense solution q(τ) by the run's worker).
 
-use crate::export::{Figure, Rgb, Series, SeriesKind};
+use crate::export::{Dash, Figure, Rgb, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::COEFF_COLORS;
 use super::solution::{store_t_range, view_t_range};
 use super::{POINT_BUDGET, prepared};
 
@@ -41,10 +40,11 @@ pub fn series(
     let mut out: Vec<Series> = (0..3)
         .map(|k| Series {
             name: format!("a{k} ({})", p.components[c]),
-            color: COEFF_COLORS[k],
+            // The run's colour, as in every plot; a0, a1, a2 differ by line style.
+            color: run.color,
             kind: SeriesKind::Line {
                 width: 2,
-                dashed: false,
+                style: Dash::of_component(k),
             },
             points: run
                 .series
@@ -73,7 +73,7 @@ pub fn series(
             color: Rgb(120, 120, 120),
             kind: SeriesKind::Line {
                 width: 2,
-                dashed: true,
+                style: Dash::Dashed,
             },
             points: at(&probe.p[c]),
         });
@@ -82,7 +82,7 @@ pub fn series(
             color: F_TRUE,
             kind: SeriesKind::Line {
                 width: 1,
-                dashed: false,
+                style: Dash::Solid,
             },
             points: at(&probe.f_true[c]),
         });
@@ -112,12 +112,17 @@ pub fn ui(
         return;
     }
     let x_range = view_t_range(ui);
-    let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("coefficients", "a0, a1, a2", height, runs).show(ui, |pui| {
+    let mut s = series(runs, view, x_range, POINT_BUDGET);
+    if view.stale.is_some() {
+        super::grey_out(&mut s);
+    }
+    let height = (height - super::legend_strip(ui, &s)).max(50.0);
+    let resp = super::time_plot("coefficients", "a0, a1, a2", height, runs, true).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
         super::show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))
     });
+    view.plot_rects.push(("coefficients", resp.response.rect));
     let (pointer, t) = resp.inner;
     store_t_range(ui, t);
     super::apply_pointer(pointer, view, runs, commands);

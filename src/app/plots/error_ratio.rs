@@ -1,7 +1,7 @@
 //! Plot (3): the error estimate over the tolerance scale, err/tol, against t (log scale), with
 //! the acceptance line at 1: a step is accepted iff its ratio is ≤ 1.
 
-use crate::export::{Figure, HLine, Marker, Rgb, Series, SeriesKind};
+use crate::export::{Dash, Figure, HLine, Marker, Rgb, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
@@ -89,22 +89,37 @@ pub fn ui(
     view: &mut ViewState,
     commands: &mut Vec<Command>,
     height: f32,
+    show_t: bool,
 ) {
     let x_range = view_t_range(ui);
-    let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("error-ratio", "err/tol (log)", height, runs)
+    let mut s = series(runs, view, x_range, POINT_BUDGET);
+    let accept = [Series {
+        name: "accept: err/tol = 1 (0 drawn at 1e-16)".into(),
+        color: ACCEPT_LINE,
+        kind: SeriesKind::Line {
+            width: 1,
+            style: Dash::Dashed,
+        },
+        points: Vec::new(),
+    }];
+    if view.stale.is_some() {
+        super::grey_out(&mut s);
+    }
+    let height = (height - super::legend_strip(ui, &accept)).max(50.0);
+    let resp = super::time_plot("error-ratio", "err/tol", height, runs, show_t)
         .y_axis_formatter(super::log_formatter)
         .y_grid_spacer(super::decade_spacer)
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
             pui.hline(
-                egui_plot::HLine::new("accept: err/tol = 1", 0.0)
+                egui_plot::HLine::new("", 0.0)
                     .color(c32(ACCEPT_LINE))
                     .style(egui_plot::LineStyle::dashed_loose()),
             );
             super::show_series(pui, s, true);
             (super::read_pointer(pui), super::visible_t(pui))
         });
+    view.plot_rects.push(("error-ratio", resp.response.rect));
     let (pointer, t) = resp.inner;
     store_t_range(ui, t);
     super::apply_pointer(pointer, view, runs, commands);

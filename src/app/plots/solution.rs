@@ -1,12 +1,12 @@
 //! Plot (1): the solution components, with markers at the step boundaries, the per-step cubic
 //! q(τ) drawn inside each step (dense output), rejected candidates and the exact solution.
 
-use crate::export::{Figure, Marker, Rgb, Series, SeriesKind};
+use crate::export::{Dash, Figure, Marker, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::{EXACT, REJECTED, run_color};
+use super::super::theme::{EXACT, REJECTED, TARGET, run_color};
 use super::{POINT_BUDGET, Pointer, prepared};
 
 /// Dense output is drawn when at most this many steps are visible.
@@ -14,15 +14,8 @@ const DENSE_MAX_STEPS: usize = 800;
 /// τ samples per step of the dense curve.
 const DENSE_SAMPLES: usize = 12;
 
-fn color_of(run: usize, component: usize, dim: usize, n_runs: usize) -> Rgb {
-    if n_runs == 1 {
-        run_color(component)
-    } else {
-        run_color(run * dim.max(1) + component)
-    }
-}
-
-/// The series of the solution plot (`budget = usize::MAX`: full data, for export).
+/// The series of the solution plot (`budget = usize::MAX`: full data, for export). Each run
+/// has one colour, as in every other plot; the components of a run differ by line style.
 pub fn series(
     runs: &[RunData],
     view: &ViewState,
@@ -34,6 +27,7 @@ pub fn series(
     for (ri, run) in runs.iter().enumerate() {
         let Some(p) = &run.problem else { continue };
         let d = p.dim();
+        let color = run_color(ri);
         if view.show_exact && ri == 0 {
             for (c, curve) in run.exact_curve.iter().enumerate() {
                 out.push(Series {
@@ -41,18 +35,20 @@ pub fn series(
                     color: EXACT,
                     kind: SeriesKind::Line {
                         width: 1,
-                        dashed: true,
+                        style: Dash::of_component(c),
                     },
                     points: prepared(curve, x_range, budget),
                 });
             }
+        }
+        if ri == 0 {
+            out.extend(batch_series(run, x_range, budget));
         }
         let dense = view
             .show_dense
             .then(|| dense_curves(run, shown, x_range))
             .flatten();
         for c in 0..d {
-            let color = color_of(ri, c, d, runs.len());
             let name = if runs.len() == 1 {
                 p.components[c].clone()
             } else {
@@ -68,7 +64,7 @@ pub fn series(
                 color,
                 kind: SeriesKind::Line {
                     width: 2,
-                    dashed: false,
+                    style: Dash::of_component(c),
                 },
                 points: line,
             });
@@ -111,6 +107,47 @@ pub fn series(
                 });
             }
         }
+    }
+    out
+}
+
+/// The other samples of a batch (thin lines in the run's colour, each component in its line
+/// style) and the loss targets (squares), over t.
+fn batch_series(run: &RunData, x_range: Option<(f64, f64)>, budget: usize) -> Vec<Series> {
+    let mut out = Vec::new();
+    let color = run.color;
+    for (s, sample) in run.batch.iter().enumerate() {
+        for (c, pts) in sample.iter().enumerate() {
+            out.push(Series {
+                name: if s == 0 && c == 0 {
+                    format!("other {} samples of the batch", run.batch.len())
+                } else {
+                    String::new()
+                },
+                color,
+                kind: SeriesKind::Line {
+                    width: 1,
+                    style: Dash::of_component(c),
+                },
+                points: prepared(pts, x_range, budget),
+            });
+        }
+    }
+    let targets: Vec<[f64; 2]> = run
+        .targets
+        .iter()
+        .flat_map(|t| t.state.iter().map(move |v| [t.t, *v]))
+        .collect();
+    if !targets.is_empty() {
+        out.push(Series {
+            name: "loss targets".into(),
+            color: TARGET,
+            kind: SeriesKind::Markers {
+                shape: Marker::Square,
+                size: 4,
+            },
+            points: targets,
+        });
     }
     out
 }
@@ -158,6 +195,46 @@ fn dense_curves(
     Some(curves)
 }
 
+/// The solution plot's own legend: the components by line style (the runs' colours are in
+/// the legend above the time plots), the exact solution, a batch's samples and loss targets.
+fn legend(runs: &[RunData], view: &ViewState, series: &[Series]) -> Vec<Series> {
+    use super::{LegendKind, legend_entry};
+    let mut out = Vec::new();
+    if let Some(p) = runs.iter().find_map(|r| r.problem.as_ref()) {
+        for (c, name) in p.components.iter().enumerate() {
+            out.push(legend_entry(
+                name.clone(),
+                COMPONENT_KEY,
+                LegendKind::Line(Dash::of_component(c)),
+            ));
+        }
+        if view.show_exact && runs.first().is_some_and(|r| !r.exact_curve.is_empty()) {
+            out.push(Series {
+                name: "exact".into(),
+                color: EXACT,
+                kind: SeriesKind::Line {
+                    width: 1,
+                    style: Dash::Solid,
+                },
+                points: Vec::new(),
+            });
+        }
+    }
+    out.extend(
+        series
+            .iter()
+            .filter(|s| s.name.starts_with("other ") || s.name == "loss targets")
+            .map(|s| Series {
+                points: Vec::new(),
+                ..s.clone()
+            }),
+    );
+    out
+}
+
+/// The neutral colour of the component keys in the legend.
+const COMPONENT_KEY: crate::export::Rgb = crate::export::Rgb(160, 160, 160);
+
 pub fn figure(runs: &[RunData], view: &ViewState) -> Figure {
     Figure {
         title: title(runs),
@@ -182,12 +259,17 @@ pub fn ui(
     height: f32,
 ) {
     let x_range = view_t_range(ui);
-    let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("solution", "y", height, runs).show(ui, |pui| {
+    let mut s = series(runs, view, x_range, POINT_BUDGET);
+    if view.stale.is_some() {
+        super::grey_out(&mut s);
+    }
+    let height = (height - super::legend_strip(ui, &legend(runs, view, &s))).max(50.0);
+    let resp = super::time_plot("solution", "y", height, runs, false).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
         super::show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))
     });
+    view.plot_rects.push(("solution", resp.response.rect));
     let (pointer, t): (Pointer, _) = resp.inner;
     store_t_range(ui, t);
     super::apply_pointer(pointer, view, runs, commands);

@@ -1,6 +1,6 @@
 //! Plot (2): the step size h against t on a log scale, accepted against rejected attempts.
 
-use crate::export::{Figure, Marker, Series, SeriesKind};
+use crate::export::{Dash, Figure, Marker, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
@@ -25,7 +25,7 @@ pub fn series(
             color,
             kind: SeriesKind::Line {
                 width: 1,
-                dashed: false,
+                style: Dash::Solid,
             },
             points: prepared(acc, x_range, budget),
         });
@@ -72,10 +72,15 @@ pub fn ui(
     view: &mut ViewState,
     commands: &mut Vec<Command>,
     height: f32,
+    show_t: bool,
 ) {
     let x_range = view_t_range(ui);
-    let s = series(runs, view, x_range, POINT_BUDGET);
-    let resp = super::time_plot("step-size", "h (log)", height, runs)
+    let mut s = series(runs, view, x_range, POINT_BUDGET);
+    if view.stale.is_some() {
+        super::grey_out(&mut s);
+    }
+    // The runs' legend above the time plots names every line here.
+    let resp = super::time_plot("step-size", "h (log)", height, runs, show_t)
         .y_axis_formatter(super::log_formatter)
         .y_grid_spacer(super::decade_spacer)
         .show(ui, |pui| {
@@ -83,6 +88,7 @@ pub fn ui(
             super::show_series(pui, s, true);
             (super::read_pointer(pui), super::visible_t(pui))
         });
+    view.plot_rects.push(("step-size", resp.response.rect));
     let (pointer, t) = resp.inner;
     store_t_range(ui, t);
     super::apply_pointer(pointer, view, runs, commands);

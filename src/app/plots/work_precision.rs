@@ -3,15 +3,26 @@
 use egui_plot::Plot;
 
 use crate::bench::work_precision::WorkPrecision;
-use crate::export::{Figure, Marker, Series, SeriesKind};
+use crate::export::{Dash, Figure, Marker, Rgb, Series, SeriesKind};
 use crate::solver::Method;
 
 use super::super::command::Command;
+use super::super::model::RunData;
 use super::super::sweep::SweepState;
-use super::super::theme::run_color;
+use super::super::theme::EXACT;
 
-/// One line per method through its sweep points: x = achieved error, y = f-evaluations.
-pub fn series(wp: &WorkPrecision) -> Vec<Series> {
+/// The colour and line style of each method: the colour of the first run that uses it (one
+/// colour per run, as in every plot); the methods no run uses are grey, told apart by style.
+pub fn method_style(m: Method, index: usize, runs: &[RunData]) -> (Rgb, Dash) {
+    match runs.iter().find(|r| r.config.method == m) {
+        Some(r) => (r.color, Dash::Solid),
+        None => (EXACT, Dash::of_component(index + 1)),
+    }
+}
+
+/// One line per method through its sweep points: x = achieved error, y = f-evaluations; the
+/// sweep points at the runs' own settings are marked.
+pub fn series(wp: &WorkPrecision, runs: &[RunData]) -> Vec<Series> {
     let mut out = Vec::new();
     for (i, m) in Method::ADAPTIVE.iter().enumerate() {
         let mut pts: Vec<[f64; 2]> = wp
@@ -24,18 +35,16 @@ pub fn series(wp: &WorkPrecision) -> Vec<Series> {
         if pts.is_empty() {
             continue;
         }
+        let (color, style) = method_style(*m, i, runs);
         out.push(Series {
             name: m.name().into(),
-            color: run_color(i),
-            kind: SeriesKind::Line {
-                width: 2,
-                dashed: false,
-            },
+            color,
+            kind: SeriesKind::Line { width: 2, style },
             points: pts.clone(),
         });
         out.push(Series {
             name: String::new(),
-            color: run_color(i),
+            color,
             kind: SeriesKind::Markers {
                 shape: Marker::Circle,
                 size: 3,
@@ -43,10 +52,53 @@ pub fn series(wp: &WorkPrecision) -> Vec<Series> {
             points: pts,
         });
     }
+    for (k, run) in runs.iter().enumerate() {
+        let here: Vec<[f64; 2]> = wp
+            .points
+            .iter()
+            .filter(|p| {
+                p.method == run.config.method.name()
+                    && (p.tol - run.config.tol).abs() <= 1e-9 * run.config.tol.abs()
+            })
+            .filter_map(|p| Some([p.max_error?, p.nfev as f64]))
+            .collect();
+        if !here.is_empty() {
+            out.push(Series {
+                name: format!("run {} ({})", k + 1, run.label()),
+                color: run.color,
+                kind: SeriesKind::Markers {
+                    shape: Marker::Square,
+                    size: 6,
+                },
+                points: here,
+            });
+        }
+    }
     out
 }
 
-pub fn figure(wp: &WorkPrecision) -> Figure {
+/// The sweep point nearest to `(log10 error, log10 nfev)`, for the hover label.
+fn hover_text(wp: &WorkPrecision, x: f64, y: f64) -> Option<String> {
+    let p = wp
+        .points
+        .iter()
+        .filter_map(|p| {
+            let e = p.max_error.filter(|e| *e > 0.0)?;
+            let (dx, dy) = (e.log10() - x, (p.nfev.max(1) as f64).log10() - y);
+            Some((dx * dx + dy * dy, p))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))?
+        .1;
+    Some(format!(
+        "{} at tol {:e}\nerror {:.2e}, {} f-evaluations",
+        p.method,
+        p.tol,
+        p.max_error.unwrap_or(f64::NAN),
+        p.nfev
+    ))
+}
+
+pub fn figure(wp: &WorkPrecision, runs: &[RunData]) -> Figure {
     Figure {
         title: format!(
             "work–precision: {} (reference: {})",
@@ -56,12 +108,18 @@ pub fn figure(wp: &WorkPrecision) -> Figure {
         y_label: "f-evaluations".into(),
         x_log: true,
         y_log: true,
-        series: series(wp),
+        series: series(wp, runs),
         ..Figure::default()
     }
 }
 
-pub fn ui(ui: &mut egui::Ui, state: &SweepState, commands: &mut Vec<Command>) {
+pub fn ui(
+    ui: &mut egui::Ui,
+    state: &SweepState,
+    runs: &[RunData],
+    stale: bool,
+    commands: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         if state.running() {
             let (d, t) = state.progress;
@@ -72,7 +130,7 @@ pub fn ui(ui: &mut egui::Ui, state: &SweepState, commands: &mut Vec<Command>) {
             }
         } else if ui
             .button("Run the tolerance sweep")
-            .on_hover_text("zc-rk4-paper, zc-rk4, rk4-doubling, dopri5 at tol 1e-2 … 1e-10 (as `nodelab bench solvers`)")
+            .on_hover_text("zc-rk4-paper, zc-rk4, rk4-doubling, dopri5 at tol 1e-2 … 1e-10 (as the command nodelab bench solvers)")
             .clicked()
         {
             commands.push(Command::RunWorkPrecision);
@@ -97,19 +155,33 @@ pub fn ui(ui: &mut egui::Ui, state: &SweepState, commands: &mut Vec<Command>) {
             String::new()
         }
     ));
-    let s = series(wp);
+    let mut s = series(wp, runs);
+    if stale {
+        super::grey_out(&mut s);
+    }
+    super::legend_strip(ui, &s);
     Plot::new("work-precision")
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label("achieved max error (log)")
                 .formatter(super::log_formatter)
-                .label_spacing(34.0..=50.0),
+                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
         ])
-        .y_axis_label("f-evaluations (log)")
-        .y_axis_formatter(super::log_formatter)
-        .x_grid_spacer(super::decade_spacer)
+        .custom_y_axes(vec![
+            egui_plot::AxisHints::new_y()
+                .label("f-evaluations (log)")
+                .formatter(super::log_formatter)
+                .min_thickness(56.0)
+                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+        ])
+        .x_grid_spacer(super::decade_x_spacer)
         .y_grid_spacer(super::decade_spacer)
-        .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
+        .label_formatter(|pos| match pos {
+            egui_plot::HoverPosition::NearDataPoint { position, .. } => {
+                hover_text(wp, position.x, position.y)
+            }
+            egui_plot::HoverPosition::Elsewhere { .. } => None,
+        })
         .show(ui, |pui| {
             let logged: Vec<Series> = s
                 .into_iter()

@@ -7,6 +7,7 @@ use crate::preset::ProblemKind;
 use crate::report::steps_csv;
 
 use super::super::command::Command;
+use super::super::file_prompt::{self, FileAction, PathPrompt};
 use super::super::jobs::{self, JobResult};
 use super::super::model::{RunData, RunStatus};
 use super::super::plots;
@@ -31,7 +32,10 @@ impl NodelabApp {
     #[allow(clippy::too_many_lines)]
     fn apply(&mut self, c: Command) {
         match c {
-            Command::Run => self.start_runs(),
+            Command::Run => {
+                self.auto.run_requested = self.auto.revision;
+                self.start_runs();
+            }
             Command::Cancel => {
                 for (run, h) in self.runs.iter_mut().zip(&mut self.handles) {
                     if !run.is_finished() {
@@ -66,11 +70,9 @@ impl NodelabApp {
             }
             Command::LoadPresetDialog => {
                 let dir = self.options.presets_dir.clone();
-                self.jobs.spawn("load-preset", move || {
-                    match jobs::pick_file("Load preset", "nodelab preset", &["toml"], &dir) {
-                        Some(p) => JobResult::PresetLoaded(Box::new(check_preset(&p))),
-                        None => JobResult::Cancelled,
-                    }
+                self.with_dialog(FileAction::LoadPreset, move || {
+                    jobs::pick_file("Load preset", "nodelab preset", &["toml"], &dir)
+                        .map(|p| JobResult::PresetLoaded(Box::new(check_preset(&p))))
                 });
             }
             Command::SavePreset(path) => match self.session.to_preset().to_toml() {
@@ -82,17 +84,15 @@ impl NodelabApp {
             Command::SavePresetDialog => match self.session.to_preset().to_toml() {
                 Ok(text) => {
                     let dir = self.options.presets_dir.clone();
-                    self.jobs.spawn("save-preset", move || {
-                        match jobs::save_file(
+                    self.with_dialog(FileAction::SavePreset, move || {
+                        jobs::save_file(
                             "Save preset",
                             "nodelab preset",
                             &["toml"],
                             &dir,
                             "session.toml",
-                        ) {
-                            Some(p) => JobResult::PresetSaved(jobs::write_text(&p, &text)),
-                            None => JobResult::Cancelled,
-                        }
+                        )
+                        .map(|p| JobResult::PresetSaved(jobs::write_text(&p, &text)))
                     });
                 }
                 Err(e) => self.toasts.error(format!("cannot encode the preset: {e}")),
@@ -104,13 +104,10 @@ impl NodelabApp {
                 });
             }
             Command::PickWeights => {
-                self.jobs.spawn("weights", move || {
+                self.with_dialog(FileAction::LoadWeights, move || {
                     let dir = std::env::current_dir().unwrap_or_default();
-                    match jobs::pick_file("Load network weights", "weights (JSON)", &["json"], &dir)
-                    {
-                        Some(p) => JobResult::WeightsLoaded(jobs::load_weights(&p)),
-                        None => JobResult::Cancelled,
-                    }
+                    jobs::pick_file("Load network weights", "weights (JSON)", &["json"], &dir)
+                        .map(|p| JobResult::WeightsLoaded(jobs::load_weights(&p)))
                 });
             }
             Command::LoadWeights(path) => {
@@ -122,9 +119,11 @@ impl NodelabApp {
             Command::ExportCsv { run, path } => self.export_csv(run, path),
             Command::RunWorkPrecision => {
                 let spec = self.session.problem_spec();
+                self.auto.sweep_requested = self.auto.revision;
                 match sweep::spawn(spec, PathBuf::from("."), self.repaint.clone()) {
                     Ok(h) => {
                         self.sweep.handle = Some(h);
+                        self.sweep.running_spec = Some(self.session.problem_spec());
                         self.sweep.error = None;
                         self.sweep.progress = (0, 0);
                     }
@@ -138,6 +137,23 @@ impl NodelabApp {
                 (self.repaint)();
             }
             Command::DismissError => self.preset_error = None,
+            Command::SetInitialState(values) => {
+                let y0 = self.session.y0_mut();
+                for (c, v) in values {
+                    if let Some(slot) = y0.get_mut(c)
+                        && v.is_finite()
+                    {
+                        *slot = v;
+                    }
+                }
+            }
+            Command::AddTrajectory(state) => {
+                if !self.session.add_initial_state(state) {
+                    self.toasts
+                        .error("that initial state does not fit the problem's dimension");
+                }
+            }
+            Command::AskPath(action) => self.ask_path(action),
             Command::RequestField {
                 run,
                 axes,
@@ -156,6 +172,39 @@ impl NodelabApp {
                 }
             }
         }
+    }
+
+    /// Runs a file dialog on a job thread, or, where no dialog backend is available, asks for
+    /// the path in the app's own prompt. `dialog` returns `None` when no file was chosen; a
+    /// dialog that returns that fast did not show, and the prompt opens instead.
+    fn with_dialog(
+        &mut self,
+        action: FileAction,
+        dialog: impl FnOnce() -> Option<JobResult> + Send + 'static,
+    ) {
+        if !self.options.file_dialogs || !file_prompt::dialog_backend_available() {
+            self.ask_path(action);
+            return;
+        }
+        self.jobs.spawn("file-dialog", move || {
+            let started = std::time::Instant::now();
+            match dialog() {
+                Some(r) => r,
+                None if started.elapsed() < file_prompt::FAILED_DIALOG => {
+                    JobResult::DialogFailed(action)
+                }
+                None => JobResult::Cancelled,
+            }
+        });
+    }
+
+    /// Opens the path prompt for `action`, with a suggested path.
+    fn ask_path(&mut self, action: FileAction) {
+        let text = action
+            .suggestion(&self.options.presets_dir)
+            .display()
+            .to_string();
+        self.path_prompt = Some(PathPrompt { action, text });
     }
 
     fn select(&mut self, s: Option<StepRef>) {
@@ -192,7 +241,9 @@ impl NodelabApp {
             PlotKind::ErrorRatio => plots::error_ratio::figure(runs, view),
             PlotKind::Coefficients => plots::coefficients::figure(runs, view),
             PlotKind::Phase => plots::phase::figure(runs, view),
-            PlotKind::WorkPrecision => plots::work_precision::figure(self.sweep.result.as_ref()?),
+            PlotKind::WorkPrecision => {
+                plots::work_precision::figure(self.sweep.result.as_ref()?, runs)
+            }
         })
     }
 
@@ -202,25 +253,24 @@ impl NodelabApp {
                 .error("nothing to export yet: run the work-precision sweep first");
             return;
         };
-        let name = format!("{}.{}", plot.stem(), format.extension());
-        self.jobs.spawn("export", move || {
-            let path = match path {
-                Some(p) => p,
-                None => {
-                    let dir = std::env::current_dir().unwrap_or_default();
-                    let ext = format.extension();
-                    match jobs::save_file("Export plot", ext, &[ext], &dir, &name) {
-                        Some(p) => p,
-                        None => return JobResult::Cancelled,
-                    }
-                }
-            };
+        let write = move |path: PathBuf| {
             JobResult::Exported(
                 export::write(&figure, &path, format)
                     .map(|()| path.clone())
                     .map_err(|e| e.to_string()),
             )
-        });
+        };
+        match path {
+            Some(p) => self.jobs.spawn("export", move || write(p)),
+            None => {
+                let name = format!("{}.{}", plot.stem(), format.extension());
+                self.with_dialog(FileAction::ExportPlot { plot, format }, move || {
+                    let dir = std::env::current_dir().unwrap_or_default();
+                    let ext = format.extension();
+                    jobs::save_file("Export plot", ext, &[ext], &dir, &name).map(write)
+                });
+            }
+        }
     }
 
     fn export_csv(&mut self, run: usize, path: Option<PathBuf>) {
@@ -234,19 +284,14 @@ impl NodelabApp {
         };
         let records = data.records.clone();
         let name = format!("steps-{}.csv", data.config.method);
-        self.jobs.spawn("export-csv", move || {
-            let path = match path {
-                Some(p) => p,
-                None => {
-                    let dir = std::env::current_dir().unwrap_or_default();
-                    match jobs::save_file("Export steps", "CSV", &["csv"], &dir, &name) {
-                        Some(p) => p,
-                        None => return JobResult::Cancelled,
-                    }
-                }
-            };
-            JobResult::Exported(write_csv(&path, dim, &records))
-        });
+        let write = move |path: PathBuf| JobResult::Exported(write_csv(&path, dim, &records));
+        match path {
+            Some(p) => self.jobs.spawn("export-csv", move || write(p)),
+            None => self.with_dialog(FileAction::ExportCsv { run }, move || {
+                let dir = std::env::current_dir().unwrap_or_default();
+                jobs::save_file("Export steps", "CSV", &["csv"], &dir, &name).map(write)
+            }),
+        }
     }
 
     pub(super) fn on_job(&mut self, r: JobResult) {
@@ -296,6 +341,7 @@ impl NodelabApp {
                 Err(e) => self.toasts.error(e),
             },
             JobResult::Cancelled => {}
+            JobResult::DialogFailed(action) => self.ask_path(action),
         }
     }
 }

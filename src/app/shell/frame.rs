@@ -82,6 +82,7 @@ impl NodelabApp {
     }
 
     pub(super) fn central(&mut self, ui: &mut egui::Ui) {
+        self.view.plot_rects.clear();
         ui.horizontal(|ui| {
             let tabs = [
                 (Tab::TimePlots, "Time plots"),
@@ -93,10 +94,47 @@ impl NodelabApp {
             }
         });
         ui.separator();
+        let sweep_stale = self.sweep.is_stale(&self.session.problem_spec());
+        let stale = match self.view.tab {
+            Tab::WorkPrecision => sweep_stale.then(|| {
+                let of = self
+                    .sweep
+                    .result
+                    .as_ref()
+                    .map_or("", |wp| wp.problem.as_str());
+                format!("this sweep is for {of}, not the problem set up now")
+            }),
+            _ => self.view.stale.clone(),
+        };
+        if let Some(reason) = stale {
+            let next = if !self.session_is_valid() {
+                "fix the setup's errors to solve again"
+            } else if self.view.auto_solve {
+                "re-solving…"
+            } else {
+                "automatic re-solving is off: press ▶ Run (or run the sweep)"
+            };
+            stats::banner(
+                ui,
+                &format!("Stale results, greyed out: {reason}; {next}"),
+                false,
+            );
+        }
         match self.view.tab {
             Tab::TimePlots => plots::time_plots(ui, &self.runs, &mut self.view, &mut self.commands),
-            Tab::Phase => plots::phase::ui(ui, &self.runs, &mut self.view, &mut self.commands),
-            Tab::WorkPrecision => plots::work_precision::ui(ui, &self.sweep, &mut self.commands),
+            Tab::Phase => {
+                let y0 = self.session.y0().to_vec();
+                plots::phase::ui(ui, &self.runs, &y0, &mut self.view, &mut self.commands);
+            }
+            Tab::WorkPrecision => {
+                plots::work_precision::ui(
+                    ui,
+                    &self.sweep,
+                    &self.runs,
+                    sweep_stale,
+                    &mut self.commands,
+                );
+            }
         }
     }
 

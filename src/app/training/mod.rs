@@ -446,7 +446,7 @@ impl TrainingWorkspace {
                 color,
                 kind: SeriesKind::Line {
                     width: 2,
-                    dashed: false,
+                    style: crate::export::Dash::Solid,
                 },
                 points: src.iter().map(|p| [p.x, p.y]).collect(),
             });
