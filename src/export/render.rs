@@ -92,29 +92,6 @@ fn padded(lo: f64, hi: f64, log: bool) -> (f64, f64) {
     }
 }
 
-#[cfg(test)]
-mod padding_tests {
-    use super::padded;
-
-    #[test]
-    fn huge_ranges_stay_finite() {
-        for (lo, hi, log) in [
-            (1e-2, 1.8e295, true),
-            (1e-320, 1e308, true),
-            (-1e308, 1e308, false),
-            (f64::MAX, f64::MAX, false),
-        ] {
-            let (a, b) = padded(lo, hi, log);
-            assert!(
-                a.is_finite() && b.is_finite() && a < b,
-                "{lo} {hi}: {a} {b}"
-            );
-            if log {
-                assert!((b / a).is_finite(), "{lo} {hi}: ratio {}", b / a);
-            }
-        }
-    }
-}
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -276,4 +253,28 @@ where
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod padding_tests {
+    use super::padded;
+
+    #[test]
+    fn huge_ranges_stay_finite() {
+        for (lo, hi, log) in [
+            (1e-2, 1.8e295, true),
+            (1e-320, 1e308, true),
+            (-1e308, 1e308, false),
+            (f64::MAX, f64::MAX, false),
+        ] {
+            let (a, b) = padded(lo, hi, log);
+            assert!(
+                a.is_finite() && b.is_finite() && a < b,
+                "{lo} {hi}: {a} {b}"
+            );
+            if log {
+                assert!((b / a).is_finite(), "{lo} {hi}: ratio {}", b / a);
+            }
+        }
+    }
 }
