@@ -192,7 +192,7 @@ fn bad_input_exits_2_with_a_message() {
         ),
         (&["train", "circles", "--device", "gpu"], "GPU"),
         (&["train", "circles", "--precision", "f32"], "f32"),
-        (&["train", "circles", "--lr", "-1"], "lr"),
+        (&["train", "circles", "--lr=-1"], "lr"),
         (&["train", "circles", "--iters", "0"], "iters"),
         (&["train", "circles", "--noise", "nan"], "noise"),
         (

@@ -57,9 +57,10 @@ def main():
         return h
 
     # nodelab controls the error in the weighted max norm over the whole stacked batch.
-    controller = diffrax.PIDController(
-        rtol=data["rtol"], atol=data["atol"], norm=lambda x: jnp.max(jnp.abs(x))
-    )
+    def max_norm(tree):
+        return jnp.max(jnp.stack([jnp.max(jnp.abs(l)) for l in jax.tree_util.tree_leaves(tree)]))
+
+    controller = diffrax.PIDController(rtol=data["rtol"], atol=data["atol"], norm=max_norm)
 
     def make_step(adjoint, opt):
         def loss(params, idx):
