@@ -121,9 +121,8 @@ pub fn native_options_for(options: &AppOptions) -> eframe::NativeOptions {
     if !options.restore {
         // eframe reads the saved window geometry whatever `persist_window` says: a fresh start
         // gets a storage of its own, so nothing saved is read back (nor overwritten).
-        native.persistence_path = Some(
-            std::env::temp_dir().join(format!("nodelab-fresh-{}", std::process::id())),
-        );
+        native.persistence_path =
+            Some(std::env::temp_dir().join(format!("nodelab-fresh-{}", std::process::id())));
     }
     if let Some([w, h]) = options.window_size {
         let [min_w, min_h] = layout::MIN_WINDOW;

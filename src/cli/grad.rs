@@ -357,7 +357,8 @@ pub fn problem_header(source: &str, p: &GradProblem) -> String {
     )
 }
 
-fn bytes(n: usize) -> String {
+/// Bytes in B, KiB or MiB for tables.
+pub fn bytes(n: usize) -> String {
     if n >= 1 << 20 {
         format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
     } else if n >= 1 << 10 {

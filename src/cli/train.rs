@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::grad::parse_methods;
+use super::grad::{bytes, parse_methods};
 use super::{CliError, fmt_num};
 use crate::grad::AfgeControl;
 use crate::nn::model_file;
 use crate::train::optim::OptimizerKind;
-use crate::train::record::{CSV_HEADER, TrainReport, csv_row};
+use crate::train::record::{TrainReport, csv};
 use crate::train::{
     Device, Precision, TaskData, TaskName, TrainConfig, TrainControl, Trainer, preset::TrainPreset,
 };
@@ -329,27 +329,10 @@ pub fn training_json(c: &TrainConfig) -> String {
 /// `--csv`: one row per method and iteration, with the evaluation and the gradient check of
 /// that iteration when there were any.
 pub fn csv_text(trainer: &Trainer) -> String {
-    let mut out = String::from(CSV_HEADER);
-    out.push('\n');
-    for run in trainer.runs() {
-        for r in &run.records {
-            let eval = run.evals.iter().find(|e| e.iter == r.iter);
-            let check = run.checks.iter().find(|c| c.iter == r.iter);
-            out.push_str(&csv_row(run.method, r, eval, check));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn bytes(n: usize) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
-    } else if n >= 1 << 10 {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    } else {
-        format!("{n} B")
-    }
+    csv(trainer
+        .runs()
+        .iter()
+        .map(|r| (r.method, &r.records[..], &r.evals[..], &r.checks[..])))
 }
 
 fn print_table(report: &TrainReport) {

@@ -212,3 +212,28 @@ pub fn csv_row(
         opt(check.map(|c| c.err)),
     )
 }
+
+/// The whole CSV: every method's iterations, with the evaluation and the gradient check of an
+/// iteration when there were any (`nodelab train --csv` and the app's export).
+pub fn csv<'a>(
+    methods: impl Iterator<
+        Item = (
+            GradMethod,
+            &'a [IterRecord],
+            &'a [EvalRecord],
+            &'a [GradCheck],
+        ),
+    >,
+) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    for (method, records, evals, checks) in methods {
+        for r in records {
+            let eval = evals.iter().find(|e| e.iter == r.iter);
+            let check = checks.iter().find(|c| c.iter == r.iter);
+            out.push_str(&csv_row(method, r, eval, check));
+            out.push('\n');
+        }
+    }
+    out
+}

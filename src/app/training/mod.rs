@@ -479,18 +479,11 @@ impl TrainingWorkspace {
 
     /// The CSV of the curves (the format of `nodelab train --csv`).
     pub fn csv(&self) -> String {
-        use crate::train::record::{CSV_HEADER, csv_row};
-        let mut out = String::from(CSV_HEADER);
-        out.push('\n');
-        for m in &self.methods {
-            for r in &m.records {
-                let e = m.evals.iter().find(|e| e.iter == r.iter);
-                let c = m.checks.iter().find(|c| c.iter == r.iter);
-                out.push_str(&csv_row(m.method, r, e, c));
-                out.push('\n');
-            }
-        }
-        out
+        crate::train::record::csv(
+            self.methods
+                .iter()
+                .map(|m| (m.method, &m.records[..], &m.evals[..], &m.checks[..])),
+        )
     }
 }
 
