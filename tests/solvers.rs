@@ -168,6 +168,16 @@ fn paper_estimator_is_blind_on_p1_and_says_why() {
         "{:?}",
         solution.warnings
     );
+    // The count agrees with the step table: both steps (the second clipped to t_end) are zero.
+    assert!(solution.records.iter().all(|r| r.err == Some(0.0)));
+    assert!(
+        solution
+            .warnings
+            .iter()
+            .any(|w| w.contains("zero on 2 of 2")),
+        "{:?}",
+        solution.warnings
+    );
     // 1 evaluation at the start and 4 per attempt.
     assert_eq!(solution.nfev, 1 + 4 * solution.records.len() as u64);
 }

@@ -257,7 +257,13 @@ impl ZcRk4 {
         };
 
         if accepted {
-            if self.estimator == Estimator::Paper && err == 0.0 && !clipped {
+            // The final step, clipped to t_end, counts once the blind pattern has shown itself
+            // (P1: the zero sends the second step to t_end, and its estimate is zero too); alone,
+            // a clipped sliver of a step can round to a zero estimate whatever f is.
+            if self.estimator == Estimator::Paper
+                && err == 0.0
+                && (!clipped || self.zero_estimates > 0)
+            {
                 // A tolerance below the state's floating-point resolution makes steps so
                 // small that y_n + h·k3 and y_n+1 round to the same numbers: then k4 = k5
                 // exactly whatever f is, and the zero says nothing about y-dependence.
