@@ -251,6 +251,8 @@ fn snapshots_of_the_main_views() {
             record: 30,
         })));
     settle(&mut h);
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
     h.snapshot("explorer_time_plots");
 
     h.state_mut().view_mut().tab = Tab::Phase;
@@ -259,6 +261,8 @@ fn snapshots_of_the_main_views() {
     h.state_mut()
         .wait_for_worker_reply(0, std::time::Duration::from_secs(10));
     settle(&mut h);
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
     h.snapshot("explorer_phase");
 
     h.state_mut().session_mut().builtin = BuiltinDraft::defaults("freefall");
@@ -266,11 +270,15 @@ fn snapshots_of_the_main_views() {
     h.state_mut().push_command(Command::RunWorkPrecision);
     settle(&mut h);
     assert!(h.state().work_precision().result.is_some());
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
     h.snapshot("explorer_work_precision");
 
     h.state_mut().push_command(Command::SetDark(false));
     h.state_mut().view_mut().tab = Tab::TimePlots;
     settle(&mut h);
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
     h.snapshot("explorer_light");
 }
 

@@ -140,6 +140,8 @@ fn explorer_at(size: [f32; 2], name: &str) {
     assert!(l.right.right() <= size[0] + 0.5, "{l:?}");
     let r = nodelab::app::layout::right(size[0]).range;
     assert!(l.right.width() <= r.max + 0.5, "{l:?}");
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
     h.snapshot(name);
 }
 

@@ -232,5 +232,7 @@ fn training_workspace_at_the_smallest_window() {
     // The controls stay reachable at the minimum size.
     h.get_by_label("▶ Train");
     h.get_by_label("Step");
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
     h.snapshot("training_idle_900x600");
 }

@@ -261,6 +261,12 @@ impl NodelabApp {
         &self.session
     }
 
+    /// Removes every notification now (snapshot tests: a toast's lifetime depends on frame
+    /// timing, so it would make the images flaky).
+    pub fn dismiss_toasts(&mut self) {
+        self.toasts.items.clear();
+    }
+
     /// The workspace on screen.
     pub fn workspace(&self) -> Workspace {
         self.workspace
