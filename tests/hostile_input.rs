@@ -484,8 +484,9 @@ fn neural_preset(dir: &std::path::Path, dims: &[usize], solver: &str) -> PathBuf
 #[test]
 fn long_gradient_work_estimates_its_cost_and_shows_progress() {
     let dir = tempfile::tempdir().unwrap();
-    // 2-40-40-2: 1842 parameters, so fd's 3685 forward solves take a few seconds.
-    let preset = neural_preset(dir.path(), &[2, 40, 40, 2], "method = \"rk4\"\nh0 = 0.01");
+    // 2-80-80-2: 6882 parameters, so fd's 13 765 forward solves take several seconds even on
+    // an idle machine (the first progress line comes after one second).
+    let preset = neural_preset(dir.path(), &[2, 80, 80, 2], "method = \"rk4\"\nh0 = 0.01");
     let p = preset.to_str().unwrap();
     let out = nodelab(&[
         "grad",
@@ -500,12 +501,12 @@ fn long_gradient_work_estimates_its_cost_and_shows_progress() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("estimate: fd needs 3685 forward solves"),
+        err.contains("estimate: fd needs 13765 forward solves"),
         "{err}"
     );
     assert!(
         err.lines()
-            .any(|l| l.starts_with("… fd ") && l.contains("/1842")),
+            .any(|l| l.starts_with("… fd ") && l.contains("/6882")),
         "{err}"
     );
     let out = nodelab(&[
