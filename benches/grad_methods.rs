@@ -1,29 +1,35 @@
-//! Criterion benchmark of the gradient methods on a reduced toy problem (batch 64, 2-32-2 tanh,
-//! dopri5 at 1e-5, mse): wall time per gradient. `nodelab bench grad` is the full comparison
-//! (errors, memory, NFE) on the toy problem.
+//! Criterion benchmark of the gradient methods on the `nodelab bench grad` toy problem (2-64-2
+//! tanh, dopri5 at 1e-5, mse, shared steps, one thread) at batch 1, 256 and 4096: wall time per
+//! gradient. `nodelab bench grad` is the full comparison (errors, memory, NFE, GFLOP/s).
 
 use std::hint::black_box;
+use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nodelab::grad::{self, GradMethod, GradOptions};
 
 fn gradient_methods(c: &mut Criterion) {
-    let p = nodelab::cli::bench_grad::toy_problem(64, 32);
     let opts = GradOptions::default();
     let mut group = c.benchmark_group("gradient");
-    for method in [
-        GradMethod::Backprop,
-        GradMethod::Checkpoint,
-        GradMethod::Adjoint,
-        GradMethod::InterpAdjoint,
-        GradMethod::Afge,
-        GradMethod::Alf,
-        GradMethod::ReversibleHeun,
-        GradMethod::ReversibleRk4,
-    ] {
-        group.bench_function(method.name(), |b| {
-            b.iter(|| black_box(grad::compute(black_box(&p), method, &opts)))
-        });
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for batch in [1usize, 256, 4096] {
+        let p = nodelab::cli::bench_grad::toy_problem(batch, 64);
+        for method in [
+            GradMethod::Backprop,
+            GradMethod::Checkpoint,
+            GradMethod::Adjoint,
+            GradMethod::InterpAdjoint,
+            GradMethod::Afge,
+            GradMethod::Alf,
+            GradMethod::ReversibleHeun,
+            GradMethod::ReversibleRk4,
+        ] {
+            group.bench_with_input(BenchmarkId::new(method.name(), batch), &p, |b, p| {
+                b.iter(|| black_box(grad::compute(black_box(p), method, &opts)))
+            });
+        }
     }
     group.finish();
 }

@@ -27,7 +27,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1,
                     help="XLA CPU threads (1: single-threaded, like nodelab's default)")
-    ap.add_argument("--nodelab", help="path of the nodelab binary to run side by side")
+    ap.add_argument("--nodelab", action="append", default=[],
+                    help="path of a nodelab binary to run side by side (repeatable: e.g. the "
+                         "binaries before and after a change, in the same run)")
     args = ap.parse_args()
 
     if args.threads == 1:
@@ -84,17 +86,18 @@ def main():
         print(f"diffrax {name:<28} median {results[name]:9.3f} ms  loss {float(value):.10e}  "
               f"accepted steps {int(steps)}  ({args.repeats} repeats, {args.threads} thread(s))")
 
-    if args.nodelab:
+    for binary in args.nodelab:
         out = subprocess.run(
-            [args.nodelab, "bench", "grad", "--methods", "backprop,adjoint", "--no-scaling",
+            [binary, "bench", "grad", "--methods", "backprop,adjoint", "--no-scaling",
              "--json", "--repeats", str(args.repeats)],
             check=True, capture_output=True, text=True,
         )
         rows = {m["method"]: m for m in json.loads(out.stdout)["methods"]}
+        print(f"nodelab: {binary}")
         for ours, theirs in [("backprop", "RecursiveCheckpointAdjoint"),
                              ("adjoint", "BacksolveAdjoint")]:
             t = rows[ours]["time_ms"]
-            print(f"nodelab {ours:<10} median {t:9.3f} ms  loss {rows[ours]['loss']:.10e}  "
+            print(f"  nodelab {ours:<10} median {t:9.3f} ms  loss {rows[ours]['loss']:.10e}  "
                   f"accepted steps {rows[ours]['steps_accepted']}  -> diffrax/nodelab = "
                   f"{results[theirs] / t:.2f}x")
     return 0

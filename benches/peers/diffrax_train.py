@@ -24,7 +24,9 @@ import time
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", help="directory written by `nodelab bench train --write-spiral`")
-    ap.add_argument("--nodelab", help="path of the nodelab binary to run side by side")
+    ap.add_argument("--nodelab", action="append", default=[],
+                    help="path of a nodelab binary to run side by side (repeatable: e.g. the "
+                         "binaries before and after a change, in the same run)")
     args = ap.parse_args()
 
     os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -100,16 +102,17 @@ def main():
         print(f"diffrax {name.split(' vs ')[1]:<28} median {rows[name]:.3f} ms/iter "
               f"({len(times_ms)} iterations, last loss {float(value):.4e})")
 
-    if args.nodelab:
+    for binary in args.nodelab:
         out = subprocess.run(
-            [args.nodelab, "bench", "train", "--spiral-only", "--methods", "backprop,adjoint",
+            [binary, "bench", "train", "--spiral-only", "--methods", "backprop,adjoint",
              "--iters", str(len(batches) - warm), "--json"],
             check=True, capture_output=True, text=True,
         )
         nl = {r["method"]: r["median_ms_per_iter"] for r in json.loads(out.stdout)}
+        print(f"nodelab: {binary}")
         for name, ms in rows.items():
             method = name.split(" vs ")[0]
-            print(f"{name:<40} nodelab {nl[method]:8.3f} ms  diffrax {ms:8.3f} ms  "
+            print(f"  {name:<40} nodelab {nl[method]:8.3f} ms  diffrax {ms:8.3f} ms  "
                   f"diffrax/nodelab {ms / nl[method]:.2f}")
 
 

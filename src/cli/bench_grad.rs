@@ -12,6 +12,7 @@ use super::CliError;
 use super::grad::{check_device, comparison_json, parse_methods, problem_header, table};
 use crate::grad::measure::{self, Measured};
 use crate::grad::{BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind};
+use crate::nn::batched::{forward_flops, vjp_flops};
 use crate::nn::{Activation, Mlp};
 use crate::solver::{Method, SolverConfig};
 
@@ -42,6 +43,174 @@ pub struct BenchGradArgs {
     /// Where to compute: cpu (f64 reference) or gpu (wgpu, f32).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Threads per gradient: a shared batch is split over them in row blocks of at least 64
+    /// samples (1: single-threaded, the comparison with the peers).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Also print the thread-scaling table: backprop and adjoint at batch 256, 4096 and
+    /// 65 536 on 1, 2, 4, … threads up to this machine's cores.
+    #[arg(long = "thread-scaling")]
+    pub thread_scaling: bool,
+}
+
+/// Flops of one gradient from the layer sizes and the evaluations counted: with B samples per
+/// evaluation (the batch when steps are shared, 1 per sample otherwise),
+/// `B · (nfe_fwd · F_fwd + nfe_bwd · F_vjp)`, where [`forward_flops`] and [`vjp_flops`] count the
+/// multiply-adds of the layer products (the activations are not counted). Every backward
+/// evaluation is counted as one VJP (exact for backprop, checkpoint and adjoint; afge's
+/// Jacobians cost d VJPs, so its figure is a lower bound).
+pub fn gradient_flops(p: &GradProblem, out: &crate::grad::GradOutput) -> f64 {
+    let rows = match p.batch_steps {
+        BatchSteps::Shared => p.y0.len() as f64,
+        BatchSteps::PerSample => 1.0,
+    };
+    rows * (out.nfe_forward as f64 * forward_flops(&p.mlp) as f64
+        + out.nfe_backward as f64 * vjp_flops(&p.mlp) as f64)
+}
+
+/// This core's f64 peak estimate in GFLOP/s: the best rate over 20 products of two 256 × 256
+/// matrices by `general_mat_mul` (matrixmultiply's AVX2/FMA kernel) on one thread — the
+/// attainable dense rate, which the gradient's thin products (widths 2 and 64) can approach but
+/// not pass.
+pub fn gemm_peak_gflops() -> f64 {
+    use ndarray::Array2;
+    let n = 256;
+    let a = Array2::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) % 11) as f64 * 0.1);
+    let b = a.t().to_owned();
+    let mut c = Array2::<f64>::zeros((n, n));
+    let mut best = f64::INFINITY;
+    for _ in 0..20 {
+        let start = std::time::Instant::now();
+        ndarray::linalg::general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+        best = best.min(start.elapsed().as_secs_f64());
+        std::hint::black_box(&c);
+    }
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// One row of the speed table.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpeedRow {
+    pub method: GradMethod,
+    pub time_ms: f64,
+    pub flops: f64,
+    pub gflops: f64,
+}
+
+fn speed_rows(p: &GradProblem, c: &crate::grad::measure::Comparison) -> Vec<SpeedRow> {
+    c.methods
+        .iter()
+        .filter(|m| m.error.is_none() && m.method != GradMethod::Fd)
+        .map(|m| {
+            let out = crate::grad::GradOutput {
+                nfe_forward: m.nfe_forward,
+                nfe_backward: m.nfe_backward,
+                ..Default::default()
+            };
+            let flops = gradient_flops(p, &out);
+            SpeedRow {
+                method: m.method,
+                time_ms: m.time_ms,
+                flops,
+                gflops: flops / (m.time_ms * 1e-3) / 1e9,
+            }
+        })
+        .collect()
+}
+
+fn speed_table(rows: &[SpeedRow], peak: f64, threads: usize) -> String {
+    let mut out = format!(
+        "speed ({threads} thread(s); flops = layer multiply-adds, activations not counted; \
+         single-core f64 peak estimate {peak:.1} GFLOP/s = best 256^3 matmul on one thread)\n"
+    );
+    out.push_str(&format!(
+        "{:<20}{:>10}{:>14}{:>10}{:>9}\n",
+        "method", "time_ms", "Mflop/grad", "GFLOP/s", "% peak"
+    ));
+    for r in rows {
+        out.push_str(&format!(
+            "{:<20}{:>10.3}{:>14.2}{:>10.2}{:>8.1}%\n",
+            r.method.name(),
+            r.time_ms,
+            r.flops / 1e6,
+            r.gflops,
+            100.0 * r.gflops / (peak * threads as f64)
+        ));
+    }
+    out
+}
+
+/// One cell of the thread-scaling table.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadRow {
+    pub batch: usize,
+    pub threads: usize,
+    pub method: GradMethod,
+    pub time_ms: f64,
+    pub gflops: f64,
+}
+
+/// Backprop and adjoint on the toy problem at batch 256, 4096 and 65 536 with 1, 2, 4, …
+/// threads (up to the machine's cores).
+pub fn thread_scaling(hidden: usize, repeats: usize) -> Result<Vec<ThreadRow>, CliError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut counts = vec![1];
+    while counts.last().is_some_and(|&t| t * 2 <= cores) {
+        counts.push(counts.last().map_or(1, |t| t * 2));
+    }
+    if counts.last() != Some(&cores) {
+        counts.push(cores);
+    }
+    let mut rows = Vec::new();
+    for batch in [256usize, 4096, 65_536] {
+        let p = toy_problem(batch, hidden);
+        let reps = if batch > 10_000 { 1 } else { repeats };
+        for &threads in &counts {
+            let opts = GradOptions {
+                threads,
+                ..GradOptions::default()
+            };
+            for method in [GradMethod::Backprop, GradMethod::Adjoint] {
+                let m = measure::measure(&p, method, &opts, reps)
+                    .map_err(|e| CliError::Usage(format!("thread scaling, {method}: {e}")))?;
+                let flops = gradient_flops(&p, &m.output);
+                rows.push(ThreadRow {
+                    batch,
+                    threads,
+                    method,
+                    time_ms: m.time_ms,
+                    gflops: flops / (m.time_ms * 1e-3) / 1e9,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn thread_table(rows: &[ThreadRow]) -> String {
+    let mut out = String::from(
+        "thread scaling (toy problem; ms per gradient, speed-up over 1 thread, GFLOP/s)\n",
+    );
+    out.push_str(&format!(
+        "{:<8}{:<10}{:>8}{:>12}{:>10}{:>10}\n",
+        "batch", "method", "threads", "time_ms", "speedup", "GFLOP/s"
+    ));
+    for r in rows {
+        let base = rows
+            .iter()
+            .find(|b| b.batch == r.batch && b.method == r.method && b.threads == 1)
+            .map_or(r.time_ms, |b| b.time_ms);
+        out.push_str(&format!(
+            "{:<8}{:<10}{:>8}{:>12.3}{:>9.2}x{:>10.2}\n",
+            r.batch,
+            r.method.name(),
+            r.threads,
+            r.time_ms,
+            base / r.time_ms,
+            r.gflops
+        ));
+    }
+    out
 }
 
 /// Writes the toy problem for the peer scripts.
@@ -184,9 +353,9 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
             "bench grad measures the CPU engine; `nodelab bench gpu` measures the GPU".into(),
         ));
     }
-    if args.batch == 0 || args.hidden == 0 || args.repeats == 0 {
+    if args.batch == 0 || args.hidden == 0 || args.repeats == 0 || args.threads == 0 {
         return Err(CliError::Usage(
-            "--batch, --hidden and --repeats must be at least 1".into(),
+            "--batch, --hidden, --repeats and --threads must be at least 1".into(),
         ));
     }
     let methods = parse_methods(&args.methods)?;
@@ -194,7 +363,10 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
     if let Some(dir) = &args.write_toy {
         return write_toy(dir, &p);
     }
-    let opts = GradOptions::default();
+    let opts = GradOptions {
+        threads: args.threads,
+        ..GradOptions::default()
+    };
     let progress = super::progress::Progress::new(args.json);
     let on_stage = |name: &str| {
         let total = (name == "fd").then_some(p.mlp.n_params() as u64);
@@ -212,17 +384,35 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         progress.stage("memory scaling", None);
         memory_scaling(&p)?
     };
+    let threads = if args.thread_scaling {
+        progress.stage("thread scaling", None);
+        thread_scaling(args.hidden, args.repeats)?
+    } else {
+        Vec::new()
+    };
     drop(progress);
+    let peak = gemm_peak_gflops();
+    let speed = speed_rows(&p, &comparison);
     let source = "bench grad (toy problem)";
     if args.json {
         let mut v = comparison_json(source, &p, &comparison);
         v["memory_scaling"] = json!(scaling);
+        v["threads"] = json!(args.threads);
+        v["speed"] = json!(speed);
+        v["peak_gflops_single_core"] = json!(peak);
+        if !threads.is_empty() {
+            v["thread_scaling"] = json!(threads);
+        }
         println!("{v}");
     } else {
         print!("{}", problem_header(source, &p));
         print!("{}", table(&comparison));
+        print!("{}", speed_table(&speed, peak, args.threads));
         if !scaling.is_empty() {
             print!("{}", scaling_table(&scaling));
+        }
+        if !threads.is_empty() {
+            print!("{}", thread_table(&threads));
         }
     }
     if comparison.methods.iter().any(|r| r.error.is_some()) {

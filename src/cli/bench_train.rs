@@ -30,6 +30,10 @@ pub struct BenchTrainArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Threads per gradient (a shared batch is split over them in row blocks of at least 64
+    /// samples; 1, the default, is the peer comparison).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// Warm-up iterations before the timed ones.
@@ -142,8 +146,10 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
             GradMethod::ReversibleHeun,
         ],
     };
-    if args.iters == 0 {
-        return Err(CliError::Usage("--iters must be at least 1".into()));
+    if args.iters == 0 || args.threads == 0 {
+        return Err(CliError::Usage(
+            "--iters and --threads must be at least 1".into(),
+        ));
     }
     if let Some(dir) = &args.write_spiral {
         return write_spiral(dir, args.iters);
@@ -163,6 +169,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     let mut rows = Vec::new();
     let mut spiral = TrainConfig::defaults(TaskName::SpiralFit);
     spiral.methods = methods.clone();
+    spiral.grad_options.threads = args.threads;
     let progress = |what: String| {
         if !args.json || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             eprintln!("bench train: {what}");
@@ -173,6 +180,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     for &b in batches.iter().filter(|_| !args.spiral_only) {
         let mut c = TrainConfig::defaults(TaskName::Circles);
         c.methods = methods.clone();
+        c.grad_options.threads = args.threads;
         c.batch = b;
         c.data.test_fraction = 0.5;
         c.data.points = (2 * b).max(500);

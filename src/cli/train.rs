@@ -59,6 +59,10 @@ pub struct TrainArgs {
     /// Run the methods of an iteration at once on their own threads (times then overlap).
     #[arg(long)]
     pub concurrent: bool,
+    /// Threads per gradient (CPU): a shared batch is split over them in row blocks of at least
+    /// 64 samples (default 1).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Hidden layer widths, comma-separated (e.g. 16,16).
     #[arg(long)]
     pub hidden: Option<String>,
@@ -163,6 +167,12 @@ pub fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<PathBuf>), CliEr
     }
     if let Some(v) = args.grad_check_every {
         c.grad_check_every = v;
+    }
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            return Err(CliError::Usage("--threads must be at least 1".into()));
+        }
+        c.grad_options.threads = threads;
     }
     if args.concurrent {
         c.concurrent = true;

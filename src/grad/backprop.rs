@@ -1,9 +1,13 @@
 //! `backprop`: the exact reverse-mode derivative of the discrete forward solve actually taken.
 //!
-//! The forward solve (any solver of [`crate::solver`]) chooses the steps; its accepted steps are
-//! replayed through the explicit tableau the solver propagates with ([`Tableau::for_method`]),
-//! storing every stage input (the tape), and the reverse sweep of [`tableau::step_vjp`] runs
-//! through them backwards. Step sizes are constants of the discrete map (the controller is not
+//! The forward solve (any solver of [`crate::solver`]) chooses the steps. With dopri5 the tape
+//! (every accepted step's stage inputs) is recorded during the solve itself
+//! ([`super::tape`]: with every stage's activations, so the reverse sweep recomputes no forward
+//! evaluation; above [`super::tape::MAX_ENTRY_BYTES`] per stage, stage inputs only:
+//! [`forward::schedule_recorded`]); with the other solvers the accepted steps are replayed
+//! through the explicit tableau the solver propagates with ([`Tableau::for_method`]), storing
+//! every stage input. The reverse sweep of [`tableau::step_vjp`] runs through the tape
+//! backwards. Step sizes are constants of the discrete map (the controller is not
 //! differentiated), as in torchdiffeq's and diffrax's discretise-then-optimise gradients.
 
 use std::sync::Arc;
@@ -14,11 +18,90 @@ use super::forward::{self, Schedule, SolveStats};
 use super::tableau::{self, RkWork};
 use super::{GradError, GradOutput};
 
+/// How backprop gets its tape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TapeKind {
+    /// Recorded during the dopri5 solve with every stage's activations ([`super::tape`]).
+    Activations,
+    /// Recorded during the dopri5 solve, stage inputs only.
+    StageInputs,
+    /// The accepted steps replayed through the tableau (any solver).
+    Replay,
+}
+
+impl TapeKind {
+    /// The fastest kind that applies to this group.
+    pub fn for_group(g: &Group<'_>) -> Self {
+        if super::tape::applies(&g.mlp, g.samples.len(), &g.problem.solver) {
+            TapeKind::Activations
+        } else if g.problem.solver.method == crate::solver::Method::Dopri5 {
+            TapeKind::StageInputs
+        } else {
+            TapeKind::Replay
+        }
+    }
+}
+
 /// `backprop` on one group.
 pub fn gradient(g: &Group<'_>) -> Result<GradOutput, GradError> {
+    gradient_with(g, TapeKind::for_group(g))
+}
+
+/// `backprop` on one group with the tape taken as `kind` says (`Activations` and
+/// `StageInputs` need dopri5; otherwise they fall back to `Replay`).
+pub fn gradient_with(g: &Group<'_>, kind: TapeKind) -> Result<GradOutput, GradError> {
+    let dopri = g.problem.solver.method == crate::solver::Method::Dopri5;
+    if kind == TapeKind::Activations && dopri {
+        let mut tape =
+            super::tape::record(&g.mlp, g.samples.len(), &g.ends, &g.y0, &g.problem.solver)?;
+        let mut out = g.empty_output();
+        let obs_grads = observe_states(g, &tape.obs_states, &mut out);
+        out.nfe_backward = tape.sweep(&g.mlp, &obs_grads, &mut out.grad);
+        out.nfe_forward = tape.stats.nfev;
+        out.steps_accepted = tape.stats.accepted;
+        out.steps_rejected = tape.stats.rejected;
+        out.stored_bytes = tape.stored_bytes() + obs_grads.len() * 8;
+        out.warnings = tape.stats.warnings.clone();
+        return Ok(out);
+    }
+    let field: Arc<dyn crate::problem::OdeSystem> = Arc::new(g.field());
+    let recorded = if kind == TapeKind::Replay {
+        None
+    } else {
+        forward::schedule_recorded(field, &g.ends, &g.y0, &g.problem.solver)?
+    };
+    if let Some((schedule, stats, tape, obs_states)) = recorded {
+        let mut out = g.empty_output();
+        let obs_grads = observe_states(g, &obs_states, &mut out);
+        let nfe_back = sweep(g, &schedule, &tape, &obs_grads, &mut out);
+        out.nfe_forward = stats.nfev;
+        out.nfe_backward = nfe_back;
+        out.steps_accepted = stats.accepted;
+        out.steps_rejected = stats.rejected;
+        out.stored_bytes =
+            (tape.len() + obs_grads.len() + obs_states.len()) * 8 + schedule.stored_bytes();
+        out.warnings = stats.warnings;
+        return Ok(out);
+    }
     let (schedule, stats) =
         forward::schedule(Arc::new(g.field()), &g.ends, &g.y0, &g.problem.solver)?;
     Ok(on_schedule(g, &schedule, &stats))
+}
+
+/// The loss terms at the observation states (`K · m`, in order): their sum added to
+/// `out.loss`, read-out gradients to `out`; returns every observation's `∂L/∂Y` (`K · m`).
+fn observe_states(g: &Group<'_>, obs_states: &[f64], out: &mut GradOutput) -> Vec<f64> {
+    let m = g.dim();
+    let mut obs_grads = vec![0.0; g.n_obs() * m];
+    for k in 0..g.n_obs() {
+        out.loss += g.loss_at(
+            k,
+            &obs_states[k * m..(k + 1) * m],
+            &mut obs_grads[k * m..(k + 1) * m],
+            out.readout_grad.as_deref_mut(),
+        );
+    }
+    obs_grads
 }
 
 /// Adds `∂L/∂Y` of every observation reached after `i` steps to `ybar`.
@@ -55,6 +138,40 @@ pub(crate) fn observe(
     }
 }
 
+/// The reverse sweep through the tape of `schedule` (stage inputs of every step, `steps·s·m`),
+/// injecting the observations' `∂L/∂Y`; adds θ̄ to `out.grad` and returns the VJPs spent.
+fn sweep(
+    g: &Group<'_>,
+    schedule: &Schedule,
+    tape: &[f64],
+    obs_grads: &[f64],
+    out: &mut GradOutput,
+) -> u64 {
+    let field = g.field();
+    let tab = &schedule.tableau;
+    let (m, s) = (g.dim(), tab.stages());
+    let mut rk = RkWork::new(s, m);
+    let mut work = FieldWork::new(&g.mlp);
+    let mut ybar = vec![0.0; m];
+    let mut nfe_back = 0;
+    for (i, &(t, h)) in schedule.steps.iter().enumerate().rev() {
+        inject(schedule, i + 1, obs_grads, &mut ybar);
+        nfe_back += tableau::step_vjp(
+            tab,
+            &field,
+            t,
+            h,
+            &tape[i * s * m..(i + 1) * s * m],
+            &mut ybar,
+            &mut out.grad,
+            &mut rk.kbar,
+            &mut rk.vy,
+            &mut work,
+        );
+    }
+    nfe_back
+}
+
 /// The backprop gradient of the discrete map given by `schedule` (the steps of a forward solve
 /// whose totals are `stats`).
 pub fn on_schedule(g: &Group<'_>, schedule: &Schedule, stats: &SolveStats) -> GradOutput {
@@ -85,23 +202,7 @@ pub fn on_schedule(g: &Group<'_>, schedule: &Schedule, stats: &SolveStats) -> Gr
         std::mem::swap(&mut y, &mut y_new);
         observe(g, schedule, i + 1, &y, &mut obs_grads, &mut out);
     }
-    let mut ybar = vec![0.0; m];
-    let mut nfe_back = 0;
-    for (i, &(t, h)) in schedule.steps.iter().enumerate().rev() {
-        inject(schedule, i + 1, &obs_grads, &mut ybar);
-        nfe_back += tableau::step_vjp(
-            tab,
-            &field,
-            t,
-            h,
-            &tape[i * s * m..(i + 1) * s * m],
-            &mut ybar,
-            &mut out.grad,
-            &mut rk.kbar,
-            &mut rk.vy,
-            &mut work,
-        );
-    }
+    let nfe_back = sweep(g, schedule, &tape, &obs_grads, &mut out);
     out.nfe_forward = stats.nfev + nfe_replay;
     out.nfe_backward = nfe_back;
     out.steps_accepted = stats.accepted;

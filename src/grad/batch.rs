@@ -99,7 +99,55 @@ impl Group<'_> {
     }
 }
 
-/// Runs `method` on every group of `p` and sums the results.
+thread_local! {
+    /// Threads the batched evaluations on this thread may split their rows over.
+    static ROW_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
+}
+
+/// Threads the batched field evaluations running on this thread split a group's rows over
+/// (1 unless inside [`with_row_threads`]).
+pub fn row_threads() -> usize {
+    ROW_THREADS.with(std::cell::Cell::get)
+}
+
+/// Runs `f` with [`row_threads`] set to `threads` on this thread (restored afterwards). The
+/// row blocks run on rayon's current pool, so call it inside the pool of that many threads.
+pub fn with_row_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ROW_THREADS.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(ROW_THREADS.with(|c| c.replace(threads.max(1))));
+    f()
+}
+
+/// A rayon pool of `threads` threads, started once per thread count and kept for the process
+/// (starting threads for every gradient would cost more than a small gradient).
+fn shared_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, GradError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut pools = pools
+        .lock()
+        .map_err(|_| GradError::Invalid("the thread-pool registry is poisoned".into()))?;
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| GradError::Invalid(format!("cannot start {threads} threads: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.insert(threads, pool.clone());
+    Ok(pool)
+}
+
+/// Runs `method` on every group of `p` and sums the results. With `opts.threads > 1`,
+/// per-sample groups run in parallel; one shared group splits its rows (the batched layer
+/// products) over the threads instead.
 pub fn run_groups(
     p: &GradProblem,
     opts: &GradOptions,
@@ -122,15 +170,17 @@ pub fn run_groups(
         ends: ends.clone(),
     };
     let parallel = opts.threads > 1 && groups.len() > 1;
+    let pool = || shared_pool(opts.threads);
     let outputs: Vec<Result<GradOutput, GradError>> = if parallel {
         use rayon::prelude::*;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.threads)
-            .build()
-            .map_err(|e| {
-                GradError::Invalid(format!("cannot start {} threads: {e}", opts.threads))
-            })?;
-        pool.install(|| groups.par_iter().map(|s| method(&make(s))).collect())
+        pool()?.install(|| groups.par_iter().map(|s| method(&make(s))).collect())
+    } else if opts.threads > 1 {
+        let threads = opts.threads;
+        pool()?.install(|| {
+            with_row_threads(threads, || {
+                groups.iter().map(|s| method(&make(s))).collect()
+            })
+        })
     } else {
         groups.iter().map(|s| method(&make(s))).collect()
     };
@@ -143,11 +193,14 @@ pub fn run_groups(
         }
     }
     let mut total = total.ok_or_else(|| GradError::Invalid("empty batch".into()))?;
-    if opts.threads > 1 && !parallel {
+    let rows = p.y0.len();
+    if opts.threads > 1 && !parallel && crate::nn::BatchedMlp::<f64>::blocks(rows, opts.threads) < 2
+    {
         total.warnings.push(format!(
-            "--threads {} has no effect here: threads run per-sample groups in parallel, and \
-             this batch is one group",
-            opts.threads
+            "--threads {} has no effect here: a shared batch is split over threads in blocks of \
+             at least {} samples, and this one has {rows}",
+            opts.threads,
+            crate::nn::batched::MIN_ROWS_PER_THREAD
         ));
     }
     Ok(total)

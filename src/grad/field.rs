@@ -10,13 +10,20 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::chebyshev::ChebInterp;
-use crate::nn::{Mlp, MlpWork};
+use crate::nn::{BatchWork, BatchedMlp, Mlp, MlpWork};
 use crate::problem::OdeSystem;
 
-/// Scratch for one field evaluation.
+/// Scratch for one field evaluation: per-sample buffers, and the batched workspaces
+/// ([`BatchWork`]: one for the whole group, one per row block when the batch is split over
+/// threads). Allocated once per solve or per thread and reused: evaluations do not allocate
+/// once the buffers fit the group.
 #[derive(Clone, Debug, Default)]
 pub struct FieldWork {
     pub mlp: MlpWork,
+    /// Batched workspace for the whole group on this thread.
+    pub batch: BatchWork<f64>,
+    /// Batched workspaces of the row blocks (see [`super::batch::row_threads`]).
+    pub blocks: Vec<BatchWork<f64>>,
     f: Vec<f64>,
     vy: Vec<f64>,
     jy: Vec<f64>,
@@ -95,10 +102,54 @@ impl Field for StackedMlp {
     }
 
     fn eval(&self, t: f64, y: &[f64], out: &mut [f64], work: &mut FieldWork) {
-        let d = self.mlp.dim();
-        for (yb, ob) in y.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            self.mlp.forward_into(t, yb, ob, &mut work.scratch);
+        let net = self.mlp.batched();
+        match row_blocks(&self.mlp, self.n, work) {
+            Some(blocks) => net.forward_par(t, y, out, blocks),
+            None => net.forward(t, y, out, &mut work.batch, false),
         }
+    }
+}
+
+/// The row-block workspaces when this thread splits `n` rows over threads
+/// ([`super::batch::row_threads`] > 1 and the batch large enough), else `None`.
+fn row_blocks<'w>(
+    mlp: &Mlp,
+    n: usize,
+    work: &'w mut FieldWork,
+) -> Option<&'w mut [BatchWork<f64>]> {
+    let threads = super::batch::row_threads();
+    let blocks = BatchedMlp::<f64>::blocks(n, threads);
+    if blocks < 2 {
+        return None;
+    }
+    if work.blocks.len() < blocks {
+        work.blocks.resize_with(blocks, BatchWork::default);
+    }
+    let per = n.div_ceil(blocks);
+    for b in &mut work.blocks[..blocks] {
+        b.ensure(mlp, per);
+    }
+    Some(&mut work.blocks[..blocks])
+}
+
+/// `F(Y)` into `f_out`, `vᵀ∂F/∂Y` into `vy` and `vᵀ∂F/∂θ` added to `gtheta` for n stacked
+/// samples: one batched VJP, split over row blocks when this thread has row threads.
+#[allow(clippy::too_many_arguments)]
+fn stacked_vjp(
+    mlp: &Mlp,
+    n: usize,
+    t: f64,
+    y: &[f64],
+    v: &[f64],
+    f_out: &mut [f64],
+    vy: &mut [f64],
+    gtheta: &mut [f64],
+    work: &mut FieldWork,
+) {
+    let net = mlp.batched();
+    match row_blocks(mlp, n, work) {
+        Some(blocks) => net.vjp_par(t, y, v, 1.0, f_out, vy, gtheta, blocks),
+        None => net.vjp(t, y, v, 1.0, f_out, vy, gtheta, &mut work.batch),
     }
 }
 
@@ -112,20 +163,13 @@ impl FieldVjp for StackedMlp {
         gtheta: &mut [f64],
         work: &mut FieldWork,
     ) {
-        let d = self.mlp.dim();
-        for b in 0..self.n {
-            let r = b * d..(b + 1) * d;
-            self.mlp.vjp_into(
-                t,
-                &y[r.clone()],
-                &v[r.clone()],
-                1.0,
-                &mut work.f[..d],
-                &mut vy[r],
-                gtheta,
-                &mut work.mlp,
-            );
+        let m = y.len();
+        let mut f = std::mem::take(&mut work.f);
+        if f.len() < m {
+            f.resize(m, 0.0);
         }
+        stacked_vjp(&self.mlp, self.n, t, y, v, &mut f[..m], vy, gtheta, work);
+        work.f = f;
     }
 }
 
@@ -242,15 +286,13 @@ impl Field for AdjointField {
     }
 
     fn eval(&self, s: f64, u: &[f64], out: &mut [f64], work: &mut FieldWork) {
-        let d = self.mlp.dim();
         let m = self.state_dim();
         let t = self.t_ref - s;
-        let FieldWork {
-            mlp: mw,
-            f,
-            y: ybuf,
-            ..
-        } = work;
+        let mut f = std::mem::take(&mut work.f);
+        if f.len() < m {
+            f.resize(m, 0.0);
+        }
+        let mut ybuf = std::mem::take(&mut work.y);
         let (y, a, dy, da, dg): AdjointParts<'_> = match &self.source {
             StateSource::Backsolve => {
                 let (y, rest) = u.split_at(m);
@@ -268,25 +310,14 @@ impl Field for AdjointField {
             }
         };
         dg.fill(0.0);
-        let mut dy = dy;
-        for b in 0..self.n {
-            let r = b * d..(b + 1) * d;
-            self.mlp.vjp_into(
-                t,
-                &y[r.clone()],
-                &a[r.clone()],
-                1.0,
-                &mut f[..d],
-                &mut da[r.clone()],
-                dg,
-                mw,
-            );
-            if let Some(dy) = dy.as_deref_mut() {
-                for (o, v) in dy[r].iter_mut().zip(&f[..d]) {
-                    *o = -v;
-                }
+        stacked_vjp(&self.mlp, self.n, t, y, a, &mut f[..m], da, dg, work);
+        if let Some(dy) = dy {
+            for (o, v) in dy.iter_mut().zip(&f[..m]) {
+                *o = -v;
             }
         }
+        work.f = f;
+        work.y = ybuf;
     }
 }
 

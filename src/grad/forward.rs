@@ -136,3 +136,100 @@ pub fn schedule(
         stats,
     ))
 }
+
+/// Keeps the states at which a system is evaluated, for [`schedule_recorded`]: every rhs
+/// input since the last accepted step (the stage inputs of the attempt in progress).
+struct StageRecorder {
+    inner: Arc<dyn OdeSystem>,
+    calls: std::sync::Mutex<Vec<f64>>,
+}
+
+impl OdeSystem for StageRecorder {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        self.inner.rhs(t, y, dydt);
+        if let Ok(mut c) = self.calls.lock() {
+            c.extend_from_slice(y);
+        }
+    }
+
+    fn diagnose(&self, t: f64, y: &[f64]) -> Option<String> {
+        self.inner.diagnose(t, y)
+    }
+}
+
+/// A forward solve that records the backprop tape as it goes: the schedule, the stage inputs
+/// `Y_1 … Y_s` of every accepted step back to back (`steps · s · m`) and the state at every
+/// observation (`K · m`), with no replay. Dopri5 only (its attempt evaluates stages 2–6 and
+/// then f at the new point, so an accepted step's stage inputs are its start state and the
+/// five inputs before the last); `None` for the other solvers.
+pub fn schedule_recorded(
+    system: Arc<dyn OdeSystem>,
+    ends: &[f64],
+    y0: &[f64],
+    config: &SolverConfig,
+) -> Result<Option<(Schedule, SolveStats, Vec<f64>, Vec<f64>)>, GradError> {
+    if config.method != solver::Method::Dopri5 {
+        return Ok(None);
+    }
+    let (tableau, _) = Tableau::for_method(config.method);
+    let s = tableau.stages();
+    let m = y0.len();
+    let recorder = Arc::new(StageRecorder {
+        inner: system,
+        calls: std::sync::Mutex::new(Vec::new()),
+    });
+    let mut steps = Vec::new();
+    let mut tape: Vec<f64> = Vec::new();
+    let mut obs_states = Vec::with_capacity(ends.len().saturating_sub(1) * m);
+    let mut obs_end = Vec::with_capacity(ends.len().saturating_sub(1));
+    let mut stats = SolveStats::default();
+    let mut y = y0.to_vec();
+    let mut broken = false;
+    for seg in ends.windows(2) {
+        let rec = recorder.clone();
+        let st = run_segment(
+            recorder.clone(),
+            seg[0],
+            seg[1],
+            &mut y,
+            config,
+            |start, r| {
+                steps.push((r.t, r.h));
+                let Ok(mut calls) = rec.calls.lock() else {
+                    broken = true;
+                    return;
+                };
+                let n = calls.len();
+                if n < s * m {
+                    broken = true;
+                } else {
+                    tape.extend_from_slice(start);
+                    tape.extend_from_slice(&calls[n - s * m..n - m]);
+                }
+                calls.clear();
+            },
+        )?;
+        stats.add(&st);
+        obs_end.push(steps.len());
+        obs_states.extend_from_slice(&y);
+    }
+    if broken {
+        return Err(GradError::Solve(
+            "backprop: the forward solve's stage record is incomplete".into(),
+        ));
+    }
+    Ok(Some((
+        Schedule {
+            tableau,
+            steps,
+            obs_end,
+        },
+        stats,
+        tape,
+        obs_states,
+    )))
+}

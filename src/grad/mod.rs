@@ -36,6 +36,7 @@ pub mod progress;
 pub mod reference;
 pub mod reversible;
 pub mod tableau;
+pub mod tape;
 
 use std::fmt;
 

@@ -159,6 +159,29 @@ pub fn step_vjp<F: FieldVjp + ?Sized>(
     work: &mut FieldWork,
 ) -> u64 {
     let m = ybar.len();
+    step_vjp_with(tab, h, ybar, kbar, vy, |i, kbar_i, vy| {
+        field.vjp(
+            t + tab.c[i] * h,
+            &stages[i * m..(i + 1) * m],
+            kbar_i,
+            vy,
+            gtheta,
+            work,
+        );
+    })
+}
+
+/// The reverse sweep of [`step_vjp`] with the stage VJPs left to `stage_vjp(i, K̄_i, Ȳ_i)`
+/// (which writes `Ȳ_i = K̄_iᵀ ∂F/∂Y(Y_i)` and accumulates θ̄ itself). Returns s.
+pub fn step_vjp_with(
+    tab: &Tableau,
+    h: f64,
+    ybar: &mut [f64],
+    kbar: &mut [f64],
+    vy: &mut [f64],
+    mut stage_vjp: impl FnMut(usize, &[f64], &mut [f64]),
+) -> u64 {
+    let m = ybar.len();
     let s = tab.stages();
     for i in 0..s {
         let hb = h * tab.b[i];
@@ -167,14 +190,7 @@ pub fn step_vjp<F: FieldVjp + ?Sized>(
         }
     }
     for i in (0..s).rev() {
-        field.vjp(
-            t + tab.c[i] * h,
-            &stages[i * m..(i + 1) * m],
-            &kbar[i * m..(i + 1) * m],
-            vy,
-            gtheta,
-            work,
-        );
+        stage_vjp(i, &kbar[i * m..(i + 1) * m], vy);
         for (o, v) in ybar.iter_mut().zip(vy.iter()) {
             *o += v;
         }

@@ -388,10 +388,11 @@ impl Trainer {
     }
 }
 
-/// Options of the gradient methods for training (one thread per gradient).
+/// Options of the gradient methods for training (threads per gradient: the configured
+/// `grad_options.threads`, 1 by default).
 fn grad_options(cfg: &TrainConfig) -> GradOptions {
     GradOptions {
-        threads: 1,
+        threads: cfg.grad_options.threads.max(1),
         ..cfg.grad_options.clone()
     }
 }

@@ -1,0 +1,312 @@
+//! The backprop tape recorded during the forward dopri5 solve, activations included: per
+//! accepted step, for each of its six stages, the stage input `Y_i` and what the MLP's reverse
+//! pass needs at `Y_i` (every hidden layer's output and σ', [`BatchedMlp::forward_recording`]).
+//! The reverse sweep then runs every stage VJP from the record ([`BatchedMlp::vjp_from_record`])
+//! without recomputing a forward evaluation: the forward solve's evaluations are the only
+//! forward evaluations of the gradient (what JAX's reverse mode through diffrax keeps too).
+//!
+//! Dopri5 evaluates, per attempt, stages 2–6 and then f at the new point (FSAL: the next
+//! step's stage 1); the first evaluation of a segment is stage 1 of its first step. So an
+//! accepted step's stages are the stage-1 entry and the five evaluations before the last.
+//! Every evaluation writes its entry straight into the tape (no copies); entries of rejected
+//! attempts are dropped when the next step is accepted.
+//! Memory: `(m + rows · record_len) · 8` bytes per stage, so large batches (above
+//! [`MAX_ENTRY_BYTES`] per stage) keep only the stage inputs ([`super::forward::schedule_recorded`]).
+
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use super::GradError;
+use super::forward::{Schedule, SolveStats, run_segment};
+use super::tableau::Tableau;
+use crate::nn::{BatchWork, BatchedMlp, Mlp};
+use crate::problem::OdeSystem;
+use crate::solver::{Method, SolverConfig};
+
+/// Largest record of one stage evaluation kept with activations (8 MiB: batch 4096 through a
+/// 2-64-2 network); above it the tape keeps stage inputs only.
+pub const MAX_ENTRY_BYTES: usize = 8 << 20;
+
+/// Values kept per evaluation of n stacked samples: the state, then the activation record.
+pub fn entry_len(mlp: &Mlp, n: usize) -> usize {
+    n * (mlp.dim() + BatchedMlp::<f64>::record_len(mlp))
+}
+
+/// Whether [`record`] applies: dopri5, and a stage record below [`MAX_ENTRY_BYTES`].
+pub fn applies(mlp: &Mlp, n: usize, config: &SolverConfig) -> bool {
+    config.method == Method::Dopri5 && entry_len(mlp, n) * 8 <= MAX_ENTRY_BYTES
+}
+
+/// Row blocks of the records: `blocks` blocks of `per` rows (the last may be shorter), each
+/// block's record contiguous (block-major), so that the blocks run on their own threads.
+#[derive(Clone, Copy, Debug)]
+struct Blocks {
+    n: usize,
+    per: usize,
+    count: usize,
+}
+
+impl Blocks {
+    fn new(n: usize) -> Self {
+        let count = BatchedMlp::<f64>::blocks(n, super::batch::row_threads());
+        Self {
+            n,
+            per: n.div_ceil(count),
+            count,
+        }
+    }
+}
+
+/// Per-thread scratch of the recording and the sweep.
+struct Works {
+    blocks: Vec<BatchWork<f64>>,
+}
+
+impl Works {
+    fn new(mlp: &Mlp, b: Blocks) -> Self {
+        Self {
+            blocks: (0..b.count).map(|_| BatchWork::new(mlp, b.per)).collect(),
+        }
+    }
+}
+
+/// What the recording system keeps: the tape itself, every evaluation written straight into
+/// it. Entries are `entry_len` values; `used` entries are live (the vector only grows, so
+/// entries are written once, never zero-filled again).
+struct Log {
+    tape: Vec<f64>,
+    used: usize,
+    /// Entries of the accepted steps (6 per step).
+    committed: usize,
+    /// Index of the entry holding the current step's stage 1.
+    step_start: usize,
+    works: Works,
+    broken: bool,
+}
+
+impl Log {
+    /// A fresh entry at the end of the tape (`e` values).
+    fn push(&mut self, e: usize) -> &mut [f64] {
+        let end = (self.used + 1) * e;
+        if self.tape.len() < end {
+            let grow = end.max(self.tape.len() * 3 / 2);
+            self.tape.resize(grow, 0.0);
+        }
+        self.used += 1;
+        &mut self.tape[end - e..end]
+    }
+
+    /// A segment starts: its first evaluation is stage 1 of its first step.
+    fn start_segment(&mut self) {
+        self.used = self.committed;
+        self.step_start = self.committed;
+    }
+
+    /// An accepted step of `s` stages: its stages are the stage-1 entry and the `s − 1` entries
+    /// before the last (the last is f at the new point, the next step's stage 1). Entries of
+    /// rejected attempts and of the initial step-size guess in between are dropped.
+    fn accept(&mut self, e: usize, s: usize) {
+        let after = self.used.saturating_sub(self.step_start + 1);
+        if self.used <= self.step_start || after < s {
+            self.broken = true;
+            return;
+        }
+        if after > s {
+            let from = (self.used - s) * e;
+            self.tape
+                .copy_within(from..self.used * e, (self.step_start + 1) * e);
+            self.used = self.step_start + 1 + s;
+        }
+        self.committed = self.step_start + s;
+        self.step_start = self.committed;
+    }
+}
+
+/// The group's field, recording every evaluation.
+struct Recorder {
+    mlp: Arc<Mlp>,
+    n: usize,
+    blocks: Blocks,
+    log: Mutex<Log>,
+}
+
+impl OdeSystem for Recorder {
+    fn dim(&self) -> usize {
+        self.n * self.mlp.dim()
+    }
+
+    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        let Ok(mut guard) = self.log.lock() else {
+            dydt.fill(f64::NAN);
+            return;
+        };
+        let log = &mut *guard;
+        let e = entry_len(&self.mlp, self.n);
+        let d = self.mlp.dim();
+        let rl = BatchedMlp::<f64>::record_len(&self.mlp);
+        let mut works = std::mem::replace(&mut log.works, Works { blocks: Vec::new() });
+        let entry = log.push(e);
+        let (ys, rec) = entry.split_at_mut(self.n * d);
+        ys.copy_from_slice(y);
+        let net = self.mlp.batched();
+        let b = self.blocks;
+        if b.count == 1 {
+            net.forward_recording(t, y, dydt, rec, &mut works.blocks[0]);
+        } else {
+            y.par_chunks(b.per * d)
+                .zip(dydt.par_chunks_mut(b.per * d))
+                .zip(rec.par_chunks_mut(b.per * rl))
+                .zip(works.blocks.par_iter_mut())
+                .for_each(|(((y, f), r), w)| net.forward_recording(t, y, f, r, w));
+        }
+        log.works = works;
+    }
+}
+
+/// A forward solve with its activation tape.
+pub struct ActTape {
+    pub schedule: Schedule,
+    pub stats: SolveStats,
+    /// The state at every observation (`K · m`).
+    pub obs_states: Vec<f64>,
+    tape: Vec<f64>,
+    entry: usize,
+    blocks: Blocks,
+    works: Works,
+}
+
+impl ActTape {
+    /// Bytes of the tape and the observation states.
+    pub fn stored_bytes(&self) -> usize {
+        (self.tape.len() + self.obs_states.len()) * 8 + self.schedule.stored_bytes()
+    }
+
+    /// The reverse sweep: adds θ̄ to `gtheta`, injecting the observations' `∂L/∂Y`
+    /// (`obs_grads`, `K · m`). Returns the stage VJPs spent.
+    pub fn sweep(&mut self, mlp: &Mlp, obs_grads: &[f64], gtheta: &mut [f64]) -> u64 {
+        let tab = &self.schedule.tableau;
+        let s = tab.stages();
+        let d = mlp.dim();
+        let m = self.blocks.n * d;
+        let rl = BatchedMlp::<f64>::record_len(mlp);
+        let p = mlp.n_params();
+        let net = mlp.batched();
+        let b = self.blocks;
+        let mut ybar = vec![0.0; m];
+        let mut kbar = vec![0.0; s * m];
+        let mut vy = vec![0.0; m];
+        let mut nfe = 0;
+        for (i, &(t, h)) in self.schedule.steps.iter().enumerate().rev() {
+            super::backprop::inject(&self.schedule, i + 1, obs_grads, &mut ybar);
+            let step = &self.tape[i * s * self.entry..(i + 1) * s * self.entry];
+            let works = &mut self.works.blocks;
+            nfe += super::tableau::step_vjp_with(
+                tab,
+                h,
+                &mut ybar,
+                &mut kbar,
+                &mut vy,
+                |k, kb, vy| {
+                    let entry = &step[k * self.entry..(k + 1) * self.entry];
+                    let (ys, rec) = entry.split_at(m);
+                    let tk = t + tab.c[k] * h;
+                    if b.count == 1 {
+                        net.vjp_from_record(tk, ys, rec, kb, 1.0, vy, gtheta, &mut works[0]);
+                    } else {
+                        ys.par_chunks(b.per * d)
+                            .zip(rec.par_chunks(b.per * rl))
+                            .zip(kb.par_chunks(b.per * d))
+                            .zip(vy.par_chunks_mut(b.per * d))
+                            .zip(works.par_iter_mut())
+                            .for_each(|((((y, r), v), o), w)| {
+                                let mut g = std::mem::take(&mut w.gtheta);
+                                g[..p].fill(0.0);
+                                net.vjp_from_record(tk, y, r, v, 1.0, o, &mut g[..p], w);
+                                w.gtheta = g;
+                            });
+                        for w in works.iter().take(b.n.div_ceil(b.per)) {
+                            for (a, &v) in gtheta.iter_mut().zip(&w.gtheta[..p]) {
+                                *a += v;
+                            }
+                        }
+                    }
+                },
+            );
+        }
+        nfe
+    }
+}
+
+/// Solves the group `(mlp, n samples, y0)` forward with dopri5 over `ends`, recording the
+/// activation tape (call only when [`applies`]).
+pub fn record(
+    mlp: &Arc<Mlp>,
+    n: usize,
+    ends: &[f64],
+    y0: &[f64],
+    config: &SolverConfig,
+) -> Result<ActTape, GradError> {
+    let (tableau, _) = Tableau::for_method(config.method);
+    let s = tableau.stages();
+    let m = y0.len();
+    let e = entry_len(mlp, n);
+    let blocks = Blocks::new(n);
+    let recorder = Arc::new(Recorder {
+        mlp: mlp.clone(),
+        n,
+        blocks,
+        log: Mutex::new(Log {
+            tape: Vec::with_capacity(8 * e),
+            used: 0,
+            committed: 0,
+            step_start: 0,
+            works: Works::new(mlp, blocks),
+            broken: false,
+        }),
+    });
+    let mut steps = Vec::new();
+    let mut obs_end = Vec::with_capacity(ends.len().saturating_sub(1));
+    let mut obs_states = Vec::with_capacity(ends.len().saturating_sub(1) * m);
+    let mut stats = SolveStats::default();
+    let mut y = y0.to_vec();
+    let poisoned = || GradError::Solve("backprop: the tape recorder failed".into());
+    for seg in ends.windows(2) {
+        recorder.log.lock().map_err(|_| poisoned())?.start_segment();
+        let rec = recorder.clone();
+        let st = run_segment(recorder.clone(), seg[0], seg[1], &mut y, config, |_, r| {
+            steps.push((r.t, r.h));
+            match rec.log.lock() {
+                Ok(mut log) => log.accept(e, s),
+                Err(_) => steps.clear(),
+            }
+        })?;
+        stats.add(&st);
+        obs_end.push(steps.len());
+        obs_states.extend_from_slice(&y);
+    }
+    let mut log = Arc::try_unwrap(recorder)
+        .map_err(|_| poisoned())?
+        .log
+        .into_inner()
+        .map_err(|_| poisoned())?;
+    log.tape.truncate(log.committed * e);
+    if log.broken || log.committed != steps.len() * s {
+        return Err(GradError::Solve(
+            "backprop: the forward solve's stage record is incomplete".into(),
+        ));
+    }
+    Ok(ActTape {
+        schedule: Schedule {
+            tableau,
+            steps,
+            obs_end,
+        },
+        stats,
+        obs_states,
+        tape: log.tape,
+        entry: e,
+        blocks,
+        works: log.works,
+    })
+}
