@@ -226,7 +226,7 @@ fn recorded_tape_equals_replayed_tape() {
                         .collect()
                 })
                 .collect();
-            p.loss = Loss::trajectory_of(LossKind::Mse, vec![0.2, 0.5, 0.8], targets);
+            p.loss = Loss::trajectory(vec![0.2, 0.5, 0.8], targets);
         }
         let opts = GradOptions::default();
         let recorded = grad::compute(&p, GradMethod::Backprop, &opts).unwrap();

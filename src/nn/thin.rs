@@ -51,9 +51,42 @@ fn thin_k_body<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
     }
 }
 
+/// `o_rj += a_r · B_j` for every row r (`a`: `rows × k`, `B`: `N × k` row-major): the N dot
+/// products of a row in one pass over it, four lanes of partial sums each.
+#[inline(always)]
+fn thin_n_fixed<T: Real, const N: usize>(a: &[T], b: &[T], out: &mut [T], k: usize) {
+    let rows: [&[T]; N] = std::array::from_fn(|j| &b[j * k..(j + 1) * k]);
+    let full = k / 4 * 4;
+    for (o, ar) in out.chunks_exact_mut(N).zip(a.chunks_exact(k)) {
+        let mut acc = [[T::zero(); 4]; N];
+        for (ci, a4) in ar[..full].chunks_exact(4).enumerate() {
+            for j in 0..N {
+                let b4 = &rows[j][ci * 4..ci * 4 + 4];
+                for l in 0..4 {
+                    acc[j][l] += a4[l] * b4[l];
+                }
+            }
+        }
+        for j in 0..N {
+            let mut tail = T::zero();
+            for (x, y) in ar[full..].iter().zip(&rows[j][full..]) {
+                tail += *x * *y;
+            }
+            o[j] += ((acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3])) + tail;
+        }
+    }
+}
+
 /// `o_rj += a_r · B_j` for every row r (`a`: `rows × k`, `B`: `n × k` row-major, n small).
 #[inline(always)]
 fn thin_n_body<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
+    match n {
+        1 => return thin_n_fixed::<T, 1>(a, b, out, k),
+        2 => return thin_n_fixed::<T, 2>(a, b, out, k),
+        3 => return thin_n_fixed::<T, 3>(a, b, out, k),
+        4 => return thin_n_fixed::<T, 4>(a, b, out, k),
+        _ => {}
+    }
     for (o, ar) in out.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
         for (j, ov) in o.iter_mut().enumerate() {
             let bj = &b[j * k..(j + 1) * k];
