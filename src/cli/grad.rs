@@ -48,7 +48,8 @@ pub struct GradArgs {
     /// Timed repeats per method after one warm-up call (`fd`: one).
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
-    /// Worker threads for per-sample batches.
+    /// Worker threads: per-sample groups run in parallel; a shared batch is split over them in
+    /// row blocks of at least 64 samples.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Parameters on which the continuous reference is cross-checked by finite differences.

@@ -219,7 +219,8 @@ pub struct GradOptions {
     pub reversible_steps: Option<usize>,
     /// Relative step of `fd`: ε_i = fd_step · max(1, |θ_i|).
     pub fd_step: f64,
-    /// Worker threads for per-sample batches (1: single-threaded).
+    /// Worker threads (1: single-threaded): per-sample groups run in parallel; one shared group
+    /// splits its rows over them (blocks of at least 64 samples, see [`batch::row_threads`]).
     pub threads: usize,
 }
 

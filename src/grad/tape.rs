@@ -24,9 +24,10 @@ use crate::nn::{BatchWork, BatchedMlp, Mlp};
 use crate::problem::OdeSystem;
 use crate::solver::{Method, SolverConfig};
 
-/// Largest record of one stage evaluation kept with activations (8 MiB: batch 4096 through a
-/// 2-64-2 network); above it the tape keeps stage inputs only.
-pub const MAX_ENTRY_BYTES: usize = 8 << 20;
+/// Largest record of one stage evaluation kept with activations (1 MiB: batch ≈ 1000 through a
+/// 2-64-2 network, 6 MiB per dopri5 step); above it the tape keeps stage inputs only, and the
+/// reverse sweep recomputes each stage's forward pass.
+pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 /// Values kept per evaluation of n stacked samples: the state, then the activation record.
 pub fn entry_len(mlp: &Mlp, n: usize) -> usize {
