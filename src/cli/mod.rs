@@ -34,7 +34,7 @@ pub enum Command {
     /// Compare gradient methods on a neural-ODE preset: gradient, error, time, memory, NFE.
     Grad(grad::GradArgs),
     /// Train a neural ODE on a task with several gradient methods side by side.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -137,6 +137,10 @@ pub fn schedule(
     ))
 }
 
+/// A recorded forward solve: the schedule, its totals, the tape of stage inputs
+/// (`steps · s · m`) and the state at every observation (`K · m`).
+pub type RecordedSolve = (Schedule, SolveStats, Vec<f64>, Vec<f64>);
+
 /// Keeps the states at which a system is evaluated, for [`schedule_recorded`]: every rhs
 /// input since the last accepted step (the stage inputs of the attempt in progress).
 struct StageRecorder {
@@ -171,7 +175,7 @@ pub fn schedule_recorded(
     ends: &[f64],
     y0: &[f64],
     config: &SolverConfig,
-) -> Result<Option<(Schedule, SolveStats, Vec<f64>, Vec<f64>)>, GradError> {
+) -> Result<Option<RecordedSolve>, GradError> {
     if config.method != solver::Method::Dopri5 {
         return Ok(None);
     }

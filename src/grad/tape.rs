@@ -193,10 +193,10 @@ impl Drop for ActTape {
         let buf = std::mem::take(&mut self.tape);
         if buf.capacity() * 8 <= SPARE_MAX_BYTES {
             SPARE.with(|s| {
-                if let Ok(mut spare) = s.try_borrow_mut() {
-                    if spare.capacity() < buf.capacity() {
-                        *spare = buf;
-                    }
+                if let Ok(mut spare) = s.try_borrow_mut()
+                    && spare.capacity() < buf.capacity()
+                {
+                    *spare = buf;
                 }
             });
         }
