@@ -174,7 +174,10 @@ pub fn run_groups(
     let outputs: Vec<Result<GradOutput, GradError>> = if parallel {
         use rayon::prelude::*;
         pool()?.install(|| groups.par_iter().map(|s| method(&make(s))).collect())
-    } else if opts.threads > 1 {
+    } else if opts.threads > 1
+        && crate::nn::BatchedMlp::<f64>::blocks(groups.first().map_or(0, Vec::len), opts.threads)
+            > 1
+    {
         let threads = opts.threads;
         pool()?.install(|| {
             with_row_threads(threads, || {
