@@ -11,13 +11,15 @@
 //! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
 //! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
 //! hover previews (Xvfb's pointer rests in the middle of the window).
-//! `NODELAB_WORKSPACE=training|explorer` opens that workspace, a training preset in
-//! `NODELAB_PRESET` opens the Training workspace with it, and `NODELAB_START=1` starts training
-//! at launch.
+//! `NODELAB_WORKSPACE=explorer|gradients|training` opens that workspace, a training preset in
+//! `NODELAB_PRESET` opens the Training workspace with it (a gradient preset, with
+//! `NODELAB_WORKSPACE=gradients`, the Gradients workspace), and `NODELAB_START=1` starts the
+//! training (or the Gradients run) at launch.
 
 pub mod command;
 pub mod file_prompt;
 pub mod freshness;
+pub mod gradients;
 pub mod inspector;
 pub mod jobs;
 pub mod layout;
@@ -62,6 +64,13 @@ pub fn check_env() -> Result<(), String> {
     {
         return Err(format!(
             "NODELAB_TAB='{t}' is not a view (known: phase, work-precision, time)"
+        ));
+    }
+    if let Some(w) = var("NODELAB_WORKSPACE")
+        && shell::Workspace::parse(&w).is_none()
+    {
+        return Err(format!(
+            "NODELAB_WORKSPACE='{w}' is not a workspace (known: explorer, gradients, training)"
         ));
     }
     Ok(())

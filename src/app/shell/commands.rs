@@ -332,7 +332,7 @@ impl NodelabApp {
                     self.training.reset();
                     self.training.config = config;
                     self.training.description = description;
-                    self.workspace = super::training::Workspace::Training;
+                    self.workspace = super::Workspace::Training;
                     self.toasts.info("training setup loaded");
                     if std::mem::take(&mut self.options.start_training) {
                         self.training.start(false);
