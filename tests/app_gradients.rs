@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use app_harness::{LARGE, SMALL, harness_at, harness_with, options, presets, settle};
+use app_harness::{LARGE, SMALL, harness_at, options, presets, settle};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use nodelab::app::gradients::{GradState, GradTab};
@@ -40,13 +40,17 @@ fn frames_until(
 
 /// Switches to the workspace, sets three methods on the preset and computes.
 fn compute_three(h: &mut Harness<'_, NodelabApp>, scaling: bool) {
+    compute_three_on(h, scaling, &preset());
+}
+
+fn compute_three_on(h: &mut Harness<'_, NodelabApp>, scaling: bool, preset: &str) {
     h.run_steps(2);
     h.get_by_label("Gradients").click();
     h.run_steps(2);
     assert_eq!(h.state().workspace(), Workspace::Gradients);
     {
         let s = &mut h.state_mut().gradients.setup;
-        s.preset = preset();
+        s.preset = preset.to_string();
         s.set_methods(&THREE);
         s.repeats = 1;
         s.scaling = scaling;
@@ -151,7 +155,12 @@ fn bad_input_shows_an_error_and_never_blocks() {
         matches!(a.gradients.state, GradState::Failed(_))
     });
     h.run_steps(2);
-    h.get_by_label_contains("cannot read the file");
+    // Inline under the button, and as a notification.
+    assert_eq!(
+        h.query_all_by_label_contains("cannot read the file")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -165,7 +174,13 @@ fn launch_settings_open_the_workspace_with_the_preset_and_start() {
         start_training: true,
         ..options(&presets())
     };
-    let mut h = harness_with(LARGE, opts, None);
+    // The run starts while the harness is built, and a running job asks for frames until it
+    // ends: let the build step as long as that takes.
+    let mut h = Harness::builder()
+        .with_size(LARGE)
+        .with_max_steps(1_000_000)
+        .wgpu()
+        .build_eframe(move |cc| NodelabApp::new(cc, opts));
     h.run_steps(1);
     assert_eq!(h.state().workspace(), Workspace::Gradients);
     assert_eq!(h.state().gradients.setup.preset, preset());
@@ -186,7 +201,9 @@ fn gradients_workspace_at_the_smallest_window() {
         return;
     }
     let mut h = harness_at(SMALL);
-    compute_three(&mut h, false);
+    // Relative to the crate root (the tests' working directory): the image shows no machine's
+    // own path.
+    compute_three_on(&mut h, false, "presets/grad-mlp-2-8-2.toml");
     // Times and heap peaks vary from run to run: fix them so the image is reproducible (the
     // errors, evaluations, steps and bytes are deterministic).
     if let Some(r) = &mut h.state_mut().gradients.result {

@@ -38,9 +38,25 @@ pub fn ui(
 ) {
     ui.heading("Gradients");
     ui.label("Every chosen gradient method once on one neural field and loss, side by side.");
+    let running = ws.is_running();
+    // The controls and the progress first: always in view, whatever the window's height.
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(!running, egui::Button::new("▶ Compute gradients"))
+            .clicked()
+        {
+            ws.start(training());
+        }
+        if ui
+            .add_enabled(running, egui::Button::new("⏹ Cancel"))
+            .clicked()
+        {
+            ws.cancel();
+        }
+    });
+    progress(ui, ws);
     ui.separator();
     ui.strong("Field and loss");
-    let running = ws.is_running();
     ui.add_enabled_ui(!running, |ui| {
         for s in [Source::Preset, Source::ModelFile, Source::Training] {
             ui.radio_value(&mut ws.setup.source, s.clone(), s.label());
@@ -75,7 +91,9 @@ pub fn ui(
                                     ws.setup.preset = p.display().to_string();
                                 }
                             }
-                        });
+                        })
+                        .response
+                        .accessible_name("gradient presets");
                 }
             }
             Source::ModelFile => {
@@ -110,52 +128,26 @@ pub fn ui(
                 ws.setup.toggle(m, on);
             }
         }
-        egui::CollapsingHeader::new("method options")
-            .id_salt("grad-method-options")
-            .show(ui, |ui| {
-                egui::Grid::new("grad-options")
-                    .num_columns(2)
-                    .show(ui, |ui| {
-                        ui.label("checkpoints (0: √N)");
-                        ui.add(egui::DragValue::new(&mut ws.setup.checkpoints).range(0..=100_000));
-                        ui.end_row();
-                        ui.label("Chebyshev nodes");
-                        ui.add(egui::DragValue::new(&mut ws.setup.cheb_nodes).range(2..=512));
-                        ui.end_row();
-                        ui.label("reversible λ");
-                        ui.add(
-                            egui::DragValue::new(&mut ws.setup.lambda)
-                                .range(0.01..=1.0)
-                                .speed(0.01),
-                        );
-                        ui.end_row();
-                        ui.label("reversible steps (0: auto)");
-                        ui.add(
-                            egui::DragValue::new(&mut ws.setup.reversible_steps)
-                                .range(0..=1_000_000),
-                        );
-                        ui.end_row();
-                        ui.label("afge step control");
-                        ui.checkbox(&mut ws.setup.afge_augmented, "on [y, S]");
-                        ui.end_row();
-                    });
-            });
+        method_options(ui, &mut ws.setup);
         ui.separator();
         ui.strong("Measurement");
         egui::Grid::new("grad-measure")
             .num_columns(2)
             .show(ui, |ui| {
                 ui.label("timed repeats");
-                ui.add(egui::DragValue::new(&mut ws.setup.repeats).range(1..=100));
+                ui.add(egui::DragValue::new(&mut ws.setup.repeats).range(1..=100))
+                    .accessible_name("timed repeats");
                 ui.end_row();
                 ui.label("fd check (params)")
                     .on_hover_text("parameters on which the continuous reference is cross-checked");
-                ui.add(egui::DragValue::new(&mut ws.setup.fd_check).range(0..=100_000));
+                ui.add(egui::DragValue::new(&mut ws.setup.fd_check).range(0..=100_000))
+                    .accessible_name("fd check parameters");
                 ui.end_row();
                 ui.label("reference tol");
                 let mut exp = ws.setup.reference_tol.log10().round() as i32;
                 if ui
                     .add(egui::Slider::new(&mut exp, -14..=-4).text("10^"))
+                    .on_hover_text("reference tolerance")
                     .changed()
                 {
                     ws.setup.reference_tol = 10f64.powi(exp);
@@ -170,22 +162,41 @@ pub fn ui(
             "stored and peak bytes of each method at fixed-step rk4, as `nodelab bench grad`",
         );
     });
-    ui.separator();
-    ui.horizontal(|ui| {
-        if ui
-            .add_enabled(!running, egui::Button::new("▶ Compute gradients"))
-            .clicked()
-        {
-            ws.start(training());
-        }
-        if ui
-            .add_enabled(running, egui::Button::new("⏹ Cancel"))
-            .clicked()
-        {
-            ws.cancel();
-        }
-    });
-    progress(ui, ws);
+}
+
+/// The options of the methods (`nodelab grad`'s flags).
+fn method_options(ui: &mut Ui, setup: &mut super::GradSetup) {
+    egui::CollapsingHeader::new("method options")
+        .id_salt("grad-method-options")
+        .show(ui, |ui| {
+            egui::Grid::new("grad-options")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    ui.label("checkpoints (0: √N)");
+                    ui.add(egui::DragValue::new(&mut setup.checkpoints).range(0..=100_000))
+                        .accessible_name("checkpoints");
+                    ui.end_row();
+                    ui.label("Chebyshev nodes");
+                    ui.add(egui::DragValue::new(&mut setup.cheb_nodes).range(2..=512))
+                        .accessible_name("Chebyshev nodes");
+                    ui.end_row();
+                    ui.label("reversible λ");
+                    ui.add(
+                        egui::DragValue::new(&mut setup.lambda)
+                            .range(0.01..=1.0)
+                            .speed(0.01),
+                    )
+                    .accessible_name("reversible λ");
+                    ui.end_row();
+                    ui.label("reversible steps (0: auto)");
+                    ui.add(egui::DragValue::new(&mut setup.reversible_steps).range(0..=1_000_000))
+                        .accessible_name("reversible steps");
+                    ui.end_row();
+                    ui.label("afge step control");
+                    ui.checkbox(&mut setup.afge_augmented, "on [y, S]");
+                    ui.end_row();
+                });
+        });
 }
 
 /// The progress line (always visible while running) or the outcome.

@@ -66,9 +66,11 @@ fn export_buttons(ui: &mut Ui, ws: &mut GradientsWorkspace, result: &GradResult)
                 }
             })
             .response
+            .accessible_name("exported bar plot")
             .on_hover_text("the bar plot PNG / SVG export");
     }
     ui.add(egui::TextEdit::singleline(&mut ws.export_path).desired_width(110.0))
+        .accessible_name("export file name")
         .on_hover_text("file name (the extension follows the format)");
     let (a, b) = ws.view.scatter;
     let figure = match ws.view.tab {
@@ -123,6 +125,18 @@ fn bar_plot(ui: &mut Ui, result: &GradResult, metric: Metric, width: f32) {
                 .small()
                 .strong(),
         );
+        // Every bar of the plot starts a decade under the smallest value, so heights compare.
+        let base = result
+            .comparison
+            .methods
+            .iter()
+            .filter(|r| r.error.is_none())
+            .flat_map(|r| metric.values(r))
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .map(f64::log10)
+            .fold(f64::INFINITY, f64::min)
+            .floor()
+            - 1.0;
         let mut charts = Vec::new();
         for (i, r) in result.comparison.methods.iter().enumerate() {
             if r.error.is_some() {
@@ -136,8 +150,6 @@ fn bar_plot(ui: &mut Ui, result: &GradResult, metric: Metric, width: f32) {
                 .filter(|(_, v)| v.is_finite() && **v > 0.0)
                 .map(|(j, v)| {
                     let x = i as f64 + (j as f64 - (k - 1.0) / 2.0) * 0.4;
-                    // Log bars start at 10^-16 (below any gradient error).
-                    let base = -16.0_f64.max(v.log10() - 6.0);
                     Bar::new(x, v.log10() - base)
                         .base_offset(base)
                         .width(if k > 1.0 { 0.35 } else { 0.7 })
@@ -389,7 +401,9 @@ fn per_parameter(ui: &mut Ui, ws: &mut GradientsWorkspace, result: &GradResult) 
                     let value = k.checked_sub(1);
                     ui.selectable_value(which, value, n);
                 }
-            });
+            })
+            .response
+            .accessible_name(format!("{label} gradient"));
     };
     ui.horizontal_wrapped(|ui| {
         pick(ui, "grad-scatter-x", "x:", &mut ws.view.scatter.0);
