@@ -19,9 +19,9 @@ use nodelab::grad::GradMethod;
 
 const THREE: [GradMethod; 3] = [GradMethod::Backprop, GradMethod::Adjoint, GradMethod::Afge];
 
-fn preset() -> String {
-    presets().join("grad-mlp-2-8-2.toml").display().to_string()
-}
+/// Relative to the crate root (the tests' working directory): the images show no machine's own
+/// path.
+const PRESET: &str = "presets/grad-mlp-2-8-2.toml";
 
 /// Runs frames until `done` holds (or panics after `timeout`).
 fn frames_until(
@@ -40,17 +40,13 @@ fn frames_until(
 
 /// Switches to the workspace, sets three methods on the preset and computes.
 fn compute_three(h: &mut Harness<'_, NodelabApp>, scaling: bool) {
-    compute_three_on(h, scaling, &preset());
-}
-
-fn compute_three_on(h: &mut Harness<'_, NodelabApp>, scaling: bool, preset: &str) {
     h.run_steps(2);
     h.get_by_label("Gradients").click();
     h.run_steps(2);
     assert_eq!(h.state().workspace(), Workspace::Gradients);
     {
         let s = &mut h.state_mut().gradients.setup;
-        s.preset = preset.to_string();
+        s.preset = PRESET.to_string();
         s.set_methods(&THREE);
         s.repeats = 1;
         s.scaling = scaling;
@@ -109,9 +105,14 @@ fn the_gradients_workspace_runs_three_methods_and_shows_three_rows() {
     h.run_steps(3);
     assert_eq!(h.state().gradients.view.tab, GradTab::Scaling);
     h.get_by_label_contains("memory scaling: bytes against steps");
+    // Stored bytes are deterministic (and peak heap is not counted in tests): a stable image.
+    h.state_mut().dismiss_toasts();
+    h.run_steps(2);
+    h.snapshot("gradients_scaling_1920x1080");
     h.get_by_label("Per parameter").click();
     h.run_steps(3);
     h.get_by_label_contains("relative l2 difference");
+    h.snapshot("gradients_per_parameter_1920x1080");
 }
 
 #[test]
@@ -183,7 +184,10 @@ fn launch_settings_open_the_workspace_with_the_preset_and_start() {
         .build_eframe(move |cc| NodelabApp::new(cc, opts));
     h.run_steps(1);
     assert_eq!(h.state().workspace(), Workspace::Gradients);
-    assert_eq!(h.state().gradients.setup.preset, preset());
+    assert_eq!(
+        h.state().gradients.setup.preset,
+        presets().join("grad-mlp-2-8-2.toml").display().to_string()
+    );
     // Started at launch: running (or already done).
     assert_ne!(h.state().gradients.state, GradState::Idle);
     h.state_mut().gradients.wait();
@@ -201,9 +205,7 @@ fn gradients_workspace_at_the_smallest_window() {
         return;
     }
     let mut h = harness_at(SMALL);
-    // Relative to the crate root (the tests' working directory): the image shows no machine's
-    // own path.
-    compute_three_on(&mut h, false, "presets/grad-mlp-2-8-2.toml");
+    compute_three(&mut h, false);
     // Times and heap peaks vary from run to run: fix them so the image is reproducible (the
     // errors, evaluations, steps and bytes are deterministic).
     if let Some(r) = &mut h.state_mut().gradients.result {

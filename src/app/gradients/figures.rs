@@ -15,7 +15,7 @@ pub fn method_color(result: &GradResult, m: GradMethod) -> Rgb {
         .methods
         .iter()
         .position(|r| r.method == m)
-        .unwrap_or_else(|| GradMethod::ALL.iter().position(|x| *x == m).unwrap_or(0));
+        .unwrap_or(0);
     crate::app::theme::run_color(i)
 }
 
@@ -86,7 +86,7 @@ pub fn bars_figure(result: &GradResult, metric: Metric) -> Figure {
 /// method's theory slope (dotted) through its value at the fewest steps.
 pub fn scaling_figure(result: &GradResult) -> Figure {
     let mut series = Vec::new();
-    for method in methods_of(&result.scaling) {
+    for method in methods_of(result) {
         let color = method_color(result, method);
         let rows: Vec<&ScalingRow> = result
             .scaling
@@ -155,15 +155,16 @@ pub fn theory_line(rows: &[&ScalingRow]) -> Option<[[f64; 2]; 2]> {
     Some([[n0, b0], [n1, b0 * (n1 / n0).powf(slope)]])
 }
 
-/// The methods of the scaling rows, in order of first appearance.
-pub fn methods_of(rows: &[ScalingRow]) -> Vec<GradMethod> {
-    let mut out: Vec<GradMethod> = Vec::new();
-    for r in rows {
-        if !out.contains(&r.method) {
-            out.push(r.method);
-        }
-    }
-    out
+/// The compared methods that have scaling rows, in the comparison's order (so each keeps its
+/// colour; the measurement covers more methods than were chosen).
+pub fn methods_of(result: &GradResult) -> Vec<GradMethod> {
+    result
+        .comparison
+        .methods
+        .iter()
+        .map(|r| r.method)
+        .filter(|m| result.scaling.iter().any(|r| r.method == *m))
+        .collect()
 }
 
 /// A gradient of the result: a method's (by index) or the continuous reference (`None`).

@@ -317,6 +317,10 @@ fn scaling(ui: &mut Ui, result: &GradResult) {
         ui.weak("not measured: tick “memory scaling” on the left and compute again");
         return;
     }
+    if figures::methods_of(result).is_empty() {
+        ui.weak("none of the chosen methods is in the memory-scaling measurement (fd is not)");
+        return;
+    }
     ui.weak(
         "solid: stored bytes · dashed: peak heap · dotted: the theory slope through the first \
          point — O(N) backprop, O(K = √N) checkpoint, O(1) adjoints and reversible solvers, \
@@ -334,7 +338,7 @@ fn scaling(ui: &mut Ui, result: &GradResult) {
         .x_axis_label("steps N")
         .y_axis_label("bytes")
         .show(ui, |pui| {
-            for method in figures::methods_of(&result.scaling) {
+            for method in figures::methods_of(result) {
                 let color = c32(method_color(result, method));
                 let rows: Vec<_> = result
                     .scaling
