@@ -11,9 +11,9 @@ use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
 use crate::solver::{Method, StepRecord};
 
 use super::model::RunData;
+use super::protocol::ProbeResult;
 use super::state::ViewState;
 use super::theme::{EXACT, REJECTED, c32};
-use super::worker::ProbeResult;
 
 /// The parts of a step's error estimate, in absolute units (max norm over components).
 #[derive(Clone, Debug, PartialEq)]

@@ -29,6 +29,7 @@ pub mod model;
 pub mod playback;
 pub mod plots;
 pub mod problem_panel;
+pub mod protocol;
 pub mod session;
 pub mod shell;
 pub mod solver_panel;

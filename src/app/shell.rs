@@ -14,13 +14,14 @@ use super::freshness::{self, AutoSolve};
 use super::jobs::Jobs;
 use super::model::{RunData, RunStatus};
 use super::problem_panel::{self, CustomCheck};
+use super::protocol::SolveMsg;
 use super::session::Session;
 use super::state::{Tab, ViewState};
 use super::step_table::{self, TableOrder};
 use super::sweep::SweepState;
 use super::theme;
 use super::toasts::Toasts;
-use super::worker::{self, SolveHandle, SolveMsg};
+use super::worker::{self, SolveHandle};
 use super::{inspector, layout, lens, menu, solver_panel, stats, status_bar};
 use crate::preset::ProblemKind;
 

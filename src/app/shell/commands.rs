@@ -11,10 +11,10 @@ use super::super::file_prompt::{self, FileAction, PathPrompt};
 use super::super::jobs::{self, JobResult};
 use super::super::model::{RunData, RunStatus};
 use super::super::plots;
+use super::super::protocol::SolveRequest;
 use super::super::session::check_preset;
 use super::super::state::{PlotKind, StepRef};
 use super::super::sweep;
-use super::super::worker::SolveRequest;
 use super::NodelabApp;
 
 impl NodelabApp {
