@@ -17,31 +17,29 @@
 //! training (or the Gradients run) at launch.
 
 pub mod command;
+pub mod explorer;
 pub mod file_prompt;
 pub mod freshness;
 pub mod gradients;
-pub mod inspector;
 pub mod jobs;
 pub mod layout;
-pub mod lens;
 pub mod menu;
 pub mod model;
-pub mod playback;
 pub mod plots;
-pub mod problem_panel;
 pub mod protocol;
 pub mod session;
 pub mod shell;
-pub mod solver_panel;
 pub mod state;
-pub mod stats;
 pub mod status_bar;
-pub mod step_table;
-pub mod sweep;
 pub mod theme;
 pub mod toasts;
 pub mod training;
 pub mod worker;
+
+// The explorer's modules, also at their former paths.
+pub use explorer::{
+    inspector, lens, playback, problem_panel, solver_panel, stats, step_table, sweep,
+};
 
 use std::path::PathBuf;
 

@@ -3,9 +3,9 @@
 
 use crate::solver::{Method, SolverConfig};
 
-use super::command::Command;
-use super::problem_panel::sci_field;
-use super::theme::{c32, run_color};
+use crate::app::command::Command;
+use crate::app::problem_panel::sci_field;
+use crate::app::theme::{c32, run_color};
 
 pub fn ui(
     ui: &mut egui::Ui,
