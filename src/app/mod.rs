@@ -17,6 +17,7 @@
 //! training (or the Gradients run) at launch.
 
 pub mod command;
+pub mod edits;
 pub mod explorer;
 pub mod file_prompt;
 pub mod freshness;

@@ -154,6 +154,8 @@ pub struct NodelabApp {
     pub training: super::training::TrainingWorkspace,
     /// The Gradients workspace (its setup is saved between launches).
     pub gradients: super::gradients::GradientsWorkspace,
+    /// Undo and redo over the panels' edits of the session.
+    edits: super::edits::EditHistory,
 }
 
 impl NodelabApp {
@@ -232,6 +234,7 @@ impl NodelabApp {
             workspace: options_workspace,
             training,
             gradients,
+            edits: super::edits::EditHistory::default(),
         };
         app.commands.push(Command::RefreshPresets);
         let training_preset = app.options.preset.as_ref().is_some_and(|p| {
@@ -291,6 +294,11 @@ impl NodelabApp {
     /// The workspace on screen.
     pub fn workspace(&self) -> Workspace {
         self.workspace
+    }
+
+    /// How many edits can be undone and redone.
+    pub fn undo_depth(&self) -> (usize, usize) {
+        self.edits.depth()
     }
 
     pub fn session_mut(&mut self) -> &mut Session {
@@ -596,17 +604,12 @@ impl eframe::App for NodelabApp {
                 // Contents wider than the panel scroll sideways: a panel must never grow
                 // with its contents (it would paint over its neighbour).
                 egui::ScrollArea::both().show(ui, |ui| {
-                    problem_panel::ui(
-                        ui,
-                        &mut self.session,
-                        &self.custom_check,
-                        &mut self.commands,
-                    );
+                    problem_panel::ui(ui, &self.session, &self.custom_check, &mut self.commands);
                     ui.separator();
                     let running = self.runs.iter().any(|r| !r.is_finished());
                     solver_panel::ui(
                         ui,
-                        &mut self.session.solvers,
+                        &self.session,
                         running,
                         &mut self.view.auto_solve,
                         &mut self.commands,

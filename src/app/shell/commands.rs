@@ -32,6 +32,20 @@ impl NodelabApp {
     #[allow(clippy::too_many_lines)]
     fn apply(&mut self, c: Command) {
         match c {
+            Command::Edit(next) => {
+                self.edits
+                    .apply(&mut self.session, *next, std::time::Instant::now());
+            }
+            Command::Undo => {
+                if !self.edits.undo(&mut self.session) {
+                    self.toasts.info("nothing to undo");
+                }
+            }
+            Command::Redo => {
+                if !self.edits.redo(&mut self.session) {
+                    self.toasts.info("nothing to redo");
+                }
+            }
             Command::Run => {
                 self.auto.run_requested = self.auto.revision;
                 self.start_runs();
