@@ -105,7 +105,11 @@ fn the_gradients_workspace_runs_three_methods_and_shows_three_rows() {
     h.run_steps(3);
     assert_eq!(h.state().gradients.view.tab, GradTab::Scaling);
     h.get_by_label_contains("memory scaling: bytes against steps");
-    // Stored bytes are deterministic (and peak heap is not counted in tests): a stable image.
+    // Stored bytes are deterministic (and peak heap is not counted in tests): a stable image,
+    // once the run's wall time (shown on the left) is fixed.
+    if let Some(r) = &mut h.state_mut().gradients.result {
+        r.seconds = 1.0;
+    }
     h.state_mut().dismiss_toasts();
     h.run_steps(2);
     h.snapshot("gradients_scaling_1920x1080");
