@@ -9,6 +9,12 @@ use super::state::{PlotKind, StepRef};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
+    /// The session as a panel edited it: replaces the session (undoable).
+    Edit(Box<super::session::Session>),
+    /// Back to the session before the last edit (Ctrl+Z).
+    Undo,
+    /// Again the edit that was undone (Ctrl+Shift+Z).
+    Redo,
     /// Start (or restart) every solver of the session.
     Run,
     /// Stop the running solves (what was computed stays).

@@ -28,6 +28,20 @@ pub fn menu_bar(
                 commands.push(Command::PickWeights);
             }
         });
+        ui.menu_button("Edit", |ui| {
+            if ui
+                .add(egui::Button::new("Undo").shortcut_text("Ctrl+Z"))
+                .clicked()
+            {
+                commands.push(Command::Undo);
+            }
+            if ui
+                .add(egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z"))
+                .clicked()
+            {
+                commands.push(Command::Redo);
+            }
+        });
         ui.menu_button("Presets", |ui| {
             if presets.is_empty() {
                 ui.weak("no presets/ folder found");

@@ -11,34 +11,36 @@
 //! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
 //! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
 //! hover previews (Xvfb's pointer rests in the middle of the window).
-//! `NODELAB_WORKSPACE=training|explorer` opens that workspace, a training preset in
-//! `NODELAB_PRESET` opens the Training workspace with it, and `NODELAB_START=1` starts training
-//! at launch.
+//! `NODELAB_WORKSPACE=explorer|gradients|training` opens that workspace, a training preset in
+//! `NODELAB_PRESET` opens the Training workspace with it (a gradient preset, with
+//! `NODELAB_WORKSPACE=gradients`, the Gradients workspace), and `NODELAB_START=1` starts the
+//! training (or the Gradients run) at launch.
 
 pub mod command;
+pub mod edits;
+pub mod explorer;
 pub mod file_prompt;
 pub mod freshness;
-pub mod inspector;
+pub mod gradients;
 pub mod jobs;
 pub mod layout;
-pub mod lens;
 pub mod menu;
 pub mod model;
-pub mod playback;
 pub mod plots;
-pub mod problem_panel;
+pub mod protocol;
 pub mod session;
 pub mod shell;
-pub mod solver_panel;
 pub mod state;
-pub mod stats;
 pub mod status_bar;
-pub mod step_table;
-pub mod sweep;
 pub mod theme;
 pub mod toasts;
 pub mod training;
 pub mod worker;
+
+// The explorer's modules, also at their former paths.
+pub use explorer::{
+    inspector, lens, playback, problem_panel, solver_panel, stats, step_table, sweep,
+};
 
 use std::path::PathBuf;
 
@@ -62,6 +64,13 @@ pub fn check_env() -> Result<(), String> {
     {
         return Err(format!(
             "NODELAB_TAB='{t}' is not a view (known: phase, work-precision, time)"
+        ));
+    }
+    if let Some(w) = var("NODELAB_WORKSPACE")
+        && shell::Workspace::parse(&w).is_none()
+    {
+        return Err(format!(
+            "NODELAB_WORKSPACE='{w}' is not a workspace (known: explorer, gradients, training)"
         ));
     }
     Ok(())

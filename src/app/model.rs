@@ -3,27 +3,9 @@
 
 use egui_plot::PlotPoint;
 
-use super::worker::{FieldGrid, ProbeResult};
+use super::protocol::{FieldGrid, ProbeResult, ProblemInfo};
 use crate::export::Rgb;
 use crate::solver::{Solution, SolveError, SolverConfig, StepRecord};
-
-/// What the UI needs to know about the problem a run integrates.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProblemInfo {
-    pub name: String,
-    pub components: Vec<String>,
-    pub formula: Vec<String>,
-    pub t0: f64,
-    pub t_end: f64,
-    pub y0: Vec<f64>,
-    pub has_exact: bool,
-}
-
-impl ProblemInfo {
-    pub fn dim(&self) -> usize {
-        self.y0.len()
-    }
-}
 
 /// A state a loss wants sample `sample` to reach at time `t`.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,27 +14,31 @@ use super::freshness::{self, AutoSolve};
 use super::jobs::Jobs;
 use super::model::{RunData, RunStatus};
 use super::problem_panel::{self, CustomCheck};
+use super::protocol::SolveMsg;
 use super::session::Session;
 use super::state::{Tab, ViewState};
 use super::step_table::{self, TableOrder};
 use super::sweep::SweepState;
 use super::theme;
 use super::toasts::Toasts;
-use super::worker::{self, SolveHandle, SolveMsg};
+use super::worker::{self, SolveHandle};
 use super::{inspector, layout, lens, menu, solver_panel, stats, status_bar};
 use crate::preset::ProblemKind;
 
 mod commands;
 mod frame;
+mod gradients;
 pub mod training;
+mod workspace;
 
-pub use training::Workspace;
+pub use workspace::Workspace;
 
 pub use commands::write_csv;
 
 const SESSION_KEY: &str = "nodelab-session";
 const DARK_KEY: &str = "nodelab-dark";
 const TRAINING_KEY: &str = "nodelab-training";
+const GRADIENTS_KEY: &str = "nodelab-gradients";
 /// How the saved session's runs ended: `ok`, `failed` or `running` (cut short by a crash or a
 /// kill). Only a session whose runs ended `ok` is re-run at launch.
 const OUTCOME_KEY: &str = "nodelab-last-run";
@@ -148,6 +152,10 @@ pub struct NodelabApp {
     workspace: Workspace,
     /// The Training workspace (its setup is saved between launches).
     pub training: super::training::TrainingWorkspace,
+    /// The Gradients workspace (its setup is saved between launches).
+    pub gradients: super::gradients::GradientsWorkspace,
+    /// Undo and redo over the panels' edits of the session.
+    edits: super::edits::EditHistory,
 }
 
 impl NodelabApp {
@@ -178,6 +186,11 @@ impl NodelabApp {
         let training = stored(TRAINING_KEY)
             .map(|t| super::training::TrainingWorkspace::from_toml(&t))
             .unwrap_or_default();
+        let gradients = super::gradients::GradientsWorkspace::new(
+            stored(GRADIENTS_KEY)
+                .map(|t| super::gradients::GradSetup::from_json(&t))
+                .unwrap_or_default(),
+        );
         theme::install_fonts(&cc.egui_ctx);
         theme::apply(&cc.egui_ctx, dark);
         // The compute context shares eframe's own wgpu device and queue, so GPU results can be
@@ -220,12 +233,19 @@ impl NodelabApp {
             closing: false,
             workspace: options_workspace,
             training,
+            gradients,
+            edits: super::edits::EditHistory::default(),
         };
         app.commands.push(Command::RefreshPresets);
         let training_preset = app.options.preset.as_ref().is_some_and(|p| {
             std::fs::read_to_string(p).is_ok_and(|t| crate::train::preset::is_train_preset(&t))
         });
-        if let (true, Some(p)) = (training_preset, app.options.preset.clone()) {
+        let gradients_preset = app.workspace == Workspace::Gradients && !training_preset;
+        if let (true, Some(p)) = (gradients_preset, app.options.preset.clone()) {
+            // A gradient preset for the Gradients workspace (NODELAB_WORKSPACE=gradients).
+            app.gradients.setup.source = super::gradients::Source::Preset;
+            app.gradients.setup.preset = p.display().to_string();
+        } else if let (true, Some(p)) = (training_preset, app.options.preset.clone()) {
             app.workspace = Workspace::Training;
             app.training
                 .actions
@@ -246,7 +266,11 @@ impl NodelabApp {
                 app.commands.push(Command::RunWorkPrecision);
             }
         }
-        if app.options.start_training && !training_preset {
+        if app.options.start_training && app.workspace == Workspace::Gradients {
+            app.options.start_training = false;
+            let inputs = super::gradients::TrainingInputs::of(&app.training);
+            app.gradients.start(inputs);
+        } else if app.options.start_training && !training_preset {
             app.options.start_training = false;
             app.training.start(false);
         }
@@ -270,6 +294,11 @@ impl NodelabApp {
     /// The workspace on screen.
     pub fn workspace(&self) -> Workspace {
         self.workspace
+    }
+
+    /// How many edits can be undone and redone.
+    pub fn undo_depth(&self) -> (usize, usize) {
+        self.edits.depth()
     }
 
     pub fn session_mut(&mut self) -> &mut Session {
@@ -533,7 +562,8 @@ impl eframe::App for NodelabApp {
         });
         egui::Panel::top("workspaces").show(ui, |ui| self.workspace_bar(ui));
         self.training_poll(&ctx);
-        if self.workspace == Workspace::Training {
+        self.gradients_poll(&ctx);
+        if matches!(self.workspace, Workspace::Training | Workspace::Gradients) {
             egui::Panel::bottom("status").show(ui, |ui| {
                 let adapter = if self.options.show_adapter {
                     self.adapter.as_deref()
@@ -542,7 +572,11 @@ impl eframe::App for NodelabApp {
                 };
                 status_bar::ui(ui, adapter, self.busy_workers(), &self.view);
             });
-            self.training_frame(ui);
+            if self.workspace == Workspace::Training {
+                self.training_frame(ui);
+            } else {
+                self.gradients_frame(ui);
+            }
             self.toasts.ui(&ctx, dt as f32);
             self.finish_frame(&ctx, started);
             return;
@@ -570,17 +604,12 @@ impl eframe::App for NodelabApp {
                 // Contents wider than the panel scroll sideways: a panel must never grow
                 // with its contents (it would paint over its neighbour).
                 egui::ScrollArea::both().show(ui, |ui| {
-                    problem_panel::ui(
-                        ui,
-                        &mut self.session,
-                        &self.custom_check,
-                        &mut self.commands,
-                    );
+                    problem_panel::ui(ui, &self.session, &self.custom_check, &mut self.commands);
                     ui.separator();
                     let running = self.runs.iter().any(|r| !r.is_finished());
                     solver_panel::ui(
                         ui,
-                        &mut self.session.solvers,
+                        &self.session,
                         running,
                         &mut self.view.auto_solve,
                         &mut self.commands,
@@ -651,6 +680,9 @@ impl eframe::App for NodelabApp {
         storage.set_string(DARK_KEY, if self.dark { "dark" } else { "light" }.into());
         if let Some(t) = self.training.to_toml() {
             storage.set_string(TRAINING_KEY, t);
+        }
+        if let Some(g) = self.gradients.setup.to_json() {
+            storage.set_string(GRADIENTS_KEY, g);
         }
         // Without runs (none started yet) the previous outcome stands.
         let outcome = self.runs.iter().fold(None, |worst, r| {

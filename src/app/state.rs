@@ -141,7 +141,7 @@ pub struct ViewState {
     /// The pointer is over the initial-state handle of the phase portrait (last frame).
     pub y0_hot: bool,
     /// The problem the phase portrait was drawn for last (kept while a re-solve starts).
-    pub phase_problem: Option<super::model::ProblemInfo>,
+    pub phase_problem: Option<super::protocol::ProblemInfo>,
     /// Where the initial-state handle was drawn (screen), last frame.
     pub y0_handle_at: Option<egui::Pos2>,
     /// The initial state is being dragged in the phase portrait: where it is now.

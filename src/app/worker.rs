@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use egui_plot::PlotPoint;
 
-use super::model::ProblemInfo;
+use super::protocol::{FieldGrid, ProbeResult, ProblemInfo, SolveMsg, SolveRequest};
 use crate::preset::{ProblemSpec, build_problem};
 use crate::problem::Problem;
-use crate::solver::{self, Dense, SolveError, SolverConfig, StepEvent, StepRecord};
+use crate::solver::{self, Dense, SolverConfig, StepEvent};
 
 /// Capacity of the worker → UI channel, in messages (each up to [`BATCH`] steps).
 pub const CHANNEL_CAPACITY: usize = 64;
@@ -27,67 +27,6 @@ const EXACT_SAMPLES: usize = 2000;
 pub const PROBE_SAMPLES: usize = 41;
 /// Arrows per side of the vector-field grid.
 pub const FIELD_GRID: usize = 21;
-
-/// Worker → UI.
-#[derive(Debug)]
-pub enum SolveMsg {
-    /// The problem is built and the solve starts.
-    Started(ProblemInfo),
-    /// Per component, the exact solution over the span.
-    Exact(Vec<Vec<PlotPoint>>),
-    /// Attempted steps and each one's max-norm error against the exact solution.
-    Steps(Vec<StepRecord>, Vec<Option<f64>>),
-    Finished {
-        nfev: u64,
-        warnings: Vec<String>,
-        error: Option<SolveError>,
-    },
-    /// The problem or the settings are unusable.
-    Invalid(String),
-    Probe(ProbeResult),
-    Field(FieldGrid),
-    /// The other initial states of a batch (a gradient preset), solved with the same settings:
-    /// per sample, per component, (t, y) at the accepted step boundaries.
-    Batch(Vec<Vec<Vec<PlotPoint>>>),
-}
-
-/// UI → worker.
-#[derive(Clone, Debug)]
-pub enum SolveRequest {
-    /// Sample p(τ) and the true f along one step.
-    Probe {
-        record: usize,
-        t: f64,
-        h: f64,
-        y_start: Vec<f64>,
-        y_end: Vec<f64>,
-        dense: Dense,
-    },
-    /// The vector field over a region of the (x, y) = (components `axes`) plane, the other
-    /// components held at `fixed`.
-    Field {
-        axes: (usize, usize),
-        bounds: [f64; 4],
-        fixed: Vec<f64>,
-    },
-}
-
-/// p(τ) of paper eq. (15) against f along the dense solution q(τ), for every component:
-/// `f_true[c][k] = f_c(t + τ_k h, q(τ_k))`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProbeResult {
-    pub record: usize,
-    pub t: f64,
-    pub h: f64,
-    pub tau: Vec<f64>,
-    pub p: Vec<Vec<f64>>,
-    pub f_true: Vec<Vec<f64>>,
-    /// The dense output q(τ) at `tau`, per component.
-    pub q: Vec<Vec<f64>>,
-    /// A tight reference solution from the step's start state at `tau` (classical RK4 with
-    /// [`REFERENCE_SUBSTEPS`] substeps per sample interval), per component.
-    pub reference: Vec<Vec<f64>>,
-}
 
 /// RK4 substeps per τ interval of the probe's reference solution.
 pub const REFERENCE_SUBSTEPS: usize = 8;
@@ -112,15 +51,6 @@ fn rk4_substep(problem: &Problem, t: f64, y: &mut [f64], h: f64, k: &mut [Vec<f6
     for i in 0..d {
         y[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
     }
-}
-
-/// Arrows of the vector field, in plot coordinates, scaled to the grid cell.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FieldGrid {
-    pub axes: (usize, usize),
-    pub bounds: [f64; 4],
-    pub origins: Vec<PlotPoint>,
-    pub tips: Vec<PlotPoint>,
 }
 
 /// The UI's end of a solve worker. Dropping it cancels the solve and ends the thread.

@@ -11,10 +11,10 @@ use super::super::file_prompt::{self, FileAction, PathPrompt};
 use super::super::jobs::{self, JobResult};
 use super::super::model::{RunData, RunStatus};
 use super::super::plots;
+use super::super::protocol::SolveRequest;
 use super::super::session::check_preset;
 use super::super::state::{PlotKind, StepRef};
 use super::super::sweep;
-use super::super::worker::SolveRequest;
 use super::NodelabApp;
 
 impl NodelabApp {
@@ -32,6 +32,20 @@ impl NodelabApp {
     #[allow(clippy::too_many_lines)]
     fn apply(&mut self, c: Command) {
         match c {
+            Command::Edit(next) => {
+                self.edits
+                    .apply(&mut self.session, *next, std::time::Instant::now());
+            }
+            Command::Undo => {
+                if !self.edits.undo(&mut self.session) {
+                    self.toasts.info("nothing to undo");
+                }
+            }
+            Command::Redo => {
+                if !self.edits.redo(&mut self.session) {
+                    self.toasts.info("nothing to redo");
+                }
+            }
             Command::Run => {
                 self.auto.run_requested = self.auto.revision;
                 self.start_runs();
@@ -332,7 +346,7 @@ impl NodelabApp {
                     self.training.reset();
                     self.training.config = config;
                     self.training.description = description;
-                    self.workspace = super::training::Workspace::Training;
+                    self.workspace = super::Workspace::Training;
                     self.toasts.info("training setup loaded");
                     if std::mem::take(&mut self.options.start_training) {
                         self.training.start(false);

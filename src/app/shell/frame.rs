@@ -42,6 +42,20 @@ impl NodelabApp {
         if run {
             self.commands.push(Command::Run);
         }
+        // Ctrl+Z / Ctrl+Shift+Z undo and redo the explorer's edits (a text field being typed in
+        // keeps them for its own text).
+        let (undo, redo) = ctx.input(|i| {
+            let z = i.modifiers.command && i.key_pressed(egui::Key::Z);
+            (z && !i.modifiers.shift, z && i.modifiers.shift)
+        });
+        if !typing && self.workspace == super::Workspace::Explorer {
+            if undo {
+                self.commands.push(Command::Undo);
+            }
+            if redo {
+                self.commands.push(Command::Redo);
+            }
+        }
         if !typing {
             if space {
                 self.commands.push(if self.view.playback.playing {

@@ -1,46 +1,12 @@
-//! The shell's side of the Training workspace: the workspace switch, drawing the workspace's
-//! panels, and carrying out what it asks for (files through jobs, opening a trained model in the
-//! explorer).
+//! The shell's side of the Training workspace: drawing its panels, and carrying out what it
+//! asks for (files through jobs, opening a trained model in the explorer).
 
 use super::super::jobs::JobResult;
 use super::super::training::{TrainingAction, setup, view};
-use super::NodelabApp;
+use super::{NodelabApp, Workspace};
 use crate::preset::ProblemKind;
 
-/// The app's workspaces, switched from the top bar.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Workspace {
-    #[default]
-    Explorer,
-    Training,
-}
-
-impl Workspace {
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "explorer" => Some(Workspace::Explorer),
-            "training" => Some(Workspace::Training),
-            _ => None,
-        }
-    }
-}
-
 impl NodelabApp {
-    /// The bar that switches workspaces.
-    pub(super) fn workspace_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.workspace, Workspace::Explorer, "Explorer")
-                .on_hover_text("step adaptation, live: solvers on one ODE");
-            let label = if self.training.is_running() {
-                "Training ●"
-            } else {
-                "Training"
-            };
-            ui.selectable_value(&mut self.workspace, Workspace::Training, label)
-                .on_hover_text("train a neural ODE with several gradient methods side by side");
-        });
-    }
-
     /// One frame of the Training workspace (the status bar is drawn by the shell).
     pub(super) fn training_frame(&mut self, ui: &mut egui::Ui) {
         egui::Panel::left("train-setup")

@@ -40,6 +40,70 @@ pub struct MethodView {
     pub loss_by_time: Vec<PlotPoint>,
     pub model: Option<Model>,
     pub prediction: Option<Prediction>,
+    /// The learned vector field on a grid, for a 2-D state (computed when a model arrives).
+    pub field: Option<FieldArrows>,
+}
+
+/// Arrows of a 2-D vector field: grid points and the field there, `f(t0, y)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldArrows {
+    pub origins: Vec<[f64; 2]>,
+    pub vectors: Vec<[f64; 2]>,
+}
+
+/// Arrows per side of the vector-field grid.
+pub const FIELD_GRID: usize = 15;
+
+impl FieldArrows {
+    /// `f(t, y)` of a 2-D network on an `n × n` grid over `bounds = [x0, x1, y0, y1]`
+    /// (`None` for other state dimensions). n² small forward passes: well under a millisecond
+    /// for the toy models, done once per arriving model.
+    pub fn of(mlp: &crate::nn::Mlp, t: f64, bounds: [f64; 4], n: usize) -> Option<Self> {
+        if mlp.dim() != 2 || n < 2 || !bounds.iter().all(|b| b.is_finite()) {
+            return None;
+        }
+        let mut out = Self::default();
+        for i in 0..n {
+            for j in 0..n {
+                let x = bounds[0] + (bounds[1] - bounds[0]) * i as f64 / (n - 1) as f64;
+                let y = bounds[2] + (bounds[3] - bounds[2]) * j as f64 / (n - 1) as f64;
+                let f = mlp.forward(t, &[x, y]);
+                if f.iter().all(|v| v.is_finite()) {
+                    out.origins.push([x, y]);
+                    out.vectors.push([f[0], f[1]]);
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The plane a 2-D field is drawn over: the classifier's grid, or the data's box padded by a
+/// tenth on each side.
+fn field_bounds(data: &TaskData, pred: &Prediction) -> Option<[f64; 4]> {
+    match (pred, data) {
+        (Prediction::Classes { bounds, .. }, _) => Some(*bounds),
+        (_, TaskData::Trajectory(t)) => {
+            let mut b = [
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ];
+            for s in t.states.iter().filter(|s| s.len() == 2) {
+                b = [
+                    b[0].min(s[0]),
+                    b[1].max(s[0]),
+                    b[2].min(s[1]),
+                    b[3].max(s[1]),
+                ];
+            }
+            let (px, py) = ((b[1] - b[0]) * 0.1, (b[3] - b[2]) * 0.1);
+            let b = [b[0] - px, b[1] + px, b[2] - py, b[3] + py];
+            (b.iter().all(|v| v.is_finite()) && b[1] > b[0] && b[3] > b[2]).then_some(b)
+        }
+        _ => None,
+    }
 }
 
 impl MethodView {
@@ -54,6 +118,7 @@ impl MethodView {
             loss_by_time: Vec::new(),
             model: None,
             prediction: None,
+            field: None,
         }
     }
 
@@ -382,6 +447,15 @@ impl TrainingWorkspace {
         }
         for (i, model, p) in u.models {
             if let Some(m) = self.methods.get_mut(i) {
+                let t0 = match &self.data {
+                    Some(TaskData::Trajectory(t)) => t.times.first().copied().unwrap_or(0.0),
+                    _ => 0.0,
+                };
+                m.field = self
+                    .data
+                    .as_ref()
+                    .and_then(|d| field_bounds(d, &p))
+                    .and_then(|b| FieldArrows::of(&model.mlp, t0, b, FIELD_GRID));
                 m.model = Some(model);
                 m.prediction = Some(p);
             }

@@ -5,7 +5,7 @@
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, Heatmap, Legend, Line, Plot, PlotPoint, Points, Text};
 
-use super::{MethodView, TrainingAction, TrainingWorkspace};
+use super::{FieldArrows, MethodView, TrainingAction, TrainingWorkspace};
 use crate::app::plots::{POINT_BUDGET, decade_spacer, decimate, log_formatter};
 use crate::app::theme::{c32, run_color};
 use crate::train::record::MethodStatus;
@@ -29,7 +29,7 @@ pub fn ui(ui: &mut Ui, ws: &mut TrainingWorkspace) {
         if let Some(data) = &ws.data {
             ui.add_space(8.0);
             ui.strong(format!("{}: the data", ws.config.task.name()));
-            data_plot(ui, data, None, 0.0, ui.available_height().min(420.0));
+            data_plot(ui, data, None, None, 0.0, ui.available_height().min(420.0));
         }
         return;
     }
@@ -219,7 +219,91 @@ fn model_view(ui: &mut Ui, ws: &mut TrainingWorkspace, height: f32) {
     }
     let m = &ws.methods[ws.view.shown];
     let h = ui.available_height().min(height);
-    data_plot(ui, data, m.prediction.as_ref(), ws.view.flow_t, h);
+    match (data, &m.field) {
+        // A 2-D trajectory: the time plot, and the phase plane with the learned field.
+        (TaskData::Trajectory(t), Some(field)) => {
+            ui.columns(2, |cols| {
+                data_plot(&mut cols[0], data, m.prediction.as_ref(), None, 0.0, h);
+                phase_plane(&mut cols[1], t, m.prediction.as_ref(), field, h);
+            });
+        }
+        _ => data_plot(
+            ui,
+            data,
+            m.prediction.as_ref(),
+            m.field.as_ref(),
+            ws.view.flow_t,
+            h,
+        ),
+    }
+}
+
+/// Arrows of the learned field, scaled so that the longest is most of a grid cell.
+fn field_arrows(pui: &mut egui_plot::PlotUi<'_>, field: &FieldArrows, color: Color32) {
+    let longest = field
+        .vectors
+        .iter()
+        .map(|v| v[0].hypot(v[1]))
+        .fold(0.0_f64, f64::max);
+    let (Some(first), Some(last)) = (field.origins.first(), field.origins.last()) else {
+        return;
+    };
+    let cell = ((last[0] - first[0]).abs().min((last[1] - first[1]).abs())
+        / (super::FIELD_GRID - 1) as f64)
+        .max(f64::MIN_POSITIVE);
+    let scale = if longest > 0.0 {
+        0.9 * cell / longest
+    } else {
+        0.0
+    };
+    let tips: Vec<[f64; 2]> = field
+        .origins
+        .iter()
+        .zip(&field.vectors)
+        .map(|(o, v)| [o[0] + scale * v[0], o[1] + scale * v[1]])
+        .collect();
+    pui.arrows(
+        egui_plot::Arrows::new("learned field f(t0, y)", field.origins.clone(), tips)
+            .color(color)
+            .tip_length(4.0),
+    );
+}
+
+/// The phase plane of a 2-D trajectory task: the data, the predicted path and the learned field.
+fn phase_plane(
+    ui: &mut Ui,
+    t: &crate::train::task::TrajectoryData,
+    pred: Option<&Prediction>,
+    field: &FieldArrows,
+    height: f32,
+) {
+    Plot::new("train-model-phase")
+        .height(height)
+        .legend(Legend::default().position(egui_plot::Corner::RightTop))
+        .x_axis_label("y1")
+        .y_axis_label("y2")
+        .show(ui, |pui| {
+            field_arrows(pui, field, Color32::from_gray(140).gamma_multiply(0.8));
+            let data: Vec<[f64; 2]> = t.states.iter().map(|s| [s[0], s[1]]).collect();
+            pui.line(
+                Line::new("data", data)
+                    .color(Color32::from_gray(120))
+                    .width(3.0),
+            );
+            if let Some(Prediction::Trajectory { states, .. }) = pred {
+                let p: Vec<[f64; 2]> = states
+                    .iter()
+                    .filter(|s| s.len() == 2 && s.iter().all(|v| v.is_finite()))
+                    .map(|s| [s[0], s[1]])
+                    .collect();
+                pui.line(
+                    Line::new("model", p)
+                        .color(Color32::from_rgb(220, 50, 47))
+                        .style(egui_plot::LineStyle::dashed_dense())
+                        .width(1.5),
+                );
+            }
+        });
 }
 
 /// The task's data, with a prediction over it when there is one: decision regions and the test
@@ -228,6 +312,7 @@ pub fn data_plot(
     ui: &mut Ui,
     data: &TaskData,
     pred: Option<&Prediction>,
+    field: Option<&FieldArrows>,
     flow_t: f32,
     height: f32,
 ) {
@@ -253,29 +338,12 @@ pub fn data_plot(
                         labels,
                     }) = pred
                     {
-                        let dx = (bounds[1] - bounds[0]) / (*n as f64 - 1.0);
-                        let dy = (bounds[3] - bounds[2]) / (*n as f64 - 1.0);
-                        let values: Vec<f64> = p1.iter().map(|&v| f64::from(v)).collect();
-                        pui.heatmap(
-                            Heatmap::new(values, *n)
-                                .at(PlotPoint::new(bounds[0] - dx / 2.0, bounds[2] - dy / 2.0))
-                                .tile_size(dx as f32, dy as f32)
-                                .show_labels(false)
-                                .custom_mapping(Box::new(|p| {
-                                    // Blue (class 0) … orange (class 1), pale near 0.5.
-                                    let t = p.clamp(0.0, 1.0) as f32;
-                                    let a = (2.0 * (t - 0.5)).abs();
-                                    let (r, g, b) = if t > 0.5 {
-                                        (230.0, 150.0, 60.0)
-                                    } else {
-                                        (60.0, 130.0, 210.0)
-                                    };
-                                    let mix =
-                                        |c: f32| (255.0 + (c - 255.0) * (0.25 + 0.5 * a)) as u8;
-                                    Color32::from_rgb(mix(r), mix(g), mix(b))
-                                }))
-                                .name("P(class 1)"),
-                        );
+                        decision_regions(pui, *bounds, *n, p1);
+                        if let Some(field) = field
+                            && (flow_t >= 1.0 || flow.len() <= 1)
+                        {
+                            field_arrows(pui, field, Color32::from_gray(60).gamma_multiply(0.7));
+                        }
                         if flow_t < 1.0 && flow.len() > 1 {
                             let s = flow_t as f64 * (flow.len() - 1) as f64;
                             let (k, w) = (s.floor() as usize, s - s.floor());
@@ -380,6 +448,33 @@ pub fn data_plot(
                 });
         }
     }
+}
+
+/// The classifier's P(class 1) over the grid `bounds` (n × n cells): blue (class 0) … orange
+/// (class 1), pale near ½.
+fn decision_regions(pui: &mut egui_plot::PlotUi<'_>, bounds: [f64; 4], n: usize, p1: &[f32]) {
+    let dx = (bounds[1] - bounds[0]) / (n as f64 - 1.0);
+    let dy = (bounds[3] - bounds[2]) / (n as f64 - 1.0);
+    let values: Vec<f64> = p1.iter().map(|&v| f64::from(v)).collect();
+    pui.heatmap(
+        Heatmap::new(values, n)
+            .at(PlotPoint::new(bounds[0] - dx / 2.0, bounds[2] - dy / 2.0))
+            .tile_size(dx as f32, dy as f32)
+            .show_labels(false)
+            .custom_mapping(Box::new(|p| {
+                // Blue (class 0) … orange (class 1), pale near 0.5.
+                let t = p.clamp(0.0, 1.0) as f32;
+                let a = (2.0 * (t - 0.5)).abs();
+                let (r, g, b) = if t > 0.5 {
+                    (230.0, 150.0, 60.0)
+                } else {
+                    (60.0, 130.0, 210.0)
+                };
+                let mix = |c: f32| (255.0 + (c - 255.0) * (0.25 + 0.5 * a)) as u8;
+                Color32::from_rgb(mix(r), mix(g), mix(b))
+            }))
+            .name("P(class 1)"),
+    );
 }
 
 /// A table column: header, hover text, value of a method, lower-is-better.

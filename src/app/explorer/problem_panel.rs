@@ -6,8 +6,8 @@ use crate::preset::ProblemKind;
 use crate::problem::builtin::{self, BUILTINS};
 use crate::problem::formula::{FormulaSpec, FormulaSystem};
 
-use super::command::Command;
-use super::session::{BuiltinDraft, CustomDraft, Session};
+use crate::app::command::Command;
+use crate::app::session::{BuiltinDraft, CustomDraft, Session};
 
 /// The custom draft's parse result, recomputed only when the draft changes.
 #[derive(Clone, Debug, Default)]
@@ -121,7 +121,17 @@ pub fn format_num(v: f64) -> String {
     }
 }
 
-pub fn ui(
+/// The panel reads the session and edits a copy of it; a changed copy becomes one
+/// [`Command::Edit`] (applied, with undo, in one place by the shell).
+pub fn ui(ui: &mut egui::Ui, current: &Session, check: &CustomCheck, commands: &mut Vec<Command>) {
+    let mut draft = current.clone();
+    edit_ui(ui, &mut draft, check, commands);
+    if draft != *current {
+        commands.push(Command::Edit(Box::new(draft)));
+    }
+}
+
+fn edit_ui(
     ui: &mut egui::Ui,
     session: &mut Session,
     check: &CustomCheck,

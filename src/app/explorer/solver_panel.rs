@@ -3,11 +3,29 @@
 
 use crate::solver::{Method, SolverConfig};
 
-use super::command::Command;
-use super::problem_panel::sci_field;
-use super::theme::{c32, run_color};
+use crate::app::command::Command;
+use crate::app::problem_panel::sci_field;
+use crate::app::theme::{c32, run_color};
 
+/// Reads the session's solvers and edits a copy; a changed copy becomes one
+/// [`Command::Edit`] of the session.
 pub fn ui(
+    ui: &mut egui::Ui,
+    session: &crate::app::session::Session,
+    running: bool,
+    auto_solve: &mut bool,
+    commands: &mut Vec<Command>,
+) {
+    let mut solvers = session.solvers.clone();
+    edit_ui(ui, &mut solvers, running, auto_solve, commands);
+    if solvers != session.solvers {
+        let mut next = session.clone();
+        next.solvers = solvers;
+        commands.push(Command::Edit(Box::new(next)));
+    }
+}
+
+fn edit_ui(
     ui: &mut egui::Ui,
     solvers: &mut Vec<SolverConfig>,
     running: bool,

@@ -2,10 +2,10 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::command::Command;
-use super::model::RunData;
-use super::state::{SortColumn, StepRef, ViewState};
-use super::theme::{REJECTED, c32};
+use crate::app::command::Command;
+use crate::app::model::RunData;
+use crate::app::state::{SortColumn, StepRef, ViewState};
+use crate::app::theme::{REJECTED, c32};
 
 /// The row order for a sort, cached while the data and the sort stay the same.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +56,7 @@ fn mono(text: String) -> egui::RichText {
 
 /// Numbers as the inspector shows them (one format across the app).
 fn num(v: f64) -> String {
-    super::inspector::num(v)
+    crate::app::inspector::num(v)
 }
 
 pub fn ui(

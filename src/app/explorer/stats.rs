@@ -1,9 +1,9 @@
 //! Right panel, bottom: run statistics per solver, with warnings and errors shown prominently.
 
-use super::command::Command;
-use super::model::{RunData, RunStatus};
-use super::state::ViewState;
-use super::theme::{c32, run_color};
+use crate::app::command::Command;
+use crate::app::model::{RunData, RunStatus};
+use crate::app::state::ViewState;
+use crate::app::theme::{c32, run_color};
 
 fn num(v: f64) -> String {
     format!("{v:.3e}")

@@ -1,10 +1,10 @@
 //! Right panel, top: the selected step — t, h, err, accepted, nfev, y and a0/a1/a2 per
 //! component.
 
-use super::command::Command;
-use super::model::RunData;
-use super::state::{StepRef, ViewState};
-use super::theme::{REJECTED, c32, run_color};
+use crate::app::command::Command;
+use crate::app::model::RunData;
+use crate::app::state::{StepRef, ViewState};
+use crate::app::theme::{REJECTED, c32, run_color};
 
 /// Six significant-looking digits in at most ~9 characters, so the panel keeps its width.
 pub fn num(v: f64) -> String {

@@ -10,10 +10,10 @@ use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
 
 use crate::solver::{Method, StepRecord};
 
-use super::model::RunData;
-use super::state::ViewState;
-use super::theme::{EXACT, REJECTED, c32};
-use super::worker::ProbeResult;
+use crate::app::model::RunData;
+use crate::app::protocol::ProbeResult;
+use crate::app::state::ViewState;
+use crate::app::theme::{EXACT, REJECTED, c32};
 
 /// The parts of a step's error estimate, in absolute units (max norm over components).
 #[derive(Clone, Debug, PartialEq)]
@@ -69,17 +69,17 @@ fn lens_plots(
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label("τ")
-                .formatter(super::plots::sci_formatter)
+                .formatter(crate::app::plots::sci_formatter)
                 .label_spacing(label_spacing()),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
-                .formatter(super::plots::sci_formatter)
+                .formatter(crate::app::plots::sci_formatter)
                 .min_thickness(52.0)
                 .label_spacing(label_spacing()),
         ])
-        .x_grid_spacer(super::plots::nice_x_spacer)
-        .y_grid_spacer(super::plots::nice_spacer)
+        .x_grid_spacer(crate::app::plots::nice_x_spacer)
+        .y_grid_spacer(crate::app::plots::nice_spacer)
         .show(ui, |pui| {
             pui.line(
                 line(
@@ -109,17 +109,17 @@ fn lens_plots(
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label("τ")
-                .formatter(super::plots::sci_formatter)
+                .formatter(crate::app::plots::sci_formatter)
                 .label_spacing(label_spacing()),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
-                .formatter(super::plots::sci_formatter)
+                .formatter(crate::app::plots::sci_formatter)
                 .min_thickness(52.0)
                 .label_spacing(label_spacing()),
         ])
-        .x_grid_spacer(super::plots::nice_x_spacer)
-        .y_grid_spacer(super::plots::nice_spacer)
+        .x_grid_spacer(crate::app::plots::nice_x_spacer)
+        .y_grid_spacer(crate::app::plots::nice_spacer)
         .show(ui, |pui| {
             pui.line(
                 line("p(τ)", &probe.tau, probe.p[c].iter().copied())
@@ -141,8 +141,8 @@ fn lens_plots(
 
 fn label_spacing() -> egui::Rangef {
     egui::Rangef::new(
-        super::plots::AXIS_LABEL_MIN,
-        super::plots::AXIS_LABEL_MIN + 1.0,
+        crate::app::plots::AXIS_LABEL_MIN,
+        crate::app::plots::AXIS_LABEL_MIN + 1.0,
     )
 }
 
@@ -176,7 +176,7 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &ViewState) {
             let color = c32(run.color);
             let parts = estimate_parts(probe, r, run.config.method);
             lens_plots(ui, probe, c, color, parts.err.unwrap_or(0.0));
-            let num = super::inspector::num;
+            let num = crate::app::inspector::num;
             egui::Grid::new("lens-parts")
                 .num_columns(2)
                 .spacing([10.0, 2.0])
@@ -251,7 +251,7 @@ mod tests {
         let sol = solver::solve(&problem, &config).unwrap();
         let (start, r) = sol.accepted_steps().nth(step).unwrap();
         let probe =
-            super::super::worker::probe(&problem, 0, r.t, r.h, start, &r.y, &r.dense).unwrap();
+            crate::app::worker::probe(&problem, 0, r.t, r.h, start, &r.y, &r.dense).unwrap();
         estimate_parts(&probe, r, method)
     }
 
