@@ -62,7 +62,18 @@ fn grad_device_gpu_reports_every_gpu_method_against_the_cpu() {
         .iter()
         .map(|m| m["method"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["backprop", "adjoint", "afge", "reversible-heun"]);
+    assert_eq!(
+        names,
+        [
+            "backprop",
+            "checkpoint",
+            "adjoint",
+            "afge",
+            "alf",
+            "reversible-heun",
+            "reversible-rk4"
+        ]
+    );
     let preset = common::root().join("presets/grad-batch.toml");
     let h = v["step"].as_f64().unwrap();
     for m in methods {
