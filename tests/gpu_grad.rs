@@ -204,9 +204,9 @@ fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
         // Each method's own discrete map: RK4 (backprop, checkpoint, adjoint, afge), ALF,
         // reversible Heun.
         let reference_method = match method {
-            GpuGradMethod::ReversibleHeun
-            | GpuGradMethod::Alf
-            | GpuGradMethod::ReversibleRk4 => method,
+            GpuGradMethod::ReversibleHeun | GpuGradMethod::Alf | GpuGradMethod::ReversibleRk4 => {
+                method
+            }
             _ => GpuGradMethod::Backprop,
         };
         let fd = match reference_method {

@@ -195,7 +195,9 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         g.methods
             .retain(|&m| crate::gpu::GpuGradMethod::of_cpu(m).is_some());
         if g.methods.is_empty() {
-            gpu_notes.push(format!("circles batch {b}: none of the methods has a GPU kernel"));
+            gpu_notes.push(format!(
+                "circles batch {b}: none of the methods has a GPU kernel"
+            ));
             continue;
         }
         progress(format!("circles, batch {b}, GPU …"));

@@ -120,7 +120,10 @@ mod tests {
     fn shipped_block_is_the_generated_one() {
         let common = include_str!("../../shaders/common.wgsl");
         let block = wgsl_block();
-        assert!(common.contains(&format!("// @codes-begin\n{block}// @codes-end\n")), "{block}");
+        assert!(
+            common.contains(&format!("// @codes-begin\n{block}// @codes-end\n")),
+            "{block}"
+        );
     }
 
     /// Codes are distinct within each family, and the loss codes are GpuLoss::code.

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::codes::status;
 use super::buffers::{Params, SampleStats, Sizes};
+use super::codes::status;
 use super::context::{GpuContext, GpuError};
 use super::methods::GpuGradMethod;
 use super::objective::{F32_EXACT, GpuLoss, GpuObjective, data_floats};
@@ -818,9 +818,7 @@ impl GpuSolver {
         let (batch, d) = (self.batch(), self.shape.dim);
         let k_obs = segs.len() as u32;
         let stride = checkpoint_stride(n_steps, self.checkpoints);
-        self.ensure_gradient_buffers(
-            traj_bytes(method, batch, d, n_steps, k_obs, stride).max(4),
-        )?;
+        self.ensure_gradient_buffers(traj_bytes(method, batch, d, n_steps, k_obs, stride).max(4))?;
         let table: Vec<f32> = segs
             .iter()
             .flat_map(|g| {
@@ -894,8 +892,7 @@ impl GpuSolver {
             y: out[..n].to_vec(),
             recon_err,
             stats,
-            nfe_forward: f * steps
-                + u64::from(method.reversible()) * batch as u64,
+            nfe_forward: f * steps + u64::from(method.reversible()) * batch as u64,
             nfe_backward: bk * steps,
             gpu_bytes: self.method_bytes(Some(method), batch, n_steps),
         })
@@ -910,9 +907,9 @@ impl GpuSolver {
                 "a sibling solver needs the same model shape".into(),
             ));
         }
-        let theta = self.ctx.checked(|| {
-            self.buffer("theta", 4 * mlp.n_params() as u64, STORAGE)
-        })?;
+        let theta = self
+            .ctx
+            .checked(|| self.buffer("theta", 4 * mlp.n_params() as u64, STORAGE))?;
         let solver = Self {
             ctx: self.ctx.clone(),
             shape: self.shape.clone(),
@@ -1036,7 +1033,8 @@ impl GpuSolver {
         let ctx = &self.ctx;
         ctx.queue
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        let opt_group = ctx.checked(|| opt.bind_group(&self.theta, &b.data, &b.grad_out, &b.stats))?;
+        let opt_group =
+            ctx.checked(|| opt.bind_group(&self.theta, &b.data, &b.grad_out, &b.stats))?;
         ctx.checked(|| {
             let mut encoder = ctx
                 .device
@@ -1064,7 +1062,11 @@ impl GpuSolver {
 
     /// Bytes of the device buffers of a training iteration with `method` (the solver's buffers
     /// for its batch and steps; the optimiser's are added by the caller).
-    pub fn train_bytes(&self, method: GpuGradMethod, sched: &FixedSchedule) -> Result<u64, GpuError> {
+    pub fn train_bytes(
+        &self,
+        method: GpuGradMethod,
+        sched: &FixedSchedule,
+    ) -> Result<u64, GpuError> {
         let segs = self.segments(method, sched)?;
         let n_steps: u32 = segs.iter().map(|g| g.n).sum();
         Ok(self.method_bytes(Some(method), self.batch(), n_steps))
@@ -1073,7 +1075,10 @@ impl GpuSolver {
 
 /// A driver that cut a kernel's loops short (status 4) makes the whole result wrong: an error.
 fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
-    let cut = stats.iter().filter(|s| s.status == status::INCOMPLETE).count();
+    let cut = stats
+        .iter()
+        .filter(|s| s.status == status::INCOMPLETE)
+        .count();
     if cut > 0 {
         return Err(GpuError::Unsupported(format!(
             "the driver ({adapter}) stopped the kernel's loops early on {cut} of {} samples              (software Vulkan drivers cap one invocation at 65 535 loop iterations): use fewer              steps, a smaller network or a hardware adapter",

@@ -173,7 +173,10 @@ mod tests {
                 assert_eq!(s.w_off[l], mlp.layer_offset(l), "{sizes:?} layer {l}");
             }
             assert_eq!(s.act_off[0], 0);
-            assert_eq!(*s.act_off.last().unwrap() + sizes.last().unwrap(), s.act_total());
+            assert_eq!(
+                *s.act_off.last().unwrap() + sizes.last().unwrap(),
+                s.act_total()
+            );
         }
     }
 }

@@ -78,10 +78,17 @@ impl OptParams {
 pub enum StepOutcome {
     Applied,
     /// A sample's solve failed (its status and index).
-    SampleFailed { sample: u32, status: u32 },
+    SampleFailed {
+        sample: u32,
+        status: u32,
+    },
     LossNonFinite,
-    GradNonFinite { param: u32 },
-    UpdateNonFinite { param: u32 },
+    GradNonFinite {
+        param: u32,
+    },
+    UpdateNonFinite {
+        param: u32,
+    },
 }
 
 impl StepOutcome {
@@ -432,12 +439,22 @@ mod tests {
             panic!("OptParams is not a struct");
         };
         assert_eq!(*span as usize, std::mem::size_of::<OptParams>());
-        let lr = members.iter().find(|m| m.name.as_deref() == Some("lr")).unwrap();
+        let lr = members
+            .iter()
+            .find(|m| m.name.as_deref() == Some("lr"))
+            .unwrap();
         assert_eq!(lr.offset as usize, std::mem::offset_of!(OptParams, lr));
-        let b2 = members.iter().find(|m| m.name.as_deref() == Some("bias2")).unwrap();
+        let b2 = members
+            .iter()
+            .find(|m| m.name.as_deref() == Some("bias2"))
+            .unwrap();
         assert_eq!(b2.offset as usize, std::mem::offset_of!(OptParams, bias2));
         for k in OptimizerKind::ALL {
-            let name = format!("const OPT_{}: u32 = {}u;", k.name().to_uppercase(), kind_code(k));
+            let name = format!(
+                "const OPT_{}: u32 = {}u;",
+                k.name().to_uppercase(),
+                kind_code(k)
+            );
             assert!(SOURCE.contains(&name), "{name}");
         }
     }

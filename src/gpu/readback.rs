@@ -4,7 +4,11 @@
 use super::context::{GpuContext, GpuError};
 
 /// Maps `staging` (MAP_READ), waits for the device, and returns its first `bytes` bytes.
-pub fn read_mapped(ctx: &GpuContext, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, GpuError> {
+pub fn read_mapped(
+    ctx: &GpuContext,
+    staging: &wgpu::Buffer,
+    bytes: u64,
+) -> Result<Vec<u8>, GpuError> {
     let slice = staging.slice(..bytes);
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {

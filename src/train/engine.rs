@@ -18,12 +18,12 @@ use std::time::Instant;
 use super::config::{Device, Precision, TrainConfig};
 use super::control::TrainControl;
 use super::gpu::GpuTrainer;
-use crate::gpu::GpuContext;
 use super::model::{self, Model};
 use super::optim::{self, OptimizerState};
 use super::record::{EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, TrainReport};
 use super::rng::{SeedRng, Stream};
 use super::task::{Prediction, TaskData};
+use crate::gpu::GpuContext;
 use crate::grad::{self, GradMethod, GradOptions, GradProblem};
 
 /// One method's training state and history.
@@ -147,9 +147,8 @@ impl Trainer {
                 );
             }
             if config.concurrent {
-                warnings.push(
-                    "concurrent: the GPU path submits the methods one after another".into(),
-                );
+                warnings
+                    .push("concurrent: the GPU path submits the methods one after another".into());
             }
         }
         let n = initial.n_params();

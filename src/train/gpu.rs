@@ -115,7 +115,10 @@ impl std::fmt::Debug for GpuTrainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuTrainer")
             .field("adapter", &self.ctx.adapter.name)
-            .field("methods", &self.runs.iter().map(|r| r.method).collect::<Vec<_>>())
+            .field(
+                "methods",
+                &self.runs.iter().map(|r| r.method).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -248,8 +251,7 @@ impl GpuTrainer {
         Ok(DeviceStep {
             summary,
             ms,
-            nfe_forward: f * steps
-                + u64::from(run.method.reversible()) * batch,
+            nfe_forward: f * steps + u64::from(run.method.reversible()) * batch,
             nfe_backward: b * steps,
             device_bytes,
         })
