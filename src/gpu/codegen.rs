@@ -23,10 +23,10 @@ fn dot_row(w0: usize, n_in: usize, r: usize, x: impl Fn(usize) -> String) -> Str
 pub fn mlp_functions(shape: &Shape) -> String {
     let lay = shape;
     let mut o = String::new();
-    eval_fn(&lay, &mut o);
-    vjp_fn(&lay, &mut o);
-    jvp_fn(&lay, &mut o);
-    jac_fn(&lay, &mut o);
+    eval_fn(lay, &mut o);
+    vjp_fn(lay, &mut o);
+    jvp_fn(lay, &mut o);
+    jac_fn(lay, &mut o);
     o
 }
 
