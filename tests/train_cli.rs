@@ -287,6 +287,7 @@ fn bench_train_reports_each_method() {
         "64",
         "--methods",
         "backprop,adjoint",
+        "--cpu-only",
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -28,6 +28,10 @@ pub struct BenchTrainArgs {
     /// (spiral-mlp.json, spiral-data.json) for `benches/peers/diffrax_train.py`, and exit.
     #[arg(long = "write-spiral", value_name = "DIR")]
     pub write_spiral: Option<std::path::PathBuf>,
+    /// Skip the GPU rows of circles (on a software adapter their kernels take minutes to
+    /// compile for the default 16-16 network).
+    #[arg(long = "cpu-only")]
+    pub cpu_only: bool,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -190,6 +194,9 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         progress(format!("circles, batch {b} …"));
         let warm = if b > 10_000 { 1 } else { WARM };
         rows.extend(measure(c.clone(), warm, iters).map_err(CliError::Usage)?);
+        if args.cpu_only {
+            continue;
+        }
         let mut g = c;
         g.device = Device::Gpu;
         g.methods
