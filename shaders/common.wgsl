@@ -34,19 +34,30 @@ const ACT_OFF = array<u32, 3>(0u, 2u, 10u);
 
 const WG: u32 = 64u;
 
-// Status codes written to stats[4 s + 3] (0: success).
+// Status codes written to stats[4 s + 3] (0: success; 4: a loop stopped before its end
+// without the kernel breaking out of it, as software drivers cap an invocation's loop
+// iterations), loss codes, activation codes and the step controller's constants. The block
+// between the codes markers is nodelab::gpu::codes::wgsl_block(), written from Rust.
+// @codes-begin
 const STATUS_OK: u32 = 0u;
 const STATUS_NONFINITE: u32 = 1u;
 const STATUS_UNDERFLOW: u32 = 2u;
 const STATUS_MAX_STEPS: u32 = 3u;
-// A loop stopped before its end without the kernel breaking out of it: software drivers cap
-// the loop iterations of one invocation (lavapipe: 65 535), so results would be wrong.
 const STATUS_INCOMPLETE: u32 = 4u;
-
 const LOSS_HALF_SSE: u32 = 0u;
 const LOSS_MSE: u32 = 1u;
 const LOSS_TRAJECTORY_MSE: u32 = 2u;
 const LOSS_CROSS_ENTROPY: u32 = 3u;
+const ACT_TANH: u32 = 0u;
+const ACT_SOFTPLUS: u32 = 1u;
+const ACT_RELU: u32 = 2u;
+const ACT_SIGMOID: u32 = 3u;
+const ACT_IDENTITY: u32 = 4u;
+const STEP_SAFETY: f32 = 0.9;
+const STEP_FAC_MIN: f32 = 0.2;
+const STEP_FAC_MAX: f32 = 5.0;
+const STEP_ABSORB: f32 = 1e-5;
+// @codes-end
 
 // Mirrored by `nodelab::gpu::buffers::Params` (#[repr(C)], 80 bytes).
 struct Params {
@@ -103,14 +114,14 @@ alias Jac = array<f32, D * D + D * OUT_TOTAL>;
 
 // σ(z). tanh written through exp(−2|z|) so that it cannot overflow to inf/inf.
 fn act_apply(z: f32) -> f32 {
-    if ACTIVATION == 0u {
+    if ACTIVATION == ACT_TANH {
         let e = exp(-2.0 * abs(z));
         return sign(z) * (1.0 - e) / (1.0 + e);
-    } else if ACTIVATION == 1u {
+    } else if ACTIVATION == ACT_SOFTPLUS {
         return max(z, 0.0) + log(1.0 + exp(-abs(z)));
-    } else if ACTIVATION == 2u {
+    } else if ACTIVATION == ACT_RELU {
         return max(z, 0.0);
-    } else if ACTIVATION == 3u {
+    } else if ACTIVATION == ACT_SIGMOID {
         return 1.0 / (1.0 + exp(-z));
     }
     return z;
@@ -118,13 +129,13 @@ fn act_apply(z: f32) -> f32 {
 
 // σ'(z), through z and s = σ(z).
 fn act_deriv(z: f32, s: f32) -> f32 {
-    if ACTIVATION == 0u {
+    if ACTIVATION == ACT_TANH {
         return 1.0 - s * s;
-    } else if ACTIVATION == 1u {
+    } else if ACTIVATION == ACT_SOFTPLUS {
         return 1.0 / (1.0 + exp(-z));
-    } else if ACTIVATION == 2u {
+    } else if ACTIVATION == ACT_RELU {
         return select(0.0, 1.0, z > 0.0);
-    } else if ACTIVATION == 3u {
+    } else if ACTIVATION == ACT_SIGMOID {
         return s * (1.0 - s);
     }
     return 1.0;

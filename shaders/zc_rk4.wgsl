@@ -168,9 +168,9 @@ fn zc_error_ratio(t: f32, hh: f32, y: ptr<function, Vec>, y_new: ptr<function, V
 
 // Next (or retry) step factor: h·clamp(0.9 r^(−1/4), 0.2, 5), no growth right after a rejection.
 fn zc_factor(ratio: f32, ok: bool, last_rejected: bool) -> f32 {
-    var fac = 5.0;
+    var fac = STEP_FAC_MAX;
     if ratio > 0.0 {
-        fac = clamp(0.9 * pow(ratio, -0.25), 0.2, 5.0);
+        fac = clamp(STEP_SAFETY * pow(ratio, -0.25), STEP_FAC_MIN, STEP_FAC_MAX);
     }
     if ok && last_rejected {
         fac = min(fac, 1.0);
@@ -197,7 +197,7 @@ fn zc_guard(span: ZcSpan, t: f32, attempts: u32, hh: ptr<function, f32>,
         return STATUS_UNDERFLOW;
     }
     *clipped = false;
-    if t + h >= t1 || t1 - (t + h) < 1e-5 * h {
+    if t + h >= t1 || t1 - (t + h) < STEP_ABSORB * h {
         h = t1 - t;
         *clipped = true;
     }

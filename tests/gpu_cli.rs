@@ -62,7 +62,18 @@ fn grad_device_gpu_reports_every_gpu_method_against_the_cpu() {
         .iter()
         .map(|m| m["method"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["backprop", "adjoint", "afge", "reversible-heun"]);
+    assert_eq!(
+        names,
+        [
+            "backprop",
+            "checkpoint",
+            "adjoint",
+            "afge",
+            "alf",
+            "reversible-heun",
+            "reversible-rk4"
+        ]
+    );
     let preset = common::root().join("presets/grad-batch.toml");
     let h = v["step"].as_f64().unwrap();
     for m in methods {
@@ -111,7 +122,7 @@ fn bench_gpu_prints_every_row_with_positive_throughput() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 14);
+    assert_eq!(rows.len(), 20);
     for r in rows {
         for key in ["gpu_samples_per_s", "cpu_samples_per_s", "gpu_over_cpu"] {
             let x = r[key].as_f64().unwrap();
@@ -220,7 +231,7 @@ fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
     let v = gpu_json(&root.join("presets/grad-trajectory.toml"), "all");
     assert_eq!(v["loss"], "trajectory-mse");
     let methods = v["methods"].as_array().unwrap();
-    assert_eq!(methods.len(), 4);
+    assert_eq!(methods.len(), 7);
     for m in methods {
         assert!(m["err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
         assert!(m.get("readout_grad").is_none(), "{m}");
@@ -239,7 +250,7 @@ fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
     let v = gpu_json(&dir.path().join("p.toml"), "all");
     assert_eq!(v["loss"], "cross-entropy");
     let methods = v["methods"].as_array().unwrap();
-    assert_eq!(methods.len(), 4);
+    assert_eq!(methods.len(), 7);
     for m in methods {
         assert!(m["err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
         assert!(m["readout_err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");

@@ -31,6 +31,46 @@ fn cpu_final(mlp: &Mlp, method: GpuGradMethod, sched: &FixedSchedule, y0: &[f64]
         y.iter().zip(k).map(|(y, k)| y + a * k).collect()
     };
     match method {
+        GpuGradMethod::Alf => {
+            let mut x = y0.to_vec();
+            let mut v = f(sched.t0, &x);
+            for n in 0..sched.n_steps {
+                let (t, h) = (sched.t(n), step(n));
+                let xh = axpy(&x, 0.5 * h, &v);
+                let fh = f(t + 0.5 * h, &xh);
+                for i in 0..d {
+                    v[i] = 2.0 * fh[i] - v[i];
+                    x[i] += h * fh[i];
+                }
+            }
+            x
+        }
+        GpuGradMethod::ReversibleRk4 => {
+            // λ-coupling around RK4 (λ = 0.99, GpuSolver's default).
+            let lambda = 0.99;
+            let rk4 = |f: &mut dyn FnMut(f64, &[f64]) -> Vec<f64>, t: f64, h: f64, y: &[f64]| {
+                let k1 = f(t, y);
+                let k2 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k1));
+                let k3 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k2));
+                let k4 = f(t + h, &axpy(y, h, &k3));
+                (0..y.len())
+                    .map(|i| h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]))
+                    .collect::<Vec<f64>>()
+            };
+            let (mut y, mut z) = (y0.to_vec(), y0.to_vec());
+            for n in 0..sched.n_steps {
+                let (t, h) = (sched.t(n), step(n));
+                let pf = rk4(&mut f, t, h, &z);
+                for i in 0..d {
+                    y[i] = lambda * y[i] + (1.0 - lambda) * z[i] + pf[i];
+                }
+                let pb = rk4(&mut f, t + h, -h, &y);
+                for i in 0..d {
+                    z[i] -= pb[i];
+                }
+            }
+            y
+        }
         GpuGradMethod::ReversibleHeun => {
             let (mut x, mut yh) = (y0.to_vec(), y0.to_vec());
             let mut fh = f(sched.t0, &yh);
@@ -151,15 +191,29 @@ fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
         &target,
         loss,
     );
+    let alf_fd = fd_grad(&mlp, GpuGradMethod::Alf, &sched, &y0, &target, loss);
+    let rrk4_fd = fd_grad(
+        &mlp,
+        GpuGradMethod::ReversibleRk4,
+        &sched,
+        &y0,
+        &target,
+        loss,
+    );
     for method in GpuGradMethod::ALL {
+        // Each method's own discrete map: RK4 (backprop, checkpoint, adjoint, afge), ALF,
+        // reversible Heun.
         let reference_method = match method {
-            GpuGradMethod::ReversibleHeun => GpuGradMethod::ReversibleHeun,
+            GpuGradMethod::ReversibleHeun | GpuGradMethod::Alf | GpuGradMethod::ReversibleRk4 => {
+                method
+            }
             _ => GpuGradMethod::Backprop,
         };
-        let fd = if reference_method == GpuGradMethod::Backprop {
-            &rk4_fd
-        } else {
-            &rh_fd
+        let fd = match reference_method {
+            GpuGradMethod::Backprop => &rk4_fd,
+            GpuGradMethod::Alf => &alf_fd,
+            GpuGradMethod::ReversibleRk4 => &rrk4_fd,
+            _ => &rh_fd,
         };
         let l_ref = cpu_loss(&mlp, reference_method, &sched, &y0, &target, loss);
         let out = gpu.gradient(method, &sched, loss).unwrap();
@@ -177,7 +231,10 @@ fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
         assert!(el <= 1e-5, "{}: loss relative error {el}", method.name());
         assert!(out.stats.iter().all(|s| s.status == 0));
         match method {
-            GpuGradMethod::Adjoint | GpuGradMethod::ReversibleHeun => {
+            GpuGradMethod::Adjoint
+            | GpuGradMethod::Alf
+            | GpuGradMethod::ReversibleHeun
+            | GpuGradMethod::ReversibleRk4 => {
                 assert!(out.recon_err <= 1e-4, "{}", out.recon_err);
             }
             _ => assert!(out.recon_err == 0.0, "{}", out.recon_err),

@@ -16,12 +16,7 @@ use nodelab::solver::{Method, SolverConfig};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 fn cpu_method(m: GpuGradMethod) -> GradMethod {
-    match m {
-        GpuGradMethod::Backprop => GradMethod::Backprop,
-        GpuGradMethod::Adjoint => GradMethod::Adjoint,
-        GpuGradMethod::Afge => GradMethod::Afge,
-        GpuGradMethod::ReversibleHeun => GradMethod::ReversibleHeun,
-    }
+    m.cpu()
 }
 
 fn states(flat: &[f64], d: usize) -> Vec<Vec<f64>> {

@@ -11,12 +11,7 @@ use nodelab::nn::{Activation, Mlp};
 use nodelab::solver::{Method, SolverConfig};
 
 fn cpu_method(m: GpuGradMethod) -> GradMethod {
-    match m {
-        GpuGradMethod::Backprop => GradMethod::Backprop,
-        GpuGradMethod::Adjoint => GradMethod::Adjoint,
-        GpuGradMethod::Afge => GradMethod::Afge,
-        GpuGradMethod::ReversibleHeun => GradMethod::ReversibleHeun,
-    }
+    m.cpu()
 }
 
 fn check(mlp: Mlp, batch: usize, kind: LossKind, h: f64) {

@@ -190,7 +190,17 @@ fn bad_input_exits_2_with_a_message() {
             &["train", "circles", "--methods", "bakprop"],
             "unknown gradient method",
         ),
-        (&["train", "circles", "--device", "gpu"], "GPU"),
+        (
+            &[
+                "train",
+                "circles",
+                "--device",
+                "gpu",
+                "--methods",
+                "interp-adjoint",
+            ],
+            "interp-adjoint: CPU only",
+        ),
         (&["train", "circles", "--precision", "f32"], "f32"),
         (&["train", "circles", "--lr=-1"], "lr"),
         (&["train", "circles", "--iters", "0"], "iters"),
@@ -277,6 +287,7 @@ fn bench_train_reports_each_method() {
         "64",
         "--methods",
         "backprop,adjoint",
+        "--cpu-only",
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -162,9 +162,7 @@ fn cpu_once(mlp: &Mlp, task: Task, y0: &[f64], target: &[f64], h: f64) -> Result
                 ),
             };
             let method = match task {
-                Task::Grad(GpuGradMethod::Backprop) => GradMethod::Backprop,
-                Task::Grad(GpuGradMethod::Adjoint) => GradMethod::Adjoint,
-                Task::Grad(GpuGradMethod::ReversibleHeun) => GradMethod::ReversibleHeun,
+                Task::Grad(m) => m.cpu(),
                 _ => GradMethod::Afge,
             };
             let opts = GradOptions {
@@ -183,9 +181,12 @@ fn parse_tasks(methods: Option<&str>) -> Result<Vec<Task>, CliError> {
         Task::ForwardRk4,
         Task::ForwardZc,
         Task::Grad(GpuGradMethod::Backprop),
+        Task::Grad(GpuGradMethod::Checkpoint),
         Task::Grad(GpuGradMethod::Adjoint),
         Task::Grad(GpuGradMethod::Afge),
+        Task::Grad(GpuGradMethod::Alf),
         Task::Grad(GpuGradMethod::ReversibleHeun),
+        Task::Grad(GpuGradMethod::ReversibleRk4),
         Task::AfgeZc,
     ];
     Ok(match methods {

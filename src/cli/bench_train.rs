@@ -1,13 +1,14 @@
 //! `nodelab bench train`: milliseconds per training iteration (gradient + optimiser step) of
 //! each method on `spiral-fit` (CPU f64, one thread) and on `circles` at batch 256 and 65 536,
-//! after warm-up iterations, from the same engine `nodelab train` runs.
+//! after warm-up iterations, from the same engine `nodelab train` runs. The circles rows run on
+//! the GPU too (f32, the methods with a kernel) when an adapter exists; the adapter is named.
 
 use clap::Args;
 use serde::Serialize;
 
 use super::CliError;
 use crate::grad::GradMethod;
-use crate::train::{TaskName, TrainConfig, TrainControl, Trainer};
+use crate::train::{Device, TaskName, TrainConfig, TrainControl, Trainer};
 
 #[derive(Debug, Args)]
 pub struct BenchTrainArgs {
@@ -27,6 +28,10 @@ pub struct BenchTrainArgs {
     /// (spiral-mlp.json, spiral-data.json) for `benches/peers/diffrax_train.py`, and exit.
     #[arg(long = "write-spiral", value_name = "DIR")]
     pub write_spiral: Option<std::path::PathBuf>,
+    /// Skip the GPU rows of circles (on a software adapter their kernels take minutes to
+    /// compile for the default 16-16 network).
+    #[arg(long = "cpu-only")]
+    pub cpu_only: bool,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -90,6 +95,9 @@ pub struct BenchTrainRow {
     pub median_grad_ms: f64,
     pub iters: usize,
     pub status: &'static str,
+    /// The GPU adapter of a GPU row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -122,7 +130,7 @@ fn measure(
             BenchTrainRow {
                 task,
                 batch,
-                device: "cpu",
+                device: report.device,
                 method: run.method,
                 median_ms_per_iter: median(timed.iter().map(|r| r.ms).collect()),
                 mean_ms_per_iter: timed.iter().map(|r| r.ms).sum::<f64>()
@@ -130,6 +138,7 @@ fn measure(
                 median_grad_ms: median(timed.iter().map(|r| r.grad_ms).collect()),
                 iters: timed.len(),
                 status: m.status,
+                adapter: report.adapter.clone(),
             }
         })
         .collect())
@@ -167,6 +176,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         })
         .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
+    let mut gpu_notes: Vec<String> = Vec::new();
     let mut spiral = TrainConfig::defaults(TaskName::SpiralFit);
     spiral.methods = methods.clone();
     spiral.grad_options.threads = args.threads;
@@ -191,9 +201,30 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         };
         progress(format!("circles, batch {b} …"));
         let warm = if b > 10_000 { 1 } else { WARM };
-        rows.extend(measure(c, warm, iters).map_err(CliError::Usage)?);
+        rows.extend(measure(c.clone(), warm, iters).map_err(CliError::Usage)?);
+        if args.cpu_only {
+            continue;
+        }
+        let mut g = c;
+        g.device = Device::Gpu;
+        g.methods
+            .retain(|&m| crate::gpu::GpuGradMethod::of_cpu(m).is_some());
+        if g.methods.is_empty() {
+            gpu_notes.push(format!(
+                "circles batch {b}: none of the methods has a GPU kernel"
+            ));
+            continue;
+        }
+        progress(format!("circles, batch {b}, GPU …"));
+        match measure(g, warm, iters) {
+            Ok(r) => rows.extend(r),
+            Err(e) => gpu_notes.push(format!("circles batch {b}: {e}")),
+        }
     }
     if args.json {
+        for n in &gpu_notes {
+            eprintln!("gpu: {n}");
+        }
         let text =
             serde_json::to_string_pretty(&rows).map_err(|e| CliError::Usage(e.to_string()))?;
         println!("{text}");
@@ -221,6 +252,11 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
             }
         );
     }
-    println!("gpu: this build has no GPU training path; the GPU rows are not measured");
+    if let Some(a) = rows.iter().find_map(|r| r.adapter.as_ref()) {
+        println!("gpu rows: f32 on {a}");
+    }
+    for n in &gpu_notes {
+        println!("gpu: {n}");
+    }
     Ok(())
 }

@@ -246,7 +246,24 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
             crate::output::check_not_input(&p, &inputs, "--save-model").map_err(CliError::Usage)?;
         }
     }
-    let mut trainer = Trainer::new(config.clone()).map_err(CliError::Usage)?;
+    // A GPU run: what cannot run on the GPU is a usage error (exit 2), a missing adapter a
+    // failure (exit 1).
+    let ctx = if config.device == Device::Gpu {
+        let data =
+            TaskData::generate(config.task, &config.data, config.seed).map_err(CliError::Usage)?;
+        crate::train::gpu::check_config(&config, &data)
+            .map_err(|why| CliError::Usage(format!("--device gpu: {why}")))?;
+        match crate::gpu::GpuContext::headless() {
+            Ok(ctx) => Some(ctx),
+            Err(e) => {
+                eprintln!("error: --device gpu: {e}; use --device cpu (f64) instead");
+                return Err(CliError::Failed);
+            }
+        }
+    } else {
+        None
+    };
+    let mut trainer = Trainer::new_on(config.clone(), ctx).map_err(CliError::Usage)?;
     // Quiet under --json unless stderr is a terminal (then the bar does not mix with stdout).
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(config.iters as u64);
@@ -320,8 +337,21 @@ fn save_models(base: &Path, trainer: &Trainer) -> Result<Vec<PathBuf>, CliError>
     for (run, path) in trainer.runs().iter().zip(&paths) {
         let mut m = meta.clone();
         m.push(("method".into(), run.method.name().into()));
-        model_file::save(path, &run.model.mlp, run.model.readout.as_ref(), &m)
+        if trainer.adapter().is_some() && model_file::is_safetensors(path) {
+            // Trained in f32 on the GPU: the file stores exactly those f32 weights.
+            m.push(("device".into(), "gpu".into()));
+            let bytes = model_file::to_safetensors(
+                &run.model.mlp,
+                run.model.readout.as_ref(),
+                &m,
+                model_file::FloatKind::F32,
+            )
             .map_err(CliError::Usage)?;
+            model_file::write_atomic(path, &bytes).map_err(CliError::Usage)?;
+        } else {
+            model_file::save(path, &run.model.mlp, run.model.readout.as_ref(), &m)
+                .map_err(CliError::Usage)?;
+        }
     }
     Ok(paths)
 }
@@ -347,9 +377,14 @@ pub fn csv_text(trainer: &Trainer) -> String {
 
 fn print_table(report: &TrainReport) {
     println!(
-        "task {}  device {}  precision {}  seed {}  iterations {}/{}{}",
+        "task {}  device {}{}  precision {}  seed {}  iterations {}/{}{}",
         report.task,
         report.device,
+        report
+            .adapter
+            .as_ref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default(),
         report.precision,
         report.seed,
         report.iters_done,

@@ -41,7 +41,7 @@ pub struct SampleStats {
     pub accepted: u32,
     pub rejected: u32,
     pub nfev: u32,
-    /// 0 success, 1 non-finite, 2 step underflow, 3 max_steps, 4 loops cut short by the driver.
+    /// One of [`super::codes::status`] (0: success).
     pub status: u32,
 }
 
@@ -49,14 +49,7 @@ const _: () = assert!(std::mem::size_of::<SampleStats>() == 16);
 
 impl SampleStats {
     pub fn status_text(&self) -> &'static str {
-        match self.status {
-            0 => "ok",
-            1 => "non-finite value (the solution blew up)",
-            2 => "step size underflow",
-            3 => "max_steps reached",
-            4 => "loops cut short by the driver",
-            _ => "unknown status",
-        }
+        super::codes::status::text(self.status)
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use super::shader::Shape;
+use super::layout::{LayerSlots, Shape};
 
 /// `theta[w0 + r·n_in + c]·x[c] + …` over c, as one expression.
 fn dot_row(w0: usize, n_in: usize, r: usize, x: impl Fn(usize) -> String) -> String {
@@ -19,72 +19,19 @@ fn dot_row(w0: usize, n_in: usize, r: usize, x: impl Fn(usize) -> String) -> Str
         .join(" + ")
 }
 
-/// Offsets of a shape: each layer's weight in θ and each layer's input in the store.
-struct Layout<'a> {
-    sizes: &'a [usize],
-    d: usize,
-    time_input: bool,
-    w_off: Vec<usize>,
-    act_off: Vec<usize>,
-}
-
-impl<'a> Layout<'a> {
-    fn new(shape: &'a Shape) -> Self {
-        let sizes = &shape.sizes;
-        let nl = sizes.len() - 1;
-        let mut w_off = Vec::with_capacity(nl);
-        let mut off = 0;
-        for l in 0..nl {
-            w_off.push(off);
-            off += sizes[l] * sizes[l + 1] + sizes[l + 1];
-        }
-        let mut act_off = Vec::with_capacity(nl + 1);
-        let mut a = 0;
-        for &s in sizes {
-            act_off.push(a);
-            a += s;
-        }
-        Self {
-            sizes,
-            d: shape.dim,
-            time_input: shape.time_input,
-            w_off,
-            act_off,
-        }
-    }
-
-    fn n_layers(&self) -> usize {
-        self.sizes.len() - 1
-    }
-
-    /// `(n_in, n_out, w0, b0, xi, xo)` of layer l.
-    fn layer(&self, l: usize) -> (usize, usize, usize, usize, usize, usize) {
-        let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
-        let w0 = self.w_off[l];
-        (
-            n_in,
-            n_out,
-            w0,
-            w0 + n_in * n_out,
-            self.act_off[l],
-            self.act_off[l + 1],
-        )
-    }
-}
-
 /// The three functions, unrolled for `shape`.
 pub fn mlp_functions(shape: &Shape) -> String {
-    let lay = Layout::new(shape);
+    let lay = shape;
     let mut o = String::new();
-    eval_fn(&lay, &mut o);
-    vjp_fn(&lay, &mut o);
-    jvp_fn(&lay, &mut o);
-    jac_fn(&lay, &mut o);
+    eval_fn(lay, &mut o);
+    vjp_fn(lay, &mut o);
+    jvp_fn(lay, &mut o);
+    jac_fn(lay, &mut o);
     o
 }
 
-fn eval_fn(lay: &Layout<'_>, o: &mut String) {
-    let (nl, d) = (lay.n_layers(), lay.d);
+fn eval_fn(lay: &Shape, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.dim);
     o.push_str(
         "// f(t, y) into `f`, activations into (act, dact): straight-line form.\n\
          fn mlp_eval(t: f32, y: ptr<function, Vec>, act: ptr<function, Store>,\n\
@@ -97,7 +44,14 @@ fn eval_fn(lay: &Layout<'_>, o: &mut String) {
         let _ = writeln!(*o, "    (*act)[{d}u] = t;");
     }
     for l in 0..nl {
-        let (n_in, n_out, w0, b0, xi, xo) = lay.layer(l);
+        let LayerSlots {
+            n_in,
+            n_out,
+            w0,
+            b0,
+            xi,
+            xo,
+        } = lay.layer(l);
         for r in 0..n_out {
             let dot = dot_row(w0, n_in, r, |c| format!("(*act)[{}u]", xi + c));
             let _ = writeln!(*o, "    {{\n        let z = theta[{}u] + {dot};", b0 + r);
@@ -120,8 +74,8 @@ fn eval_fn(lay: &Layout<'_>, o: &mut String) {
     o.push_str("}\n\n");
 }
 
-fn vjp_fn(lay: &Layout<'_>, o: &mut String) {
-    let (nl, d) = (lay.n_layers(), lay.d);
+fn vjp_fn(lay: &Shape, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.dim);
     o.push_str(
         "// vy = vᵀ ∂f/∂y and g += scale · vᵀ ∂f/∂θ: straight-line form.\n\
          fn mlp_vjp(act: ptr<function, Store>, dact: ptr<function, Store>, v: ptr<function, Vec>,\n\
@@ -132,7 +86,14 @@ fn vjp_fn(lay: &Layout<'_>, o: &mut String) {
         let _ = writeln!(*o, "    cot[{i}u] = (*v)[{i}u];");
     }
     for l in (0..nl).rev() {
-        let (n_in, n_out, w0, b0, xi, xo) = lay.layer(l);
+        let LayerSlots {
+            n_in,
+            n_out,
+            w0,
+            b0,
+            xi,
+            xo,
+        } = lay.layer(l);
         if l + 1 < nl {
             for r in 0..n_out {
                 let _ = writeln!(*o, "    cot[{r}u] *= (*dact)[{}u];", xo + r);
@@ -173,8 +134,8 @@ fn vjp_fn(lay: &Layout<'_>, o: &mut String) {
     o.push_str("}\n\n");
 }
 
-fn jvp_fn(lay: &Layout<'_>, o: &mut String) {
-    let (nl, d) = (lay.n_layers(), lay.d);
+fn jvp_fn(lay: &Shape, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.dim);
     o.push_str(
         "// res = ∂f/∂y · u + ∂f/∂θ_j: straight-line form (one dynamic index, θ_j's own term).\n\
          fn mlp_jvp(act: ptr<function, Store>, dact: ptr<function, Store>, u: ptr<function, Vec>,\n\
@@ -188,7 +149,14 @@ fn jvp_fn(lay: &Layout<'_>, o: &mut String) {
         let _ = writeln!(*o, "    tng[{d}u] = 0.0;");
     }
     for l in 0..nl {
-        let (n_in, n_out, w0, b0, xi, xo) = lay.layer(l);
+        let LayerSlots {
+            n_in,
+            n_out,
+            w0,
+            b0,
+            xi,
+            xo,
+        } = lay.layer(l);
         for r in 0..n_out {
             let dot = dot_row(w0, n_in, r, |c| format!("tng[{c}u]"));
             let _ = writeln!(*o, "    nxt[{r}u] = {dot};");
@@ -214,8 +182,8 @@ fn jvp_fn(lay: &Layout<'_>, o: &mut String) {
     o.push_str("}\n\n");
 }
 
-fn jac_fn(lay: &Layout<'_>, o: &mut String) {
-    let (nl, d) = (lay.n_layers(), lay.d);
+fn jac_fn(lay: &Shape, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.dim);
     let n0 = lay.sizes[0];
     let out_total: usize = lay.sizes[1..].iter().sum();
     o.push_str(
@@ -232,7 +200,13 @@ fn jac_fn(lay: &Layout<'_>, o: &mut String) {
             );
         }
         for l in (0..nl).rev() {
-            let (n_in, n_out, w0, _, _, xo) = lay.layer(l);
+            let LayerSlots {
+                n_in,
+                n_out,
+                w0,
+                xo,
+                ..
+            } = lay.layer(l);
             for r in 0..n_out {
                 if l + 1 < nl {
                     let _ = writeln!(*o, "    cot[{r}u] *= (*dact)[{}u];", xo + r);

@@ -6,375 +6,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::buffers::{Params, SampleStats, Sizes};
+use super::codes::status;
 use super::context::{GpuContext, GpuError};
+use super::methods::GpuGradMethod;
+use super::objective::{F32_EXACT, GpuLoss, GpuObjective, data_floats};
+use super::optim::{GpuOptimizer, StepSummary};
+use super::readback;
+use super::schedule::{AdaptiveSettings, FixedSchedule, Segment};
 use super::shader::{self, Kernel, Shape, WORKGROUP};
-use crate::grad::{Loss, LossKind};
 use crate::nn::Mlp;
-use crate::solver::SolverConfig;
-
-/// Gradient methods with a GPU kernel (CLI names as in `nodelab grad`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum GpuGradMethod {
-    Backprop,
-    Adjoint,
-    Afge,
-    ReversibleHeun,
-}
-
-impl GpuGradMethod {
-    pub const ALL: [GpuGradMethod; 4] = [
-        GpuGradMethod::Backprop,
-        GpuGradMethod::Adjoint,
-        GpuGradMethod::Afge,
-        GpuGradMethod::ReversibleHeun,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            GpuGradMethod::Backprop => "backprop",
-            GpuGradMethod::Adjoint => "adjoint",
-            GpuGradMethod::Afge => "afge",
-            GpuGradMethod::ReversibleHeun => "reversible-heun",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    fn kernel(self) -> Kernel {
-        match self {
-            GpuGradMethod::Backprop => Kernel::Backprop,
-            GpuGradMethod::Adjoint => Kernel::Adjoint,
-            GpuGradMethod::Afge => Kernel::Afge,
-            GpuGradMethod::ReversibleHeun => Kernel::ReversibleHeun,
-        }
-    }
-
-    /// f-evaluations per step, forward and backward (one sample).
-    pub fn nfe_per_step(self) -> (u64, u64) {
-        match self {
-            // Backward: 4 recomputed stages + 4 vector–Jacobian products.
-            GpuGradMethod::Backprop => (4, 8),
-            // Backward: 4 stages of the augmented system, each an evaluation and a VJP.
-            GpuGradMethod::Adjoint => (4, 8),
-            // The sensitivity columns ride on the forward stages (counted as JVPs, not here).
-            GpuGradMethod::Afge => (4, 0),
-            // Backward: 1 reconstruction evaluation + 2 VJPs (each with its evaluation).
-            GpuGradMethod::ReversibleHeun => (1, 3),
-        }
-    }
-}
-
-/// Losses with a GPU kernel (issue 3's conventions, `nodelab::grad::loss`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GpuLoss {
-    /// L = ½ Σ_samples Σ_i (y_i(T) − target_i)².
-    HalfSse,
-    /// L = mean over samples and components of (y_i(T) − target_i)².
-    Mse,
-    /// L = mean over observations, samples and components of (y_i(τ_k) − target_k,i)².
-    TrajectoryMse,
-    /// L = mean over samples of logsumexp(z) − z_label, z = W y(T) + c (linear read-out).
-    CrossEntropy,
-}
-
-impl GpuLoss {
-    fn code(self) -> u32 {
-        match self {
-            GpuLoss::HalfSse => 0,
-            GpuLoss::Mse => 1,
-            GpuLoss::TrajectoryMse => 2,
-            GpuLoss::CrossEntropy => 3,
-        }
-    }
-
-    /// The name of `nodelab grad`'s `[loss] kind`.
-    pub fn name(self) -> &'static str {
-        self.kind().name()
-    }
-
-    pub fn kind(self) -> LossKind {
-        match self {
-            GpuLoss::HalfSse => LossKind::HalfSse,
-            GpuLoss::Mse => LossKind::Mse,
-            GpuLoss::TrajectoryMse => LossKind::TrajectoryMse,
-            GpuLoss::CrossEntropy => LossKind::CrossEntropy,
-        }
-    }
-
-    /// The kernel loss of a CPU loss kind (`None`: no kernel implements it).
-    pub fn of_kind(kind: LossKind) -> Option<Self> {
-        match kind {
-            LossKind::HalfSse => Some(GpuLoss::HalfSse),
-            LossKind::Mse => Some(GpuLoss::Mse),
-            LossKind::TrajectoryMse => Some(GpuLoss::TrajectoryMse),
-            LossKind::CrossEntropy => Some(GpuLoss::CrossEntropy),
-            LossKind::TrajectoryL1 | LossKind::TrajectorySse => None,
-        }
-    }
-
-    /// A loss on y(T) alone with one target per sample.
-    pub fn is_terminal_regression(self) -> bool {
-        matches!(self, GpuLoss::HalfSse | GpuLoss::Mse)
-    }
-}
-
-/// Largest whole number the kernels read from the f32 `data` buffer (labels, step counts).
-const F32_EXACT: u32 = 1 << 24;
-
-/// A batch's loss data, flat (the GPU form of `nodelab::grad::Loss`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct GpuObjective {
-    pub loss: GpuLoss,
-    /// Observation times τ_1 < … < τ_K of `trajectory-mse` (empty otherwise: the end t1).
-    pub times: Vec<f64>,
-    /// Targets, observation-major `(k · batch + s) · D + i` (one observation for the terminal
-    /// losses; empty for cross-entropy or a forward solve).
-    pub targets: Vec<f64>,
-    /// Class of each sample (cross-entropy).
-    pub labels: Vec<u32>,
-    /// Read-out weight W, `[class][component]` row-major (C × D), and bias c (C).
-    pub readout_weight: Vec<f64>,
-    pub readout_bias: Vec<f64>,
-}
-
-impl GpuObjective {
-    /// `half-sse` or `mse` with `batch × D` targets.
-    pub fn terminal(loss: GpuLoss, targets: Vec<f64>) -> Self {
-        Self {
-            loss,
-            times: Vec::new(),
-            targets,
-            labels: Vec::new(),
-            readout_weight: Vec::new(),
-            readout_bias: Vec::new(),
-        }
-    }
-
-    /// The GPU form of a CPU loss; an error for a loss no kernel implements.
-    pub fn from_loss(loss: &Loss) -> Result<Self, String> {
-        let Some(kind) = GpuLoss::of_kind(loss.kind) else {
-            return Err(format!(
-                "the GPU kernels do not implement the {} loss; it runs on the CPU only",
-                loss.kind.name()
-            ));
-        };
-        if !loss.components.is_empty() {
-            return Err(
-                "the GPU kernels observe every component; a loss on some components runs on \
-                 the CPU only"
-                    .into(),
-            );
-        }
-        let flat = |sets: &[Vec<Vec<f64>>]| -> Vec<f64> {
-            sets.iter().flatten().flatten().copied().collect()
-        };
-        let (weight, bias) = loss.readout.as_ref().map_or((Vec::new(), Vec::new()), |r| {
-            (r.weight.iter().flatten().copied().collect(), r.bias.clone())
-        });
-        Ok(Self {
-            loss: kind,
-            times: if loss.kind == LossKind::TrajectoryMse {
-                loss.times.clone()
-            } else {
-                Vec::new()
-            },
-            targets: if loss.kind == LossKind::CrossEntropy {
-                Vec::new()
-            } else {
-                flat(&loss.targets)
-            },
-            labels: loss.labels.iter().map(|&l| l as u32).collect(),
-            readout_weight: weight,
-            readout_bias: bias,
-        })
-    }
-
-    /// Observations K (1 for the terminal losses).
-    pub fn n_obs(&self) -> usize {
-        if self.loss == GpuLoss::TrajectoryMse {
-            self.times.len()
-        } else {
-            1
-        }
-    }
-
-    /// Classes C of the read-out (0 without one).
-    pub fn n_classes(&self) -> usize {
-        if self.loss == GpuLoss::CrossEntropy {
-            self.readout_bias.len()
-        } else {
-            0
-        }
-    }
-
-    /// Read-out parameters C·(D + 1) (0 without a read-out).
-    pub fn n_readout(&self) -> usize {
-        if self.loss == GpuLoss::CrossEntropy {
-            self.readout_weight.len() + self.readout_bias.len()
-        } else {
-            0
-        }
-    }
-
-    /// Numbers of the loss data in `data` for `batch` samples of dimension `d`.
-    fn loss_floats(&self, batch: usize, d: usize) -> usize {
-        match self.loss {
-            GpuLoss::CrossEntropy => batch + self.n_readout(),
-            _ => self.n_obs() * batch * d,
-        }
-    }
-
-    fn check(&self, batch: usize, d: usize) -> Result<(), GpuError> {
-        let bad = |m: String| Err(GpuError::Unsupported(m));
-        match self.loss {
-            GpuLoss::CrossEntropy => {
-                let c = self.readout_bias.len();
-                if c == 0 || self.readout_weight.len() != c * d {
-                    return bad(format!(
-                        "cross-entropy read-out: {} weights and {c} biases for a state of {d}                          components (C × D and C needed, C ≥ 1)",
-                        self.readout_weight.len()
-                    ));
-                }
-                if c > F32_EXACT as usize {
-                    return bad(format!("{c} classes are too many (at most {F32_EXACT})"));
-                }
-                if self.labels.len() != batch {
-                    return bad(format!("{} labels for {batch} samples", self.labels.len()));
-                }
-                if let Some(l) = self.labels.iter().find(|&&l| l as usize >= c) {
-                    return bad(format!("label {l} is not one of the {c} classes"));
-                }
-            }
-            kind => {
-                if kind == GpuLoss::TrajectoryMse {
-                    if self.times.is_empty() {
-                        return bad("trajectory-mse needs observation times".into());
-                    }
-                    if self
-                        .times
-                        .windows(2)
-                        .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
-                    {
-                        return bad("observation times must increase strictly".into());
-                    }
-                }
-                let want = self.n_obs() * batch * d;
-                if !self.targets.is_empty() && self.targets.len() != want {
-                    return bad(format!(
-                        "{} target numbers; {} needs {want} ({} observation(s) × {batch}                          samples × {d})",
-                        self.targets.len(),
-                        kind.name(),
-                        self.n_obs()
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One segment of a fixed-step gradient: `n` steps of `h` from `t0`, the last one `h_last`,
-/// ending at `t1` (an observation time or the end of the span).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Segment {
-    pub t0: f64,
-    pub t1: f64,
-    pub h: f64,
-    pub h_last: f64,
-    pub n: u32,
-}
-
-/// The fixed-step schedule of nodelab::solver::fixed: steps of h, the last one shortened to
-/// land on t1.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FixedSchedule {
-    pub t0: f64,
-    pub t1: f64,
-    pub h: f64,
-    pub n_steps: u32,
-}
-
-impl FixedSchedule {
-    /// `h0` default: 1/1000 of the span (as the CPU fixed-step solvers).
-    pub fn new(t0: f64, t1: f64, h0: Option<f64>) -> Result<Self, GpuError> {
-        let span = t1 - t0;
-        let h = h0.unwrap_or(span / 1000.0);
-        if !(span > 0.0 && h > 0.0 && h.is_finite()) {
-            return Err(GpuError::Unsupported(format!(
-                "the GPU solvers need t1 > t0 and a positive step (t0 = {t0}, t1 = {t1}, h = {h})"
-            )));
-        }
-        let n = ((span / h) - 1e-9).ceil().max(1.0);
-        if n > f64::from(u32::MAX / 16) {
-            return Err(GpuError::Unsupported(format!("{n} steps are too many")));
-        }
-        Ok(Self {
-            t0,
-            t1,
-            h,
-            n_steps: n as u32,
-        })
-    }
-
-    /// Start of step n.
-    pub fn t(&self, n: u32) -> f64 {
-        self.t0 + f64::from(n) * self.h
-    }
-
-    /// The last step.
-    pub fn h_last(&self) -> f64 {
-        self.t1 - self.t(self.n_steps - 1)
-    }
-}
-
-/// Settings of the per-sample adaptive solve (zc-rk4, robust estimator).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdaptiveSettings {
-    pub t0: f64,
-    pub t1: f64,
-    pub tol: f64,
-    pub rtol: f64,
-    /// None: automatic initial step, per sample.
-    pub h0: Option<f64>,
-    pub h_min: f64,
-    pub h_max: f64,
-    pub max_steps: u32,
-    /// The configured bounds (None: the solver's defaults `1e-12·span` and `span`, taken per
-    /// segment when a trajectory loss splits the solve).
-    pub h_min_given: Option<f64>,
-    pub h_max_given: Option<f64>,
-}
-
-impl AdaptiveSettings {
-    /// The settings of a CPU solver configuration, with the same defaults.
-    pub fn from_config(config: &SolverConfig, t0: f64, t1: f64) -> Self {
-        let span = t1 - t0;
-        Self {
-            t0,
-            t1,
-            tol: config.tol,
-            rtol: config.rtol,
-            h0: config.h0,
-            h_min: config.h_min.unwrap_or(1e-12 * span),
-            h_max: config.h_max.unwrap_or(span).min(span),
-            max_steps: config.max_steps.min(u32::MAX as usize) as u32,
-            h_min_given: config.h_min,
-            h_max_given: config.h_max,
-        }
-    }
-
-    /// The bounds `(h_min, h_max)` of an adaptive solve over `[a, b]` (nodelab::solver's
-    /// defaults for that span).
-    pub fn bounds(&self, a: f64, b: f64) -> (f64, f64) {
-        let span = b - a;
-        (
-            self.h_min_given.unwrap_or(1e-12 * span),
-            self.h_max_given.unwrap_or(span).min(span),
-        )
-    }
-}
 
 /// What a forward solve returns.
 #[derive(Clone, Debug)]
@@ -445,6 +85,10 @@ pub struct GpuSolver {
     seg_off: u32,
     /// Fill every output with NaN before each run, so unwritten elements are caught (tests).
     pub poison: bool,
+    /// Checkpoints K of the `checkpoint` kernel (None: ⌈√N⌉ for N steps, as on the CPU).
+    pub checkpoints: Option<usize>,
+    /// Coupling λ ∈ (0, 1] of `reversible-rk4` (default as `nodelab grad`'s).
+    pub lambda: f64,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -468,8 +112,8 @@ impl GpuSolver {
     /// Prepares the bind layout for `mlp`'s shape; pipelines compile on first use.
     pub fn new(ctx: Arc<GpuContext>, mlp: &Mlp) -> Result<Self, GpuError> {
         let shape = Shape::of(mlp);
-        shape
-            .check(Kernel::Rk4Forward)
+        Kernel::Rk4Forward
+            .check(&shape)
             .map_err(GpuError::Unsupported)?;
         let device = &ctx.device;
         let mut entries = vec![wgpu::BindGroupLayoutEntry {
@@ -526,6 +170,8 @@ impl GpuSolver {
             readout_off: 0,
             seg_off: 0,
             poison: false,
+            checkpoints: None,
+            lambda: crate::grad::GradOptions::default().lambda,
         };
         solver.set_weights(&mlp.params)?;
         Ok(solver)
@@ -660,7 +306,10 @@ impl GpuSolver {
         );
         match method {
             None => sizes.common(),
-            Some(m) => sizes.gradient() + traj_bytes(m, batch, d, n_steps, obj.n_obs() as u32),
+            Some(m) => {
+                let stride = checkpoint_stride(n_steps, self.checkpoints);
+                sizes.gradient() + traj_bytes(m, batch, d, n_steps, obj.n_obs() as u32, stride)
+            }
         }
     }
 
@@ -811,7 +460,7 @@ impl GpuSolver {
         if self.pipelines.contains_key(&kernel) {
             return Ok(());
         }
-        self.shape.check(kernel).map_err(GpuError::Unsupported)?;
+        kernel.check(&self.shape).map_err(GpuError::Unsupported)?;
         let src = shader::source(kernel, &self.shape).map_err(GpuError::Unsupported)?;
         let device = &self.ctx.device;
         let layout = &self.pipeline_layout;
@@ -845,7 +494,7 @@ impl GpuSolver {
     /// Compiles every pipeline now (otherwise each compiles on first use).
     pub fn warm_up(&mut self) -> Result<(), GpuError> {
         for k in Kernel::ALL {
-            if self.shape.check(k).is_ok() {
+            if k.check(&self.shape).is_ok() {
                 self.pipeline(k)?;
             }
         }
@@ -915,32 +564,14 @@ impl GpuSolver {
             encoder.copy_buffer_to_buffer(&b.grad_out, 0, &b.staging, s.out + s.stats, s.grad_out);
             ctx.queue.submit([encoder.finish()]);
         })?;
-        let slice = b.staging.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| GpuError::Readback(e.to_string()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        let result = {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| GpuError::Readback(format!("{e:?}")))?;
-            let bytes: &[u8] = &view;
-            let (o, rest) = bytes.split_at(s.out as usize);
-            let (st, g) = rest.split_at(s.stats as usize);
-            (
-                bytemuck::pod_collect_to_vec::<u8, f32>(o),
-                bytemuck::pod_collect_to_vec::<u8, SampleStats>(st),
-                bytemuck::pod_collect_to_vec::<u8, f32>(g),
-            )
-        };
-        b.staging.unmap();
-        Ok(result)
+        let bytes = readback::read_mapped(ctx, &b.staging, s.staging)?;
+        let (o, rest) = bytes.split_at(s.out as usize);
+        let (st, g) = rest.split_at(s.stats as usize);
+        Ok((
+            bytemuck::pod_collect_to_vec::<u8, f32>(o),
+            bytemuck::pod_collect_to_vec::<u8, SampleStats>(st),
+            bytemuck::pod_collect_to_vec::<u8, f32>(g),
+        ))
     }
 
     fn groups(&self) -> u32 {
@@ -1014,7 +645,7 @@ impl GpuSolver {
         let mut steps = 0.0;
         for w in ends.windows(2) {
             let len = w[1] - w[0];
-            let seg = if method == GpuGradMethod::ReversibleHeun {
+            let seg = if method.reversible() {
                 let n = (total * len / span).round().max(1.0);
                 let h = len / n;
                 Segment {
@@ -1173,22 +804,21 @@ impl GpuSolver {
         )
     }
 
-    /// Loss and dL/dθ (and the read-out gradient of cross-entropy) of the uploaded batch with
-    /// `method` on the fixed RK4 (or, for reversible-heun, its own) schedule, segment by
-    /// segment between the observation times ([`GpuSolver::segments`]): the per-sample
-    /// kernel, then the reduction.
-    pub fn gradient(
+    /// Everything before a fixed-step gradient's dispatch: the loss code, the segment table
+    /// (written to `data`), buffers large enough, and the kernel's parameters.
+    fn prepare_gradient(
         &mut self,
         method: GpuGradMethod,
         sched: &FixedSchedule,
         loss: GpuLoss,
-    ) -> Result<GradResult, GpuError> {
+    ) -> Result<(Params, u32), GpuError> {
         let loss_kind = self.loss_code(loss)?;
         let segs = self.segments(method, sched)?;
         let n_steps: u32 = segs.iter().map(|g| g.n).sum();
         let (batch, d) = (self.batch(), self.shape.dim);
         let k_obs = segs.len() as u32;
-        self.ensure_gradient_buffers(traj_bytes(method, batch, d, n_steps, k_obs).max(4))?;
+        let stride = checkpoint_stride(n_steps, self.checkpoints);
+        self.ensure_gradient_buffers(traj_bytes(method, batch, d, n_steps, k_obs, stride).max(4))?;
         let table: Vec<f32> = segs
             .iter()
             .flat_map(|g| {
@@ -1208,16 +838,37 @@ impl GpuSolver {
                 bytemuck::cast_slice(&table),
             );
         }
+        let states = d as u32 * batch as u32;
         let obs_off = match method {
-            GpuGradMethod::Backprop => n_steps * d as u32 * batch as u32,
+            GpuGradMethod::Backprop => n_steps * states,
+            GpuGradMethod::Checkpoint => (n_steps.div_ceil(stride) + stride) * states,
             _ => 0,
         };
         let params = Params {
             loss_kind,
             n_steps,
             obs_off,
+            // The checkpoint kernel reads its stride here (no fixed-step kernel uses max_steps),
+            // reversible-rk4 its λ (no fixed-step kernel has an initial step).
+            max_steps: stride,
+            h0: self.lambda as f32,
             ..self.fixed_params(sched)
         };
+        Ok((params, n_steps))
+    }
+
+    /// Loss and dL/dθ (and the read-out gradient of cross-entropy) of the uploaded batch with
+    /// `method` on the fixed RK4 (or, for reversible-heun, its own) schedule, segment by
+    /// segment between the observation times ([`GpuSolver::segments`]): the per-sample
+    /// kernel, then the reduction.
+    pub fn gradient(
+        &mut self,
+        method: GpuGradMethod,
+        sched: &FixedSchedule,
+        loss: GpuLoss,
+    ) -> Result<GradResult, GpuError> {
+        let (params, n_steps) = self.prepare_gradient(method, sched, loss)?;
+        let (batch, d) = (self.batch(), self.shape.dim);
         let groups = self.groups();
         let rows = self.reduce_rows();
         let (out, stats, grad_out) =
@@ -1241,17 +892,193 @@ impl GpuSolver {
             y: out[..n].to_vec(),
             recon_err,
             stats,
-            nfe_forward: f * steps
-                + u64::from(method == GpuGradMethod::ReversibleHeun) * batch as u64,
+            nfe_forward: f * steps + u64::from(method.reversible()) * batch as u64,
             nfe_backward: bk * steps,
             gpu_bytes: self.method_bytes(Some(method), batch, n_steps),
         })
+    }
+
+    /// A solver for the same shape on the same device that shares this one's compiled
+    /// pipelines and bind layouts (one compilation per device and shape), with its own θ and
+    /// buffers.
+    pub fn sibling(&self, mlp: &Mlp) -> Result<Self, GpuError> {
+        if Shape::of(mlp) != self.shape {
+            return Err(GpuError::Unsupported(
+                "a sibling solver needs the same model shape".into(),
+            ));
+        }
+        let theta = self
+            .ctx
+            .checked(|| self.buffer("theta", 4 * mlp.n_params() as u64, STORAGE))?;
+        let solver = Self {
+            ctx: self.ctx.clone(),
+            shape: self.shape.clone(),
+            n_params: self.n_params,
+            bind_layout: self.bind_layout.clone(),
+            pipeline_layout: self.pipeline_layout.clone(),
+            pipelines: self.pipelines.clone(),
+            params: self.ctx.checked(|| {
+                self.buffer(
+                    "params",
+                    std::mem::size_of::<Params>() as u64,
+                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                )
+            })?,
+            theta,
+            buffers: None,
+            objective: GpuObjective::terminal(GpuLoss::HalfSse, Vec::new()),
+            target_off: 0,
+            readout_off: 0,
+            seg_off: 0,
+            poison: false,
+            checkpoints: None,
+            lambda: crate::grad::GradOptions::default().lambda,
+        };
+        solver.set_weights(&mlp.params)?;
+        Ok(solver)
+    }
+
+    /// Compiles `kernel`'s pipeline now (training compiles before its first timed iteration).
+    pub fn compile(&mut self, kernel: Kernel) -> Result<(), GpuError> {
+        self.pipeline(kernel)
+    }
+
+    /// Overwrites the uploaded batch's initial states and targets or labels in place, keeping
+    /// the read-out that lives in `data` (the optimiser updates it there). The batch size and
+    /// the loss must be those of the last [`GpuSolver::set_objective`].
+    pub fn write_batch(&mut self, y0: &[f64], objective: &GpuObjective) -> Result<(), GpuError> {
+        let d = self.shape.dim;
+        let Some(b) = &self.buffers else {
+            return Err(GpuError::Unsupported("no batch was uploaded".into()));
+        };
+        if y0.len() != b.batch * d || objective.loss != self.objective.loss {
+            return Err(GpuError::Unsupported(format!(
+                "write_batch: {} state numbers with {} for a batch of {} × {d} with {}",
+                y0.len(),
+                objective.loss.name(),
+                b.batch,
+                self.objective.loss.name()
+            )));
+        }
+        objective.check(b.batch, d)?;
+        let states: Vec<f32> = y0.iter().map(|&v| v as f32).collect();
+        let loss_data: Vec<f32> = match objective.loss {
+            GpuLoss::CrossEntropy => objective.labels.iter().map(|&l| l as f32).collect(),
+            _ => objective.targets.iter().map(|&v| v as f32).collect(),
+        };
+        let q = &self.ctx.queue;
+        q.write_buffer(&b.data, 0, bytemuck::cast_slice(&states));
+        if !loss_data.is_empty() {
+            q.write_buffer(
+                &b.data,
+                4 * u64::from(self.target_off),
+                bytemuck::cast_slice(&loss_data),
+            );
+        }
+        self.objective.labels.clone_from(&objective.labels);
+        self.objective.targets.clone_from(&objective.targets);
+        Ok(())
+    }
+
+    /// The parameters on the device: θ and, for cross-entropy, the read-out (weight row-major,
+    /// then bias) — the readback of a training run's evaluations.
+    pub fn read_weights(&self) -> Result<(Vec<f32>, Vec<f32>), GpuError> {
+        let theta: Vec<f32> = bytemuck::pod_collect_to_vec(&readback::read_buffer(
+            &self.ctx,
+            &self.theta,
+            4 * self.n_params as u64,
+        )?);
+        let r = self.objective.n_readout();
+        let readout = match (&self.buffers, r) {
+            (Some(b), r) if r > 0 => {
+                let end = 4 * (u64::from(self.readout_off) + r as u64);
+                let all: Vec<f32> =
+                    bytemuck::pod_collect_to_vec(&readback::read_buffer(&self.ctx, &b.data, end)?);
+                all[self.readout_off as usize..].to_vec()
+            }
+            _ => Vec::new(),
+        };
+        Ok((theta, readout))
+    }
+
+    /// One training iteration on the device: `method`'s gradient kernel, the reduction and
+    /// `opt`'s step in one submission, θ and the read-out updated in place; the only readback
+    /// is the step's [`StepSummary`] (loss, outcome, step counters).
+    pub fn train_step(
+        &mut self,
+        method: GpuGradMethod,
+        sched: &FixedSchedule,
+        loss: GpuLoss,
+        opt: &mut GpuOptimizer,
+    ) -> Result<StepSummary, GpuError> {
+        let (params, _) = self.prepare_gradient(method, sched, loss)?;
+        let groups = self.groups();
+        let rows = self.reduce_rows();
+        let kernels = [(method.kernel(), groups), (Kernel::Reduce, rows)];
+        let max_groups = self.ctx.limits.max_compute_workgroups_per_dimension;
+        for &(k, g) in &kernels {
+            if g > max_groups {
+                return Err(GpuError::Unsupported(format!(
+                    "{g} workgroups exceed this adapter's limit of {max_groups} per dispatch \
+                     (batch too large)"
+                )));
+            }
+            self.pipeline(k)?;
+        }
+        let b = self
+            .buffers
+            .as_ref()
+            .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
+        opt.prepare(self.readout_off, b.batch as u32);
+        let ctx = &self.ctx;
+        ctx.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let opt_group =
+            ctx.checked(|| opt.bind_group(&self.theta, &b.data, &b.grad_out, &b.stats))?;
+        ctx.checked(|| {
+            let mut encoder = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("nodelab train step"),
+                });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("nodelab gradient pass"),
+                    timestamp_writes: None,
+                });
+                pass.set_bind_group(0, &b.bind_group, &[]);
+                for (k, groups) in &kernels {
+                    if let Some(p) = self.pipelines.get(k) {
+                        pass.set_pipeline(p);
+                        pass.dispatch_workgroups(*groups, 1, 1);
+                    }
+                }
+            }
+            opt.encode(&mut encoder, &opt_group);
+            ctx.queue.submit([encoder.finish()]);
+        })?;
+        opt.read_summary()
+    }
+
+    /// Bytes of the device buffers of a training iteration with `method` (the solver's buffers
+    /// for its batch and steps; the optimiser's are added by the caller).
+    pub fn train_bytes(
+        &self,
+        method: GpuGradMethod,
+        sched: &FixedSchedule,
+    ) -> Result<u64, GpuError> {
+        let segs = self.segments(method, sched)?;
+        let n_steps: u32 = segs.iter().map(|g| g.n).sum();
+        Ok(self.method_bytes(Some(method), self.batch(), n_steps))
     }
 }
 
 /// A driver that cut a kernel's loops short (status 4) makes the whole result wrong: an error.
 fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
-    let cut = stats.iter().filter(|s| s.status == 4).count();
+    let cut = stats
+        .iter()
+        .filter(|s| s.status == status::INCOMPLETE)
+        .count();
     if cut > 0 {
         return Err(GpuError::Unsupported(format!(
             "the driver ({adapter}) stopped the kernel's loops early on {cut} of {} samples              (software Vulkan drivers cap one invocation at 65 535 loop iterations): use fewer              steps, a smaller network or a hardware adapter",
@@ -1261,14 +1088,16 @@ fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> 
     Ok(())
 }
 
-/// Numbers of the `data` buffer: y0, the loss data, the segment table.
-fn data_floats(obj: &GpuObjective, batch: usize, d: usize) -> u64 {
-    (batch * d + obj.loss_floats(batch, d) + 5 * obj.n_obs()) as u64
+/// Steps per checkpoint of the `checkpoint` kernel: ⌈N/K⌉, K = ⌈√N⌉ by default (as
+/// nodelab::grad::checkpoint).
+fn checkpoint_stride(n_steps: u32, k: Option<usize>) -> u32 {
+    let n = n_steps.max(1) as usize;
+    let k = k
+        .unwrap_or_else(|| (n as f64).sqrt().ceil() as usize)
+        .clamp(1, n);
+    n.div_ceil(k).max(1) as u32
 }
 
-/// Bytes of `traj` a gradient kernel needs: backprop the start state of every step, then
-/// ∂L/∂y at every observation; adjoint the states and ∂L/∂y at the observations;
-/// reversible-heun ∂L/∂x at the observations; afge nothing.
 /// A gradient is only as good as every sample's solve: besides loops cut short, any sample
 /// that failed (non-finite state, step underflow, max_steps) makes the result an error, not a
 /// number.
@@ -1277,10 +1106,10 @@ fn check_solved(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
     let failed: Vec<(usize, &SampleStats)> = stats
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.status != 0)
+        .filter(|(_, s)| s.status != status::OK)
         .collect();
     if let Some(&(first, st)) = failed.first() {
-        let hint = if st.status == 2 {
+        let hint = if st.status == status::UNDERFLOW {
             " (the GPU works in f32: a tolerance near f32's resolution cannot be met)"
         } else {
             ""
@@ -1295,12 +1124,28 @@ fn check_solved(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
     Ok(())
 }
 
-fn traj_bytes(method: GpuGradMethod, batch: usize, dim: usize, n_steps: u32, k_obs: u32) -> u64 {
+/// Bytes of `traj` a gradient kernel needs: backprop the start state of every step, then
+/// ∂L/∂y at every observation; checkpoint its checkpoints, one chunk's tape and ∂L/∂y at the
+/// observations; adjoint the states and ∂L/∂y at the observations;
+/// reversible-heun ∂L/∂x at the observations; afge nothing.
+fn traj_bytes(
+    method: GpuGradMethod,
+    batch: usize,
+    dim: usize,
+    n_steps: u32,
+    k_obs: u32,
+    stride: u32,
+) -> u64 {
     let per = 4 * batch as u64 * dim as u64;
     match method {
         GpuGradMethod::Backprop => per * (u64::from(n_steps) + u64::from(k_obs)),
+        GpuGradMethod::Checkpoint => {
+            per * (u64::from(n_steps.div_ceil(stride)) + u64::from(stride) + u64::from(k_obs))
+        }
         GpuGradMethod::Adjoint => per * 2 * u64::from(k_obs),
-        GpuGradMethod::ReversibleHeun => per * u64::from(k_obs),
+        GpuGradMethod::ReversibleHeun | GpuGradMethod::Alf | GpuGradMethod::ReversibleRk4 => {
+            per * u64::from(k_obs)
+        }
         GpuGradMethod::Afge => 0,
     }
 }

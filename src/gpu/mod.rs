@@ -5,6 +5,11 @@
 //! - [`shader`]: the WGSL sources of `shaders/`, specialised per model shape;
 //! - [`codegen`]: the straight-line MLP functions of one shape;
 //! - [`buffers`]: host mirrors of the WGSL structs and the buffer sizes;
+//! - [`layout`]: the model [`Shape`] and its offsets, computed once;
+//! - [`codes`]: status, loss and activation codes and controller constants, written into WGSL;
+//! - [`methods`], [`objective`], [`schedule`]: the GPU mirrors of the CPU's gradient methods,
+//!   losses (and their packing into the `data` buffer) and step schedules;
+//! - [`optim`]: the optimiser step on the device (training), [`readback`]: buffer readback;
 //! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused.
 //! - [`report`]: `nodelab grad --device gpu`, each GPU gradient next to the CPU f64 one.
 //!
@@ -17,14 +22,22 @@
 
 pub mod buffers;
 pub mod codegen;
+pub mod codes;
 pub mod context;
 pub mod engine;
+pub mod layout;
+pub mod methods;
+pub mod objective;
+pub mod optim;
+pub mod readback;
 pub mod report;
+pub mod schedule;
 pub mod shader;
 
 pub use buffers::SampleStats;
 pub use context::{AdapterReport, GpuContext, GpuError};
-pub use engine::{
-    AdaptiveSettings, FixedSchedule, ForwardResult, GpuGradMethod, GpuLoss, GpuObjective,
-    GpuSolver, GradResult, Segment,
-};
+pub use engine::{ForwardResult, GpuSolver, GradResult};
+pub use layout::Shape;
+pub use methods::GpuGradMethod;
+pub use objective::{GpuLoss, GpuObjective};
+pub use schedule::{AdaptiveSettings, FixedSchedule, Segment};

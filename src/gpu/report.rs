@@ -7,7 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::context::GpuContext;
-use super::engine::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuObjective, GpuSolver};
+use super::engine::GpuSolver;
+use super::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuObjective};
 use crate::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem};
 use crate::solver::{self, Method, SolverConfig};
 
@@ -132,15 +133,6 @@ impl GpuProblem {
     }
 }
 
-fn cpu_method(m: GpuGradMethod) -> GradMethod {
-    match m {
-        GpuGradMethod::Backprop => GradMethod::Backprop,
-        GpuGradMethod::Adjoint => GradMethod::Adjoint,
-        GpuGradMethod::Afge => GradMethod::Afge,
-        GpuGradMethod::ReversibleHeun => GradMethod::ReversibleHeun,
-    }
-}
-
 /// Runs `methods` on the GPU (one warm-up, then the median of `repeats` calls) and compares
 /// each with the CPU f64 engine. A method the GPU cannot run on this problem (its kernel
 /// does not take this loss, or the adapter refuses the size) is a [`GpuGradOutcome::Failed`]
@@ -183,7 +175,7 @@ pub fn grad_rows(
         }
         times.sort_by(f64::total_cmp);
         let cpu_problem = adaptive.map_or(&gp.cpu, |(_, p)| p);
-        let cpu = grad::compute(cpu_problem, cpu_method(m), &opts)?;
+        let cpu = grad::compute(cpu_problem, m.cpu(), &opts)?;
         // Fixed steps: every sample's count; adaptive: the longest sample's.
         let steps = out.stats.iter().map(|s| s.accepted).max().unwrap_or(0);
         let readout_err_vs_cpu = match (&out.readout_grad, &cpu.readout_grad) {
@@ -206,7 +198,10 @@ pub fn grad_rows(
             steps,
             reconstruction_error: matches!(
                 m,
-                GpuGradMethod::Adjoint | GpuGradMethod::ReversibleHeun
+                GpuGradMethod::Adjoint
+                    | GpuGradMethod::Alf
+                    | GpuGradMethod::ReversibleHeun
+                    | GpuGradMethod::ReversibleRk4
             )
             .then_some(out.recon_err),
         }));

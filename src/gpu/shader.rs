@@ -4,15 +4,20 @@
 //! block between `// @shape-begin` and `// @shape-end` of `shaders/common.wgsl` is replaced by
 //! the constants of the network actually run, and the kernel file is appended.
 
+pub use super::layout::{MAX_AFGE_LEN, MAX_PARAMS, Shape};
+#[cfg(test)]
 use crate::nn::{Activation, Mlp};
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const ZC_RK4: &str = include_str!("../../shaders/zc_rk4.wgsl");
 const FORWARD: &str = include_str!("../../shaders/forward.wgsl");
 const BACKPROP: &str = include_str!("../../shaders/backprop.wgsl");
+const CHECKPOINT: &str = include_str!("../../shaders/checkpoint.wgsl");
 const ADJOINT: &str = include_str!("../../shaders/adjoint.wgsl");
 const AFGE: &str = include_str!("../../shaders/afge.wgsl");
+const ALF: &str = include_str!("../../shaders/alf.wgsl");
 const REVERSIBLE_HEUN: &str = include_str!("../../shaders/reversible_heun.wgsl");
+const REVERSIBLE_RK4: &str = include_str!("../../shaders/reversible_rk4.wgsl");
 const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
 
 /// Invocations per workgroup of the per-sample kernels (`WG` in common.wgsl).
@@ -24,22 +29,28 @@ pub enum Kernel {
     Rk4Forward,
     ZcRk4Forward,
     Backprop,
+    Checkpoint,
     Adjoint,
     Afge,
     AfgeAdaptive,
+    Alf,
     ReversibleHeun,
+    ReversibleRk4,
     Reduce,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::Rk4Forward,
         Kernel::ZcRk4Forward,
         Kernel::Backprop,
+        Kernel::Checkpoint,
         Kernel::Adjoint,
         Kernel::Afge,
         Kernel::AfgeAdaptive,
+        Kernel::Alf,
         Kernel::ReversibleHeun,
+        Kernel::ReversibleRk4,
         Kernel::Reduce,
     ];
 
@@ -49,10 +60,13 @@ impl Kernel {
             Kernel::Rk4Forward => "rk4_forward",
             Kernel::ZcRk4Forward => "zc_rk4_forward",
             Kernel::Backprop => "rk4_backprop",
+            Kernel::Checkpoint => "rk4_checkpoint",
             Kernel::Adjoint => "rk4_adjoint",
             Kernel::Afge => "rk4_afge",
             Kernel::AfgeAdaptive => "zc_rk4_afge",
+            Kernel::Alf => "alf",
             Kernel::ReversibleHeun => "reversible_heun",
+            Kernel::ReversibleRk4 => "reversible_rk4",
             Kernel::Reduce => "reduce_rows",
         }
     }
@@ -63,147 +77,40 @@ impl Kernel {
         match self {
             Kernel::Rk4Forward | Kernel::ZcRk4Forward => &[ZC_RK4, FORWARD],
             Kernel::Backprop => &[BACKPROP],
+            Kernel::Checkpoint => &[CHECKPOINT],
             Kernel::Adjoint => &[ADJOINT],
             Kernel::Afge | Kernel::AfgeAdaptive => &[ZC_RK4, AFGE],
+            Kernel::Alf => &[ALF],
             Kernel::ReversibleHeun => &[REVERSIBLE_HEUN],
+            Kernel::ReversibleRk4 => &[REVERSIBLE_RK4],
             Kernel::Reduce => &[REDUCE],
         }
     }
 }
 
-/// The constants a kernel is specialised on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Shape {
-    pub dim: usize,
-    pub time_input: bool,
-    /// `[n_in, n_1, …, n_out]`.
-    pub sizes: Vec<usize>,
-    pub activation: Activation,
-    /// The kernels implement the identity input map only.
-    pub input_map: crate::nn::InputMap,
-}
-
-/// Largest sensitivity matrix (D × |θ|) the `afge` kernel keeps in one invocation.
-pub const MAX_AFGE_LEN: usize = 8192;
-/// Largest |θ| the per-sample kernels accumulate in one invocation.
-pub const MAX_PARAMS: usize = 16384;
-
-impl Shape {
-    pub fn of(mlp: &Mlp) -> Self {
-        Self {
-            dim: mlp.dim(),
-            time_input: mlp.time_input,
-            sizes: mlp.sizes.clone(),
-            activation: mlp.activation,
-            input_map: mlp.input_map,
-        }
-    }
-
-    pub fn n_layers(&self) -> usize {
-        self.sizes.len() - 1
-    }
-
-    pub fn n_params(&self) -> usize {
-        (0..self.n_layers())
-            .map(|l| self.sizes[l] * self.sizes[l + 1] + self.sizes[l + 1])
-            .sum()
-    }
-
-    fn activation_code(&self) -> u32 {
-        match self.activation {
-            Activation::Tanh => 0,
-            Activation::Softplus => 1,
-            Activation::Relu => 2,
-            Activation::Sigmoid => 3,
-            Activation::Identity => 4,
-        }
-    }
-
-    /// The WGSL constants block for this shape.
-    pub fn constants(&self) -> String {
-        let list = |v: &[usize]| {
-            v.iter()
-                .map(|x| format!("{x}u"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let nl = self.n_layers();
-        let mut w_off = Vec::with_capacity(nl);
-        let mut off = 0;
-        for l in 0..nl {
-            w_off.push(off);
-            off += self.sizes[l] * self.sizes[l + 1] + self.sizes[l + 1];
-        }
-        let mut act_off = Vec::with_capacity(nl + 1);
-        let mut a = 0;
-        for &s in &self.sizes {
-            act_off.push(a);
-            a += s;
-        }
-        let max_w = self.sizes.iter().copied().max().unwrap_or(1);
-        format!(
-            "const D: u32 = {d}u;\n\
-             const TIME_INPUT: bool = {ti};\n\
-             const N_LAYERS: u32 = {nl}u;\n\
-             const N_PARAMS: u32 = {np}u;\n\
-             const MAX_W: u32 = {max_w}u;\n\
-             const ACT_TOTAL: u32 = {a}u;\n\
-             const OUT_TOTAL: u32 = {out_total}u;\n\
-             const ACTIVATION: u32 = {act}u;\n\
-             const SIZES = array<u32, {ns}>({sizes});\n\
-             const W_OFF = array<u32, {nl}>({w_off});\n\
-             const ACT_OFF = array<u32, {ns}>({act_off});\n",
-            d = self.dim,
-            out_total = a - self.sizes[0],
-            ti = self.time_input,
-            np = self.n_params(),
-            act = self.activation_code(),
-            ns = nl + 1,
-            sizes = list(&self.sizes),
-            w_off = list(&w_off),
-            act_off = list(&act_off),
-        )
-    }
-
-    /// Whether the kernels can run this shape (constant-size private arrays must stay small).
-    pub fn check(&self, kernel: Kernel) -> Result<(), String> {
-        if !self.input_map.is_identity() {
-            return Err(format!(
-                "the GPU kernels apply no input map; input_map = \"{}\" runs on the CPU only",
-                self.input_map.name()
-            ));
-        }
-        let np = self.n_params();
-        if np > MAX_PARAMS {
-            return Err(format!(
-                "the GPU kernels hold one sample's gradient in one invocation: |θ| = {np} is \
-                 above {MAX_PARAMS}"
-            ));
-        }
-        if matches!(kernel, Kernel::Afge | Kernel::AfgeAdaptive) && self.dim * np > MAX_AFGE_LEN {
-            return Err(format!(
-                "afge on the GPU keeps the sensitivity S (D × |θ| = {}) in one invocation; the \
-                 limit is {MAX_AFGE_LEN}",
-                self.dim * np
-            ));
-        }
-        Ok(())
+impl Kernel {
+    /// Whether this kernel can run `shape` (constant-size private arrays must stay small;
+    /// `afge` keeps the whole sensitivity matrix).
+    pub fn check(self, shape: &Shape) -> Result<(), String> {
+        shape.check(matches!(self, Kernel::Afge | Kernel::AfgeAdaptive))
     }
 }
 
-/// Replaces the shape block of common.wgsl with `shape`'s constants.
+/// Replaces the shape block of common.wgsl with `shape`'s constants and the codes block with
+/// [`super::codes::wgsl_block`].
 pub fn specialise_common(shape: &Shape) -> Result<String, String> {
-    let begin = "// @shape-begin\n";
-    let end = "// @shape-end\n";
-    let (Some(b), Some(e)) = (COMMON.find(begin), COMMON.find(end)) else {
-        return Err("common.wgsl lost its shape markers".into());
+    let common = replace_block(COMMON, "shape", &shape.constants())?;
+    replace_block(&common, "codes", &super::codes::wgsl_block())
+}
+
+/// `src` with the lines between `// @NAME-begin` and `// @NAME-end` replaced by `body`.
+fn replace_block(src: &str, name: &str, body: &str) -> Result<String, String> {
+    let begin = format!("// @{name}-begin\n");
+    let end = format!("// @{name}-end\n");
+    let (Some(b), Some(e)) = (src.find(&begin), src.find(&end)) else {
+        return Err(format!("common.wgsl lost its {name} markers"));
     };
-    Ok(format!(
-        "{}{begin}{}{}",
-        &COMMON[..b],
-        shape.constants(),
-        &COMMON[e..]
-    ))
+    Ok(format!("{}{begin}{body}{}", &src[..b], &src[e..]))
 }
 
 /// The complete, specialised WGSL source of `kernel`'s module, with the straight-line MLP
@@ -238,9 +145,12 @@ pub fn shipped_sources() -> Vec<(&'static str, String)> {
         ("zc_rk4.wgsl", ZC_RK4.to_string()),
         ("forward.wgsl", format!("{ZC_RK4}\n{FORWARD}")),
         ("backprop.wgsl", BACKPROP.to_string()),
+        ("checkpoint.wgsl", CHECKPOINT.to_string()),
         ("adjoint.wgsl", ADJOINT.to_string()),
         ("afge.wgsl", format!("{ZC_RK4}\n{AFGE}")),
+        ("alf.wgsl", ALF.to_string()),
         ("reversible_heun.wgsl", REVERSIBLE_HEUN.to_string()),
+        ("reversible_rk4.wgsl", REVERSIBLE_RK4.to_string()),
         ("reduce.wgsl", REDUCE.to_string()),
     ] {
         out.push((name, format!("{COMMON}\n{body}")));

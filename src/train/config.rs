@@ -219,13 +219,6 @@ impl TrainConfig {
         if o.reversible_steps == Some(0) {
             return Err("reversible-steps must be at least 1".into());
         }
-        if self.precision == Precision::F32 {
-            return Err(
-                "--precision f32 on the CPU needs the float-generic engine, which this build \
-                 does not have yet; the CPU trains in f64"
-                    .into(),
-            );
-        }
         Ok(())
     }
 }

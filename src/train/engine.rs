@@ -17,11 +17,13 @@ use std::time::Instant;
 
 use super::config::{Device, Precision, TrainConfig};
 use super::control::TrainControl;
+use super::gpu::GpuTrainer;
 use super::model::{self, Model};
 use super::optim::{self, OptimizerState};
 use super::record::{EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, TrainReport};
 use super::rng::{SeedRng, Stream};
 use super::task::{Prediction, TaskData};
+use crate::gpu::GpuContext;
 use crate::grad::{self, GradMethod, GradOptions, GradProblem};
 
 /// One method's training state and history.
@@ -35,6 +37,8 @@ pub struct MethodRun {
     pub evals: Vec<EvalRecord>,
     pub checks: Vec<GradCheck>,
     wall_s: f64,
+    /// GPU runs: the iteration whose device weights `model` holds.
+    synced_iter: Option<usize>,
 }
 
 impl MethodRun {
@@ -97,27 +101,22 @@ pub struct Trainer {
     warnings: Vec<String>,
     /// Grid size of the predictions sent with evaluations (0: none).
     predict_grid: usize,
+    /// The device side when the run trains on the GPU (run i of `runs` is its run i).
+    gpu: Option<GpuTrainer>,
 }
 
 impl Trainer {
-    /// Generates the data and the initial model; every method starts from that model.
+    /// Generates the data and the initial model; every method starts from that model. A GPU
+    /// run (`device` gpu, or auto with a hardware adapter) finds its own adapter.
     pub fn new(config: TrainConfig) -> Result<Self, String> {
+        Self::new_on(config, None)
+    }
+
+    /// As [`Trainer::new`], on `ctx` when the run trains on the GPU (the app's device; the
+    /// CLI's, found before so that a missing adapter is told apart).
+    pub fn new_on(config: TrainConfig, ctx: Option<Arc<GpuContext>>) -> Result<Self, String> {
         config.validate()?;
         let mut warnings = Vec::new();
-        match config.device {
-            Device::Gpu => {
-                return Err(
-                    "--device gpu: training on the GPU is not in this build yet (the GPU \
-                     gradient kernels run with `nodelab grad --device gpu`); use --device cpu"
-                        .into(),
-                );
-            }
-            Device::Auto => warnings.push(
-                "device auto: training runs on the CPU (this build has no GPU training path)"
-                    .into(),
-            ),
-            Device::Cpu => {}
-        }
         let data = TaskData::generate(config.task, &config.data, config.seed)?;
         let dim = data.dim();
         let mlp = config.model.build(dim, config.seed);
@@ -130,6 +129,27 @@ impl Trainer {
                 config.task.name(),
                 config.batch
             ));
+        }
+        let gpu = Self::device(&config, &data, &initial, ctx, &mut warnings)?;
+        if gpu.is_none() && config.precision == Precision::F32 {
+            return Err(
+                "--precision f32 on the CPU needs the float-generic engine, which this build \
+                 does not have yet; the CPU trains in f64 (the GPU always trains in f32)"
+                    .into(),
+            );
+        }
+        if gpu.is_some() {
+            if config.grad_check_every > 0 {
+                warnings.push(
+                    "grad_check_every: the gradient check runs on the CPU path only (the GPU \
+                     path reads no gradient back)"
+                        .into(),
+                );
+            }
+            if config.concurrent {
+                warnings
+                    .push("concurrent: the GPU path submits the methods one after another".into());
+            }
         }
         let n = initial.n_params();
         let runs = config
@@ -144,6 +164,7 @@ impl Trainer {
                 evals: Vec::new(),
                 checks: Vec::new(),
                 wall_s: 0.0,
+                synced_iter: Some(0),
             })
             .collect();
         Ok(Self {
@@ -155,7 +176,81 @@ impl Trainer {
             started: Instant::now(),
             warnings,
             predict_grid: 0,
+            gpu,
         })
+    }
+
+    /// The device side of a run: `gpu` needs an adapter and kernels for everything (else an
+    /// error); `auto` takes the GPU only with a hardware adapter and kernels for everything
+    /// (else the CPU, saying why); `cpu` none.
+    fn device(
+        config: &TrainConfig,
+        data: &TaskData,
+        initial: &Model,
+        ctx: Option<Arc<GpuContext>>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<GpuTrainer>, String> {
+        if config.device == Device::Cpu {
+            return Ok(None);
+        }
+        let sizing: Vec<usize> = (0..data.pool().min(config.batch)).collect();
+        let plan = super::gpu::check_config(config, data);
+        if config.device == Device::Gpu {
+            plan.map_err(|why| format!("--device gpu: {why}"))?;
+            let ctx = match ctx {
+                Some(c) => c,
+                None => GpuContext::headless().map_err(|e| format!("--device gpu: {e}"))?,
+            };
+            return GpuTrainer::new(ctx, config, data, initial, &sizing)
+                .map(Some)
+                .map_err(|why| format!("--device gpu: {why}"));
+        }
+        let fallback = |warnings: &mut Vec<String>, why: String| {
+            warnings.push(format!("device auto: training on the CPU ({why})"));
+            Ok(None)
+        };
+        if let Err(why) = plan {
+            return fallback(warnings, why);
+        }
+        let ctx = match ctx.map_or_else(GpuContext::headless, Ok) {
+            Ok(ctx) => ctx,
+            Err(e) => return fallback(warnings, e.to_string()),
+        };
+        if ctx.adapter.software {
+            return fallback(
+                warnings,
+                format!(
+                    "the only adapter, {}, is a software renderer",
+                    ctx.adapter.summary()
+                ),
+            );
+        }
+        match GpuTrainer::new(ctx, config, data, initial, &sizing) {
+            Ok(g) => Ok(Some(g)),
+            Err(why) => fallback(warnings, why),
+        }
+    }
+
+    /// The adapter the run trains on (None: the CPU).
+    pub fn adapter(&self) -> Option<String> {
+        self.gpu.as_ref().map(|g| g.context().adapter.summary())
+    }
+
+    /// Reads every running method's weights back from the device (evaluations, the end).
+    fn sync_device_models(&mut self) {
+        let Some(gpu) = &self.gpu else { return };
+        for (i, run) in self.runs.iter_mut().enumerate() {
+            if run.synced_iter == Some(self.iter) {
+                continue;
+            }
+            if let Err(e) = gpu.read_model(i, &mut run.model) {
+                let w = format!("{}: reading the weights back failed: {e}", run.method);
+                if !self.warnings.contains(&w) {
+                    self.warnings.push(w);
+                }
+            }
+            run.synced_iter = Some(self.iter);
+        }
     }
 
     /// Sends each method's model and its prediction with every evaluation (the app's live view),
@@ -202,6 +297,7 @@ impl Trainer {
 
     /// Evaluates every running method's model now (iteration `self.iter`).
     pub fn evaluate(&mut self) -> TrainUpdate {
+        self.sync_device_models();
         let mut up = self.update();
         for (i, run) in self.runs.iter_mut().enumerate() {
             if !run.is_running() && !run.evals.is_empty() {
@@ -264,6 +360,25 @@ impl Trainer {
             self.config.grad_check_every > 0 && iter.is_multiple_of(self.config.grad_check_every);
         let cfg = &self.config;
         let data = &self.data;
+        if let Some(gpu) = &mut self.gpu {
+            let mut up = TrainUpdate {
+                iter: self.iter,
+                iters: cfg.iters,
+                elapsed_s: self.started.elapsed().as_secs_f64(),
+                ..TrainUpdate::default()
+            };
+            for (i, run) in self.runs.iter_mut().enumerate() {
+                if !run.is_running() {
+                    continue;
+                }
+                if let Some(st) = train_one_device(gpu, i, run, data, cfg, &items, iter) {
+                    up.status.push((i, st));
+                } else if let Some(r) = run.records.last() {
+                    up.records.push((i, r.clone()));
+                }
+            }
+            return self.after_iteration(up);
+        }
         let concurrent = cfg.concurrent && self.runs.iter().filter(|r| r.is_running()).count() > 1;
         let results: Vec<(usize, Option<GradCheck>, Option<MethodStatus>)> = if concurrent {
             std::thread::scope(|s| {
@@ -307,6 +422,13 @@ impl Trainer {
                 up.status.push((i, st));
             }
         }
+        self.after_iteration(up)
+    }
+
+    /// The evaluation when it is due, and the end of the run after the last iteration.
+    fn after_iteration(&mut self, mut up: TrainUpdate) -> TrainUpdate {
+        let iter = self.iter;
+        let cfg = &self.config;
         let due = (cfg.eval_every > 0 && iter.is_multiple_of(cfg.eval_every)) || iter == cfg.iters;
         if due {
             let ev = self.evaluate();
@@ -337,6 +459,7 @@ impl Trainer {
                 self.evaluate();
             }
         }
+        self.sync_device_models();
         for run in &mut self.runs {
             if run.is_running() {
                 run.status = if early {
@@ -353,9 +476,10 @@ impl Trainer {
     pub fn report(&self) -> TrainReport {
         TrainReport {
             task: self.config.task.name(),
-            device: "cpu",
-            adapter: None,
+            device: if self.gpu.is_some() { "gpu" } else { "cpu" },
+            adapter: self.adapter(),
             precision: match self.config.precision {
+                _ if self.gpu.is_some() => "f32",
                 Precision::F64 => "f64",
                 Precision::F32 => "f32",
             },
@@ -480,6 +604,46 @@ fn train_one(
         run.checks.push(c.clone());
     }
     (checked, None)
+}
+
+/// One method's iteration on the device: the batch written, the gradient, reduction and
+/// optimiser kernels in one submission, the summary read back. Returns a new status when the
+/// method stopped (a refused step leaves the device weights as they were).
+fn train_one_device(
+    gpu: &mut GpuTrainer,
+    i: usize,
+    run: &mut MethodRun,
+    data: &TaskData,
+    cfg: &TrainConfig,
+    items: &[usize],
+    iter: usize,
+) -> Option<MethodStatus> {
+    let mut stop = |reason: String| {
+        run.status = MethodStatus::Diverged { iter, reason };
+        Some(run.status.clone())
+    };
+    let step = match gpu.step(i, data, items, &run.model, cfg) {
+        Ok(step) => step,
+        Err(e) => return stop(e),
+    };
+    if let Some(reason) = step.summary.outcome.reason() {
+        return stop(reason);
+    }
+    run.wall_s += step.ms * 1e-3;
+    run.records.push(IterRecord {
+        iter,
+        loss: f64::from(step.summary.loss),
+        grad_ms: step.ms,
+        ms: step.ms,
+        wall_s: run.wall_s,
+        nfe_forward: step.nfe_forward,
+        nfe_backward: step.nfe_backward,
+        steps_accepted: step.summary.accepted as usize,
+        steps_rejected: step.summary.rejected as usize,
+        stored_bytes: step.device_bytes as usize,
+        peak_heap_bytes: 0,
+    });
+    None
 }
 
 /// Relative error of `grad` against the reference gradient on the same weights and batch:

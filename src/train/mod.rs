@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod datasets;
 pub mod engine;
+pub mod gpu;
 pub mod model;
 pub mod optim;
 pub mod preset;

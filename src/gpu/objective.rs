@@ -1,0 +1,219 @@
+//! The GPU form of a loss and the packing of its data into the `data` buffer:
+//! `[y0 (batch × D) | targets or labels | read-out | segment table]`.
+
+use super::context::GpuError;
+use crate::grad::{Loss, LossKind};
+
+/// Losses with a GPU kernel (issue 3's conventions, `nodelab::grad::loss`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuLoss {
+    /// L = ½ Σ_samples Σ_i (y_i(T) − target_i)².
+    HalfSse,
+    /// L = mean over samples and components of (y_i(T) − target_i)².
+    Mse,
+    /// L = mean over observations, samples and components of (y_i(τ_k) − target_k,i)².
+    TrajectoryMse,
+    /// L = mean over samples of logsumexp(z) − z_label, z = W y(T) + c (linear read-out).
+    CrossEntropy,
+}
+
+impl GpuLoss {
+    pub fn code(self) -> u32 {
+        match self {
+            GpuLoss::HalfSse => 0,
+            GpuLoss::Mse => 1,
+            GpuLoss::TrajectoryMse => 2,
+            GpuLoss::CrossEntropy => 3,
+        }
+    }
+
+    /// The name of `nodelab grad`'s `[loss] kind`.
+    pub fn name(self) -> &'static str {
+        self.kind().name()
+    }
+
+    pub fn kind(self) -> LossKind {
+        match self {
+            GpuLoss::HalfSse => LossKind::HalfSse,
+            GpuLoss::Mse => LossKind::Mse,
+            GpuLoss::TrajectoryMse => LossKind::TrajectoryMse,
+            GpuLoss::CrossEntropy => LossKind::CrossEntropy,
+        }
+    }
+
+    /// The kernel loss of a CPU loss kind (`None`: no kernel implements it).
+    pub fn of_kind(kind: LossKind) -> Option<Self> {
+        match kind {
+            LossKind::HalfSse => Some(GpuLoss::HalfSse),
+            LossKind::Mse => Some(GpuLoss::Mse),
+            LossKind::TrajectoryMse => Some(GpuLoss::TrajectoryMse),
+            LossKind::CrossEntropy => Some(GpuLoss::CrossEntropy),
+            LossKind::TrajectoryL1 | LossKind::TrajectorySse => None,
+        }
+    }
+
+    /// A loss on y(T) alone with one target per sample.
+    pub fn is_terminal_regression(self) -> bool {
+        matches!(self, GpuLoss::HalfSse | GpuLoss::Mse)
+    }
+}
+
+/// Largest whole number the kernels read from the f32 `data` buffer (labels, step counts).
+pub const F32_EXACT: u32 = 1 << 24;
+
+/// A batch's loss data, flat (the GPU form of `nodelab::grad::Loss`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuObjective {
+    pub loss: GpuLoss,
+    /// Observation times τ_1 < … < τ_K of `trajectory-mse` (empty otherwise: the end t1).
+    pub times: Vec<f64>,
+    /// Targets, observation-major `(k · batch + s) · D + i` (one observation for the terminal
+    /// losses; empty for cross-entropy or a forward solve).
+    pub targets: Vec<f64>,
+    /// Class of each sample (cross-entropy).
+    pub labels: Vec<u32>,
+    /// Read-out weight W, `[class][component]` row-major (C × D), and bias c (C).
+    pub readout_weight: Vec<f64>,
+    pub readout_bias: Vec<f64>,
+}
+
+impl GpuObjective {
+    /// `half-sse` or `mse` with `batch × D` targets.
+    pub fn terminal(loss: GpuLoss, targets: Vec<f64>) -> Self {
+        Self {
+            loss,
+            times: Vec::new(),
+            targets,
+            labels: Vec::new(),
+            readout_weight: Vec::new(),
+            readout_bias: Vec::new(),
+        }
+    }
+
+    /// The GPU form of a CPU loss; an error for a loss no kernel implements.
+    pub fn from_loss(loss: &Loss) -> Result<Self, String> {
+        let Some(kind) = GpuLoss::of_kind(loss.kind) else {
+            return Err(format!(
+                "the GPU kernels do not implement the {} loss; it runs on the CPU only",
+                loss.kind.name()
+            ));
+        };
+        if !loss.components.is_empty() {
+            return Err(
+                "the GPU kernels observe every component; a loss on some components runs on \
+                 the CPU only"
+                    .into(),
+            );
+        }
+        let flat = |sets: &[Vec<Vec<f64>>]| -> Vec<f64> {
+            sets.iter().flatten().flatten().copied().collect()
+        };
+        let (weight, bias) = loss.readout.as_ref().map_or((Vec::new(), Vec::new()), |r| {
+            (r.weight.iter().flatten().copied().collect(), r.bias.clone())
+        });
+        Ok(Self {
+            loss: kind,
+            times: if loss.kind == LossKind::TrajectoryMse {
+                loss.times.clone()
+            } else {
+                Vec::new()
+            },
+            targets: if loss.kind == LossKind::CrossEntropy {
+                Vec::new()
+            } else {
+                flat(&loss.targets)
+            },
+            labels: loss.labels.iter().map(|&l| l as u32).collect(),
+            readout_weight: weight,
+            readout_bias: bias,
+        })
+    }
+
+    /// Observations K (1 for the terminal losses).
+    pub fn n_obs(&self) -> usize {
+        if self.loss == GpuLoss::TrajectoryMse {
+            self.times.len()
+        } else {
+            1
+        }
+    }
+
+    /// Classes C of the read-out (0 without one).
+    pub fn n_classes(&self) -> usize {
+        if self.loss == GpuLoss::CrossEntropy {
+            self.readout_bias.len()
+        } else {
+            0
+        }
+    }
+
+    /// Read-out parameters C·(D + 1) (0 without a read-out).
+    pub fn n_readout(&self) -> usize {
+        if self.loss == GpuLoss::CrossEntropy {
+            self.readout_weight.len() + self.readout_bias.len()
+        } else {
+            0
+        }
+    }
+
+    /// Numbers of the loss data in `data` for `batch` samples of dimension `d`.
+    pub fn loss_floats(&self, batch: usize, d: usize) -> usize {
+        match self.loss {
+            GpuLoss::CrossEntropy => batch + self.n_readout(),
+            _ => self.n_obs() * batch * d,
+        }
+    }
+
+    pub fn check(&self, batch: usize, d: usize) -> Result<(), GpuError> {
+        let bad = |m: String| Err(GpuError::Unsupported(m));
+        match self.loss {
+            GpuLoss::CrossEntropy => {
+                let c = self.readout_bias.len();
+                if c == 0 || self.readout_weight.len() != c * d {
+                    return bad(format!(
+                        "cross-entropy read-out: {} weights and {c} biases for a state of {d}                          components (C × D and C needed, C ≥ 1)",
+                        self.readout_weight.len()
+                    ));
+                }
+                if c > F32_EXACT as usize {
+                    return bad(format!("{c} classes are too many (at most {F32_EXACT})"));
+                }
+                if self.labels.len() != batch {
+                    return bad(format!("{} labels for {batch} samples", self.labels.len()));
+                }
+                if let Some(l) = self.labels.iter().find(|&&l| l as usize >= c) {
+                    return bad(format!("label {l} is not one of the {c} classes"));
+                }
+            }
+            kind => {
+                if kind == GpuLoss::TrajectoryMse {
+                    if self.times.is_empty() {
+                        return bad("trajectory-mse needs observation times".into());
+                    }
+                    if self
+                        .times
+                        .windows(2)
+                        .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+                    {
+                        return bad("observation times must increase strictly".into());
+                    }
+                }
+                let want = self.n_obs() * batch * d;
+                if !self.targets.is_empty() && self.targets.len() != want {
+                    return bad(format!(
+                        "{} target numbers; {} needs {want} ({} observation(s) × {batch}                          samples × {d})",
+                        self.targets.len(),
+                        kind.name(),
+                        self.n_obs()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Numbers of the `data` buffer: y0, the loss data, the segment table.
+pub fn data_floats(obj: &GpuObjective, batch: usize, d: usize) -> u64 {
+    (batch * d + obj.loss_floats(batch, d) + 5 * obj.n_obs()) as u64
+}

@@ -1,0 +1,279 @@
+//! Training on the device (`--device gpu`, f32): every method keeps its weights, its read-out
+//! and its optimiser moments in GPU buffers, and an iteration is one submission — the method's
+//! gradient kernel, the reduction over the batch and the optimiser kernel
+//! ([`crate::gpu::optim`]) — followed by one 32-byte readback (loss, outcome, step counters).
+//! Per iteration the host writes the batch's initial states and labels (B × (D + 1) numbers,
+//! drawn by the same seeded sequence as the CPU path, [`super::rng`]) and the kernels'
+//! parameters; the weights come back only for evaluations and at the end.
+//!
+//! What runs here is fixed up front ([`check_config`]): methods with a kernel
+//! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`]), the identity input map and
+//! fixed-step RK4; anything else is refused with the reason, never run on the CPU instead.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::config::TrainConfig;
+use super::model::Model;
+use super::task::TaskData;
+use crate::gpu::optim::{GpuOptimizer, StepSummary};
+use crate::gpu::{
+    FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, Shape,
+    shader::Kernel,
+};
+use crate::grad::GradMethod;
+use crate::solver::Method;
+
+/// The methods with a GPU kernel, for messages.
+fn kernel_list() -> String {
+    GpuGradMethod::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The GPU form of each method of `config`, or why the run cannot train on the GPU (the first
+/// reason: a method without a kernel, a loss without a kernel, an input map, a solver).
+pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGradMethod>, String> {
+    let methods = config
+        .methods
+        .iter()
+        .map(|&m| {
+            GpuGradMethod::of_cpu(m).ok_or_else(|| {
+                format!(
+                    "{m}: CPU only (no GPU kernel; the GPU trains with {})",
+                    kernel_list()
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let kind = match data {
+        TaskData::Trajectory(t) => t.loss,
+        TaskData::Classes(_) => crate::grad::LossKind::CrossEntropy,
+    };
+    if GpuLoss::of_kind(kind).is_none() {
+        return Err(format!(
+            "{}: its {} loss has no GPU kernel (the GPU kernels: half-sse, mse, trajectory-mse, \
+             cross-entropy); train it on the CPU",
+            config.task.name(),
+            kind.name()
+        ));
+    }
+    if let TaskData::Trajectory(t) = data
+        && !t.components.is_empty()
+    {
+        return Err(format!(
+            "{}: its loss observes some components only; the GPU kernels observe all of them",
+            config.task.name()
+        ));
+    }
+    if !config.model.input_map.is_identity() {
+        return Err(format!(
+            "input_map = \"{}\": the GPU kernels apply no input map; train on the CPU",
+            config.model.input_map.name()
+        ));
+    }
+    if config.solver.method != Method::Rk4 {
+        return Err(format!(
+            "the GPU trains with fixed-step RK4; the run's solver is {} (set method = \"rk4\" and \
+             h0, or train on the CPU)",
+            config.solver.method.name()
+        ));
+    }
+    Ok(methods)
+}
+
+/// One method's device state.
+struct DeviceRun {
+    method: GpuGradMethod,
+    solver: GpuSolver,
+    optimizer: GpuOptimizer,
+}
+
+/// What one device iteration returned.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceStep {
+    pub summary: StepSummary,
+    /// Wall time of the batch upload, the submission and the readback.
+    pub ms: f64,
+    pub nfe_forward: u64,
+    pub nfe_backward: u64,
+    /// Bytes of the method's device buffers.
+    pub device_bytes: u64,
+}
+
+/// The device side of a training run: one [`DeviceRun`] per method, in the run's order.
+pub struct GpuTrainer {
+    ctx: Arc<GpuContext>,
+    schedule: FixedSchedule,
+    loss: GpuLoss,
+    runs: Vec<DeviceRun>,
+}
+
+impl std::fmt::Debug for GpuTrainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuTrainer")
+            .field("adapter", &self.ctx.adapter.name)
+            .field(
+                "methods",
+                &self.runs.iter().map(|r| r.method).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A batch in the kernels' form: initial states (sample-major) and the loss data.
+fn batch_objective(
+    data: &TaskData,
+    items: &[usize],
+    model: &Model,
+    config: &TrainConfig,
+) -> Result<(Vec<f64>, GpuObjective), String> {
+    let problem = data.batch_problem(items, model, &config.solver);
+    let objective = GpuObjective::from_loss(&problem.loss)?;
+    Ok((problem.y0.into_iter().flatten().collect(), objective))
+}
+
+impl GpuTrainer {
+    /// Uploads `initial` for every method (each its own θ, read-out and moments; one pipeline
+    /// compilation shared by all) with the first batch `items`, and compiles every kernel the
+    /// run needs before the first timed iteration.
+    pub fn new(
+        ctx: Arc<GpuContext>,
+        config: &TrainConfig,
+        data: &TaskData,
+        initial: &Model,
+        items: &[usize],
+    ) -> Result<Self, String> {
+        let methods = check_config(config, data)?;
+        let e = |err: crate::gpu::GpuError| err.to_string();
+        let (y0, objective) = batch_objective(data, items, initial, config)?;
+        // The span of one gradient: [0, 1] for the classifiers, a window for trajectories.
+        let (t0, t1) = match data {
+            TaskData::Classes(_) => (0.0, 1.0),
+            TaskData::Trajectory(t) => {
+                let w = t.window.unwrap_or(t.times.len());
+                (t.times[0], t.times[w - 1])
+            }
+        };
+        let schedule = FixedSchedule::new(t0, t1, config.solver.h0).map_err(e)?;
+        let shape = Shape::of(&initial.mlp);
+        for &m in &methods {
+            m.kernel()
+                .check(&shape)
+                .map_err(|why| format!("{}: {why}", m.name()))?;
+        }
+        let n_extra = initial.readout.as_ref().map_or(0, |r| r.n_params());
+        let mut first = GpuSolver::new(ctx.clone(), &initial.mlp).map_err(e)?;
+        for &m in &methods {
+            first.compile(m.kernel()).map_err(e)?;
+        }
+        first.compile(Kernel::Reduce).map_err(e)?;
+        let mut first = Some(first);
+        let mut out: Vec<DeviceRun> = Vec::with_capacity(methods.len());
+        for &method in &methods {
+            let mut solver = match (first.take(), out.first()) {
+                (Some(s), _) => s,
+                (None, Some(r)) => r.solver.sibling(&initial.mlp).map_err(e)?,
+                (None, None) => return Err("internal: no solver to share pipelines with".into()),
+            };
+            solver.checkpoints = config.grad_options.checkpoints;
+            solver.lambda = config.grad_options.lambda;
+            solver.set_objective(&y0, &objective).map_err(e)?;
+            let optimizer = GpuOptimizer::new(
+                ctx.clone(),
+                config.optimizer_for(method.cpu()),
+                initial.mlp.n_params(),
+                n_extra,
+            )
+            .map_err(e)?;
+            out.push(DeviceRun {
+                method,
+                solver,
+                optimizer,
+            });
+        }
+        Ok(Self {
+            ctx,
+            schedule,
+            loss: objective.loss,
+            runs: out,
+        })
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// The CPU method of each device run, in order.
+    pub fn methods(&self) -> Vec<GradMethod> {
+        self.runs.iter().map(|r| r.method.cpu()).collect()
+    }
+
+    /// One iteration of run `i` on the batch `items` (`model`: the host copy, used only for
+    /// the batch's form, not its weights).
+    pub fn step(
+        &mut self,
+        i: usize,
+        data: &TaskData,
+        items: &[usize],
+        model: &Model,
+        config: &TrainConfig,
+    ) -> Result<DeviceStep, String> {
+        let (y0, objective) = batch_objective(data, items, model, config)?;
+        let (schedule, loss) = (self.schedule, self.loss);
+        let run = self
+            .runs
+            .get_mut(i)
+            .ok_or_else(|| format!("no device run {i}"))?;
+        let start = Instant::now();
+        run.solver
+            .write_batch(&y0, &objective)
+            .map_err(|e| e.to_string())?;
+        let summary = run
+            .solver
+            .train_step(run.method, &schedule, loss, &mut run.optimizer)
+            .map_err(|e| e.to_string())?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let batch = run.solver.batch() as u64;
+        let segs = run
+            .solver
+            .segments(run.method, &schedule)
+            .map_err(|e| e.to_string())?;
+        let steps = u64::from(segs.iter().map(|g| g.n).sum::<u32>()) * batch;
+        let (f, b) = run.method.nfe_per_step();
+        let device_bytes = run
+            .solver
+            .train_bytes(run.method, &schedule)
+            .map_err(|e| e.to_string())?
+            + run.optimizer.bytes();
+        Ok(DeviceStep {
+            summary,
+            ms,
+            nfe_forward: f * steps + u64::from(run.method.reversible()) * batch,
+            nfe_backward: b * steps,
+            device_bytes,
+        })
+    }
+
+    /// Reads run `i`'s weights (θ and read-out, f32) into `model`.
+    pub fn read_model(&self, i: usize, model: &mut Model) -> Result<(), String> {
+        let run = self
+            .runs
+            .get(i)
+            .ok_or_else(|| format!("no device run {i}"))?;
+        let (theta, readout) = run.solver.read_weights().map_err(|e| e.to_string())?;
+        let mut flat: Vec<f64> = theta.iter().map(|&v| f64::from(v)).collect();
+        flat.extend(readout.iter().map(|&v| f64::from(v)));
+        if flat.len() != model.n_params() {
+            return Err(format!(
+                "the device holds {} parameters, the model {}",
+                flat.len(),
+                model.n_params()
+            ));
+        }
+        model.set_flat(&flat);
+        Ok(())
+    }
+}
