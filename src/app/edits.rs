@@ -23,13 +23,27 @@ pub struct EditHistory {
 impl EditHistory {
     /// Replaces `session` by `next`, remembering the old one for undo.
     pub fn apply(&mut self, session: &mut Session, next: Session, now: Instant) {
+        self.apply_with(session, next, Some(now));
+    }
+
+    /// Replaces `session` by `next` as an undo step of its own (a preset or weights loaded, a
+    /// trained model opened, an initial state dragged): it never merges with a panel edit.
+    pub fn apply_discrete(&mut self, session: &mut Session, next: Session) {
+        self.apply_with(session, next, None);
+        self.last_edit = None;
+    }
+
+    /// `now` is `None` for a discrete step.
+    fn apply_with(&mut self, session: &mut Session, next: Session, now: Option<Instant>) {
         if *session == next {
             return;
         }
-        let merge = self
-            .last_edit
-            .is_some_and(|t| now.saturating_duration_since(t) < MERGE_WINDOW)
-            && !self.undo.is_empty();
+        let merge = match (now, self.last_edit) {
+            (Some(now), Some(t)) => {
+                now.saturating_duration_since(t) < MERGE_WINDOW && !self.undo.is_empty()
+            }
+            _ => false,
+        };
         if !merge {
             self.undo.push(std::mem::replace(session, next));
             if self.undo.len() > DEPTH {
@@ -39,7 +53,7 @@ impl EditHistory {
             *session = next;
         }
         self.redo.clear();
-        self.last_edit = Some(now);
+        self.last_edit = now;
         self.revision += 1;
     }
 

@@ -152,7 +152,9 @@ impl NodelabApp {
             }
             Command::DismissError => self.preset_error = None,
             Command::SetInitialState(values) => {
-                let y0 = self.session.y0_mut();
+                // A drag sends many of these: they merge into one undo step like panel edits.
+                let mut next = self.session.clone();
+                let y0 = next.y0_mut();
                 for (c, v) in values {
                     if let Some(slot) = y0.get_mut(c)
                         && v.is_finite()
@@ -160,9 +162,14 @@ impl NodelabApp {
                         *slot = v;
                     }
                 }
+                self.edits
+                    .apply(&mut self.session, next, std::time::Instant::now());
             }
             Command::AddTrajectory(state) => {
-                if !self.session.add_initial_state(state) {
+                let mut next = self.session.clone();
+                if next.add_initial_state(state) {
+                    self.edits.apply_discrete(&mut self.session, next);
+                } else {
                     self.toasts
                         .error("that initial state does not fit the problem's dimension");
                 }
@@ -312,7 +319,9 @@ impl NodelabApp {
         match r {
             JobResult::PresetLoaded(result) => match *result {
                 Ok((loaded, problem)) => {
-                    self.session.apply_preset(&loaded, &problem);
+                    let mut next = self.session.clone();
+                    next.apply_preset(&loaded, &problem);
+                    self.edits.apply_discrete(&mut self.session, next);
                     self.preset_error = None;
                     let name = Path::new(&loaded.source)
                         .file_name()
@@ -329,13 +338,15 @@ impl NodelabApp {
             JobResult::PresetSaved(Err(e)) | JobResult::Exported(Err(e)) => self.toasts.error(e),
             JobResult::PresetList(list) => self.presets = list,
             JobResult::WeightsLoaded(Ok((path, dim))) => {
-                let n = &mut self.session.neural;
+                let mut next = self.session.clone();
+                let n = &mut next.neural;
                 n.weights = Some(std::path::absolute(&path).unwrap_or(path.clone()));
                 n.y0.resize(dim, 0.0);
                 if n.t_span[1] <= n.t_span[0] {
                     n.t_span = [0.0, 1.0];
                 }
-                self.session.kind = ProblemKind::Neural;
+                next.kind = ProblemKind::Neural;
+                self.edits.apply_discrete(&mut self.session, next);
                 self.toasts
                     .info(format!("weights loaded from {}", path.display()));
                 self.commands.push(Command::Run);

@@ -49,10 +49,11 @@ impl NodelabApp {
                 y0,
                 t_span,
             } => {
-                let n = &mut self.session.neural;
-                n.y0 = y0;
-                n.t_span = t_span;
-                self.session.kind = ProblemKind::Neural;
+                let mut next = self.session.clone();
+                next.neural.y0 = y0;
+                next.neural.t_span = t_span;
+                next.kind = ProblemKind::Neural;
+                self.edits.apply_discrete(&mut self.session, next);
                 self.workspace = Workspace::Explorer;
                 self.jobs.spawn("trained-model", move || {
                     match model_file::save(&path, &model.mlp, None, &[]) {
