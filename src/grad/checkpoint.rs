@@ -5,6 +5,11 @@
 //! N steps); the backward pass recomputes each chunk's stages from its checkpoint, right to left,
 //! and sweeps back through them. The arithmetic is that of `backprop`, so the gradients agree to
 //! rounding (bit for bit here), while the tape holds one chunk instead of all N steps.
+//!
+//! Memory: K states and one chunk's tape, O(K·D + (N/K)·s·D), plus the accepted step list
+//! `(t, h)` of the forward solve, 16 bytes per step. That list is what lets an adaptive solve be
+//! replayed exactly; it is counted in `stored_bytes`, and with a small state (batch 1, D = 2) it is
+//! the larger term, so the measured growth bends from √N towards N there.
 
 use std::sync::Arc;
 

@@ -324,7 +324,8 @@ fn scaling(ui: &mut Ui, result: &GradResult) {
     ui.weak(
         "solid: stored bytes · dashed: peak heap · dotted: the theory slope through the first \
          point — O(N) backprop, O(K = √N) checkpoint, O(1) adjoints and reversible solvers, \
-         O(P·D) forward sensitivities",
+         O(P·D) forward sensitivities. checkpoint and afge (step control on the state) also \
+         keep the accepted step list, 16 bytes per step: with a small state that O(N) term shows",
     );
     let log = |v: f64| (v > 0.0).then(|| v.log10());
     let height = (ui.available_height() - 20.0).max(260.0);

@@ -583,7 +583,7 @@ fn fmt(v: Option<f64>) -> String {
         Some(v) if !v.is_finite() => format!("{v}"),
         Some(v) if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e5) => format!("{v:.2e}"),
         Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) if v.abs() >= 100.0 => format!("{v:.1}"),
+        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
         Some(v) => format!("{v:.3}"),
     }
 }
