@@ -1,16 +1,21 @@
 //! Pieces every stepper shares: evaluation with non-finite checks, the weighted error norm,
 //! the automatic initial step and the step-size guards.
 
-use super::{SharedSystem, SolveError, SolverConfig};
+use std::sync::Arc;
+
+use super::{OdeRhs, SharedSystem, SolveError, SolverConfig};
+use crate::nn::Real;
 use crate::problem::Problem;
 
-/// Everything a stepper needs to start.
+/// Everything a stepper needs to start. `T` is the float type of the state (f64 for every
+/// problem of the explorer; f32 too for the gradient methods' solves). Time, step sizes and
+/// the error norms stay f64 for every `T`.
 #[derive(Clone)]
-pub struct Setup {
-    pub system: SharedSystem,
+pub struct Setup<T = f64> {
+    pub system: SharedSystem<T>,
     pub t0: f64,
     pub t_end: f64,
-    pub y0: Vec<f64>,
+    pub y0: Vec<T>,
     pub config: SolverConfig,
     /// Steps below this end the solve ("step size underflow").
     pub h_min: f64,
@@ -21,19 +26,39 @@ pub struct Setup {
     pub max_records: usize,
 }
 
-impl Setup {
+impl Setup<f64> {
     pub fn new(problem: &Problem, config: &SolverConfig) -> Self {
-        let span = problem.t_end - problem.t0;
+        Setup::of(
+            Arc::new(OdeRhs(problem.system.clone())),
+            problem.t0,
+            problem.t_end,
+            problem.y0.clone(),
+            config,
+        )
+    }
+}
+
+impl<T: Real> Setup<T> {
+    /// The setup of a solve of `system` from `(t0, y0)` to `t_end`.
+    pub fn of(
+        system: SharedSystem<T>,
+        t0: f64,
+        t_end: f64,
+        y0: Vec<T>,
+        config: &SolverConfig,
+    ) -> Self {
+        let span = t_end - t0;
+        let record = super::record_bytes(config.method, y0.len());
         Self {
-            system: problem.system.clone(),
-            t0: problem.t0,
-            t_end: problem.t_end,
-            y0: problem.y0.clone(),
+            system,
+            t0,
+            t_end,
+            y0,
             config: config.clone(),
             h_min: config.h_min.unwrap_or(1e-12 * span),
             h_max: config.h_max.unwrap_or(span).min(span),
-            record_bytes: super::record_bytes(config.method, problem.dim()),
-            max_records: crate::mem::budget() / super::record_bytes(config.method, problem.dim()),
+            record_bytes: record,
+            max_records: crate::mem::budget() / record,
         }
     }
 
@@ -50,12 +75,12 @@ impl Setup {
 
 /// Evaluates `f(t, y)` into `out`, counting the evaluation and refusing non-finite results.
 #[inline]
-pub fn eval(
-    setup: &Setup,
+pub fn eval<T: Real>(
+    setup: &Setup<T>,
     nfev: &mut u64,
     t: f64,
-    y: &[f64],
-    out: &mut [f64],
+    y: &[T],
+    out: &mut [T],
 ) -> Result<(), SolveError> {
     *nfev += 1;
     setup.system.rhs(t, y, out);
@@ -74,7 +99,7 @@ pub fn eval(
 }
 
 /// Checks a candidate state; a non-finite one ends the solve.
-pub fn check_state(t: f64, y: &[f64]) -> Result<(), SolveError> {
+pub fn check_state<T: Real>(t: f64, y: &[T]) -> Result<(), SolveError> {
     match y.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(i) => Err(SolveError::NonFinite {
@@ -84,13 +109,14 @@ pub fn check_state(t: f64, y: &[f64]) -> Result<(), SolveError> {
     }
 }
 
-/// Weighted max norm `max_i |e_i| / (atol + rtol·max(|a_i|, |b_i|))` and the plain max norm.
-pub fn error_norms(e: &[f64], a: &[f64], b: &[f64], atol: f64, rtol: f64) -> (f64, f64) {
+/// Weighted max norm `max_i |e_i| / (atol + rtol·max(|a_i|, |b_i|))` and the plain max norm,
+/// accumulated in f64 whatever the state's float type.
+pub fn error_norms<T: Real>(e: &[T], a: &[T], b: &[T], atol: f64, rtol: f64) -> (f64, f64) {
     let mut weighted = 0.0f64;
     let mut plain = 0.0f64;
     for i in 0..e.len() {
-        let scale = atol + rtol * a[i].abs().max(b[i].abs());
-        let ei = e[i].abs();
+        let scale = atol + rtol * a[i].to_f64().abs().max(b[i].to_f64().abs());
+        let ei = e[i].to_f64().abs();
         // NaN-propagating max: an undefined estimate must not look like a zero one.
         weighted = if ei.is_nan() {
             f64::NAN
@@ -104,29 +130,33 @@ pub fn error_norms(e: &[f64], a: &[f64], b: &[f64], atol: f64, rtol: f64) -> (f6
 
 /// Automatic initial step (Hairer, Nørsett & Wanner, *Solving ODEs I*, §II.4), for a method of
 /// order `order`. Costs one f-evaluation, counted in `nfev`. `f0 = f(t0, y0)`.
-pub fn initial_step(
-    setup: &Setup,
+pub fn initial_step<T: Real>(
+    setup: &Setup<T>,
     nfev: &mut u64,
-    f0: &[f64],
+    f0: &[T],
     order: u32,
 ) -> Result<f64, SolveError> {
     let (t0, y0) = (setup.t0, &setup.y0);
     let (atol, rtol) = (setup.config.tol, setup.config.rtol);
-    let scale = |i: usize| atol + rtol * y0[i].abs();
+    let scale = |i: usize| atol + rtol * y0[i].to_f64().abs();
     let d = y0.len();
-    let d0 = (0..d).map(|i| y0[i].abs() / scale(i)).fold(0.0, f64::max);
-    let d1 = (0..d).map(|i| f0[i].abs() / scale(i)).fold(0.0, f64::max);
+    let d0 = (0..d)
+        .map(|i| y0[i].to_f64().abs() / scale(i))
+        .fold(0.0, f64::max);
+    let d1 = (0..d)
+        .map(|i| f0[i].to_f64().abs() / scale(i))
+        .fold(0.0, f64::max);
     let mut h0 = if d0 < 1e-5 || d1 < 1e-5 {
         1e-6
     } else {
         0.01 * d0 / d1
     };
     h0 = h0.min(setup.h_max);
-    let y1: Vec<f64> = (0..d).map(|i| y0[i] + h0 * f0[i]).collect();
-    let mut f1 = vec![0.0; d];
+    let y1: Vec<T> = (0..d).map(|i| y0[i] + T::of(h0) * f0[i]).collect();
+    let mut f1 = vec![T::zero(); d];
     eval(setup, nfev, t0 + h0, &y1, &mut f1)?;
     let d2 = (0..d)
-        .map(|i| (f1[i] - f0[i]).abs() / scale(i))
+        .map(|i| (f1[i] - f0[i]).to_f64().abs() / scale(i))
         .fold(0.0, f64::max)
         / h0;
     let h1 = if d1.max(d2) <= 1e-15 {
@@ -141,12 +171,13 @@ pub fn initial_step(
     // of the solution: say which step it was and why it could not be smaller. When the floor
     // forced the step up, probe it with one more (counted) evaluation.
     let forced = wanted < floor || wanted.is_nan();
-    let mut overflows = (0..d).any(|i| !(y0[i] + h * f0[i]).is_finite());
+    let ht = T::of(h);
+    let mut overflows = (0..d).any(|i| !(y0[i] + ht * f0[i]).is_finite());
     if forced && !overflows {
-        let y1: Vec<f64> = (0..d).map(|i| y0[i] + h * f0[i]).collect();
+        let y1: Vec<T> = (0..d).map(|i| y0[i] + ht * f0[i]).collect();
         *nfev += 1;
         setup.system.rhs(t0 + h, &y1, &mut f1);
-        overflows = (0..d).any(|i| !(y0[i] + h * f1[i]).is_finite());
+        overflows = (0..d).any(|i| !(y0[i] + ht * f1[i]).is_finite());
     }
     if overflows {
         let why = if forced {
@@ -198,13 +229,13 @@ pub struct Lifecycle {
 }
 
 /// A stepper's core: one attempted step, `Ok(None)` once t_end is reached.
-pub trait AttemptStep {
-    fn try_attempt(&mut self) -> Result<Option<super::StepRecord>, SolveError>;
+pub trait AttemptStep<T = f64> {
+    fn try_attempt(&mut self) -> Result<Option<super::StepRecord<T>>, SolveError>;
     fn lifecycle(&mut self) -> &mut Lifecycle;
 }
 
 /// Turns [`AttemptStep::try_attempt`] into the [`super::StepEvent`] protocol.
-pub fn drive<S: AttemptStep>(stepper: &mut S) -> super::StepEvent {
+pub fn drive<T, S: AttemptStep<T>>(stepper: &mut S) -> super::StepEvent<T> {
     use super::StepEvent;
     let state = stepper.lifecycle();
     if let Some(e) = &state.failed {
@@ -228,8 +259,8 @@ pub fn drive<S: AttemptStep>(stepper: &mut S) -> super::StepEvent {
 
 /// The guards every adaptive stepper applies before an attempt: the attempt budget, the
 /// step-size floor, `h_max`, and the shortening of the last step. Returns `(h, clipped)`.
-pub fn guard_step(
-    setup: &Setup,
+pub fn guard_step<T: Real>(
+    setup: &Setup<T>,
     t: f64,
     h_proposed: f64,
     attempts: usize,
@@ -254,7 +285,7 @@ pub fn guard_step(
 }
 
 /// Stops a run whose stored records would pass the memory budget.
-pub fn check_budget(setup: &Setup, t: f64, attempts: usize) -> Result<(), SolveError> {
+pub fn check_budget<T>(setup: &Setup<T>, t: f64, attempts: usize) -> Result<(), SolveError> {
     if attempts >= setup.max_records {
         return Err(SolveError::MemoryBudget {
             t,

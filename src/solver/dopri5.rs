@@ -7,6 +7,7 @@
 
 use super::common::{self, Setup};
 use super::{Dense, Method, SolveError, StepEvent, StepRecord, Stepper};
+use crate::nn::Real;
 
 // Butcher tableau (c, a) and the weights of the 5th-order solution (= the 7th row, FSAL).
 const C2: f64 = 1.0 / 5.0;
@@ -65,13 +66,16 @@ pub const WEIGHTS_B: [f64; 6] = [A71, 0.0, A73, A74, A75, A76];
 const BETA: f64 = 0.04;
 const SAFETY: f64 = 0.9;
 
-pub struct Dopri5 {
-    setup: Setup,
+/// A Dormand–Prince solve over states of float type `T` (f64 or f32): stages and states in
+/// `T`, the tableau's coefficients rounded to `T` once per step (`h·a_ij`), time, step size
+/// and the error norm in f64.
+pub struct Dopri5<T = f64> {
+    setup: Setup<T>,
     t: f64,
-    y: Vec<f64>,
-    k: [Vec<f64>; 7],
-    tmp: Vec<f64>,
-    y_new: Vec<f64>,
+    y: Vec<T>,
+    k: [Vec<T>; 7],
+    tmp: Vec<T>,
+    y_new: Vec<T>,
     h: f64,
     started: bool,
     lifecycle: common::Lifecycle,
@@ -81,15 +85,15 @@ pub struct Dopri5 {
     err_old: f64,
 }
 
-impl Dopri5 {
-    pub fn new(setup: Setup) -> Self {
+impl<T: Real> Dopri5<T> {
+    pub fn new(setup: Setup<T>) -> Self {
         let d = setup.dim();
         Self {
             t: setup.t0,
             y: setup.y0.clone(),
-            k: std::array::from_fn(|_| vec![0.0; d]),
-            tmp: vec![0.0; d],
-            y_new: vec![0.0; d],
+            k: std::array::from_fn(|_| vec![T::zero(); d]),
+            tmp: vec![T::zero(); d],
+            y_new: vec![T::zero(); d],
             h: 0.0,
             started: false,
             lifecycle: common::Lifecycle::default(),
@@ -104,13 +108,14 @@ impl Dopri5 {
     /// Stage `s` (0-based, 1..=5) at `t + c_s h` from `y + h Σ a_sj k_j`.
     fn stage(&mut self, s: usize, h: f64) -> Result<(), SolveError> {
         let d = self.y.len();
-        let a = &TABLEAU_A[s];
+        let a: [T; 6] = std::array::from_fn(|j| T::of(TABLEAU_A[s][j]));
+        let ht = T::of(h);
         for i in 0..d {
-            let mut acc = 0.0;
-            for (j, aj) in a.iter().enumerate().take(s) {
+            let mut acc = T::zero();
+            for (j, &aj) in a.iter().enumerate().take(s) {
                 acc += aj * self.k[j][i];
             }
-            self.tmp[i] = self.y[i] + h * acc;
+            self.tmp[i] = self.y[i] + ht * acc;
         }
         let (head, tail) = self.k.split_at_mut(s);
         let _ = head;
@@ -123,7 +128,7 @@ impl Dopri5 {
         )
     }
 
-    fn try_attempt_inner(&mut self) -> Result<Option<StepRecord>, SolveError> {
+    fn try_attempt_inner(&mut self) -> Result<Option<StepRecord<T>>, SolveError> {
         if !self.started {
             let (t, y) = (self.t, self.y.clone());
             common::eval(&self.setup, &mut self.nfev, t, &y, &mut self.k[0])?;
@@ -142,14 +147,16 @@ impl Dopri5 {
             self.stage(s, h)?;
         }
         let d = self.y.len();
+        let ht = T::of(h);
+        let [a71, a73, a74, a75, a76] = [A71, A73, A74, A75, A76].map(T::of);
         for i in 0..d {
             let k = &self.k;
             self.y_new[i] = self.y[i]
-                + h * (A71 * k[0][i]
-                    + A73 * k[2][i]
-                    + A74 * k[3][i]
-                    + A75 * k[4][i]
-                    + A76 * k[5][i]);
+                + ht * (a71 * k[0][i]
+                    + a73 * k[2][i]
+                    + a74 * k[3][i]
+                    + a75 * k[4][i]
+                    + a76 * k[5][i]);
         }
         let t = self.t;
         common::check_state(t + h, &self.y_new)?;
@@ -165,14 +172,15 @@ impl Dopri5 {
             )?;
         }
         let k = &self.k;
-        let e: Vec<f64> = (0..d)
+        let [e1, e3, e4, e5, e6, e7] = [E1, E3, E4, E5, E6, E7].map(T::of);
+        let e: Vec<T> = (0..d)
             .map(|i| {
-                h * (E1 * k[0][i]
-                    + E3 * k[2][i]
-                    + E4 * k[3][i]
-                    + E5 * k[4][i]
-                    + E6 * k[5][i]
-                    + E7 * k[6][i])
+                ht * (e1 * k[0][i]
+                    + e3 * k[2][i]
+                    + e4 * k[3][i]
+                    + e5 * k[4][i]
+                    + e6 * k[5][i]
+                    + e7 * k[6][i])
             })
             .collect();
         let (ratio, err) = common::error_norms(
@@ -196,18 +204,19 @@ impl Dopri5 {
         } else {
             h / (fac11 / SAFETY).min(5.0)
         };
-        let mut r = vec![0.0; 4 * d];
+        let mut r = vec![T::zero(); 4 * d];
+        let [d1, d3, d4, d5, d6, d7] = [D1, D3, D4, D5, D6, D7].map(T::of);
         for i in 0..d {
             let r2 = self.y_new[i] - self.y[i];
-            let r3 = h * k[0][i] - r2;
-            let r4 = r2 - h * k[6][i] - r3;
-            let r5 = h
-                * (D1 * k[0][i]
-                    + D3 * k[2][i]
-                    + D4 * k[3][i]
-                    + D5 * k[4][i]
-                    + D6 * k[5][i]
-                    + D7 * k[6][i]);
+            let r3 = ht * k[0][i] - r2;
+            let r4 = r2 - ht * k[6][i] - r3;
+            let r5 = ht
+                * (d1 * k[0][i]
+                    + d3 * k[2][i]
+                    + d4 * k[3][i]
+                    + d5 * k[4][i]
+                    + d6 * k[5][i]
+                    + d7 * k[6][i]);
             r[i] = r2;
             r[d + i] = r3;
             r[2 * d + i] = r4;
@@ -236,8 +245,8 @@ impl Dopri5 {
     }
 }
 
-impl common::AttemptStep for Dopri5 {
-    fn try_attempt(&mut self) -> Result<Option<StepRecord>, SolveError> {
+impl<T: Real> common::AttemptStep<T> for Dopri5<T> {
+    fn try_attempt(&mut self) -> Result<Option<StepRecord<T>>, SolveError> {
         self.try_attempt_inner()
     }
 
@@ -246,12 +255,12 @@ impl common::AttemptStep for Dopri5 {
     }
 }
 
-impl Stepper for Dopri5 {
+impl<T: Real> Stepper<T> for Dopri5<T> {
     fn method(&self) -> Method {
         Method::Dopri5
     }
 
-    fn attempt(&mut self) -> StepEvent {
+    fn attempt(&mut self) -> StepEvent<T> {
         common::drive(self)
     }
 
@@ -259,7 +268,7 @@ impl Stepper for Dopri5 {
         self.t
     }
 
-    fn y(&self) -> &[f64] {
+    fn y(&self) -> &[T] {
         &self.y
     }
 

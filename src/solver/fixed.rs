@@ -7,26 +7,28 @@
 use super::common::{self, Setup};
 use super::rk4::Rk4Work;
 use super::{Dense, Method, SolveError, StepEvent, StepRecord, Stepper};
+use crate::nn::Real;
 
-pub struct FixedStep {
-    setup: Setup,
+/// A fixed-step solve over states of float type `T` (f64 or f32).
+pub struct FixedStep<T = f64> {
+    setup: Setup<T>,
     method: Method,
     h: f64,
     n_steps: u64,
     index: u64,
     t: f64,
-    y: Vec<f64>,
-    k1: Vec<f64>,
+    y: Vec<T>,
+    k1: Vec<T>,
     k1_valid: bool,
-    k2: Vec<f64>,
-    tmp: Vec<f64>,
-    rk4: Rk4Work,
+    k2: Vec<T>,
+    tmp: Vec<T>,
+    rk4: Rk4Work<T>,
     nfev: u64,
     lifecycle: common::Lifecycle,
 }
 
-impl FixedStep {
-    pub fn new(setup: Setup, method: Method) -> Self {
+impl<T: Real> FixedStep<T> {
+    pub fn new(setup: Setup<T>, method: Method) -> Self {
         let d = setup.dim();
         let span = setup.t_end - setup.t0;
         let h = setup.config.h0.unwrap_or(span / 1000.0);
@@ -39,10 +41,10 @@ impl FixedStep {
             index: 0,
             t: setup.t0,
             y: setup.y0.clone(),
-            k1: vec![0.0; d],
+            k1: vec![T::zero(); d],
             k1_valid: false,
-            k2: vec![0.0; d],
-            tmp: vec![0.0; d],
+            k2: vec![T::zero(); d],
+            tmp: vec![T::zero(); d],
             rk4: Rk4Work::new(d),
             nfev: 0,
             lifecycle: common::Lifecycle::default(),
@@ -50,7 +52,7 @@ impl FixedStep {
         }
     }
 
-    fn try_attempt_inner(&mut self) -> Result<Option<StepRecord>, SolveError> {
+    fn try_attempt_inner(&mut self) -> Result<Option<StepRecord<T>>, SolveError> {
         if self.index >= self.n_steps {
             return Ok(None);
         }
@@ -70,17 +72,19 @@ impl FixedStep {
         }
         let d = self.y.len();
         let setup = &self.setup;
+        let ht = T::of(h);
         let (y_new, dense) = match self.method {
             Method::Euler => {
-                let y: Vec<f64> = (0..d).map(|i| self.y[i] + h * self.k1[i]).collect();
+                let y: Vec<T> = (0..d).map(|i| self.y[i] + ht * self.k1[i]).collect();
                 (y, Dense::Linear)
             }
             Method::Midpoint => {
+                let half = T::of(0.5 * h);
                 for i in 0..d {
-                    self.tmp[i] = self.y[i] + 0.5 * h * self.k1[i];
+                    self.tmp[i] = self.y[i] + half * self.k1[i];
                 }
                 common::eval(setup, &mut self.nfev, t + 0.5 * h, &self.tmp, &mut self.k2)?;
-                let y: Vec<f64> = (0..d).map(|i| self.y[i] + h * self.k2[i]).collect();
+                let y: Vec<T> = (0..d).map(|i| self.y[i] + ht * self.k2[i]).collect();
                 (y, Dense::Linear)
             }
             _ => {
@@ -109,8 +113,8 @@ impl FixedStep {
     }
 }
 
-impl common::AttemptStep for FixedStep {
-    fn try_attempt(&mut self) -> Result<Option<StepRecord>, SolveError> {
+impl<T: Real> common::AttemptStep<T> for FixedStep<T> {
+    fn try_attempt(&mut self) -> Result<Option<StepRecord<T>>, SolveError> {
         self.try_attempt_inner()
     }
 
@@ -119,12 +123,12 @@ impl common::AttemptStep for FixedStep {
     }
 }
 
-impl Stepper for FixedStep {
+impl<T: Real> Stepper<T> for FixedStep<T> {
     fn method(&self) -> Method {
         self.method
     }
 
-    fn attempt(&mut self) -> StepEvent {
+    fn attempt(&mut self) -> StepEvent<T> {
         common::drive(self)
     }
 
@@ -132,7 +136,7 @@ impl Stepper for FixedStep {
         self.t
     }
 
-    fn y(&self) -> &[f64] {
+    fn y(&self) -> &[T] {
         &self.y
     }
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::nn::Real;
 use crate::problem::{OdeSystem, Problem};
 
 /// Every solver nodelab offers.
@@ -201,14 +202,14 @@ impl SolverConfig {
     }
 }
 
-/// What a step carries to reconstruct the solution inside it.
+/// What a step carries to reconstruct the solution inside it (`T`: the state's float type).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Dense {
+pub enum Dense<T = f64> {
     /// Linear interpolation between the end points (Euler, midpoint).
     Linear,
     /// The RK4 cubic `q(τ) = y_n + hτ(a0 + a1 τ/2 + a2 τ²/3)` of paper eq. (19); `coeffs` holds
     /// `[a0 | a1 | a2]`, each of length d (paper eq. 15, in units of f).
-    Rk4 { coeffs: Vec<f64> },
+    Rk4 { coeffs: Vec<T> },
     /// Step doubling: `coeffs` are those of the full step (what the paper's p(τ) is for this
     /// step); the propagated solution is two half steps, each with its own cubic.
     Rk4Halves {
@@ -218,10 +219,10 @@ pub enum Dense {
         y_mid: Vec<f64>,
     },
     /// Dormand–Prince continuous extension (Hairer's CONTD5): `r = [r2 | r3 | r4 | r5]`.
-    Dopri { r: Vec<f64> },
+    Dopri { r: Vec<T> },
 }
 
-impl Dense {
+impl Dense<f64> {
     /// `[a0 | a1 | a2]` of paper eq. (15), when the method has them.
     pub fn coefficients(&self) -> Option<&[f64]> {
         match self {
@@ -263,9 +264,9 @@ impl Dense {
     }
 }
 
-/// One attempted step.
+/// One attempted step (`T`: the state's float type; time and step size are f64).
 #[derive(Clone, Debug, PartialEq)]
-pub struct StepRecord {
+pub struct StepRecord<T = f64> {
     /// Start of the step.
     pub t: f64,
     /// Step size attempted.
@@ -280,8 +281,8 @@ pub struct StepRecord {
     /// Cumulative f-evaluations after this attempt.
     pub nfev: u64,
     /// State after the step (the candidate, for a rejected attempt).
-    pub y: Vec<f64>,
-    pub dense: Dense,
+    pub y: Vec<T>,
+    pub dense: Dense<T>,
 }
 
 /// Why a solve stopped early. Every variant names `t` and the cause.
@@ -324,23 +325,23 @@ impl SolveError {
 
 /// Outcome of one `attempt()`.
 #[derive(Clone, Debug, PartialEq)]
-pub enum StepEvent {
+pub enum StepEvent<T = f64> {
     /// An attempted step, accepted or rejected.
-    Step(StepRecord),
+    Step(StepRecord<T>),
     /// t_end was reached; further calls keep returning `Done`.
     Done,
     /// The solve cannot continue; further calls keep returning the same error.
     Failed(SolveError),
 }
 
-/// A solver advancing one attempted step at a time.
-pub trait Stepper: Send {
+/// A solver advancing one attempted step at a time, over states of float type `T`.
+pub trait Stepper<T = f64>: Send {
     fn method(&self) -> Method;
     /// Performs one attempted step.
-    fn attempt(&mut self) -> StepEvent;
+    fn attempt(&mut self) -> StepEvent<T>;
     /// Current (last accepted) time and state.
     fn t(&self) -> f64;
-    fn y(&self) -> &[f64];
+    fn y(&self) -> &[T];
     /// f-evaluations so far.
     fn nfev(&self) -> u64;
     /// Warnings gathered so far (e.g. the paper estimator was identically zero).
@@ -351,11 +352,20 @@ pub trait Stepper: Send {
 pub fn stepper(problem: &Problem, config: &SolverConfig) -> Result<Box<dyn Stepper>, ConfigError> {
     config.validate()?;
     problem.validate().map_err(|e| ConfigError(e.to_string()))?;
-    let setup = common::Setup::new(problem, config);
+    stepper_of(common::Setup::new(problem, config))
+}
+
+/// Creates the stepper for `setup.config.method` on a solve of float type `T` (the checks of
+/// [`stepper`] on the problem are the caller's). Dopri5 and the fixed-step methods run in any
+/// [`Scalar`]; the zero-cost RK4 methods and step doubling in f64 only
+/// ([`Scalar::f64_only_stepper`]).
+pub fn stepper_of<T: Scalar>(setup: common::Setup<T>) -> Result<Box<dyn Stepper<T>>, ConfigError> {
+    let config = setup.config.clone();
+    config.validate()?;
     // A fixed-step run's length is known up front: refuse one that cannot fit in memory
     // rather than let it grow until the budget stops it.
     if !config.method.is_adaptive() {
-        let span = problem.t_end - problem.t0;
+        let span = setup.t_end - setup.t0;
         let h = config.h0.unwrap_or(span / 1000.0);
         let steps = (span / h).ceil().min(config.max_steps as f64);
         let bytes = steps * setup.record_bytes as f64;
@@ -365,22 +375,48 @@ pub fn stepper(problem: &Problem, config: &SolverConfig) -> Result<Box<dyn Stepp
                  about {}, above the memory budget of {} (use a larger h0, or set \
                  NODELAB_MEMORY_BUDGET)",
                 config.method,
-                problem.t0,
-                problem.t_end,
+                setup.t0,
+                setup.t_end,
                 crate::mem::fmt_bytes(bytes),
                 crate::mem::fmt_bytes(crate::mem::budget() as f64)
             )));
         }
     }
     Ok(match config.method {
-        Method::ZcRk4Paper => Box::new(zc_rk4::ZcRk4::new(setup, zc_rk4::Estimator::Paper)),
-        Method::ZcRk4 => Box::new(zc_rk4::ZcRk4::new(setup, zc_rk4::Estimator::Robust)),
-        Method::Rk4Doubling => Box::new(doubling::Rk4Doubling::new(setup)),
+        Method::ZcRk4Paper | Method::ZcRk4 | Method::Rk4Doubling => {
+            return T::f64_only_stepper(setup);
+        }
         Method::Dopri5 => Box::new(dopri5::Dopri5::new(setup)),
         Method::Rk4 | Method::Midpoint | Method::Euler => {
             Box::new(fixed::FixedStep::new(setup, config.method))
         }
     })
+}
+
+/// A float type the solvers run in: [`Real`] plus the steppers that exist for it only in f64.
+pub trait Scalar: Real {
+    /// The zero-cost RK4 and step-doubling steppers (`setup.config.method`): written for f64;
+    /// other types get a [`ConfigError`] naming the method.
+    fn f64_only_stepper(setup: common::Setup<Self>) -> Result<Box<dyn Stepper<Self>>, ConfigError>;
+}
+
+impl Scalar for f64 {
+    fn f64_only_stepper(setup: common::Setup<f64>) -> Result<Box<dyn Stepper>, ConfigError> {
+        Ok(match setup.config.method {
+            Method::ZcRk4Paper => Box::new(zc_rk4::ZcRk4::new(setup, zc_rk4::Estimator::Paper)),
+            Method::Rk4Doubling => Box::new(doubling::Rk4Doubling::new(setup)),
+            _ => Box::new(zc_rk4::ZcRk4::new(setup, zc_rk4::Estimator::Robust)),
+        })
+    }
+}
+
+impl Scalar for f32 {
+    fn f64_only_stepper(setup: common::Setup<f32>) -> Result<Box<dyn Stepper<f32>>, ConfigError> {
+        Err(ConfigError(format!(
+            "solver {} runs in f64 only; in f32 use dopri5, rk4, midpoint or euler",
+            setup.config.method
+        )))
+    }
 }
 
 /// Bytes one stored [`StepRecord`] of `method` takes for a state of dimension `d`: the struct,
@@ -513,5 +549,35 @@ impl Solution {
     }
 }
 
+/// The right-hand side as the steppers see it, over states of float type `T` (time stays
+/// f64). Every [`OdeSystem`] is one for f64 ([`OdeRhs`]); the gradient methods' fields
+/// implement it for f64 and f32.
+pub trait Rhs<T>: Send + Sync {
+    fn dim(&self) -> usize;
+    /// Writes `f(t, y)` into `dydt`.
+    fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]);
+    /// See [`OdeSystem::diagnose`].
+    fn diagnose(&self, _t: f64, _y: &[T]) -> Option<String> {
+        None
+    }
+}
+
+/// An [`OdeSystem`] as an f64 [`Rhs`].
+pub struct OdeRhs(pub Arc<dyn OdeSystem>);
+
+impl Rhs<f64> for OdeRhs {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+
+    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        self.0.rhs(t, y, dydt);
+    }
+
+    fn diagnose(&self, t: f64, y: &[f64]) -> Option<String> {
+        self.0.diagnose(t, y)
+    }
+}
+
 /// Shared handle to a system, as the steppers hold it.
-pub type SharedSystem = Arc<dyn OdeSystem>;
+pub type SharedSystem<T = f64> = Arc<dyn Rhs<T>>;

@@ -10,49 +10,51 @@
 
 use super::SolveError;
 use super::common::{Setup, eval};
+use crate::nn::Real;
 
-/// Work arrays for one RK4 step.
+/// Work arrays for one RK4 step (states of float type `T`).
 #[derive(Clone, Debug)]
-pub struct Rk4Work {
-    pub k2: Vec<f64>,
-    pub k3: Vec<f64>,
-    pub k4: Vec<f64>,
-    pub tmp: Vec<f64>,
-    pub y_new: Vec<f64>,
+pub struct Rk4Work<T = f64> {
+    pub k2: Vec<T>,
+    pub k3: Vec<T>,
+    pub k4: Vec<T>,
+    pub tmp: Vec<T>,
+    pub y_new: Vec<T>,
 }
 
-impl Rk4Work {
+impl<T: Real> Rk4Work<T> {
     pub fn new(d: usize) -> Self {
         Self {
-            k2: vec![0.0; d],
-            k3: vec![0.0; d],
-            k4: vec![0.0; d],
-            tmp: vec![0.0; d],
-            y_new: vec![0.0; d],
+            k2: vec![T::zero(); d],
+            k3: vec![T::zero(); d],
+            k4: vec![T::zero(); d],
+            tmp: vec![T::zero(); d],
+            y_new: vec![T::zero(); d],
         }
     }
 
     /// Computes k2, k3, k4 from `k1 = f(t, y)` (3 evaluations) and the RK4 update `y_new`.
     pub fn step(
         &mut self,
-        setup: &Setup,
+        setup: &Setup<T>,
         nfev: &mut u64,
         t: f64,
-        y: &[f64],
-        k1: &[f64],
+        y: &[T],
+        k1: &[T],
         h: f64,
     ) -> Result<(), SolveError> {
         let d = y.len();
+        let (half, full) = (T::of(0.5 * h), T::of(h));
         for i in 0..d {
-            self.tmp[i] = y[i] + 0.5 * h * k1[i];
+            self.tmp[i] = y[i] + half * k1[i];
         }
         eval(setup, nfev, t + 0.5 * h, &self.tmp, &mut self.k2)?;
         for i in 0..d {
-            self.tmp[i] = y[i] + 0.5 * h * self.k2[i];
+            self.tmp[i] = y[i] + half * self.k2[i];
         }
         eval(setup, nfev, t + 0.5 * h, &self.tmp, &mut self.k3)?;
         for i in 0..d {
-            self.tmp[i] = y[i] + h * self.k3[i];
+            self.tmp[i] = y[i] + full * self.k3[i];
         }
         eval(setup, nfev, t + h, &self.tmp, &mut self.k4)?;
         update(y, h, k1, &self.k2, &self.k3, &self.k4, &mut self.y_new);
@@ -60,8 +62,8 @@ impl Rk4Work {
     }
 
     /// `[a0 | a1 | a2]` for the stages of the last [`Rk4Work::step`].
-    pub fn coefficients(&self, k1: &[f64]) -> Vec<f64> {
-        let mut c = vec![0.0; 3 * k1.len()];
+    pub fn coefficients(&self, k1: &[T]) -> Vec<T> {
+        let mut c = vec![T::zero(); 3 * k1.len()];
         coefficients_into(k1, &self.k2, &self.k3, &self.k4, &mut c);
         c
     }
@@ -69,21 +71,23 @@ impl Rk4Work {
 
 /// The RK4 update `y + h/6 (k1 + 2(k2 + k3) + k4)` (eq. 11).
 #[inline]
-pub fn update(y: &[f64], h: f64, k1: &[f64], k2: &[f64], k3: &[f64], k4: &[f64], out: &mut [f64]) {
+pub fn update<T: Real>(y: &[T], h: f64, k1: &[T], k2: &[T], k3: &[T], k4: &[T], out: &mut [T]) {
+    let (h6, two) = (T::of(h / 6.0), T::of(2.0));
     for i in 0..y.len() {
-        out[i] = y[i] + h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]);
+        out[i] = y[i] + h6 * (k1[i] + two * (k2[i] + k3[i]) + k4[i]);
     }
 }
 
 /// Paper eq. (15) into `out = [a0 | a1 | a2]`.
 #[inline]
-pub fn coefficients_into(k1: &[f64], k2: &[f64], k3: &[f64], k4: &[f64], out: &mut [f64]) {
+pub fn coefficients_into<T: Real>(k1: &[T], k2: &[T], k3: &[T], k4: &[T], out: &mut [T]) {
     let d = k1.len();
+    let (two, three) = (T::of(2.0), T::of(3.0));
     for i in 0..d {
         let s = k2[i] + k3[i];
         out[i] = k1[i];
-        out[d + i] = -3.0 * k1[i] + 2.0 * s - k4[i];
-        out[2 * d + i] = 2.0 * (k1[i] - s + k4[i]);
+        out[d + i] = -three * k1[i] + two * s - k4[i];
+        out[2 * d + i] = two * (k1[i] - s + k4[i]);
     }
 }
 
