@@ -8,22 +8,27 @@
 //! and y restarts from the stored forward state (as torchdiffeq does). Memory does not grow
 //! with the steps. The backsolved `y(t0)` is compared with `y0`: the reconstruction error the
 //! IRDM paper warns about (the reverse-time state equation can be unstable).
+//!
+//! Generic over the group's float type `T`: `[y, a, g]` is integrated in `T` (f64 or f32).
 
 use std::sync::Arc;
 
 use super::batch::Group;
-use super::field::{AdjointField, StateSource};
+use super::field::{AdjointField, GradFloat, StateSource};
 use super::forward::{self, SolveStats};
 use super::{GradError, GradOptions, GradOutput};
 
 /// `adjoint` on one group.
-pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradError> {
+pub fn gradient<T: GradFloat>(
+    g: &Group<'_, T>,
+    opts: &GradOptions,
+) -> Result<GradOutput, GradError> {
     let (m, p, k_obs) = (g.dim(), g.n_params(), g.n_obs());
     let mut out = g.empty_output();
     let system = Arc::new(g.field());
     let mut y = g.y0.clone();
-    let mut obs_states = vec![0.0; k_obs * m];
-    let mut obs_grads = vec![0.0; k_obs * m];
+    let mut obs_states = vec![T::zero(); k_obs * m];
+    let mut obs_grads = vec![T::zero(); k_obs * m];
     let mut fwd = SolveStats::default();
     for (k, seg) in g.ends.windows(2).enumerate() {
         let s = forward::run_segment(
@@ -44,17 +49,16 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
         );
     }
     let config = opts.adjoint_solver.as_ref().unwrap_or(&g.problem.solver);
-    let mut u = vec![0.0; 2 * m + p];
+    let mut u = vec![T::zero(); 2 * m + p];
     let mut back = SolveStats::default();
     for k in (0..k_obs).rev() {
         u[..m].copy_from_slice(&obs_states[k * m..(k + 1) * m]);
-        for (a, gl) in u[m..2 * m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
+        for (a, &gl) in u[m..2 * m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
             *a += gl;
         }
         let (t_start, t_end) = (g.ends[k], g.ends[k + 1]);
         let field = Arc::new(AdjointField {
-            mlp: g.mlp.clone(),
-            n: g.samples.len(),
+            field: g.field(),
             t_ref: t_end,
             source: StateSource::Backsolve,
         });
@@ -65,14 +69,14 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
     let recon = u[..m]
         .iter()
         .zip(&g.y0)
-        .map(|(a, b)| (a - b).abs())
+        .map(|(&a, &b)| (a - b).to_f64().abs())
         .fold(0.0, f64::max);
-    out.grad.copy_from_slice(&u[2 * m..]);
+    super::backprop::widen_into(&u[2 * m..], &mut out.grad);
     out.nfe_forward = fwd.nfev;
     out.nfe_backward = back.nfev;
     out.steps_accepted = fwd.accepted + back.accepted;
     out.steps_rejected = fwd.rejected + back.rejected;
-    out.stored_bytes = (u.len() + obs_states.len() + obs_grads.len()) * 8;
+    out.stored_bytes = (u.len() + obs_states.len() + obs_grads.len()) * T::BYTES;
     out.reconstruction_error = Some(recon);
     out.warnings = fwd.warnings;
     for w in back.warnings {

@@ -9,14 +9,18 @@
 //! every stage input. The reverse sweep of [`tableau::step_vjp`] runs through the tape
 //! backwards. Step sizes are constants of the discrete map (the controller is not
 //! differentiated), as in torchdiffeq's and diffrax's discretise-then-optimise gradients.
+//!
+//! Generic over the group's float type `T` (f64, the reference, or f32): the tape, the
+//! adjoints and θ̄ are `T`; θ̄ is widened to f64 in the [`GradOutput`].
 
 use std::sync::Arc;
 
 use super::batch::Group;
-use super::field::FieldWork;
+use super::field::{FieldWork, GradFloat};
 use super::forward::{self, Schedule, SolveStats};
 use super::tableau::{self, RkWork};
 use super::{GradError, GradOutput};
+use crate::nn::Real;
 
 /// How backprop gets its tape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,8 +35,8 @@ pub enum TapeKind {
 
 impl TapeKind {
     /// The fastest kind that applies to this group.
-    pub fn for_group(g: &Group<'_>) -> Self {
-        if super::tape::applies(&g.mlp, g.samples.len(), &g.problem.solver) {
+    pub fn for_group<T: Real>(g: &Group<'_, T>) -> Self {
+        if super::tape::applies::<T>(&g.mlp, g.samples.len(), &g.problem.solver) {
             TapeKind::Activations
         } else if g.problem.solver.method == crate::solver::Method::Dopri5 {
             TapeKind::StageInputs
@@ -43,32 +47,43 @@ impl TapeKind {
 }
 
 /// `backprop` on one group.
-pub fn gradient(g: &Group<'_>) -> Result<GradOutput, GradError> {
+pub fn gradient<T: GradFloat>(g: &Group<'_, T>) -> Result<GradOutput, GradError> {
     gradient_with(g, TapeKind::for_group(g))
+}
+
+/// Adds θ̄ (in `T`) to the output's f64 gradient.
+pub(crate) fn widen_into<T: Real>(gtheta: &[T], out: &mut [f64]) {
+    for (o, &v) in out.iter_mut().zip(gtheta) {
+        *o += v.to_f64();
+    }
 }
 
 /// `backprop` on one group with the tape taken as `kind` says (`Activations` and
 /// `StageInputs` need dopri5; otherwise they fall back to `Replay`).
-pub fn gradient_with(g: &Group<'_>, kind: TapeKind) -> Result<GradOutput, GradError> {
+pub fn gradient_with<T: GradFloat>(
+    g: &Group<'_, T>,
+    kind: TapeKind,
+) -> Result<GradOutput, GradError> {
     let dopri = g.problem.solver.method == crate::solver::Method::Dopri5;
+    let bytes = T::BYTES;
     if kind == TapeKind::Activations && dopri {
-        let mut tape =
-            super::tape::record(&g.mlp, g.samples.len(), &g.ends, &g.y0, &g.problem.solver)?;
+        let mut tape = super::tape::record(&g.field(), &g.ends, &g.y0, &g.problem.solver)?;
         let mut out = g.empty_output();
         let obs_grads = observe_states(g, &tape.obs_states, &mut out);
-        out.nfe_backward = tape.sweep(&g.mlp, &obs_grads, &mut out.grad);
+        let mut gtheta = vec![T::zero(); g.n_params()];
+        out.nfe_backward = tape.sweep(&obs_grads, &mut gtheta);
+        widen_into(&gtheta, &mut out.grad);
         out.nfe_forward = tape.stats.nfev;
         out.steps_accepted = tape.stats.accepted;
         out.steps_rejected = tape.stats.rejected;
-        out.stored_bytes = tape.stored_bytes() + obs_grads.len() * 8;
+        out.stored_bytes = tape.stored_bytes() + obs_grads.len() * bytes;
         out.warnings = tape.stats.warnings.clone();
         return Ok(out);
     }
-    let field: Arc<dyn crate::problem::OdeSystem> = Arc::new(g.field());
     let recorded = if kind == TapeKind::Replay {
         None
     } else {
-        forward::schedule_recorded(field, &g.ends, &g.y0, &g.problem.solver)?
+        forward::schedule_recorded(Arc::new(g.field()), &g.ends, &g.y0, &g.problem.solver)?
     };
     if let Some((schedule, stats, tape, obs_states)) = recorded {
         let mut out = g.empty_output();
@@ -79,7 +94,7 @@ pub fn gradient_with(g: &Group<'_>, kind: TapeKind) -> Result<GradOutput, GradEr
         out.steps_accepted = stats.accepted;
         out.steps_rejected = stats.rejected;
         out.stored_bytes =
-            (tape.len() + obs_grads.len() + obs_states.len()) * 8 + schedule.stored_bytes();
+            (tape.len() + obs_grads.len() + obs_states.len()) * bytes + schedule.stored_bytes();
         out.warnings = stats.warnings;
         return Ok(out);
     }
@@ -90,9 +105,9 @@ pub fn gradient_with(g: &Group<'_>, kind: TapeKind) -> Result<GradOutput, GradEr
 
 /// The loss terms at the observation states (`K · m`, in order): their sum added to
 /// `out.loss`, read-out gradients to `out`; returns every observation's `∂L/∂Y` (`K · m`).
-fn observe_states(g: &Group<'_>, obs_states: &[f64], out: &mut GradOutput) -> Vec<f64> {
+fn observe_states<T: Real>(g: &Group<'_, T>, obs_states: &[T], out: &mut GradOutput) -> Vec<T> {
     let m = g.dim();
-    let mut obs_grads = vec![0.0; g.n_obs() * m];
+    let mut obs_grads = vec![T::zero(); g.n_obs() * m];
     for k in 0..g.n_obs() {
         out.loss += g.loss_at(
             k,
@@ -105,11 +120,11 @@ fn observe_states(g: &Group<'_>, obs_states: &[f64], out: &mut GradOutput) -> Ve
 }
 
 /// Adds `∂L/∂Y` of every observation reached after `i` steps to `ybar`.
-pub(crate) fn inject(schedule: &Schedule, i: usize, obs_grads: &[f64], ybar: &mut [f64]) {
+pub(crate) fn inject<T: Real>(schedule: &Schedule, i: usize, obs_grads: &[T], ybar: &mut [T]) {
     let m = ybar.len();
     for (k, &e) in schedule.obs_end.iter().enumerate() {
         if e == i {
-            for (a, b) in ybar.iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
+            for (a, &b) in ybar.iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
                 *a += b;
             }
         }
@@ -117,12 +132,12 @@ pub(crate) fn inject(schedule: &Schedule, i: usize, obs_grads: &[f64], ybar: &mu
 }
 
 /// Evaluates the loss terms of every observation reached after `i` steps at state `y`.
-pub(crate) fn observe(
-    g: &Group<'_>,
+pub(crate) fn observe<T: Real>(
+    g: &Group<'_, T>,
     schedule: &Schedule,
     i: usize,
-    y: &[f64],
-    obs_grads: &mut [f64],
+    y: &[T],
+    obs_grads: &mut [T],
     out: &mut GradOutput,
 ) {
     let m = y.len();
@@ -140,19 +155,20 @@ pub(crate) fn observe(
 
 /// The reverse sweep through the tape of `schedule` (stage inputs of every step, `steps·s·m`),
 /// injecting the observations' `∂L/∂Y`; adds θ̄ to `out.grad` and returns the VJPs spent.
-fn sweep(
-    g: &Group<'_>,
+fn sweep<T: GradFloat>(
+    g: &Group<'_, T>,
     schedule: &Schedule,
-    tape: &[f64],
-    obs_grads: &[f64],
+    tape: &[T],
+    obs_grads: &[T],
     out: &mut GradOutput,
 ) -> u64 {
     let field = g.field();
     let tab = &schedule.tableau;
     let (m, s) = (g.dim(), tab.stages());
-    let mut rk = RkWork::new(s, m);
-    let mut work = FieldWork::new(&g.mlp);
-    let mut ybar = vec![0.0; m];
+    let mut rk = RkWork::<T>::new(s, m);
+    let mut work = FieldWork::<T>::new(&g.mlp);
+    let mut ybar = vec![T::zero(); m];
+    let mut gtheta = vec![T::zero(); g.n_params()];
     let mut nfe_back = 0;
     for (i, &(t, h)) in schedule.steps.iter().enumerate().rev() {
         inject(schedule, i + 1, obs_grads, &mut ybar);
@@ -163,28 +179,33 @@ fn sweep(
             h,
             &tape[i * s * m..(i + 1) * s * m],
             &mut ybar,
-            &mut out.grad,
+            &mut gtheta,
             &mut rk.kbar,
             &mut rk.vy,
             &mut work,
         );
     }
+    widen_into(&gtheta, &mut out.grad);
     nfe_back
 }
 
 /// The backprop gradient of the discrete map given by `schedule` (the steps of a forward solve
 /// whose totals are `stats`).
-pub fn on_schedule(g: &Group<'_>, schedule: &Schedule, stats: &SolveStats) -> GradOutput {
+pub fn on_schedule<T: GradFloat>(
+    g: &Group<'_, T>,
+    schedule: &Schedule,
+    stats: &SolveStats,
+) -> GradOutput {
     let field = g.field();
     let tab = &schedule.tableau;
     let (m, s, n) = (g.dim(), tab.stages(), schedule.steps.len());
     let mut out = g.empty_output();
-    let mut tape = vec![0.0; n * s * m];
-    let mut obs_grads = vec![0.0; g.n_obs() * m];
+    let mut tape = vec![T::zero(); n * s * m];
+    let mut obs_grads = vec![T::zero(); g.n_obs() * m];
     let mut y = g.y0.clone();
-    let mut y_new = vec![0.0; m];
-    let mut rk = RkWork::new(s, m);
-    let mut work = FieldWork::new(&g.mlp);
+    let mut y_new = vec![T::zero(); m];
+    let mut rk = RkWork::<T>::new(s, m);
+    let mut work = FieldWork::<T>::new(&g.mlp);
     let mut nfe_replay = 0;
     observe(g, schedule, 0, &y, &mut obs_grads, &mut out);
     for (i, &(t, h)) in schedule.steps.iter().enumerate() {
@@ -207,7 +228,7 @@ pub fn on_schedule(g: &Group<'_>, schedule: &Schedule, stats: &SolveStats) -> Gr
     out.nfe_backward = nfe_back;
     out.steps_accepted = stats.accepted;
     out.steps_rejected = stats.rejected;
-    out.stored_bytes = (tape.len() + obs_grads.len()) * 8 + schedule.stored_bytes();
+    out.stored_bytes = (tape.len() + obs_grads.len()) * T::BYTES + schedule.stored_bytes();
     out.warnings = stats.warnings.clone();
     out
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::field::StackedMlp;
+use super::field::{GradFloat, StackedMlp};
 use super::{GradError, GradOptions, GradOutput, GradProblem};
-use crate::nn::Mlp;
+use crate::nn::{Mlp, Real};
 
 /// How a batch is stepped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,20 +39,23 @@ impl BatchSteps {
     }
 }
 
-/// Samples integrated as one stacked state.
+/// Samples integrated as one stacked state, in the float type `T` (f64, the reference, or
+/// f32): the state, θ and everything a method derives from them are `T`; the times are f64.
 #[derive(Clone, Debug)]
-pub struct Group<'a> {
+pub struct Group<'a, T = f64> {
     pub problem: &'a GradProblem,
     pub mlp: Arc<Mlp>,
+    /// θ rounded to `T` (shared by the groups).
+    pub params: Arc<[T]>,
     /// Batch indices of the samples, in stacking order.
     pub samples: Vec<usize>,
     /// Stacked initial state.
-    pub y0: Vec<f64>,
+    pub y0: Vec<T>,
     /// `[t0, τ_1, …, τ_K]`.
     pub ends: Vec<f64>,
 }
 
-impl Group<'_> {
+impl<T: Real> Group<'_, T> {
     /// Stacked state dimension m = n·d.
     pub fn dim(&self) -> usize {
         self.y0.len()
@@ -62,9 +65,10 @@ impl Group<'_> {
         self.mlp.n_params()
     }
 
-    pub fn field(&self) -> StackedMlp {
+    pub fn field(&self) -> StackedMlp<T> {
         StackedMlp {
             mlp: self.mlp.clone(),
+            params: self.params.clone(),
             n: self.samples.len(),
         }
     }
@@ -75,17 +79,29 @@ impl Group<'_> {
     }
 
     /// The loss term of observation k at the stacked state `y`: its value, `∂L/∂Y` into `g`,
-    /// read-out gradient added to `readout_grad`.
+    /// read-out gradient added to `readout_grad`. The loss is evaluated in f64 from the state
+    /// (observations only, so the conversion is cheap), `∂L/∂Y` rounded to `T`.
     pub fn loss_at(
         &self,
         k: usize,
-        y: &[f64],
-        g: &mut [f64],
+        y: &[T],
+        g: &mut [T],
         readout_grad: Option<&mut [f64]>,
     ) -> f64 {
-        self.problem
-            .loss
-            .group_term(k, &self.samples, self.problem.y0.len(), y, g, readout_grad)
+        let y64: Vec<f64> = y.iter().map(|&v| v.to_f64()).collect();
+        let mut g64 = vec![0.0; g.len()];
+        let value = self.problem.loss.group_term(
+            k,
+            &self.samples,
+            self.problem.y0.len(),
+            &y64,
+            &mut g64,
+            readout_grad,
+        );
+        for (o, v) in g.iter_mut().zip(g64) {
+            *o = T::of(v);
+        }
+        value
     }
 
     /// An output with zeroed gradients of the right lengths.
@@ -145,15 +161,26 @@ fn shared_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, GradError> {
     Ok(pool)
 }
 
-/// Runs `method` on every group of `p` and sums the results. With `opts.threads > 1`,
-/// per-sample groups run in parallel; one shared group splits its rows (the batched layer
-/// products) over the threads instead.
+/// Runs `method` on every group of `p` and sums the results (f64, the reference; see
+/// [`run_groups_as`]).
 pub fn run_groups(
     p: &GradProblem,
     opts: &GradOptions,
     method: impl Fn(&Group<'_>) -> Result<GradOutput, GradError> + Sync,
 ) -> Result<GradOutput, GradError> {
+    run_groups_as::<f64>(p, opts, method)
+}
+
+/// Runs `method` on every group of `p` in the float type `T` and sums the results. With
+/// `opts.threads > 1`, per-sample groups run in parallel; one shared group splits its rows (the
+/// batched layer products) over the threads instead.
+pub fn run_groups_as<T: GradFloat>(
+    p: &GradProblem,
+    opts: &GradOptions,
+    method: impl Fn(&Group<'_, T>) -> Result<GradOutput, GradError> + Sync,
+) -> Result<GradOutput, GradError> {
     let mlp = Arc::new(p.mlp.clone());
+    let params: Arc<[T]> = p.mlp.params_as::<T>().into();
     let ends = p.segment_ends();
     let groups: Vec<Vec<usize>> = match p.batch_steps {
         BatchSteps::Shared => vec![(0..p.y0.len()).collect()],
@@ -162,9 +189,10 @@ pub fn run_groups(
     let make = |samples: &Vec<usize>| Group {
         problem: p,
         mlp: mlp.clone(),
+        params: params.clone(),
         y0: samples
             .iter()
-            .flat_map(|&b| p.y0[b].iter().copied())
+            .flat_map(|&b| p.y0[b].iter().map(|&v| T::of(v)))
             .collect(),
         samples: samples.clone(),
         ends: ends.clone(),

@@ -13,15 +13,18 @@
 
 use std::sync::Arc;
 
-use super::backprop::{inject, observe};
+use super::backprop::{inject, observe, widen_into};
 use super::batch::Group;
-use super::field::FieldWork;
+use super::field::{FieldWork, GradFloat};
 use super::forward;
 use super::tableau::{self, RkWork};
 use super::{GradError, GradOutput};
 
-/// `checkpoint` on one group with `k` checkpoints (default ⌈√N⌉).
-pub fn gradient(g: &Group<'_>, k: Option<usize>) -> Result<GradOutput, GradError> {
+/// `checkpoint` on one group with `k` checkpoints (default ⌈√N⌉), in the group's float type.
+pub fn gradient<T: GradFloat>(
+    g: &Group<'_, T>,
+    k: Option<usize>,
+) -> Result<GradOutput, GradError> {
     let (schedule, stats) =
         forward::schedule(Arc::new(g.field()), &g.ends, &g.y0, &g.problem.solver)?;
     let field = g.field();
@@ -33,13 +36,14 @@ pub fn gradient(g: &Group<'_>, k: Option<usize>) -> Result<GradOutput, GradError
     let stride = n.div_ceil(n_ck).max(1);
     let n_chunks = n.div_ceil(stride);
     let mut out = g.empty_output();
-    let mut checkpoints = vec![0.0; n_chunks * m];
-    let mut tape = vec![0.0; stride * s * m];
-    let mut obs_grads = vec![0.0; g.n_obs() * m];
+    let mut checkpoints = vec![T::zero(); n_chunks * m];
+    let mut tape = vec![T::zero(); stride * s * m];
+    let mut obs_grads = vec![T::zero(); g.n_obs() * m];
+    let mut gtheta = vec![T::zero(); g.n_params()];
     let mut y = g.y0.clone();
-    let mut y_new = vec![0.0; m];
-    let mut rk = RkWork::new(s, m);
-    let mut work = FieldWork::new(&g.mlp);
+    let mut y_new = vec![T::zero(); m];
+    let mut rk = RkWork::<T>::new(s, m);
+    let mut work = FieldWork::<T>::new(&g.mlp);
     let mut nfe_replay = 0;
     observe(g, &schedule, 0, &y, &mut obs_grads, &mut out);
     for (i, &(t, h)) in schedule.steps.iter().enumerate() {
@@ -61,7 +65,7 @@ pub fn gradient(g: &Group<'_>, k: Option<usize>) -> Result<GradOutput, GradError
         std::mem::swap(&mut y, &mut y_new);
         observe(g, &schedule, i + 1, &y, &mut obs_grads, &mut out);
     }
-    let mut ybar = vec![0.0; m];
+    let mut ybar = vec![T::zero(); m];
     let mut nfe_back = 0;
     for c in (0..n_chunks).rev() {
         let (start, end) = (c * stride, ((c + 1) * stride).min(n));
@@ -93,19 +97,20 @@ pub fn gradient(g: &Group<'_>, k: Option<usize>) -> Result<GradOutput, GradError
                 h,
                 &tape[j * s * m..(j + 1) * s * m],
                 &mut ybar,
-                &mut out.grad,
+                &mut gtheta,
                 &mut rk.kbar,
                 &mut rk.vy,
                 &mut work,
             );
         }
     }
+    widen_into(&gtheta, &mut out.grad);
     out.nfe_forward = stats.nfev + nfe_replay;
     out.nfe_backward = nfe_back;
     out.steps_accepted = stats.accepted;
     out.steps_rejected = stats.rejected;
     out.stored_bytes =
-        (checkpoints.len() + tape.len() + obs_grads.len()) * 8 + schedule.stored_bytes();
+        (checkpoints.len() + tape.len() + obs_grads.len()) * T::BYTES + schedule.stored_bytes();
     out.warnings = stats.warnings;
     Ok(out)
 }

@@ -3,36 +3,76 @@
 //!
 //! A group of n samples of dimension d is one state `Y = [y_1 | … | y_n]` of dimension m = n·d
 //! with `F(t, Y)_b = MLP(t, y_b)`. The same types implement [`Field`] (explicit stepping with
-//! caller scratch, used to replay steps) and [`OdeSystem`] (integration by the solvers of
+//! caller scratch, used to replay steps) and [`Rhs`] (integration by the solvers of
 //! [`crate::solver`], with thread-local scratch).
+//!
+//! Precision: the stacked fields are generic over the float type `T` ([`GradFloat`]: f64, the
+//! reference, or f32): states, stages, activations, VJPs and θ-gradients are `T`; time stays
+//! f64 (rounded to `T` where it enters the network). The per-sample Jacobians of
+//! [`SensitivityField`] are f64 only.
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use super::chebyshev::ChebInterp;
-use crate::nn::{BatchWork, BatchedMlp, Mlp, MlpWork};
-use crate::problem::OdeSystem;
+use crate::nn::{BatchWork, BatchedMlp, Mlp, MlpWork, Real};
+use crate::solver::{Rhs, Scalar};
 
-/// Scratch for one field evaluation: per-sample buffers, and the batched workspaces
+/// A float type the gradient methods run in: f64 (the reference) or f32. Holds the
+/// per-thread scratch of each type.
+pub trait GradFloat: Scalar {
+    /// This thread's field scratch in this type.
+    fn field_work() -> &'static LocalKey<RefCell<FieldWork<Self>>>;
+    /// This thread's spare tape buffer ([`super::tape`]).
+    fn spare_tape() -> &'static LocalKey<RefCell<Vec<Self>>>;
+}
+
+thread_local! {
+    static WORK_F64: RefCell<FieldWork<f64>> = RefCell::new(FieldWork::default());
+    static WORK_F32: RefCell<FieldWork<f32>> = RefCell::new(FieldWork::default());
+    static SPARE_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    static SPARE_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl GradFloat for f64 {
+    fn field_work() -> &'static LocalKey<RefCell<FieldWork<f64>>> {
+        &WORK_F64
+    }
+    fn spare_tape() -> &'static LocalKey<RefCell<Vec<f64>>> {
+        &SPARE_F64
+    }
+}
+
+impl GradFloat for f32 {
+    fn field_work() -> &'static LocalKey<RefCell<FieldWork<f32>>> {
+        &WORK_F32
+    }
+    fn spare_tape() -> &'static LocalKey<RefCell<Vec<f32>>> {
+        &SPARE_F32
+    }
+}
+
+/// Scratch for one field evaluation: per-sample buffers (f64), and the batched workspaces
 /// ([`BatchWork`]: one for the whole group, one per row block when the batch is split over
-/// threads). Allocated once per solve or per thread and reused: evaluations do not allocate
-/// once the buffers fit the group.
+/// threads) in the field's float type `T`. Allocated once per solve or per thread and reused:
+/// evaluations do not allocate once the buffers fit the group.
 #[derive(Clone, Debug, Default)]
-pub struct FieldWork {
+pub struct FieldWork<T = f64> {
     pub mlp: MlpWork,
     /// Batched workspace for the whole group on this thread.
-    pub batch: BatchWork<f64>,
+    pub batch: BatchWork<T>,
     /// Batched workspaces of the row blocks (see [`super::batch::row_threads`]).
-    pub blocks: Vec<BatchWork<f64>>,
-    f: Vec<f64>,
-    vy: Vec<f64>,
+    pub blocks: Vec<BatchWork<T>>,
+    f: Vec<T>,
     jy: Vec<f64>,
     jtheta: Vec<f64>,
-    y: Vec<f64>,
+    y: Vec<T>,
+    y64: Vec<f64>,
     scratch: Vec<f64>,
 }
 
-impl FieldWork {
+impl<T: Real> FieldWork<T> {
     pub fn new(mlp: &Mlp) -> Self {
         let mut w = Self::default();
         w.ensure(mlp);
@@ -43,8 +83,7 @@ impl FieldWork {
         self.mlp.ensure(mlp);
         let (d, p) = (mlp.dim(), mlp.n_params());
         if self.f.len() < d {
-            self.f.resize(d, 0.0);
-            self.vy.resize(d, 0.0);
+            self.f.resize(d, T::zero());
             self.jy.resize(d * d, 0.0);
         }
         if self.jtheta.len() < d * p {
@@ -56,69 +95,80 @@ impl FieldWork {
     }
 }
 
-thread_local! {
-    static WORK: RefCell<FieldWork> = RefCell::new(FieldWork::default());
-}
-
-/// Runs `f` with this thread's scratch sized for `mlp`.
-fn with_work<R>(mlp: &Mlp, f: impl FnOnce(&mut FieldWork) -> R) -> R {
-    WORK.with(|cell| {
+/// Runs `f` with this thread's scratch in `T` sized for `mlp`.
+fn with_work<T: GradFloat, R>(mlp: &Mlp, f: impl FnOnce(&mut FieldWork<T>) -> R) -> R {
+    T::field_work().with(|cell| {
         let mut w = cell.borrow_mut();
         w.ensure(mlp);
         f(&mut w)
     })
 }
 
-/// A right-hand side evaluated with caller scratch.
-pub trait Field {
+/// A right-hand side evaluated with caller scratch, over states of float type `T`.
+pub trait Field<T = f64> {
     fn dim(&self) -> usize;
-    fn eval(&self, t: f64, y: &[f64], out: &mut [f64], work: &mut FieldWork);
+    fn eval(&self, t: f64, y: &[T], out: &mut [T], work: &mut FieldWork<T>);
 }
 
 /// A field with a vector-Jacobian product.
-pub trait FieldVjp: Field {
+pub trait FieldVjp<T = f64>: Field<T> {
     /// `vy = vᵀ ∂F/∂Y` (overwritten) and `gtheta += vᵀ ∂F/∂θ`.
     fn vjp(
         &self,
         t: f64,
-        y: &[f64],
-        v: &[f64],
-        vy: &mut [f64],
-        gtheta: &mut [f64],
-        work: &mut FieldWork,
+        y: &[T],
+        v: &[T],
+        vy: &mut [T],
+        gtheta: &mut [T],
+        work: &mut FieldWork<T>,
     );
 }
 
-/// `F(t, Y)_b = MLP(t, y_b)` for n stacked samples.
+/// `F(t, Y)_b = MLP(t, y_b)` for n stacked samples, with θ in `T` (`params`, rounded once).
 #[derive(Clone, Debug)]
-pub struct StackedMlp {
+pub struct StackedMlp<T = f64> {
     pub mlp: Arc<Mlp>,
+    /// θ in `T` (the network's parameters, rounded).
+    pub params: Arc<[T]>,
     pub n: usize,
 }
 
-impl Field for StackedMlp {
+impl<T: Real> StackedMlp<T> {
+    /// The field of `n` stacked samples of `mlp`, θ rounded to `T`.
+    pub fn new(mlp: Arc<Mlp>, n: usize) -> Self {
+        let params = mlp.params_as::<T>().into();
+        Self { mlp, params, n }
+    }
+
+    /// The batched network in `T`.
+    pub fn net(&self) -> BatchedMlp<'_, T> {
+        BatchedMlp::new(&self.mlp, &self.params)
+    }
+}
+
+impl<T: Real> Field<T> for StackedMlp<T> {
     fn dim(&self) -> usize {
         self.n * self.mlp.dim()
     }
 
-    fn eval(&self, t: f64, y: &[f64], out: &mut [f64], work: &mut FieldWork) {
-        let net = self.mlp.batched();
+    fn eval(&self, t: f64, y: &[T], out: &mut [T], work: &mut FieldWork<T>) {
+        let net = self.net();
         match row_blocks(&self.mlp, self.n, work) {
-            Some(blocks) => net.forward_par(t, y, out, blocks),
-            None => net.forward(t, y, out, &mut work.batch, false),
+            Some(blocks) => net.forward_par(T::of(t), y, out, blocks),
+            None => net.forward(T::of(t), y, out, &mut work.batch, false),
         }
     }
 }
 
 /// The row-block workspaces when this thread splits `n` rows over threads
 /// ([`super::batch::row_threads`] > 1 and the batch large enough), else `None`.
-fn row_blocks<'w>(
+fn row_blocks<'w, T: Real>(
     mlp: &Mlp,
     n: usize,
-    work: &'w mut FieldWork,
-) -> Option<&'w mut [BatchWork<f64>]> {
+    work: &'w mut FieldWork<T>,
+) -> Option<&'w mut [BatchWork<T>]> {
     let threads = super::batch::row_threads();
-    let blocks = BatchedMlp::<f64>::blocks(n, threads);
+    let blocks = BatchedMlp::<T>::blocks(n, threads);
     if blocks < 2 {
         return None;
     }
@@ -135,50 +185,50 @@ fn row_blocks<'w>(
 /// `F(Y)` into `f_out`, `vᵀ∂F/∂Y` into `vy` and `vᵀ∂F/∂θ` added to `gtheta` for n stacked
 /// samples: one batched VJP, split over row blocks when this thread has row threads.
 #[allow(clippy::too_many_arguments)]
-fn stacked_vjp(
-    mlp: &Mlp,
-    n: usize,
+fn stacked_vjp<T: Real>(
+    field: &StackedMlp<T>,
     t: f64,
-    y: &[f64],
-    v: &[f64],
-    f_out: &mut [f64],
-    vy: &mut [f64],
-    gtheta: &mut [f64],
-    work: &mut FieldWork,
+    y: &[T],
+    v: &[T],
+    f_out: &mut [T],
+    vy: &mut [T],
+    gtheta: &mut [T],
+    work: &mut FieldWork<T>,
 ) {
-    let net = mlp.batched();
-    match row_blocks(mlp, n, work) {
-        Some(blocks) => net.vjp_par(t, y, v, 1.0, f_out, vy, gtheta, blocks),
-        None => net.vjp(t, y, v, 1.0, f_out, vy, gtheta, &mut work.batch),
+    let net = field.net();
+    let (t, one) = (T::of(t), T::one());
+    match row_blocks(&field.mlp, field.n, work) {
+        Some(blocks) => net.vjp_par(t, y, v, one, f_out, vy, gtheta, blocks),
+        None => net.vjp(t, y, v, one, f_out, vy, gtheta, &mut work.batch),
     }
 }
 
-impl FieldVjp for StackedMlp {
+impl<T: Real> FieldVjp<T> for StackedMlp<T> {
     fn vjp(
         &self,
         t: f64,
-        y: &[f64],
-        v: &[f64],
-        vy: &mut [f64],
-        gtheta: &mut [f64],
-        work: &mut FieldWork,
+        y: &[T],
+        v: &[T],
+        vy: &mut [T],
+        gtheta: &mut [T],
+        work: &mut FieldWork<T>,
     ) {
         let m = y.len();
         let mut f = std::mem::take(&mut work.f);
         if f.len() < m {
-            f.resize(m, 0.0);
+            f.resize(m, T::zero());
         }
-        stacked_vjp(&self.mlp, self.n, t, y, v, &mut f[..m], vy, gtheta, work);
+        stacked_vjp(self, t, y, v, &mut f[..m], vy, gtheta, work);
         work.f = f;
     }
 }
 
-impl OdeSystem for StackedMlp {
+impl<T: GradFloat> Rhs<T> for StackedMlp<T> {
     fn dim(&self) -> usize {
         Field::dim(self)
     }
 
-    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+    fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]) {
         with_work(&self.mlp, |w| self.eval(t, y, dydt, w));
     }
 }
@@ -229,7 +279,7 @@ impl Field for SensitivityField {
     }
 }
 
-impl OdeSystem for SensitivityField {
+impl Rhs<f64> for SensitivityField {
     fn dim(&self) -> usize {
         Field::dim(self)
     }
@@ -249,51 +299,53 @@ pub enum StateSource {
 }
 
 /// `(y, a, dy/ds, da/ds, dg/ds)` views of an adjoint state and its derivative.
-type AdjointParts<'a> = (
-    &'a [f64],
-    &'a [f64],
-    Option<&'a mut [f64]>,
-    &'a mut [f64],
-    &'a mut [f64],
+type AdjointParts<'a, T> = (
+    &'a [T],
+    &'a [T],
+    Option<&'a mut [T]>,
+    &'a mut [T],
+    &'a mut [T],
 );
 
 /// The adjoint system in reversed time `s = t_ref − t` (so the solvers integrate forwards):
 /// `dY/ds = −F(t, Y)`, `da/ds = aᵀ ∂F/∂Y`, `dg/ds = aᵀ ∂F/∂θ` (irdm eqs. 3, 5, 6; adjoint-
 /// sensitivity.md Algorithm 1, with the sign of time flipped). After integrating to
 /// `s = t_ref − t0`, `a = ∂L/∂Y(t0)` and `g = dL/dθ` (contributions of this segment).
+/// Generic over the float type `T` of `[Y | a | g]` (the Chebyshev grid is f64; its values are
+/// rounded to `T`).
 #[derive(Clone, Debug)]
-pub struct AdjointField {
-    pub mlp: Arc<Mlp>,
-    pub n: usize,
+pub struct AdjointField<T = f64> {
+    /// The forward field (network and θ in `T`).
+    pub field: StackedMlp<T>,
     pub t_ref: f64,
     pub source: StateSource,
 }
 
-impl AdjointField {
+impl<T: Real> AdjointField<T> {
     pub fn state_dim(&self) -> usize {
-        self.n * self.mlp.dim()
+        self.field.n * self.field.mlp.dim()
     }
 }
 
-impl Field for AdjointField {
+impl<T: Real> Field<T> for AdjointField<T> {
     fn dim(&self) -> usize {
         let m = self.state_dim();
         let extra = match self.source {
             StateSource::Backsolve => m,
             StateSource::Interpolated(_) => 0,
         };
-        extra + m + self.mlp.n_params()
+        extra + m + self.field.mlp.n_params()
     }
 
-    fn eval(&self, s: f64, u: &[f64], out: &mut [f64], work: &mut FieldWork) {
+    fn eval(&self, s: f64, u: &[T], out: &mut [T], work: &mut FieldWork<T>) {
         let m = self.state_dim();
         let t = self.t_ref - s;
         let mut f = std::mem::take(&mut work.f);
         if f.len() < m {
-            f.resize(m, 0.0);
+            f.resize(m, T::zero());
         }
         let mut ybuf = std::mem::take(&mut work.y);
-        let (y, a, dy, da, dg): AdjointParts<'_> = match &self.source {
+        let (y, a, dy, da, dg): AdjointParts<'_, T> = match &self.source {
             StateSource::Backsolve => {
                 let (y, rest) = u.split_at(m);
                 let (dy, rest_out) = out.split_at_mut(m);
@@ -302,17 +354,23 @@ impl Field for AdjointField {
             }
             StateSource::Interpolated(interp) => {
                 if ybuf.len() < m {
-                    ybuf.resize(m, 0.0);
+                    ybuf.resize(m, T::zero());
                 }
-                interp.eval_into(t, &mut ybuf[..m]);
+                if work.y64.len() < m {
+                    work.y64.resize(m, 0.0);
+                }
+                interp.eval_into(t, &mut work.y64[..m]);
+                for (o, &v) in ybuf[..m].iter_mut().zip(&work.y64[..m]) {
+                    *o = T::of(v);
+                }
                 let (da, dg) = out.split_at_mut(m);
                 (&ybuf[..m], &u[..m], None, da, dg)
             }
         };
-        dg.fill(0.0);
-        stacked_vjp(&self.mlp, self.n, t, y, a, &mut f[..m], da, dg, work);
+        dg.fill(T::zero());
+        stacked_vjp(&self.field, t, y, a, &mut f[..m], da, dg, work);
         if let Some(dy) = dy {
-            for (o, v) in dy.iter_mut().zip(&f[..m]) {
+            for (o, &v) in dy.iter_mut().zip(&f[..m]) {
                 *o = -v;
             }
         }
@@ -321,12 +379,12 @@ impl Field for AdjointField {
     }
 }
 
-impl OdeSystem for AdjointField {
+impl<T: GradFloat> Rhs<T> for AdjointField<T> {
     fn dim(&self) -> usize {
         Field::dim(self)
     }
 
-    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
-        with_work(&self.mlp, |w| self.eval(t, y, dydt, w));
+    fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]) {
+        with_work(&self.field.mlp, |w| self.eval(t, y, dydt, w));
     }
 }

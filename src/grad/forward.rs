@@ -1,13 +1,12 @@
 //! Forward solves of a group's stacked state with the solvers of [`crate::solver`], segment by
 //! segment between observation times, keeping only what the caller asks for (the solver's step
 //! records are dropped as they come, so a solve's memory does not grow with its steps).
-
-use std::sync::Arc;
+//! Generic over the state's float type `T` (f64 or f32; time and step sizes stay f64).
 
 use super::GradError;
 use super::tableau::Tableau;
-use crate::problem::{OdeSystem, Problem};
-use crate::solver::{self, SolverConfig, StepEvent, StepRecord};
+use crate::solver::common::Setup;
+use crate::solver::{self, Rhs, Scalar, SharedSystem, SolverConfig, StepEvent, StepRecord};
 
 /// Totals of one or more forward solves.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,28 +32,31 @@ impl SolveStats {
 
 /// Integrates `system` from `(t0, y)` to `t1`, overwriting `y` with the end state. Calls
 /// `on_accept(start_state, record)` for every accepted step.
-pub fn run_segment(
-    system: Arc<dyn OdeSystem>,
+pub fn run_segment<T: Scalar>(
+    system: SharedSystem<T>,
     t0: f64,
     t1: f64,
-    y: &mut [f64],
+    y: &mut [T],
     config: &SolverConfig,
-    mut on_accept: impl FnMut(&[f64], &StepRecord),
+    mut on_accept: impl FnMut(&[T], &StepRecord<T>),
 ) -> Result<SolveStats, GradError> {
-    let problem = Problem {
-        name: "grad".into(),
-        description: String::new(),
-        formula: Vec::new(),
-        components: Vec::new(),
-        params: Vec::new(),
-        t0,
-        t_end: t1,
-        y0: y.to_vec(),
-        system,
-        exact: None,
-    };
-    let mut stepper =
-        solver::stepper(&problem, config).map_err(|e| GradError::Invalid(e.to_string()))?;
+    if y.len() != system.dim() {
+        return Err(GradError::Invalid(format!(
+            "the state has {} components but the system has {}",
+            y.len(),
+            system.dim()
+        )));
+    }
+    if !(t0.is_finite() && t1.is_finite() && t1 > t0) {
+        return Err(GradError::Invalid(format!(
+            "the segment [{t0}, {t1}] must be finite with t1 > t0"
+        )));
+    }
+    if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+        return Err(GradError::Invalid(format!("y0[{i}] is not finite")));
+    }
+    let setup = Setup::of(system, t0, t1, y.to_vec(), config);
+    let mut stepper = solver::stepper_of(setup).map_err(|e| GradError::Invalid(e.to_string()))?;
     let mut stats = SolveStats::default();
     loop {
         match stepper.attempt() {
@@ -106,10 +108,10 @@ impl Schedule {
 
 /// Solves the group forward with `config` over the segments `ends = [t0, τ_1, …, τ_K]` and
 /// returns the propagating steps (sub-steps for rk4-doubling).
-pub fn schedule(
-    system: Arc<dyn OdeSystem>,
+pub fn schedule<T: Scalar>(
+    system: SharedSystem<T>,
     ends: &[f64],
-    y0: &[f64],
+    y0: &[T],
     config: &SolverConfig,
 ) -> Result<(Schedule, SolveStats), GradError> {
     let (tableau, split) = Tableau::for_method(config.method);
@@ -139,28 +141,28 @@ pub fn schedule(
 
 /// A recorded forward solve: the schedule, its totals, the tape of stage inputs
 /// (`steps · s · m`) and the state at every observation (`K · m`).
-pub type RecordedSolve = (Schedule, SolveStats, Vec<f64>, Vec<f64>);
+pub type RecordedSolve<T = f64> = (Schedule, SolveStats, Vec<T>, Vec<T>);
 
 /// Keeps the states at which a system is evaluated, for [`schedule_recorded`]: every rhs
 /// input since the last accepted step (the stage inputs of the attempt in progress).
-struct StageRecorder {
-    inner: Arc<dyn OdeSystem>,
-    calls: std::sync::Mutex<Vec<f64>>,
+struct StageRecorder<T> {
+    inner: SharedSystem<T>,
+    calls: std::sync::Mutex<Vec<T>>,
 }
 
-impl OdeSystem for StageRecorder {
+impl<T: Scalar> Rhs<T> for StageRecorder<T> {
     fn dim(&self) -> usize {
         self.inner.dim()
     }
 
-    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+    fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]) {
         self.inner.rhs(t, y, dydt);
         if let Ok(mut c) = self.calls.lock() {
             c.extend_from_slice(y);
         }
     }
 
-    fn diagnose(&self, t: f64, y: &[f64]) -> Option<String> {
+    fn diagnose(&self, t: f64, y: &[T]) -> Option<String> {
         self.inner.diagnose(t, y)
     }
 }
@@ -170,24 +172,24 @@ impl OdeSystem for StageRecorder {
 /// observation (`K · m`), with no replay. Dopri5 only (its attempt evaluates stages 2–6 and
 /// then f at the new point, so an accepted step's stage inputs are its start state and the
 /// five inputs before the last); `None` for the other solvers.
-pub fn schedule_recorded(
-    system: Arc<dyn OdeSystem>,
+pub fn schedule_recorded<T: Scalar>(
+    system: SharedSystem<T>,
     ends: &[f64],
-    y0: &[f64],
+    y0: &[T],
     config: &SolverConfig,
-) -> Result<Option<RecordedSolve>, GradError> {
+) -> Result<Option<RecordedSolve<T>>, GradError> {
     if config.method != solver::Method::Dopri5 {
         return Ok(None);
     }
     let (tableau, _) = Tableau::for_method(config.method);
     let s = tableau.stages();
     let m = y0.len();
-    let recorder = Arc::new(StageRecorder {
+    let recorder = std::sync::Arc::new(StageRecorder {
         inner: system,
         calls: std::sync::Mutex::new(Vec::new()),
     });
     let mut steps = Vec::new();
-    let mut tape: Vec<f64> = Vec::new();
+    let mut tape: Vec<T> = Vec::new();
     let mut obs_states = Vec::with_capacity(ends.len().saturating_sub(1) * m);
     let mut obs_end = Vec::with_capacity(ends.len().saturating_sub(1));
     let mut stats = SolveStats::default();

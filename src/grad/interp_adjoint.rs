@@ -71,8 +71,7 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
         }
         let (t_start, t_end) = (g.ends[k], g.ends[k + 1]);
         let field = Arc::new(AdjointField {
-            mlp: g.mlp.clone(),
-            n: g.samples.len(),
+            field: g.field(),
             t_ref: t_end,
             source: StateSource::Interpolated(interp.clone()),
         });

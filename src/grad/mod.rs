@@ -19,6 +19,13 @@
 //! The state of a *group* of samples is the samples' states back to back (see [`batch`]); with
 //! shared batch stepping the whole batch is one group (one ODE, one step size), with per-sample
 //! stepping each sample is its own group. Every method runs per group and the results are summed.
+//!
+//! Precision ([`Precision`], [`compute_with_precision`]): f64 is the default and the reference.
+//! `backprop`, `checkpoint` and `adjoint` also run in f32 through the same generic code
+//! ([`field::GradFloat`]): states, stages, activations, tapes, adjoints and θ̄ in f32; time, step
+//! sizes, the solver's error norm and the loss (evaluated at the observations from the f32
+//! state) in f64; the result is reported in f64. The other methods refuse f32 with
+//! [`GradError::Invalid`].
 
 pub mod adjoint;
 pub mod afge;
@@ -47,6 +54,43 @@ pub use loss::{Loss, LossKind, Readout};
 
 use crate::nn::Mlp;
 use crate::solver::SolverConfig;
+
+/// The float type a gradient is computed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Double precision: the default and the reference.
+    #[default]
+    F64,
+    F32,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 2] = [Precision::F64, Precision::F32];
+
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+
+    /// Parses a CLI name; the error names the known ones.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "f64" => Ok(Precision::F64),
+            "f32" => Ok(Precision::F32),
+            other => Err(format!("unknown precision '{other}' (known: f64, f32)")),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Every gradient method nodelab compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -105,6 +149,14 @@ impl GradMethod {
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the method runs in f32 as well as f64 ([`compute_with_precision`]).
+    pub fn supports_f32(self) -> bool {
+        matches!(
+            self,
+            GradMethod::Backprop | GradMethod::Checkpoint | GradMethod::Adjoint
+        )
     }
 
     /// The reversible fixed-step solvers (they ignore the configured forward solver).
@@ -314,13 +366,91 @@ pub fn check_options(
     Ok(())
 }
 
-/// Computes the loss and its gradient with `method`.
+/// Computes the loss and its gradient with `method` in f64 (the reference).
 pub fn compute(
     p: &GradProblem,
     method: GradMethod,
     opts: &GradOptions,
 ) -> Result<GradOutput, GradError> {
+    compute_with_precision(p, method, opts, Precision::F64)
+}
+
+/// Computes the loss and its gradient with `method` in `precision`. f32 runs the generic
+/// methods ([`GradMethod::supports_f32`]) in f32 and refuses the others; the forward solver
+/// must then be dopri5 or a fixed-step one (the zero-cost RK4 solvers are f64 only).
+pub fn compute_with_precision(
+    p: &GradProblem,
+    method: GradMethod,
+    opts: &GradOptions,
+    precision: Precision,
+) -> Result<GradOutput, GradError> {
     check_options(p, method, opts)?;
+    match precision {
+        Precision::F64 => compute_f64(p, method, opts),
+        Precision::F32 => {
+            check_f32(p, method, opts)?;
+            compute_as::<f32>(p, method, opts)
+        }
+    }
+}
+
+/// Why `method` cannot run in f32 on `p`, if it cannot.
+pub fn check_f32(p: &GradProblem, method: GradMethod, opts: &GradOptions) -> Result<(), GradError> {
+    if method == GradMethod::Fd {
+        return Err(GradError::Invalid(
+            "fd: f64 only — finite differences in f32 lose most digits".into(),
+        ));
+    }
+    if !method.supports_f32() {
+        return Err(GradError::Invalid(format!(
+            "{method}: f64 only (precision f32 runs backprop, checkpoint and adjoint)"
+        )));
+    }
+    let solvers = std::iter::once(&p.solver).chain(if method == GradMethod::Adjoint {
+        opts.adjoint_solver.as_ref()
+    } else {
+        None
+    });
+    for s in solvers {
+        if !matches!(
+            s.method,
+            crate::solver::Method::Dopri5
+                | crate::solver::Method::Rk4
+                | crate::solver::Method::Midpoint
+                | crate::solver::Method::Euler
+        ) {
+            return Err(GradError::Invalid(format!(
+                "{method} in f32: solver {} runs in f64 only; use dopri5, rk4, midpoint or euler",
+                s.method
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The float-generic methods in `T`.
+fn compute_as<T: field::GradFloat>(
+    p: &GradProblem,
+    method: GradMethod,
+    opts: &GradOptions,
+) -> Result<GradOutput, GradError> {
+    batch::run_groups_as::<T>(p, opts, |g| match method {
+        GradMethod::Backprop => backprop::gradient(g),
+        GradMethod::Checkpoint => checkpoint::gradient(g, opts.checkpoints),
+        GradMethod::Adjoint => adjoint::gradient(g, opts),
+        other => Err(GradError::Invalid(format!(
+            "{other}: f64 only (precision {} was asked)",
+            T::NAME
+        ))),
+    })
+}
+
+/// Every method in f64.
+fn compute_f64(
+    p: &GradProblem,
+    method: GradMethod,
+    opts: &GradOptions,
+) -> Result<GradOutput, GradError> {
     batch::run_groups(p, opts, |g| match method {
         GradMethod::Backprop => backprop::gradient(g),
         GradMethod::Checkpoint => checkpoint::gradient(g, opts.checkpoints),

@@ -4,9 +4,11 @@
 //! A step `y' = y + h Σ_i b_i K_i`, `K_i = F(t + c_i h, Y_i)`, `Y_i = y + h Σ_{j<i} a_ij K_j`.
 //! Its reverse sweep, given `ȳ'`: `K̄_i = h b_i ȳ'`, `ȳ = ȳ'`, then for `i = s…1`:
 //! `Ȳ_i = K̄_iᵀ ∂F/∂Y(Y_i)` (θ̄ += `K̄_iᵀ ∂F/∂θ(Y_i)`), `ȳ += Ȳ_i`, `K̄_j += h a_ij Ȳ_i` (j < i).
-//! The step size is a constant of the map.
+//! The step size is a constant of the map. States, stages and adjoints are in the float type
+//! `T` (f64 or f32); the products `h·a_ij`, `h·b_i` are formed in f64 and rounded to `T`.
 
 use super::field::{Field, FieldVjp, FieldWork};
+use crate::nn::Real;
 use crate::solver::{Method, dopri5};
 
 /// Butcher tableau of an explicit method.
@@ -81,20 +83,20 @@ impl Tableau {
 
 /// Scratch for stepping a field of dimension m with a tableau of s stages.
 #[derive(Clone, Debug)]
-pub struct RkWork {
-    pub k: Vec<f64>,
-    pub kbar: Vec<f64>,
-    pub stage: Vec<f64>,
-    pub vy: Vec<f64>,
+pub struct RkWork<T = f64> {
+    pub k: Vec<T>,
+    pub kbar: Vec<T>,
+    pub stage: Vec<T>,
+    pub vy: Vec<T>,
 }
 
-impl RkWork {
+impl<T: Real> RkWork<T> {
     pub fn new(s: usize, m: usize) -> Self {
         Self {
-            k: vec![0.0; s * m],
-            kbar: vec![0.0; s * m],
-            stage: vec![0.0; s * m],
-            vy: vec![0.0; m],
+            k: vec![T::zero(); s * m],
+            kbar: vec![T::zero(); s * m],
+            stage: vec![T::zero(); s * m],
+            vy: vec![T::zero(); m],
         }
     }
 }
@@ -102,16 +104,16 @@ impl RkWork {
 /// One step from `(t, y)` of size `h` into `y_out`; stage inputs `Y_i` into `stages` (`s·m`).
 /// Returns the f-evaluations spent (s).
 #[allow(clippy::too_many_arguments)]
-pub fn step<F: Field + ?Sized>(
+pub fn step<T: Real, F: Field<T> + ?Sized>(
     tab: &Tableau,
     field: &F,
     t: f64,
     h: f64,
-    y: &[f64],
-    y_out: &mut [f64],
-    stages: &mut [f64],
-    k: &mut [f64],
-    work: &mut FieldWork,
+    y: &[T],
+    y_out: &mut [T],
+    stages: &mut [T],
+    k: &mut [T],
+    work: &mut FieldWork<T>,
 ) -> u64 {
     let m = y.len();
     let s = tab.stages();
@@ -122,8 +124,8 @@ pub fn step<F: Field + ?Sized>(
         for (j, &aij) in tab.a[i].iter().enumerate() {
             if aij != 0.0 {
                 let kj = &done[j * m..(j + 1) * m];
-                let ha = h * aij;
-                for (o, kv) in yi.iter_mut().zip(kj) {
+                let ha = T::of(h * aij);
+                for (o, &kv) in yi.iter_mut().zip(kj) {
                     *o += ha * kv;
                 }
             }
@@ -132,9 +134,9 @@ pub fn step<F: Field + ?Sized>(
     }
     y_out.copy_from_slice(y);
     for i in 0..s {
-        let hb = h * tab.b[i];
-        if hb != 0.0 {
-            for (o, kv) in y_out.iter_mut().zip(&k[i * m..(i + 1) * m]) {
+        if tab.b[i] != 0.0 {
+            let hb = T::of(h * tab.b[i]);
+            for (o, &kv) in y_out.iter_mut().zip(&k[i * m..(i + 1) * m]) {
                 *o += hb * kv;
             }
         }
@@ -146,17 +148,17 @@ pub fn step<F: Field + ?Sized>(
 /// adjoint of the step's output, on exit that of its input; `gtheta` accumulates θ̄.
 /// Returns the VJPs spent (s).
 #[allow(clippy::too_many_arguments)]
-pub fn step_vjp<F: FieldVjp + ?Sized>(
+pub fn step_vjp<T: Real, F: FieldVjp<T> + ?Sized>(
     tab: &Tableau,
     field: &F,
     t: f64,
     h: f64,
-    stages: &[f64],
-    ybar: &mut [f64],
-    gtheta: &mut [f64],
-    kbar: &mut [f64],
-    vy: &mut [f64],
-    work: &mut FieldWork,
+    stages: &[T],
+    ybar: &mut [T],
+    gtheta: &mut [T],
+    kbar: &mut [T],
+    vy: &mut [T],
+    work: &mut FieldWork<T>,
 ) -> u64 {
     let m = ybar.len();
     step_vjp_with(tab, h, ybar, kbar, vy, |i, kbar_i, vy| {
@@ -173,31 +175,31 @@ pub fn step_vjp<F: FieldVjp + ?Sized>(
 
 /// The reverse sweep of [`step_vjp`] with the stage VJPs left to `stage_vjp(i, K̄_i, Ȳ_i)`
 /// (which writes `Ȳ_i = K̄_iᵀ ∂F/∂Y(Y_i)` and accumulates θ̄ itself). Returns s.
-pub fn step_vjp_with(
+pub fn step_vjp_with<T: Real>(
     tab: &Tableau,
     h: f64,
-    ybar: &mut [f64],
-    kbar: &mut [f64],
-    vy: &mut [f64],
-    mut stage_vjp: impl FnMut(usize, &[f64], &mut [f64]),
+    ybar: &mut [T],
+    kbar: &mut [T],
+    vy: &mut [T],
+    mut stage_vjp: impl FnMut(usize, &[T], &mut [T]),
 ) -> u64 {
     let m = ybar.len();
     let s = tab.stages();
     for i in 0..s {
-        let hb = h * tab.b[i];
-        for (o, v) in kbar[i * m..(i + 1) * m].iter_mut().zip(ybar.iter()) {
+        let hb = T::of(h * tab.b[i]);
+        for (o, &v) in kbar[i * m..(i + 1) * m].iter_mut().zip(ybar.iter()) {
             *o = hb * v;
         }
     }
     for i in (0..s).rev() {
         stage_vjp(i, &kbar[i * m..(i + 1) * m], vy);
-        for (o, v) in ybar.iter_mut().zip(vy.iter()) {
+        for (o, &v) in ybar.iter_mut().zip(vy.iter()) {
             *o += v;
         }
         for (j, &aij) in tab.a[i].iter().enumerate() {
             if aij != 0.0 {
-                let ha = h * aij;
-                for (o, v) in kbar[j * m..(j + 1) * m].iter_mut().zip(vy.iter()) {
+                let ha = T::of(h * aij);
+                for (o, &v) in kbar[j * m..(j + 1) * m].iter_mut().zip(vy.iter()) {
                     *o += ha * v;
                 }
             }

@@ -10,19 +10,20 @@
 //! accepted step's stages are the stage-1 entry and the five evaluations before the last.
 //! Every evaluation writes its entry straight into the tape (no copies); entries of rejected
 //! attempts are dropped when the next step is accepted.
-//! Memory: `(m + rows · record_len) · 8` bytes per stage, so large batches (above
+//! Memory: `(m + rows · record_len) · bytes(T)` per stage, so large batches (above
 //! [`MAX_ENTRY_BYTES`] per stage) keep only the stage inputs ([`super::forward::schedule_recorded`]).
+//! Generic over the float type `T` of the group (f64 or f32: an f32 tape takes half the bytes).
 
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use super::GradError;
+use super::field::{GradFloat, StackedMlp};
 use super::forward::{Schedule, SolveStats, run_segment};
 use super::tableau::Tableau;
-use crate::nn::{BatchWork, BatchedMlp, Mlp};
-use crate::problem::OdeSystem;
-use crate::solver::{Method, SolverConfig};
+use crate::nn::{BatchWork, BatchedMlp, Mlp, Real};
+use crate::solver::{Method, Rhs, SolverConfig};
 
 /// Largest record of one stage evaluation kept with activations (1 MiB: batch ≈ 1000 through a
 /// 2-64-2 network, 6 MiB per dopri5 step); above it the tape keeps stage inputs only, and the
@@ -34,9 +35,9 @@ pub fn entry_len(mlp: &Mlp, n: usize) -> usize {
     n * (mlp.dim() + BatchedMlp::<f64>::record_len(mlp))
 }
 
-/// Whether [`record`] applies: dopri5, and a stage record below [`MAX_ENTRY_BYTES`].
-pub fn applies(mlp: &Mlp, n: usize, config: &SolverConfig) -> bool {
-    config.method == Method::Dopri5 && entry_len(mlp, n) * 8 <= MAX_ENTRY_BYTES
+/// Whether [`record`] applies in `T`: dopri5, and a stage record below [`MAX_ENTRY_BYTES`].
+pub fn applies<T: Real>(mlp: &Mlp, n: usize, config: &SolverConfig) -> bool {
+    config.method == Method::Dopri5 && entry_len(mlp, n) * T::BYTES <= MAX_ENTRY_BYTES
 }
 
 /// Row blocks of the records: `blocks` blocks of `per` rows (the last may be shorter), each
@@ -60,11 +61,11 @@ impl Blocks {
 }
 
 /// Per-thread scratch of the recording and the sweep.
-struct Works {
-    blocks: Vec<BatchWork<f64>>,
+struct Works<T> {
+    blocks: Vec<BatchWork<T>>,
 }
 
-impl Works {
+impl<T: Real> Works<T> {
     fn new(mlp: &Mlp, b: Blocks) -> Self {
         Self {
             blocks: (0..b.count).map(|_| BatchWork::new(mlp, b.per)).collect(),
@@ -75,24 +76,24 @@ impl Works {
 /// What the recording system keeps: the tape itself, every evaluation written straight into
 /// it. Entries are `entry_len` values; `used` entries are live (the vector only grows, so
 /// entries are written once, never zero-filled again).
-struct Log {
-    tape: Vec<f64>,
+struct Log<T> {
+    tape: Vec<T>,
     used: usize,
     /// Entries of the accepted steps (6 per step).
     committed: usize,
     /// Index of the entry holding the current step's stage 1.
     step_start: usize,
-    works: Works,
+    works: Works<T>,
     broken: bool,
 }
 
-impl Log {
+impl<T: Real> Log<T> {
     /// A fresh entry at the end of the tape (`e` values).
-    fn push(&mut self, e: usize) -> &mut [f64] {
+    fn push(&mut self, e: usize) -> &mut [T] {
         let end = (self.used + 1) * e;
         if self.tape.len() < end {
             let grow = end.max(self.tape.len() * 3 / 2);
-            self.tape.resize(grow, 0.0);
+            self.tape.resize(grow, T::zero());
         }
         self.used += 1;
         &mut self.tape[end - e..end]
@@ -125,32 +126,33 @@ impl Log {
 }
 
 /// The group's field, recording every evaluation.
-struct Recorder {
-    mlp: Arc<Mlp>,
-    n: usize,
+struct Recorder<T> {
+    field: StackedMlp<T>,
     blocks: Blocks,
-    log: Mutex<Log>,
+    log: Mutex<Log<T>>,
 }
 
-impl OdeSystem for Recorder {
+impl<T: GradFloat> Rhs<T> for Recorder<T> {
     fn dim(&self) -> usize {
-        self.n * self.mlp.dim()
+        self.field.n * self.field.mlp.dim()
     }
 
-    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+    fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]) {
         let Ok(mut guard) = self.log.lock() else {
-            dydt.fill(f64::NAN);
+            dydt.fill(T::nan());
             return;
         };
         let log = &mut *guard;
-        let e = entry_len(&self.mlp, self.n);
-        let d = self.mlp.dim();
-        let rl = BatchedMlp::<f64>::record_len(&self.mlp);
+        let (mlp, n) = (&*self.field.mlp, self.field.n);
+        let e = entry_len(mlp, n);
+        let d = mlp.dim();
+        let rl = BatchedMlp::<f64>::record_len(mlp);
         let mut works = std::mem::replace(&mut log.works, Works { blocks: Vec::new() });
         let entry = log.push(e);
-        let (ys, rec) = entry.split_at_mut(self.n * d);
+        let (ys, rec) = entry.split_at_mut(n * d);
         ys.copy_from_slice(y);
-        let net = self.mlp.batched();
+        let net = self.field.net();
+        let t = T::of(t);
         let b = self.blocks;
         if b.count == 1 {
             net.forward_recording(t, y, dydt, rec, &mut works.blocks[0]);
@@ -165,34 +167,31 @@ impl OdeSystem for Recorder {
     }
 }
 
-thread_local! {
-    /// The last tape's buffer, reused by the next gradient on this thread (a tape is megabytes:
-    /// growing and zero-filling a fresh one every gradient cost a fifth of the time).
-    static SPARE: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Largest buffer kept for reuse.
+/// Largest buffer kept for reuse: the last tape's buffer is reused by the next gradient on
+/// this thread ([`GradFloat::spare_tape`]; a tape is megabytes: growing and zero-filling a
+/// fresh one every gradient cost a fifth of the time).
 const SPARE_MAX_BYTES: usize = 256 << 20;
 
 /// A forward solve with its activation tape.
-pub struct ActTape {
+pub struct ActTape<T: GradFloat = f64> {
     pub schedule: Schedule,
     pub stats: SolveStats,
     /// The state at every observation (`K · m`).
-    pub obs_states: Vec<f64>,
-    tape: Vec<f64>,
+    pub obs_states: Vec<T>,
+    field: StackedMlp<T>,
+    tape: Vec<T>,
     /// Values of `tape` in use (`steps · s · entry`).
     len: usize,
     entry: usize,
     blocks: Blocks,
-    works: Works,
+    works: Works<T>,
 }
 
-impl Drop for ActTape {
+impl<T: GradFloat> Drop for ActTape<T> {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.tape);
-        if buf.capacity() * 8 <= SPARE_MAX_BYTES {
-            SPARE.with(|s| {
+        if buf.capacity() * T::BYTES <= SPARE_MAX_BYTES {
+            T::spare_tape().with(|s| {
                 if let Ok(mut spare) = s.try_borrow_mut()
                     && spare.capacity() < buf.capacity()
                 {
@@ -203,26 +202,27 @@ impl Drop for ActTape {
     }
 }
 
-impl ActTape {
+impl<T: GradFloat> ActTape<T> {
     /// Bytes of the tape and the observation states.
     pub fn stored_bytes(&self) -> usize {
-        (self.len + self.obs_states.len()) * 8 + self.schedule.stored_bytes()
+        (self.len + self.obs_states.len()) * T::BYTES + self.schedule.stored_bytes()
     }
 
     /// The reverse sweep: adds θ̄ to `gtheta`, injecting the observations' `∂L/∂Y`
     /// (`obs_grads`, `K · m`). Returns the stage VJPs spent.
-    pub fn sweep(&mut self, mlp: &Mlp, obs_grads: &[f64], gtheta: &mut [f64]) -> u64 {
+    pub fn sweep(&mut self, obs_grads: &[T], gtheta: &mut [T]) -> u64 {
         let tab = &self.schedule.tableau;
         let s = tab.stages();
+        let mlp = &*self.field.mlp;
         let d = mlp.dim();
         let m = self.blocks.n * d;
         let rl = BatchedMlp::<f64>::record_len(mlp);
         let p = mlp.n_params();
-        let net = mlp.batched();
+        let net = self.field.net();
         let b = self.blocks;
-        let mut ybar = vec![0.0; m];
-        let mut kbar = vec![0.0; s * m];
-        let mut vy = vec![0.0; m];
+        let mut ybar = vec![T::zero(); m];
+        let mut kbar = vec![T::zero(); s * m];
+        let mut vy = vec![T::zero(); m];
         let mut nfe = 0;
         for (i, &(t, h)) in self.schedule.steps.iter().enumerate().rev() {
             super::backprop::inject(&self.schedule, i + 1, obs_grads, &mut ybar);
@@ -237,9 +237,10 @@ impl ActTape {
                 |k, kb, vy| {
                     let entry = &step[k * self.entry..(k + 1) * self.entry];
                     let (ys, rec) = entry.split_at(m);
-                    let tk = t + tab.c[k] * h;
+                    let tk = T::of(t + tab.c[k] * h);
+                    let one = T::one();
                     if b.count == 1 {
-                        net.vjp_from_record(tk, ys, rec, kb, 1.0, vy, gtheta, &mut works[0]);
+                        net.vjp_from_record(tk, ys, rec, kb, one, vy, gtheta, &mut works[0]);
                     } else {
                         ys.par_chunks(b.per * d)
                             .zip(rec.par_chunks(b.per * rl))
@@ -248,8 +249,8 @@ impl ActTape {
                             .zip(works.par_iter_mut())
                             .for_each(|((((y, r), v), o), w)| {
                                 let mut g = std::mem::take(&mut w.gtheta);
-                                g[..p].fill(0.0);
-                                net.vjp_from_record(tk, y, r, v, 1.0, o, &mut g[..p], w);
+                                g[..p].fill(T::zero());
+                                net.vjp_from_record(tk, y, r, v, one, o, &mut g[..p], w);
                                 w.gtheta = g;
                             });
                         for w in works.iter().take(b.n.div_ceil(b.per)) {
@@ -265,26 +266,25 @@ impl ActTape {
     }
 }
 
-/// Solves the group `(mlp, n samples, y0)` forward with dopri5 over `ends`, recording the
-/// activation tape (call only when [`applies`]).
-pub fn record(
-    mlp: &Arc<Mlp>,
-    n: usize,
+/// Solves the group (`field`: n samples, starting at `y0`) forward with dopri5 over `ends`,
+/// recording the activation tape (call only when [`applies`]).
+pub fn record<T: GradFloat>(
+    field: &StackedMlp<T>,
     ends: &[f64],
-    y0: &[f64],
+    y0: &[T],
     config: &SolverConfig,
-) -> Result<ActTape, GradError> {
+) -> Result<ActTape<T>, GradError> {
     let (tableau, _) = Tableau::for_method(config.method);
     let s = tableau.stages();
     let m = y0.len();
+    let (mlp, n) = (&*field.mlp, field.n);
     let e = entry_len(mlp, n);
     let blocks = Blocks::new(n);
     let recorder = Arc::new(Recorder {
-        mlp: mlp.clone(),
-        n,
+        field: field.clone(),
         blocks,
         log: Mutex::new(Log {
-            tape: SPARE
+            tape: T::spare_tape()
                 .with(|s| s.try_borrow_mut().map(|mut v| std::mem::take(&mut *v)))
                 .unwrap_or_default(),
             used: 0,
@@ -332,6 +332,7 @@ pub fn record(
         },
         stats,
         obs_states,
+        field: field.clone(),
         tape: log.tape,
         len: log.committed * e,
         entry: e,

@@ -39,13 +39,8 @@ impl Device {
     }
 }
 
-/// Floating-point precision of the CPU path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    F64,
-    F32,
-}
+/// Floating-point precision of the gradient (see [`crate::grad::Precision`]).
+pub use crate::grad::Precision;
 
 /// Everything a training run needs.
 #[derive(Clone, Debug, PartialEq)]

@@ -207,7 +207,7 @@ fn truth(name: &str, times: &[f64]) -> Result<Vec<Vec<f64>>, String> {
     let mut states = vec![y.clone()];
     for w in times.windows(2) {
         run_segment(
-            problem.system.clone(),
+            Arc::new(crate::solver::OdeRhs(problem.system.clone())),
             w[0],
             w[1],
             &mut y,
@@ -541,10 +541,7 @@ pub fn solve_at(
 ) -> Result<Vec<Vec<Vec<f64>>>, String> {
     let n = y0.len();
     let d = mlp.dim();
-    let field = Arc::new(StackedMlp {
-        mlp: Arc::new(mlp.clone()),
-        n,
-    });
+    let field = Arc::new(StackedMlp::<f64>::new(Arc::new(mlp.clone()), n));
     let mut y: Vec<f64> = y0.iter().flatten().copied().collect();
     let unstack = |y: &[f64]| y.chunks_exact(d).map(<[f64]>::to_vec).collect::<Vec<_>>();
     let mut out = vec![unstack(&y)];
