@@ -254,3 +254,127 @@ fn a_failing_solve_exits_1_with_the_cause() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("max_steps"), "{}", stderr(&out));
 }
+
+/// `--precision f32`: backprop, checkpoint and adjoint run in f32 (the rest of `all` is left
+/// out with a note); their gradients are the f64 discrete derivative to f32 rounding — not
+/// exactly (that would be f64), but within 1e-4 relative — and unknown precisions or f64-only
+/// methods are usage errors.
+#[test]
+fn grad_runs_in_f32_and_refuses_what_f32_does_not_run() {
+    let run = |precision: &str| {
+        let out = nodelab(&[
+            "grad",
+            "presets/grad-mlp-2-8-2.toml",
+            "--json",
+            "--repeats",
+            "1",
+            "--precision",
+            precision,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)
+    };
+    let v32 = run("f32");
+    assert_eq!(v32["precision"], "f32");
+    let methods = v32["methods"].as_array().unwrap();
+    let names: Vec<&str> = methods
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["backprop", "checkpoint", "adjoint"]);
+    assert!(v32["notes"][0].as_str().unwrap().contains("afge"));
+    let v64 = run("f64");
+    for name in ["backprop", "checkpoint"] {
+        let err = |v: &Value| {
+            v["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["method"] == name)
+                .unwrap()["err_vs_discrete"]
+                .as_f64()
+                .unwrap()
+        };
+        let (e32, e64) = (err(&v32), err(&v64));
+        assert!(e32 > 0.0 && e32 < 1e-4, "{name} f32: {e32}");
+        assert!(e64 < e32, "{name}: f64 {e64} vs f32 {e32}");
+    }
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["grad", "presets/grad-mlp-2-8-2.toml", "--precision", "f16"],
+            "unknown precision 'f16'",
+        ),
+        (
+            &[
+                "grad",
+                "presets/grad-mlp-2-8-2.toml",
+                "--precision",
+                "f32",
+                "--methods",
+                "afge",
+            ],
+            "afge: f64 only",
+        ),
+        (
+            &[
+                "grad",
+                "presets/grad-mlp-2-8-2.toml",
+                "--precision",
+                "f32",
+                "--methods",
+                "fd",
+            ],
+            "finite differences in f32",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = nodelab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+}
+
+/// `bench grad --precision both`: an f64 and an f32 row per method in the speed table and the
+/// f32/f64 time ratio of each.
+#[test]
+fn bench_grad_measures_both_precisions() {
+    let out = nodelab(&[
+        "bench",
+        "grad",
+        "--batch",
+        "8",
+        "--hidden",
+        "6",
+        "--repeats",
+        "1",
+        "--no-scaling",
+        "--methods",
+        "backprop,adjoint",
+        "--precision",
+        "both",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    let speed = v["speed"].as_array().unwrap();
+    for p in ["f64", "f32"] {
+        for m in ["backprop", "adjoint"] {
+            assert!(
+                speed
+                    .iter()
+                    .any(|r| r["precision"] == p && r["method"] == m),
+                "{p} {m}"
+            );
+        }
+    }
+    let ratios = v["f32_over_f64"].as_array().unwrap();
+    assert_eq!(ratios.len(), 2);
+    for r in ratios {
+        assert!(r["ratio"].as_f64().unwrap() > 0.0);
+    }
+    let out = nodelab(&["bench", "grad", "--precision", "f16"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("f16"), "{}", stderr(&out));
+}

@@ -68,7 +68,10 @@ fn assert_f32_close(p: &GradProblem, m: GradMethod, opts: &GradOptions, what: &s
     assert!(err > 0.0, "{what}: f32 equals f64 bit for bit (not f32)");
     let loss_err = (g32.loss - g64.loss).abs() / g64.loss.abs().max(1e-12);
     assert!(loss_err < F32_TOL, "{what}: loss {loss_err:e}");
-    assert!(g64.grad.iter().any(|v| v.abs() > 1e-6), "{what}: zero gradient");
+    assert!(
+        g64.grad.iter().any(|v| v.abs() > 1e-6),
+        "{what}: zero gradient"
+    );
 }
 
 #[test]
@@ -81,7 +84,11 @@ fn f32_agrees_with_f64_for_the_generic_methods_on_every_generic_solver() {
         (Method::Euler, 1e-6),
     ] {
         let p = problem(3, 8, method, tol);
-        for m in [GradMethod::Backprop, GradMethod::Checkpoint, GradMethod::Adjoint] {
+        for m in [
+            GradMethod::Backprop,
+            GradMethod::Checkpoint,
+            GradMethod::Adjoint,
+        ] {
             assert_f32_close(&p, m, &opts, &format!("{m} with {method}"));
         }
     }
@@ -103,7 +110,11 @@ fn f32_agrees_with_f64_per_sample_threaded_and_with_intermediate_observations() 
         }),
         ..GradOptions::default()
     };
-    for m in [GradMethod::Backprop, GradMethod::Checkpoint, GradMethod::Adjoint] {
+    for m in [
+        GradMethod::Backprop,
+        GradMethod::Checkpoint,
+        GradMethod::Adjoint,
+    ] {
         assert_f32_close(&p, m, &opts, &format!("{m} per-sample, 2 threads"));
     }
     // Observations at several times (the adjoint jumps, the tape injections).
@@ -113,7 +124,11 @@ fn f32_agrees_with_f64_per_sample_threaded_and_with_intermediate_observations() 
         .map(|_| q.y0.iter().map(|y| vec![y[1], -y[0]]).collect())
         .collect();
     q.loss = Loss::trajectory(vec![0.3, 0.6, 1.0], targets);
-    for m in [GradMethod::Backprop, GradMethod::Checkpoint, GradMethod::Adjoint] {
+    for m in [
+        GradMethod::Backprop,
+        GradMethod::Checkpoint,
+        GradMethod::Adjoint,
+    ] {
         assert_f32_close(&q, m, &GradOptions::default(), &format!("{m} trajectory"));
     }
 }
@@ -127,7 +142,12 @@ fn f32_agrees_with_f64_on_a_large_threaded_batch() {
         threads: 2,
         ..GradOptions::default()
     };
-    assert_f32_close(&p, GradMethod::Backprop, &opts, "backprop batch 300, 2 threads");
+    assert_f32_close(
+        &p,
+        GradMethod::Backprop,
+        &opts,
+        "backprop batch 300, 2 threads",
+    );
 }
 
 /// The f32 tape holds f32 values: backprop's stored bytes (tape-dominated) about halve.
@@ -162,10 +182,7 @@ fn f64_precision_is_the_reference_path() {
 fn f32_refuses_what_it_does_not_run() {
     let opts = GradOptions::default();
     let p = problem(1, 2, Method::Dopri5, 1e-4);
-    for m in GradMethod::ALL
-        .into_iter()
-        .filter(|m| !m.supports_f32())
-    {
+    for m in GradMethod::ALL.into_iter().filter(|m| !m.supports_f32()) {
         match grad::compute_with_precision(&p, m, &opts, Precision::F32) {
             Err(GradError::Invalid(msg)) => {
                 assert!(msg.contains(m.name()), "{m}: {msg}");

@@ -201,7 +201,7 @@ fn bad_input_exits_2_with_a_message() {
             ],
             "interp-adjoint: CPU only",
         ),
-        (&["train", "circles", "--precision", "f32"], "f32"),
+        (&["train", "circles", "--precision", "f16"], "f16"),
         (&["train", "circles", "--lr=-1"], "lr"),
         (&["train", "circles", "--iters", "0"], "iters"),
         (&["train", "circles", "--noise", "nan"], "noise"),
@@ -301,4 +301,53 @@ fn bench_train_reports_each_method() {
         rows.iter()
             .all(|r| r["median_ms_per_iter"].as_f64().unwrap() > 0.0)
     );
+}
+
+/// `train --precision f32` on the CPU: the gradient in f32, the weights in f64. Six iterations
+/// follow the f64 run to f32 rounding (final losses within 1e-3 relative, not equal); an
+/// f64-only method is refused.
+#[test]
+fn train_in_f32_on_the_cpu_follows_f64() {
+    let run = |precision: &str| {
+        let out = nodelab(&[
+            "train",
+            "circles",
+            "--iters",
+            "6",
+            "--methods",
+            "backprop,adjoint",
+            "--precision",
+            precision,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)
+    };
+    let (v32, v64) = (run("f32"), run("f64"));
+    assert_eq!(v32["precision"], "f32");
+    assert_eq!(v64["precision"], "f64");
+    for (a, b) in v32["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(v64["methods"].as_array().unwrap())
+    {
+        assert_eq!(a["status"], "finished");
+        let (l32, l64) = (
+            a["final_loss"].as_f64().unwrap(),
+            b["final_loss"].as_f64().unwrap(),
+        );
+        let rel = (l32 - l64).abs() / l64.abs();
+        assert!(rel < 1e-3 && rel > 0.0, "{}: {l32} vs {l64}", a["method"]);
+    }
+    let out = nodelab(&[
+        "train",
+        "circles",
+        "--methods",
+        "afge",
+        "--precision",
+        "f32",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("afge: f64 only"), "{}", stderr(&out));
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::CliError;
 use super::grad::{check_device, comparison_json, parse_methods, problem_header, table};
 use crate::grad::measure::{self, Measured};
-use crate::grad::{BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind};
+use crate::grad::{BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind, Precision};
 use crate::nn::batched::{forward_flops, vjp_flops};
 use crate::nn::{Activation, Mlp};
 use crate::solver::{Method, SolverConfig};
@@ -51,6 +51,53 @@ pub struct BenchGradArgs {
     /// 65 536 on 1, 2, 4, … threads up to this machine's cores.
     #[arg(long = "thread-scaling")]
     pub thread_scaling: bool,
+    /// Float type of the measured methods: f64 (default, the reference), f32 (the methods that
+    /// run in f32: backprop, checkpoint, adjoint) or both (the f64 table, the f32 table and
+    /// the f32/f64 time ratio per method). The references stay f64.
+    #[arg(long, default_value = "f64")]
+    pub precision: String,
+}
+
+/// Per method, f32 time over f64 time (both from this run).
+#[derive(Clone, Debug, Serialize)]
+pub struct PrecisionRatio {
+    pub method: GradMethod,
+    pub f64_ms: f64,
+    pub f32_ms: f64,
+    pub ratio: f64,
+}
+
+fn precision_ratios(f64_rows: &[SpeedRow], f32_rows: &[SpeedRow]) -> Vec<PrecisionRatio> {
+    f32_rows
+        .iter()
+        .filter_map(|r| {
+            let base = f64_rows.iter().find(|b| b.method == r.method)?;
+            Some(PrecisionRatio {
+                method: r.method,
+                f64_ms: base.time_ms,
+                f32_ms: r.time_ms,
+                ratio: r.time_ms / base.time_ms,
+            })
+        })
+        .collect()
+}
+
+fn ratio_table(rows: &[PrecisionRatio]) -> String {
+    let mut out = String::from("f32 vs f64 (same run)\n");
+    out.push_str(&format!(
+        "{:<20}{:>10}{:>10}{:>10}\n",
+        "method", "f64_ms", "f32_ms", "f32/f64"
+    ));
+    for r in rows {
+        out.push_str(&format!(
+            "{:<20}{:>10.3}{:>10.3}{:>10.2}\n",
+            r.method.name(),
+            r.f64_ms,
+            r.f32_ms,
+            r.ratio
+        ));
+    }
+    out
 }
 
 /// Flops of one gradient from the layer sizes and the evaluations counted: with B samples per
@@ -92,12 +139,17 @@ pub fn gemm_peak_gflops() -> f64 {
 #[derive(Clone, Debug, Serialize)]
 pub struct SpeedRow {
     pub method: GradMethod,
+    pub precision: Precision,
     pub time_ms: f64,
     pub flops: f64,
     pub gflops: f64,
 }
 
-fn speed_rows(p: &GradProblem, c: &crate::grad::measure::Comparison) -> Vec<SpeedRow> {
+fn speed_rows(
+    p: &GradProblem,
+    c: &crate::grad::measure::Comparison,
+    precision: Precision,
+) -> Vec<SpeedRow> {
     c.methods
         .iter()
         .filter(|m| m.error.is_none() && m.method != GradMethod::Fd)
@@ -110,6 +162,7 @@ fn speed_rows(p: &GradProblem, c: &crate::grad::measure::Comparison) -> Vec<Spee
             let flops = gradient_flops(p, &out);
             SpeedRow {
                 method: m.method,
+                precision,
                 time_ms: m.time_ms,
                 flops,
                 gflops: flops / (m.time_ms * 1e-3) / 1e9,
@@ -124,13 +177,14 @@ fn speed_table(rows: &[SpeedRow], peak: f64, threads: usize) -> String {
          single-core f64 peak estimate {peak:.1} GFLOP/s = best 256^3 matmul on one thread)\n"
     );
     out.push_str(&format!(
-        "{:<20}{:>10}{:>14}{:>10}{:>9}\n",
-        "method", "time_ms", "Mflop/grad", "GFLOP/s", "% peak"
+        "{:<20}{:>10}{:>10}{:>14}{:>10}{:>9}\n",
+        "method", "precision", "time_ms", "Mflop/grad", "GFLOP/s", "% peak"
     ));
     for r in rows {
         out.push_str(&format!(
-            "{:<20}{:>10.3}{:>14.2}{:>10.2}{:>8.1}%\n",
+            "{:<20}{:>10}{:>10.3}{:>14.2}{:>10.2}{:>8.1}%\n",
             r.method.name(),
+            r.precision.name(),
             r.time_ms,
             r.flops / 1e6,
             r.gflops,
@@ -359,14 +413,18 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         ));
     }
     let methods = parse_methods(&args.methods)?;
+    let precisions: Vec<Precision> = match args.precision.as_str() {
+        "both" => Precision::ALL.to_vec(),
+        name => vec![super::grad::parse_precision(name).map_err(|_| {
+            CliError::Usage(format!(
+                "--precision: unknown precision '{name}' (known: f64, f32, both)"
+            ))
+        })?],
+    };
     let p = toy_problem(args.batch, args.hidden);
     if let Some(dir) = &args.write_toy {
         return write_toy(dir, &p);
     }
-    let opts = GradOptions {
-        threads: args.threads,
-        ..GradOptions::default()
-    };
     let progress = super::progress::Progress::new(args.json);
     let on_stage = |name: &str| {
         let total = (name == "fd").then_some(p.mlp.n_params() as u64);
@@ -376,8 +434,23 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         reference_tol: crate::grad::reference::DEFAULT_TOL,
         on_stage: &on_stage,
     };
-    let comparison = measure::compare_with(&p, &methods, &opts, args.repeats, 16, &settings)
-        .map_err(super::grad::failed)?;
+    let mut notes = Vec::new();
+    let mut runs = Vec::new();
+    for &precision in &precisions {
+        let opts = GradOptions {
+            threads: args.threads,
+            precision,
+            ..GradOptions::default()
+        };
+        let mut list = methods.clone();
+        super::grad::methods_for_precision(&args.methods, &mut list, precision, &mut notes);
+        for &m in &list {
+            crate::grad::check_options(&p, m, &opts).map_err(super::grad::failed)?;
+        }
+        let comparison = measure::compare_with(&p, &list, &opts, args.repeats, 16, &settings)
+            .map_err(super::grad::failed)?;
+        runs.push((precision, comparison));
+    }
     let scaling = if args.no_scaling {
         Vec::new()
     } else {
@@ -392,22 +465,51 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
     };
     drop(progress);
     let peak = gemm_peak_gflops();
-    let speed = speed_rows(&p, &comparison);
+    let speeds: Vec<Vec<SpeedRow>> = runs
+        .iter()
+        .map(|(precision, c)| speed_rows(&p, c, *precision))
+        .collect();
+    let ratios = match speeds.as_slice() {
+        [a, b] => precision_ratios(a, b),
+        _ => Vec::new(),
+    };
     let source = "bench grad (toy problem)";
+    let Some((first_precision, comparison)) = runs.first() else {
+        return Err(CliError::Usage("no precision to measure".into()));
+    };
     if args.json {
-        let mut v = comparison_json(source, &p, &comparison);
+        let mut v = comparison_json(source, &p, comparison);
+        v["precision"] = json!(first_precision);
         v["memory_scaling"] = json!(scaling);
         v["threads"] = json!(args.threads);
-        v["speed"] = json!(speed);
+        v["speed"] = json!(speeds.concat());
         v["peak_gflops_single_core"] = json!(peak);
+        v["notes"] = json!(notes);
+        if runs.len() > 1 {
+            v["by_precision"] = json!(
+                runs.iter()
+                    .map(|(precision, c)| json!({"precision": precision, "methods": c.methods}))
+                    .collect::<Vec<_>>()
+            );
+            v["f32_over_f64"] = json!(ratios);
+        }
         if !threads.is_empty() {
             v["thread_scaling"] = json!(threads);
         }
         println!("{v}");
     } else {
         print!("{}", problem_header(source, &p));
-        print!("{}", table(&comparison));
-        print!("{}", speed_table(&speed, peak, args.threads));
+        for (precision, c) in &runs {
+            println!("precision {precision} (the references are f64)");
+            print!("{}", table(c));
+        }
+        print!("{}", speed_table(&speeds.concat(), peak, args.threads));
+        if !ratios.is_empty() {
+            print!("{}", ratio_table(&ratios));
+        }
+        for n in &notes {
+            println!("note: {n}");
+        }
         if !scaling.is_empty() {
             print!("{}", scaling_table(&scaling));
         }
@@ -415,7 +517,10 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
             print!("{}", thread_table(&threads));
         }
     }
-    if comparison.methods.iter().any(|r| r.error.is_some()) {
+    if runs
+        .iter()
+        .any(|(_, c)| c.methods.iter().any(|r| r.error.is_some()))
+    {
         return Err(CliError::Failed);
     }
     Ok(())

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{CliError, fmt_num};
 use crate::grad::measure::{self, Comparison, MethodRow};
-use crate::grad::{AfgeControl, GradMethod, GradOptions, GradProblem};
+use crate::grad::{AfgeControl, GradMethod, GradOptions, GradProblem, Precision};
 use crate::preset::Preset;
 
 #[derive(Debug, Args)]
@@ -62,6 +62,10 @@ pub struct GradArgs {
     /// Where to compute: cpu (f64 reference) or gpu (wgpu, f32).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Float type of the CPU methods: f64 (the default and the reference) or f32 (backprop,
+    /// checkpoint and adjoint, with dopri5 or a fixed-step solver; the references stay f64).
+    #[arg(long, default_value = "f64")]
+    pub precision: String,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -107,9 +111,41 @@ pub fn check_device(device: &str) -> Result<(), CliError> {
     }
 }
 
+/// Parses `--precision`.
+pub fn parse_precision(name: &str) -> Result<Precision, CliError> {
+    Precision::parse(name).map_err(|e| CliError::Usage(format!("--precision: {e}")))
+}
+
+/// In f32, `--methods all` keeps the methods that run in f32 (a note says which were left
+/// out); an explicit list is checked method by method by [`crate::grad::check_options`].
+pub fn methods_for_precision(
+    list: &str,
+    methods: &mut Vec<GradMethod>,
+    precision: Precision,
+    notes: &mut Vec<String>,
+) {
+    if precision == Precision::F32 && list.trim() == "all" {
+        let (kept, left): (Vec<GradMethod>, Vec<GradMethod>) =
+            methods.iter().partition(|m| m.supports_f32());
+        if !left.is_empty() {
+            notes.push(format!(
+                "precision f32: {} left out of `all` (f64 only)",
+                left.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        *methods = kept;
+    }
+}
+
 pub fn run(args: &GradArgs) -> Result<(), CliError> {
     check_device(&args.device)?;
+    let precision = parse_precision(&args.precision)?;
     if args.device == "gpu" {
+        if precision != Precision::F64 {
+            return Err(CliError::Usage(
+                "--precision applies to the CPU methods; the GPU computes in f32".into(),
+            ));
+        }
         return run_gpu(args);
     }
     let methods = parse_methods(&args.methods)?;
@@ -164,6 +200,7 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
         afge_control,
         reversible_steps: args.reversible_steps,
         threads: args.threads,
+        precision,
         ..GradOptions::default()
     };
     // Option errors are usage errors: check them once before measuring.
@@ -185,6 +222,7 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
             2 * n_params + 1
         ));
     }
+    methods_for_precision(&args.methods, &mut methods, precision, &mut notes);
     for &m in &methods {
         crate::grad::check_options(&problem, m, &opts).map_err(failed)?;
     }
@@ -222,9 +260,11 @@ pub fn run(args: &GradArgs) -> Result<(), CliError> {
     if args.json {
         let mut v = comparison_json(&args.preset, &problem, &comparison);
         v["notes"] = json!(notes);
+        v["precision"] = json!(precision);
         println!("{v}");
     } else {
         print!("{}", problem_header(&args.preset, &problem));
+        println!("precision {precision} (the references are f64)");
         print!("{}", table(&comparison));
         for n in &notes {
             println!("note: {n}");

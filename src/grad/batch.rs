@@ -81,13 +81,7 @@ impl<T: Real> Group<'_, T> {
     /// The loss term of observation k at the stacked state `y`: its value, `∂L/∂Y` into `g`,
     /// read-out gradient added to `readout_grad`. The loss is evaluated in f64 from the state
     /// (observations only, so the conversion is cheap), `∂L/∂Y` rounded to `T`.
-    pub fn loss_at(
-        &self,
-        k: usize,
-        y: &[T],
-        g: &mut [T],
-        readout_grad: Option<&mut [f64]>,
-    ) -> f64 {
+    pub fn loss_at(&self, k: usize, y: &[T], g: &mut [T], readout_grad: Option<&mut [f64]>) -> f64 {
         let y64: Vec<f64> = y.iter().map(|&v| v.to_f64()).collect();
         let mut g64 = vec![0.0; g.len()];
         let value = self.problem.loss.group_term(

@@ -21,10 +21,7 @@ use super::tableau::{self, RkWork};
 use super::{GradError, GradOutput};
 
 /// `checkpoint` on one group with `k` checkpoints (default ⌈√N⌉), in the group's float type.
-pub fn gradient<T: GradFloat>(
-    g: &Group<'_, T>,
-    k: Option<usize>,
-) -> Result<GradOutput, GradError> {
+pub fn gradient<T: GradFloat>(g: &Group<'_, T>, k: Option<usize>) -> Result<GradOutput, GradError> {
     let (schedule, stats) =
         forward::schedule(Arc::new(g.field()), &g.ends, &g.y0, &g.problem.solver)?;
     let field = g.field();

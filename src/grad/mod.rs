@@ -274,6 +274,8 @@ pub struct GradOptions {
     /// Worker threads (1: single-threaded): per-sample groups run in parallel; one shared group
     /// splits its rows over them (blocks of at least 64 samples, see [`batch::row_threads`]).
     pub threads: usize,
+    /// Float type of the computation ([`compute`]; f64 by default, the reference).
+    pub precision: Precision,
 }
 
 impl Default for GradOptions {
@@ -288,6 +290,7 @@ impl Default for GradOptions {
             reversible_steps: None,
             fd_step: 1e-6,
             threads: 1,
+            precision: Precision::F64,
         }
     }
 }
@@ -347,6 +350,9 @@ pub fn check_options(
     if opts.checkpoints == Some(0) {
         return Err(GradError::Invalid("checkpoints must be at least 1".into()));
     }
+    if opts.precision == Precision::F32 {
+        check_f32(&p.solver, method, opts)?;
+    }
     if method == GradMethod::InterpAdjoint {
         // The grid holds the whole batch's state at every node: refuse one that cannot fit.
         let state = (p.y0.len() * p.mlp.dim()) as f64;
@@ -366,36 +372,60 @@ pub fn check_options(
     Ok(())
 }
 
-/// Computes the loss and its gradient with `method` in f64 (the reference).
+/// Computes the loss and its gradient with `method` in `opts.precision` (f64 by default, the
+/// reference).
 pub fn compute(
     p: &GradProblem,
     method: GradMethod,
     opts: &GradOptions,
 ) -> Result<GradOutput, GradError> {
-    compute_with_precision(p, method, opts, Precision::F64)
+    compute_with_precision(p, method, opts, opts.precision)
 }
 
-/// Computes the loss and its gradient with `method` in `precision`. f32 runs the generic
-/// methods ([`GradMethod::supports_f32`]) in f32 and refuses the others; the forward solver
-/// must then be dopri5 or a fixed-step one (the zero-cost RK4 solvers are f64 only).
+/// Computes the loss and its gradient with `method` in `precision` (which overrides
+/// `opts.precision`). f32 runs the generic methods ([`GradMethod::supports_f32`]) in f32 and
+/// refuses the others ([`check_f32`]); the forward solver must then be dopri5 or a fixed-step
+/// one (the zero-cost RK4 solvers are f64 only).
 pub fn compute_with_precision(
     p: &GradProblem,
     method: GradMethod,
     opts: &GradOptions,
     precision: Precision,
 ) -> Result<GradOutput, GradError> {
+    let opts = &GradOptions {
+        precision,
+        ..opts.clone()
+    };
     check_options(p, method, opts)?;
     match precision {
         Precision::F64 => compute_f64(p, method, opts),
         Precision::F32 => {
-            check_f32(p, method, opts)?;
-            compute_as::<f32>(p, method, opts)
+            let mut out = compute_as::<f32>(p, method, opts)?;
+            out.warnings.extend(f32_tolerance_warning(&p.solver));
+            Ok(out)
         }
     }
 }
 
-/// Why `method` cannot run in f32 on `p`, if it cannot.
-pub fn check_f32(p: &GradProblem, method: GradMethod, opts: &GradOptions) -> Result<(), GradError> {
+/// A warning when an adaptive solver's tolerance is below what f32 resolves (under 1e-6, about
+/// 8 ε₃₂): its error estimate is then mostly rounding, so steps shrink or the solve fails.
+pub fn f32_tolerance_warning(solver: &SolverConfig) -> Option<String> {
+    let tol = solver.tol.max(solver.rtol);
+    (solver.method.is_adaptive() && tol < 1e-6).then(|| {
+        format!(
+            "precision f32 with solver tolerance {tol:e}: near f32's resolution (ε ≈ 1.2e-7) the \
+             error estimate is mostly rounding; steps may shrink or the solve fail (loosen tol \
+             and rtol to 1e-6 or more)"
+        )
+    })
+}
+
+/// Why `method` cannot run in f32 with the forward solver `solver`, if it cannot.
+pub fn check_f32(
+    solver: &SolverConfig,
+    method: GradMethod,
+    opts: &GradOptions,
+) -> Result<(), GradError> {
     if method == GradMethod::Fd {
         return Err(GradError::Invalid(
             "fd: f64 only — finite differences in f32 lose most digits".into(),
@@ -406,7 +436,7 @@ pub fn check_f32(p: &GradProblem, method: GradMethod, opts: &GradOptions) -> Res
             "{method}: f64 only (precision f32 runs backprop, checkpoint and adjoint)"
         )));
     }
-    let solvers = std::iter::once(&p.solver).chain(if method == GradMethod::Adjoint {
+    let solvers = std::iter::once(solver).chain(if method == GradMethod::Adjoint {
         opts.adjoint_solver.as_ref()
     } else {
         None

@@ -110,6 +110,11 @@ pub fn discrete(
     method: GradMethod,
     opts: &GradOptions,
 ) -> Result<Vec<f64>, GradError> {
+    // The reference is f64 whatever precision the method ran in.
+    let opts = &GradOptions {
+        precision: super::Precision::F64,
+        ..opts.clone()
+    };
     let out = match method {
         GradMethod::Alf => run_groups(p, opts, |g| {
             reversible::gradient_stored(g, reversible::Scheme::Alf, opts)

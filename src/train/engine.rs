@@ -132,11 +132,13 @@ impl Trainer {
         }
         let gpu = Self::device(&config, &data, &initial, ctx, &mut warnings)?;
         if gpu.is_none() && config.precision == Precision::F32 {
-            return Err(
-                "--precision f32 on the CPU needs the float-generic engine, which this build \
-                 does not have yet; the CPU trains in f64 (the GPU always trains in f32)"
-                    .into(),
-            );
+            // f32 on the CPU: the gradient in f32 (grad's generic path), the weights and the
+            // optimiser state in f64 (mixed precision; the update adds an f32-accurate step).
+            for &m in &config.methods {
+                grad::check_f32(&config.solver, m, &grad_options(&config))
+                    .map_err(|e| format!("--precision f32 on the CPU: {e}"))?;
+            }
+            warnings.extend(grad::f32_tolerance_warning(&config.solver));
         }
         if gpu.is_some() {
             if config.grad_check_every > 0 {
@@ -513,10 +515,12 @@ impl Trainer {
 }
 
 /// Options of the gradient methods for training (threads per gradient: the configured
-/// `grad_options.threads`, 1 by default).
+/// `grad_options.threads`, 1 by default; the run's precision: on the CPU the gradient is
+/// computed in it, the weights and the optimiser stay f64).
 fn grad_options(cfg: &TrainConfig) -> GradOptions {
     GradOptions {
         threads: cfg.grad_options.threads.max(1),
+        precision: cfg.precision,
         ..cfg.grad_options.clone()
     }
 }
