@@ -255,8 +255,8 @@ fn a_failing_solve_exits_1_with_the_cause() {
     assert!(stderr(&out).contains("max_steps"), "{}", stderr(&out));
 }
 
-/// `--precision f32`: backprop, checkpoint and adjoint run in f32 (the rest of `all` is left
-/// out with a note); their gradients are the f64 discrete derivative to f32 rounding — not
+/// `--precision f32`: every method but afge and fd runs in f32 (those two are left out of
+/// `all` with a note); their gradients are the f64 discrete derivative to f32 rounding — not
 /// exactly (that would be f64), but within 1e-4 relative — and unknown precisions or f64-only
 /// methods are usage errors.
 #[test]
@@ -281,7 +281,19 @@ fn grad_runs_in_f32_and_refuses_what_f32_does_not_run() {
         .iter()
         .map(|m| m["method"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["backprop", "checkpoint", "adjoint"]);
+    assert_eq!(
+        names,
+        [
+            "backprop",
+            "checkpoint",
+            "adjoint",
+            "interp-adjoint",
+            "alf",
+            "reversible-heun",
+            "reversible-rk4",
+            "reversible-midpoint"
+        ]
+    );
     assert!(v32["notes"][0].as_str().unwrap().contains("afge"));
     let v64 = run("f64");
     for name in ["backprop", "checkpoint"] {

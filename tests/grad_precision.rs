@@ -1,4 +1,4 @@
-//! f32 against f64 on the generic gradient path (backprop, checkpoint, adjoint): the same
+//! f32 against f64 on the generic gradient path (every method but afge and fd): the same
 //! algorithm in two float types, so the gradients must agree to f32 rounding, and the f32 run
 //! must really be f32 (it differs from f64, and its tapes take half the bytes).
 //!
@@ -49,6 +49,16 @@ fn problem(seed: u64, batch: usize, method: Method, tol: f64) -> GradProblem {
     }
 }
 
+/// The methods with an f32 path.
+fn generic_methods() -> Vec<GradMethod> {
+    let v: Vec<GradMethod> = GradMethod::ALL
+        .into_iter()
+        .filter(|m| m.supports_f32())
+        .collect();
+    assert_eq!(v.len(), 8, "every method but afge and fd");
+    v
+}
+
 fn at(p: &GradProblem, m: GradMethod, opts: &GradOptions, precision: Precision) -> GradOutput {
     grad::compute_with_precision(p, m, opts, precision)
         .unwrap_or_else(|e| panic!("{m} {precision}: {e}"))
@@ -64,6 +74,7 @@ fn assert_f32_close(p: &GradProblem, m: GradMethod, opts: &GradOptions, what: &s
         "{what}: the precisions took different steps"
     );
     let err = rel_l2(&g32.grad, &g64.grad);
+    eprintln!("{what}: f32 vs f64 relative l2 {err:.2e}");
     assert!(err < F32_TOL, "{what}: f32 vs f64 relative l2 {err:e}");
     assert!(err > 0.0, "{what}: f32 equals f64 bit for bit (not f32)");
     let loss_err = (g32.loss - g64.loss).abs() / g64.loss.abs().max(1e-12);
@@ -77,6 +88,14 @@ fn assert_f32_close(p: &GradProblem, m: GradMethod, opts: &GradOptions, what: &s
 #[test]
 fn f32_agrees_with_f64_for_the_generic_methods_on_every_generic_solver() {
     let opts = GradOptions::default();
+    let fixed_backward = GradOptions {
+        adjoint_solver: Some(SolverConfig {
+            method: Method::Rk4,
+            h0: Some(0.05),
+            ..SolverConfig::default()
+        }),
+        ..GradOptions::default()
+    };
     for (method, tol) in [
         (Method::Dopri5, 1e-4),
         (Method::Rk4, 1e-6),
@@ -84,12 +103,16 @@ fn f32_agrees_with_f64_for_the_generic_methods_on_every_generic_solver() {
         (Method::Euler, 1e-6),
     ] {
         let p = problem(3, 8, method, tol);
-        for m in [
-            GradMethod::Backprop,
-            GradMethod::Checkpoint,
-            GradMethod::Adjoint,
-        ] {
-            assert_f32_close(&p, m, &opts, &format!("{m} with {method}"));
+        for m in generic_methods() {
+            // interp-adjoint's adaptive backward solve has an error ratio near 1 on this
+            // problem (one step more in f32): its backward pass runs fixed steps here so the
+            // discretisation is the same.
+            let opts = if m == GradMethod::InterpAdjoint {
+                &fixed_backward
+            } else {
+                &opts
+            };
+            assert_f32_close(&p, m, opts, &format!("{m} with {method}"));
         }
     }
 }
@@ -110,11 +133,7 @@ fn f32_agrees_with_f64_per_sample_threaded_and_with_intermediate_observations() 
         }),
         ..GradOptions::default()
     };
-    for m in [
-        GradMethod::Backprop,
-        GradMethod::Checkpoint,
-        GradMethod::Adjoint,
-    ] {
+    for m in generic_methods() {
         assert_f32_close(&p, m, &opts, &format!("{m} per-sample, 2 threads"));
     }
     // Observations at several times (the adjoint jumps, the tape injections).
@@ -124,11 +143,7 @@ fn f32_agrees_with_f64_per_sample_threaded_and_with_intermediate_observations() 
         .map(|_| q.y0.iter().map(|y| vec![y[1], -y[0]]).collect())
         .collect();
     q.loss = Loss::trajectory(vec![0.3, 0.6, 1.0], targets);
-    for m in [
-        GradMethod::Backprop,
-        GradMethod::Checkpoint,
-        GradMethod::Adjoint,
-    ] {
+    for m in generic_methods() {
         assert_f32_close(&q, m, &GradOptions::default(), &format!("{m} trajectory"));
     }
 }

@@ -185,7 +185,7 @@ fn row_blocks<'w, T: Real>(
 /// `F(Y)` into `f_out`, `vᵀ∂F/∂Y` into `vy` and `vᵀ∂F/∂θ` added to `gtheta` for n stacked
 /// samples: one batched VJP, split over row blocks when this thread has row threads.
 #[allow(clippy::too_many_arguments)]
-fn stacked_vjp<T: Real>(
+pub(crate) fn stacked_vjp<T: Real>(
     field: &StackedMlp<T>,
     t: f64,
     y: &[T],

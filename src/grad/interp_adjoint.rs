@@ -5,18 +5,25 @@
 //! `ŷ(t)` the barycentric interpolant ([`ChebInterp`], eq. 7). Its error is the interpolation
 //! error plus the backward solver's: it converges to the continuous gradient as the tolerance
 //! shrinks only as far as N nodes resolve y(t).
+//!
+//! Generic over the group's float type `T`: the forward and backward solves run in `T`; the
+//! Chebyshev grid holds f64 (node values widened from the `T` dense output, the interpolant
+//! rounded back to `T` where the adjoint field reads it).
 
 use std::sync::Arc;
 
 use super::batch::Group;
 use super::chebyshev::ChebInterp;
-use super::field::{AdjointField, StateSource};
+use super::field::{AdjointField, GradFloat, StateSource};
 use super::forward::{self, SolveStats};
 use super::{GradError, GradOptions, GradOutput};
 use crate::solver::Method;
 
 /// `interp-adjoint` on one group.
-pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradError> {
+pub fn gradient<T: GradFloat>(
+    g: &Group<'_, T>,
+    opts: &GradOptions,
+) -> Result<GradOutput, GradError> {
     let (m, p, k_obs) = (g.dim(), g.n_params(), g.n_obs());
     let n_nodes = opts.cheb_nodes;
     let mut out = g.empty_output();
@@ -25,7 +32,8 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
     let mut filled = vec![false; n_nodes];
     let system = Arc::new(g.field());
     let mut y = g.y0.clone();
-    let mut obs_grads = vec![0.0; k_obs * m];
+    let mut obs_grads = vec![T::zero(); k_obs * m];
+    let mut node = vec![T::zero(); m];
     let mut fwd = SolveStats::default();
     for (k, seg) in g.ends.windows(2).enumerate() {
         let s = forward::run_segment(
@@ -39,8 +47,10 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
                     let tau_t = interp.nodes[j];
                     if !filled[j] && tau_t >= r.t && tau_t <= r.t + r.h {
                         let tau = ((tau_t - r.t) / r.h).clamp(0.0, 1.0);
-                        r.dense
-                            .eval(start, &r.y, r.h, tau, interp.node_values_mut(j));
+                        r.dense.eval(start, &r.y, r.h, tau, &mut node);
+                        for (o, &v) in interp.node_values_mut(j).iter_mut().zip(&node) {
+                            *o = v.to_f64();
+                        }
                         filled[j] = true;
                     }
                 }
@@ -63,10 +73,10 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
     let stored_nodes = interp.stored_bytes();
     let interp = Arc::new(interp);
     let config = opts.adjoint_solver.as_ref().unwrap_or(&g.problem.solver);
-    let mut u = vec![0.0; m + p];
+    let mut u = vec![T::zero(); m + p];
     let mut back = SolveStats::default();
     for k in (0..k_obs).rev() {
-        for (a, gl) in u[..m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
+        for (a, &gl) in u[..m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
             *a += gl;
         }
         let (t_start, t_end) = (g.ends[k], g.ends[k + 1]);
@@ -79,12 +89,12 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
             .map_err(|e| GradError::Solve(format!("backward (interp-adjoint) solve: {e}")))?;
         back.add(&s);
     }
-    out.grad.copy_from_slice(&u[m..]);
+    super::backprop::widen_into(&u[m..], &mut out.grad);
     out.nfe_forward = fwd.nfev;
     out.nfe_backward = back.nfev;
     out.steps_accepted = fwd.accepted + back.accepted;
     out.steps_rejected = fwd.rejected + back.rejected;
-    out.stored_bytes = stored_nodes + (u.len() + obs_grads.len()) * 8;
+    out.stored_bytes = stored_nodes + (u.len() + obs_grads.len()) * T::BYTES;
     out.warnings = fwd.warnings;
     if matches!(g.problem.solver.method, Method::Euler | Method::Midpoint) {
         out.warnings.push(format!(

@@ -21,11 +21,12 @@
 //! stepping each sample is its own group. Every method runs per group and the results are summed.
 //!
 //! Precision ([`Precision`], [`compute_with_precision`]): f64 is the default and the reference.
-//! `backprop`, `checkpoint` and `adjoint` also run in f32 through the same generic code
-//! ([`field::GradFloat`]): states, stages, activations, tapes, adjoints and θ̄ in f32; time, step
-//! sizes, the solver's error norm and the loss (evaluated at the observations from the f32
-//! state) in f64; the result is reported in f64. The other methods refuse f32 with
-//! [`GradError::Invalid`].
+//! Every method but `afge` (per-sample f64 Jacobians) and `fd` (finite differences in f32 lose
+//! most digits) also runs in f32 through the same generic code ([`field::GradFloat`]): states,
+//! stages, activations, tapes, adjoints and θ̄ in f32; time, step sizes, the solver's error norm
+//! and the loss (evaluated at the observations from the f32 state) in f64; the result is
+//! reported in f64. `afge` and `fd` refuse f32 with [`GradError::Invalid`], as do the f64-only
+//! solvers (zc-rk4, zc-rk4-paper, rk4-doubling).
 
 pub mod adjoint;
 pub mod afge;
@@ -153,10 +154,7 @@ impl GradMethod {
 
     /// Whether the method runs in f32 as well as f64 ([`compute_with_precision`]).
     pub fn supports_f32(self) -> bool {
-        matches!(
-            self,
-            GradMethod::Backprop | GradMethod::Checkpoint | GradMethod::Adjoint
-        )
+        !matches!(self, GradMethod::Afge | GradMethod::Fd)
     }
 
     /// The reversible fixed-step solvers (they ignore the configured forward solver).
@@ -433,10 +431,12 @@ pub fn check_f32(
     }
     if !method.supports_f32() {
         return Err(GradError::Invalid(format!(
-            "{method}: f64 only (precision f32 runs backprop, checkpoint and adjoint)"
+            "{method}: f64 only (its per-sample Jacobians are f64; precision f32 runs every \
+             method but afge and fd)"
         )));
     }
-    let solvers = std::iter::once(solver).chain(if method == GradMethod::Adjoint {
+    let backsolve = matches!(method, GradMethod::Adjoint | GradMethod::InterpAdjoint);
+    let solvers = std::iter::once(solver).chain(if backsolve {
         opts.adjoint_solver.as_ref()
     } else {
         None
@@ -468,6 +468,17 @@ fn compute_as<T: field::GradFloat>(
         GradMethod::Backprop => backprop::gradient(g),
         GradMethod::Checkpoint => checkpoint::gradient(g, opts.checkpoints),
         GradMethod::Adjoint => adjoint::gradient(g, opts),
+        GradMethod::InterpAdjoint => interp_adjoint::gradient(g, opts),
+        GradMethod::Alf => reversible::gradient(g, reversible::Scheme::Alf, opts),
+        GradMethod::ReversibleHeun => reversible::gradient(g, reversible::Scheme::Heun, opts),
+        GradMethod::ReversibleRk4 => {
+            reversible::gradient(g, reversible::Scheme::Lambda(tableau::Tableau::rk4()), opts)
+        }
+        GradMethod::ReversibleMidpoint => reversible::gradient(
+            g,
+            reversible::Scheme::Lambda(tableau::Tableau::midpoint()),
+            opts,
+        ),
         other => Err(GradError::Invalid(format!(
             "{other}: f64 only (precision {} was asked)",
             T::NAME

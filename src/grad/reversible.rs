@@ -19,12 +19,16 @@
 //! VJP of the step map. The reconstruction error |X_0, Y_0 reconstructed − y_0| is reported.
 //! [`gradient_stored`] uses stored states instead (the same derivative without
 //! reconstruction): the reference for "the exact derivative of its own discrete map".
+//!
+//! Generic over the group's float type `T` (f64 or f32): states, adjoints and θ̄ in `T`; the
+//! step size, λ and the scheme's constants are f64, rounded to `T` once per step.
 
 use super::batch::Group;
-use super::field::{Field, FieldWork};
+use super::field::{Field, FieldWork, GradFloat, stacked_vjp};
 use super::forward;
 use super::tableau::{self, RkWork, Tableau};
 use super::{GradError, GradOptions, GradOutput};
+use crate::nn::Real;
 
 /// Which reversible scheme.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,7 +47,7 @@ struct Grid {
     note: Option<String>,
 }
 
-fn grid(g: &Group<'_>, opts: &GradOptions) -> Result<Grid, GradError> {
+fn grid<T: GradFloat>(g: &Group<'_, T>, opts: &GradOptions) -> Result<Grid, GradError> {
     let span = g.ends[g.n_obs()] - g.ends[0];
     let config = &g.problem.solver;
     let (total, nfev, note) = if let Some(n) = opts.reversible_steps {
@@ -80,34 +84,34 @@ fn grid(g: &Group<'_>, opts: &GradOptions) -> Result<Grid, GradError> {
 }
 
 /// Scratch of the reversible passes.
-struct Work {
-    fw: FieldWork,
-    rk: RkWork,
-    stages_f: Vec<f64>,
-    stages_b: Vec<f64>,
-    phi_f: Vec<f64>,
-    phi_b: Vec<f64>,
+struct Work<T> {
+    fw: FieldWork<T>,
+    rk: RkWork<T>,
+    stages_f: Vec<T>,
+    stages_b: Vec<T>,
+    phi_f: Vec<T>,
+    phi_b: Vec<T>,
     /// f at the current point (alf: at X_½; heun: f(t, Y) cache).
-    f: Vec<f64>,
-    v1: Vec<f64>,
-    v2: Vec<f64>,
+    f: Vec<T>,
+    v1: Vec<T>,
+    v2: Vec<T>,
     nfe: u64,
     nvjp: u64,
 }
 
-impl Work {
-    fn new(g: &Group<'_>, s: usize) -> Self {
+impl<T: Real> Work<T> {
+    fn new(g: &Group<'_, T>, s: usize) -> Self {
         let m = g.dim();
         Self {
             fw: FieldWork::new(&g.mlp),
             rk: RkWork::new(s, m),
-            stages_f: vec![0.0; s * m],
-            stages_b: vec![0.0; s * m],
-            phi_f: vec![0.0; m],
-            phi_b: vec![0.0; m],
-            f: vec![0.0; m],
-            v1: vec![0.0; m],
-            v2: vec![0.0; m],
+            stages_f: vec![T::zero(); s * m],
+            stages_b: vec![T::zero(); s * m],
+            phi_f: vec![T::zero(); m],
+            phi_b: vec![T::zero(); m],
+            f: vec![T::zero(); m],
+            v1: vec![T::zero(); m],
+            v2: vec![T::zero(); m],
             nfe: 0,
             nvjp: 0,
         }
@@ -125,29 +129,28 @@ impl Work {
             + self.rk.kbar.len()
             + self.rk.stage.len()
             + self.rk.vy.len())
-            * 8
+            * T::BYTES
     }
 }
 
 /// Batched VJP of the group field with f: `vy = vᵀ∂F/∂Y`, `f_out = F`, `gθ += vᵀ∂F/∂θ`.
 #[allow(clippy::too_many_arguments)]
-fn vjp_f(
-    g: &Group<'_>,
+fn vjp_f<T: Real>(
+    g: &Group<'_, T>,
     t: f64,
-    y: &[f64],
-    v: &[f64],
-    f_out: &mut [f64],
-    vy: &mut [f64],
-    gtheta: &mut [f64],
-    fw: &mut FieldWork,
+    y: &[T],
+    v: &[T],
+    f_out: &mut [T],
+    vy: &mut [T],
+    gtheta: &mut [T],
+    fw: &mut FieldWork<T>,
 ) {
-    g.mlp
-        .vjp_batch_into(t, y, v, 1.0, f_out, vy, gtheta, &mut fw.mlp);
+    stacked_vjp(&g.field(), t, y, v, f_out, vy, gtheta, fw);
 }
 
 impl Scheme {
     /// Initial state (A, B) from y0; for Heun also the cache `w.f = f(t0, Y0)`.
-    fn init(&self, g: &Group<'_>, t0: f64, a: &mut [f64], b: &mut [f64], w: &mut Work) {
+    fn init<T: Real>(&self, g: &Group<'_, T>, t0: f64, a: &mut [T], b: &mut [T], w: &mut Work<T>) {
         a.copy_from_slice(&g.y0);
         match self {
             Scheme::Alf => {
@@ -165,39 +168,40 @@ impl Scheme {
 
     /// One forward step of size h from t, in place on (A, B).
     #[allow(clippy::too_many_arguments)]
-    fn forward(
+    fn forward<T: Real>(
         &self,
-        g: &Group<'_>,
+        g: &Group<'_, T>,
         lambda: f64,
         t: f64,
         h: f64,
-        a: &mut [f64],
-        b: &mut [f64],
-        w: &mut Work,
+        a: &mut [T],
+        b: &mut [T],
+        w: &mut Work<T>,
     ) {
         let field = g.field();
         let m = a.len();
+        let (ht, hh, two) = (T::of(h), T::of(0.5 * h), T::of(2.0));
         match self {
             Scheme::Alf => {
                 for i in 0..m {
-                    w.v1[i] = a[i] + 0.5 * h * b[i];
+                    w.v1[i] = a[i] + hh * b[i];
                 }
                 field.eval(t + 0.5 * h, &w.v1, &mut w.f, &mut w.fw);
                 w.nfe += 1;
                 for i in 0..m {
-                    b[i] = 2.0 * w.f[i] - b[i];
-                    a[i] += h * w.f[i];
+                    b[i] = two * w.f[i] - b[i];
+                    a[i] += ht * w.f[i];
                 }
             }
             Scheme::Heun => {
                 // w.f = f(t, Y) on entry.
                 for i in 0..m {
-                    b[i] = 2.0 * a[i] - b[i] + h * w.f[i];
+                    b[i] = two * a[i] - b[i] + ht * w.f[i];
                 }
                 field.eval(t + h, b, &mut w.v1, &mut w.fw);
                 w.nfe += 1;
                 for i in 0..m {
-                    a[i] += 0.5 * h * (w.f[i] + w.v1[i]);
+                    a[i] += hh * (w.f[i] + w.v1[i]);
                 }
                 w.f.copy_from_slice(&w.v1);
             }
@@ -213,8 +217,9 @@ impl Scheme {
                     &mut w.rk.k,
                     &mut w.fw,
                 );
+                let (lam, rest) = (T::of(lambda), T::of(1.0 - lambda));
                 for i in 0..m {
-                    a[i] = lambda * a[i] + (1.0 - lambda) * b[i] + (w.phi_f[i] - b[i]);
+                    a[i] = lam * a[i] + rest * b[i] + (w.phi_f[i] - b[i]);
                 }
                 w.nfe += tableau::step(
                     tab,
@@ -238,19 +243,19 @@ impl Scheme {
     /// or taken from `stored`); (Ā, B̄) holds the output's adjoint and becomes the input's.
     /// For Heun, `w.f` holds f(t + h, Y') on entry and f(t, Y) on exit.
     #[allow(clippy::too_many_arguments)]
-    fn backward(
+    fn backward<T: Real>(
         &self,
-        g: &Group<'_>,
+        g: &Group<'_, T>,
         lambda: f64,
         t: f64,
         h: f64,
-        a: &mut [f64],
-        b: &mut [f64],
-        abar: &mut [f64],
-        bbar: &mut [f64],
-        gtheta: &mut [f64],
-        stored: Option<(&[f64], &[f64])>,
-        w: &mut Work,
+        a: &mut [T],
+        b: &mut [T],
+        abar: &mut [T],
+        bbar: &mut [T],
+        gtheta: &mut [T],
+        stored: Option<(&[T], &[T])>,
+        w: &mut Work<T>,
     ) {
         match self {
             Scheme::Alf => alf_backward(g, t, h, a, b, abar, bbar, gtheta, stored, w),
@@ -264,34 +269,35 @@ impl Scheme {
 
 /// ALF backward step (see [`Scheme::backward`]).
 #[allow(clippy::too_many_arguments)]
-fn alf_backward(
-    g: &Group<'_>,
+fn alf_backward<T: Real>(
+    g: &Group<'_, T>,
     t: f64,
     h: f64,
-    a: &mut [f64],
-    b: &mut [f64],
-    abar: &mut [f64],
-    bbar: &mut [f64],
-    gtheta: &mut [f64],
-    stored: Option<(&[f64], &[f64])>,
-    w: &mut Work,
+    a: &mut [T],
+    b: &mut [T],
+    abar: &mut [T],
+    bbar: &mut [T],
+    gtheta: &mut [T],
+    stored: Option<(&[T], &[T])>,
+    w: &mut Work<T>,
 ) {
     let m = a.len();
+    let (ht, hh, two) = (T::of(h), T::of(0.5 * h), T::of(2.0));
     // X_½ and F̄ = h X̄' + 2 V̄'.
     match stored {
         Some((x, v)) => {
             for i in 0..m {
-                w.v1[i] = x[i] + 0.5 * h * v[i];
+                w.v1[i] = x[i] + hh * v[i];
             }
         }
         None => {
             for i in 0..m {
-                w.v1[i] = a[i] - 0.5 * h * b[i];
+                w.v1[i] = a[i] - hh * b[i];
             }
         }
     }
     for i in 0..m {
-        w.phi_f[i] = h * abar[i] + 2.0 * bbar[i];
+        w.phi_f[i] = ht * abar[i] + two * bbar[i];
     }
     vjp_f(
         g,
@@ -311,35 +317,36 @@ fn alf_backward(
         }
         None => {
             for i in 0..m {
-                b[i] = 2.0 * w.f[i] - b[i];
-                a[i] -= h * w.f[i];
+                b[i] = two * w.f[i] - b[i];
+                a[i] -= ht * w.f[i];
             }
         }
     }
     for i in 0..m {
-        bbar[i] = -bbar[i] + 0.5 * h * w.v2[i];
+        bbar[i] = -bbar[i] + hh * w.v2[i];
         abar[i] += w.v2[i];
     }
 }
 
 /// Reversible Heun backward step (see [`Scheme::backward`]).
 #[allow(clippy::too_many_arguments)]
-fn heun_backward(
-    g: &Group<'_>,
+fn heun_backward<T: Real>(
+    g: &Group<'_, T>,
     t: f64,
     h: f64,
-    a: &mut [f64],
-    b: &mut [f64],
-    abar: &mut [f64],
-    bbar: &mut [f64],
-    gtheta: &mut [f64],
-    stored: Option<(&[f64], &[f64])>,
-    w: &mut Work,
+    a: &mut [T],
+    b: &mut [T],
+    abar: &mut [T],
+    bbar: &mut [T],
+    gtheta: &mut [T],
+    stored: Option<(&[T], &[T])>,
+    w: &mut Work<T>,
 ) {
     let m = a.len();
+    let (ht, hh, two) = (T::of(h), T::of(0.5 * h), T::of(2.0));
     // (1) Ȳ'_tot = Ȳ' + J(Y')ᵀ (h/2 X̄').
     for i in 0..m {
-        w.phi_f[i] = 0.5 * h * abar[i];
+        w.phi_f[i] = hh * abar[i];
     }
     vjp_f(
         g,
@@ -361,13 +368,13 @@ fn heun_backward(
         Some((_, y)) => b.copy_from_slice(y),
         None => {
             for i in 0..m {
-                b[i] = 2.0 * a[i] - w.v1[i] - h * w.f[i];
+                b[i] = two * a[i] - w.v1[i] - ht * w.f[i];
             }
         }
     }
     // (3) F̄_Y = h Ȳ'_tot + h/2 X̄', VJP at Y (gives f(t, Y) in phi_b).
     for i in 0..m {
-        w.phi_f[i] = h * bbar[i] + 0.5 * h * abar[i];
+        w.phi_f[i] = ht * bbar[i] + hh * abar[i];
     }
     vjp_f(
         g,
@@ -382,7 +389,7 @@ fn heun_backward(
     w.nvjp += 1;
     // (4) adjoints.
     for i in 0..m {
-        abar[i] += 2.0 * bbar[i];
+        abar[i] += two * bbar[i];
         bbar[i] = -bbar[i] + w.v2[i];
     }
     // (5) X.
@@ -390,7 +397,7 @@ fn heun_backward(
         Some((x, _)) => a.copy_from_slice(x),
         None => {
             for i in 0..m {
-                a[i] -= 0.5 * h * (w.phi_b[i] + w.f[i]);
+                a[i] -= hh * (w.phi_b[i] + w.f[i]);
             }
         }
     }
@@ -399,22 +406,23 @@ fn heun_backward(
 
 /// λ-reversible backward step (see [`Scheme::backward`]).
 #[allow(clippy::too_many_arguments)]
-fn lambda_backward(
-    g: &Group<'_>,
+fn lambda_backward<T: Real>(
+    g: &Group<'_, T>,
     tab: &Tableau,
     lambda: f64,
     t: f64,
     h: f64,
-    a: &mut [f64],
-    b: &mut [f64],
-    abar: &mut [f64],
-    bbar: &mut [f64],
-    gtheta: &mut [f64],
-    stored: Option<(&[f64], &[f64])>,
-    w: &mut Work,
+    a: &mut [T],
+    b: &mut [T],
+    abar: &mut [T],
+    bbar: &mut [T],
+    gtheta: &mut [T],
+    stored: Option<(&[T], &[T])>,
+    w: &mut Work<T>,
 ) {
     let field = g.field();
     let m = a.len();
+    let (lam, rest) = (T::of(lambda), T::of(1.0 - lambda));
     // Stages of Φ_{−h}(t + h, Y').
     w.nfe += tableau::step(
         tab,
@@ -450,7 +458,7 @@ fn lambda_backward(
         Some((y, _)) => a.copy_from_slice(y),
         None => {
             for i in 0..m {
-                a[i] = (a[i] - (1.0 - lambda) * b[i] - (w.phi_f[i] - b[i])) / lambda;
+                a[i] = (a[i] - rest * b[i] - (w.phi_f[i] - b[i])) / lam;
             }
         }
     }
@@ -488,14 +496,14 @@ fn lambda_backward(
         &mut w.fw,
     );
     for i in 0..m {
-        bbar[i] += -lambda * abar[i] + w.v2[i];
-        abar[i] *= lambda;
+        bbar[i] += -lam * abar[i] + w.v2[i];
+        abar[i] *= lam;
     }
 }
 
 /// A reversible method on one group (states reconstructed backwards).
-pub fn gradient(
-    g: &Group<'_>,
+pub fn gradient<T: GradFloat>(
+    g: &Group<'_, T>,
     scheme: Scheme,
     opts: &GradOptions,
 ) -> Result<GradOutput, GradError> {
@@ -503,16 +511,16 @@ pub fn gradient(
 }
 
 /// The same derivative with every forward state stored instead of reconstructed.
-pub fn gradient_stored(
-    g: &Group<'_>,
+pub fn gradient_stored<T: GradFloat>(
+    g: &Group<'_, T>,
     scheme: Scheme,
     opts: &GradOptions,
 ) -> Result<GradOutput, GradError> {
     run(g, &scheme, opts, true)
 }
 
-fn run(
-    g: &Group<'_>,
+fn run<T: GradFloat>(
+    g: &Group<'_, T>,
     scheme: &Scheme,
     opts: &GradOptions,
     store: bool,
@@ -526,11 +534,12 @@ fn run(
     };
     let mut w = Work::new(g, s);
     let mut out = g.empty_output();
-    let (mut a, mut b) = (vec![0.0; m], vec![0.0; m]);
+    let (mut a, mut b) = (vec![T::zero(); m], vec![T::zero(); m]);
     let t0 = g.ends[0];
     scheme.init(g, t0, &mut a, &mut b, &mut w);
-    let mut obs_grads = vec![0.0; g.n_obs() * m];
-    let mut states: Vec<f64> = Vec::new();
+    let mut obs_grads = vec![T::zero(); g.n_obs() * m];
+    let mut gtheta = vec![T::zero(); g.n_params()];
+    let mut states: Vec<T> = Vec::new();
     let mut steps = 0;
     for (k, &(ts, h, n)) in grid.segments.iter().enumerate() {
         for i in 0..n {
@@ -555,10 +564,10 @@ fn run(
     }
     let nfe_forward = w.nfe + grid.nfev;
     w.nfe = 0;
-    let (mut abar, mut bbar) = (vec![0.0; m], vec![0.0; m]);
+    let (mut abar, mut bbar) = (vec![T::zero(); m], vec![T::zero(); m]);
     let mut index = steps;
     for (k, &(ts, h, n)) in grid.segments.iter().enumerate().rev() {
-        for (x, gl) in abar.iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
+        for (x, &gl) in abar.iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
             *x += gl;
         }
         for i in (0..n).rev() {
@@ -576,7 +585,7 @@ fn run(
                 &mut b,
                 &mut abar,
                 &mut bbar,
-                &mut out.grad,
+                &mut gtheta,
                 stored,
                 &mut w,
             );
@@ -591,29 +600,30 @@ fn run(
             &bbar,
             &mut w.f,
             &mut w.v2,
-            &mut out.grad,
+            &mut gtheta,
             &mut w.fw,
         );
         w.nvjp += 1;
     }
+    super::backprop::widen_into(&gtheta, &mut out.grad);
     let mut recon = a
         .iter()
         .zip(&g.y0)
-        .map(|(x, y)| (x - y).abs())
+        .map(|(&x, &y)| (x - y).to_f64().abs())
         .fold(0.0, f64::max);
     if !matches!(scheme, Scheme::Alf) {
         recon = b
             .iter()
             .zip(&g.y0)
-            .map(|(x, y)| (x - y).abs())
+            .map(|(&x, &y)| (x - y).to_f64().abs())
             .fold(recon, f64::max);
     }
     out.nfe_forward = nfe_forward;
     out.nfe_backward = w.nfe + w.nvjp;
     out.steps_accepted = steps;
-    out.stored_bytes = (a.len() + b.len() + abar.len() + bbar.len() + obs_grads.len()) * 8
+    out.stored_bytes = (a.len() + b.len() + abar.len() + bbar.len() + obs_grads.len()) * T::BYTES
         + w.bytes()
-        + states.len() * 8;
+        + states.len() * T::BYTES;
     out.reconstruction_error = Some(recon);
     if let Some(note) = grid.note {
         out.warnings.push(note);

@@ -29,6 +29,7 @@ pub trait Real:
     + std::fmt::Display
     + std::iter::Sum
     + std::ops::AddAssign
+    + std::ops::SubAssign
     + std::ops::MulAssign
     + 'static
 {

@@ -213,18 +213,18 @@ pub enum Dense<T = f64> {
     /// Step doubling: `coeffs` are those of the full step (what the paper's p(τ) is for this
     /// step); the propagated solution is two half steps, each with its own cubic.
     Rk4Halves {
-        coeffs: Vec<f64>,
-        first: Vec<f64>,
-        second: Vec<f64>,
-        y_mid: Vec<f64>,
+        coeffs: Vec<T>,
+        first: Vec<T>,
+        second: Vec<T>,
+        y_mid: Vec<T>,
     },
     /// Dormand–Prince continuous extension (Hairer's CONTD5): `r = [r2 | r3 | r4 | r5]`.
     Dopri { r: Vec<T> },
 }
 
-impl Dense<f64> {
+impl<T: Real> Dense<T> {
     /// `[a0 | a1 | a2]` of paper eq. (15), when the method has them.
-    pub fn coefficients(&self) -> Option<&[f64]> {
+    pub fn coefficients(&self) -> Option<&[T]> {
         match self {
             Dense::Rk4 { coeffs } | Dense::Rk4Halves { coeffs, .. } => Some(coeffs),
             _ => None,
@@ -232,10 +232,11 @@ impl Dense<f64> {
     }
 
     /// Writes the dense solution at `τ ∈ [0, 1]` of a step from `y_start` to `y_end` of size `h`.
-    pub fn eval(&self, y_start: &[f64], y_end: &[f64], h: f64, tau: f64, out: &mut [f64]) {
+    pub fn eval(&self, y_start: &[T], y_end: &[T], h: f64, tau: f64, out: &mut [T]) {
         let d = y_start.len();
         match self {
             Dense::Linear => {
+                let tau = T::of(tau);
                 for i in 0..d {
                     out[i] = y_start[i] + tau * (y_end[i] - y_start[i]);
                 }
@@ -254,7 +255,7 @@ impl Dense<f64> {
                 }
             }
             Dense::Dopri { r } => {
-                let s = 1.0 - tau;
+                let (s, tau) = (T::of(1.0 - tau), T::of(tau));
                 for i in 0..d {
                     let (r2, r3, r4, r5) = (r[i], r[d + i], r[2 * d + i], r[3 * d + i]);
                     out[i] = y_start[i] + tau * (r2 + s * (r3 + tau * (r4 + s * r5)));

@@ -102,11 +102,13 @@ pub fn p_eval(coeffs: &[f64], tau: f64, out: &mut [f64]) {
 
 /// `q(τ) = y_n + hτ(a0 + a1 τ/2 + a2 τ²/3)` (eq. 19).
 #[inline]
-pub fn cubic_eval(coeffs: &[f64], y_start: &[f64], h: f64, tau: f64, out: &mut [f64]) {
+pub fn cubic_eval<T: Real>(coeffs: &[T], y_start: &[T], h: f64, tau: f64, out: &mut [T]) {
     let d = y_start.len();
+    let (ht, tau) = (T::of(h * tau), T::of(tau));
+    let (two, three) = (T::of(2.0), T::of(3.0));
     for i in 0..d {
-        let inner = coeffs[i] + tau * (coeffs[d + i] / 2.0 + tau * coeffs[2 * d + i] / 3.0);
-        out[i] = y_start[i] + h * tau * inner;
+        let inner = coeffs[i] + tau * (coeffs[d + i] / two + tau * coeffs[2 * d + i] / three);
+        out[i] = y_start[i] + ht * inner;
     }
 }
 
