@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Peer baseline for `nodelab bench grad`: the same toy problem solved with diffrax (JAX, CPU,
-float64), gradient by RecursiveCheckpointAdjoint (discretise-then-optimise backprop) and by
+float64, or float32 with --precision f32), gradient by RecursiveCheckpointAdjoint (discretise-then-optimise backprop) and by
 BacksolveAdjoint (continuous adjoint), median wall time per gradient after compilation.
 
 Side by side with nodelab in one run:
@@ -8,8 +8,9 @@ Side by side with nodelab in one run:
     nodelab bench grad --write-toy /tmp/toy          # writes toy-mlp.json, toy-data.json
     python3 benches/peers/diffrax_grad.py /tmp/toy --nodelab target/release/nodelab
 
-With --nodelab, the script also runs `nodelab bench grad --methods backprop,adjoint` and prints
-the time ratios. Not run in CI (needs `pip install jax diffrax equinox`).
+With --nodelab, the script also runs `nodelab bench grad --methods backprop,adjoint` (at the
+same --precision) and prints the time ratios. --precision f32 runs JAX without x64 (float32
+arrays throughout) against `nodelab bench grad --precision f32`. Not run in CI (needs `pip install jax diffrax equinox`).
 """
 
 import argparse
@@ -27,6 +28,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1,
                     help="XLA CPU threads (1: single-threaded, like nodelab's default)")
+    ap.add_argument("--precision", choices=["f64", "f32"], default="f64",
+                    help="float type of both sides (f32: JAX without x64)")
     ap.add_argument("--nodelab", action="append", default=[],
                     help="path of a nodelab binary to run side by side (repeatable: e.g. the "
                          "binaries before and after a change, in the same run)")
@@ -37,7 +40,8 @@ def main():
             "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         )
     import jax
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", args.precision == "f64")
+    dtype = "float64" if args.precision == "f64" else "float32"
     jax.config.update("jax_platform_name", "cpu")
     import jax.numpy as jnp
     import diffrax
@@ -47,9 +51,10 @@ def main():
     with open(os.path.join(args.toy_dir, "toy-data.json")) as f:
         data = json.load(f)
     assert weights["activation"] == "tanh" and not weights.get("time_input", False)
-    params = [(jnp.array(l["weight"]), jnp.array(l["bias"])) for l in weights["layers"]]
-    y0 = jnp.array(data["y0"])
-    targets = jnp.array(data["targets"])
+    params = [(jnp.array(l["weight"], dtype=dtype), jnp.array(l["bias"], dtype=dtype))
+              for l in weights["layers"]]
+    y0 = jnp.array(data["y0"], dtype=dtype)
+    targets = jnp.array(data["targets"], dtype=dtype)
     t0, t1 = data["t_span"]
 
     def field(t, y, params):
@@ -84,16 +89,17 @@ def main():
             times.append((time.perf_counter() - start) * 1e3)
         results[name] = statistics.median(times)
         print(f"diffrax {name:<28} median {results[name]:9.3f} ms  loss {float(value):.10e}  "
-              f"accepted steps {int(steps)}  ({args.repeats} repeats, {args.threads} thread(s))")
+              f"accepted steps {int(steps)}  ({args.repeats} repeats, {args.threads} thread(s), "
+              f"{y0.dtype})")
 
     for binary in args.nodelab:
         out = subprocess.run(
             [binary, "bench", "grad", "--methods", "backprop,adjoint", "--no-scaling",
-             "--json", "--repeats", str(args.repeats)],
+             "--json", "--repeats", str(args.repeats), "--precision", args.precision],
             check=True, capture_output=True, text=True,
         )
         rows = {m["method"]: m for m in json.loads(out.stdout)["methods"]}
-        print(f"nodelab: {binary}")
+        print(f"nodelab: {binary} ({args.precision})")
         for ours, theirs in [("backprop", "RecursiveCheckpointAdjoint"),
                              ("adjoint", "BacksolveAdjoint")]:
             t = rows[ours]["time_ms"]
