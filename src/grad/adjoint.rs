@@ -30,8 +30,9 @@ pub fn gradient<T: GradFloat>(
     let mut obs_states = vec![T::zero(); k_obs * m];
     let mut obs_grads = vec![T::zero(); k_obs * m];
     let mut fwd = SolveStats::default();
+    let mut segments = forward::Segments::default();
     for (k, seg) in g.ends.windows(2).enumerate() {
-        let s = forward::run_segment(
+        let s = segments.run(
             system.clone(),
             seg[0],
             seg[1],
@@ -51,6 +52,7 @@ pub fn gradient<T: GradFloat>(
     let config = opts.adjoint_solver.as_ref().unwrap_or(&g.problem.solver);
     let mut u = vec![T::zero(); 2 * m + p];
     let mut back = SolveStats::default();
+    let mut carry = forward::StepCarry::default();
     for k in (0..k_obs).rev() {
         u[..m].copy_from_slice(&obs_states[k * m..(k + 1) * m]);
         for (a, &gl) in u[m..2 * m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
@@ -62,8 +64,16 @@ pub fn gradient<T: GradFloat>(
             t_ref: t_end,
             source: StateSource::Backsolve,
         });
-        let s = forward::run_segment(field, 0.0, t_end - t_start, &mut u, config, |_, _| {})
-            .map_err(|e| GradError::Solve(format!("backward (adjoint) solve: {e}")))?;
+        let segment_config = carry.config(config);
+        let s = forward::run_segment(
+            field,
+            0.0,
+            t_end - t_start,
+            &mut u,
+            &segment_config,
+            |_, r| carry.note(r),
+        )
+        .map_err(|e| GradError::Solve(format!("backward (adjoint) solve: {e}")))?;
         back.add(&s);
     }
     let recon = u[..m]

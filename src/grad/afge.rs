@@ -92,15 +92,9 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
         AfgeControl::Augmented => {
             let system: Arc<SensitivityField> = Arc::new(field);
             let mut stats = SolveStats::default();
+            let mut segments = forward::Segments::default();
             for (k, seg) in g.ends.windows(2).enumerate() {
-                let s = forward::run_segment(
-                    system.clone(),
-                    seg[0],
-                    seg[1],
-                    &mut u,
-                    config,
-                    |_, _| {},
-                )?;
+                let s = segments.run(system.clone(), seg[0], seg[1], &mut u, config, |_, _| {})?;
                 stats.add(&s);
                 out.loss += g.loss_at(k, &u[..m], &mut gl, out.readout_grad.as_deref_mut());
                 accumulate(&gl, &u, p, &mut out.grad);
@@ -131,8 +125,9 @@ pub fn augmented_schedule(
     let mut steps = Vec::new();
     let mut obs_end = Vec::new();
     let mut stats = SolveStats::default();
+    let mut segments = forward::Segments::default();
     for seg in g.ends.windows(2) {
-        let s = forward::run_segment(system.clone(), seg[0], seg[1], &mut u, config, |_, r| {
+        let s = segments.run(system.clone(), seg[0], seg[1], &mut u, config, |_, r| {
             let h = r.h / split as f64;
             for j in 0..split {
                 steps.push((r.t + j as f64 * h, h));

@@ -27,8 +27,9 @@ pub fn loss_with(
     let mut gl = vec![0.0; y.len()];
     let mut loss = 0.0;
     let mut rg = readout_grad;
+    let mut segments = forward::Segments::default();
     for (k, seg) in g.ends.windows(2).enumerate() {
-        let s = forward::run_segment(
+        let s = segments.run(
             field.clone(),
             seg[0],
             seg[1],

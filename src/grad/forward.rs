@@ -31,56 +31,163 @@ impl SolveStats {
 }
 
 /// Integrates `system` from `(t0, y)` to `t1`, overwriting `y` with the end state. Calls
-/// `on_accept(start_state, record)` for every accepted step.
+/// `on_accept(start_state, record)` for every accepted step. A fresh stepper: see [`Segments`]
+/// for consecutive segments of one solve.
 pub fn run_segment<T: Scalar>(
     system: SharedSystem<T>,
     t0: f64,
     t1: f64,
     y: &mut [T],
     config: &SolverConfig,
-    mut on_accept: impl FnMut(&[T], &StepRecord<T>),
+    on_accept: impl FnMut(&[T], &StepRecord<T>),
 ) -> Result<SolveStats, GradError> {
-    if y.len() != system.dim() {
-        return Err(GradError::Invalid(format!(
-            "the state has {} components but the system has {}",
-            y.len(),
-            system.dim()
-        )));
-    }
-    if !(t0.is_finite() && t1.is_finite() && t1 > t0) {
-        return Err(GradError::Invalid(format!(
-            "the segment [{t0}, {t1}] must be finite with t1 > t0"
-        )));
-    }
-    if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-        return Err(GradError::Invalid(format!("y0[{i}] is not finite")));
-    }
-    let setup = Setup::of(system, t0, t1, y.to_vec(), config);
-    let mut stepper = solver::stepper_of(setup).map_err(|e| GradError::Invalid(e.to_string()))?;
-    let mut stats = SolveStats::default();
-    loop {
-        match stepper.attempt() {
-            StepEvent::Step(r) => {
-                if r.accepted {
-                    stats.accepted += 1;
-                    on_accept(y, &r);
-                    y.copy_from_slice(&r.y);
-                } else {
-                    stats.rejected += 1;
-                }
-            }
-            StepEvent::Done => break,
-            StepEvent::Failed(e) => {
-                return Err(GradError::Solve(format!(
-                    "forward solve with {} failed: {e}",
-                    config.method
-                )));
-            }
+    Segments::default().run(system, t0, t1, y, config, on_accept)
+}
+
+/// One forward solve over consecutive segments `[τ_{k−1}, τ_k]` (the observation times): the
+/// stepper of one segment goes on into the next ([`crate::solver::Stepper::extend_to`]) with
+/// its step size, controller memory and FSAL stage, instead of a fresh start at every
+/// observation (a new `f(τ, y)`, a new initial-step estimate and a cautious first step: for
+/// nine short segments, a third of the evaluations). A solver that cannot continue (all but
+/// dopri5), or a segment that does not start where the last one ended, starts afresh. The
+/// steps still land exactly on every τ_k. States of float type `T`.
+pub struct Segments<T = f64> {
+    stepper: Option<Box<dyn solver::Stepper<T>>>,
+    /// The stepper's f-evaluations when the current segment started.
+    nfev_start: u64,
+}
+
+impl<T> Default for Segments<T> {
+    fn default() -> Self {
+        Self {
+            stepper: None,
+            nfev_start: 0,
         }
     }
-    stats.nfev = stepper.nfev();
-    stats.warnings = stepper.warnings();
-    Ok(stats)
+}
+
+impl<T: Scalar> Segments<T> {
+    /// Readies `[t0, t1]` from `y`: true when the last segment's stepper goes on (it ended at
+    /// `(t0, y)` exactly and can be extended), false when a new stepper starts.
+    pub fn prepare(
+        &mut self,
+        system: SharedSystem<T>,
+        t0: f64,
+        t1: f64,
+        y: &[T],
+        config: &SolverConfig,
+    ) -> Result<bool, GradError> {
+        if let Some(st) = &mut self.stepper
+            && st.t() == t0
+            && st.y() == y
+            && st.extend_to(t1)
+        {
+            self.nfev_start = st.nfev();
+            return Ok(true);
+        }
+        if y.len() != system.dim() {
+            return Err(GradError::Invalid(format!(
+                "the state has {} components but the system has {}",
+                y.len(),
+                system.dim()
+            )));
+        }
+        if !(t0.is_finite() && t1.is_finite() && t1 > t0) {
+            return Err(GradError::Invalid(format!(
+                "the segment [{t0}, {t1}] must be finite with t1 > t0"
+            )));
+        }
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(GradError::Invalid(format!("y0[{i}] is not finite")));
+        }
+        let setup = Setup::of(system, t0, t1, y.to_vec(), config);
+        self.stepper =
+            Some(solver::stepper_of(setup).map_err(|e| GradError::Invalid(e.to_string()))?);
+        self.nfev_start = 0;
+        Ok(false)
+    }
+
+    /// Runs the segment readied by [`Segments::prepare`] to its end, overwriting `y` with the
+    /// end state; `on_accept(start_state, record)` for every accepted step.
+    pub fn finish(
+        &mut self,
+        y: &mut [T],
+        config: &SolverConfig,
+        mut on_accept: impl FnMut(&[T], &StepRecord<T>),
+    ) -> Result<SolveStats, GradError> {
+        let Some(stepper) = &mut self.stepper else {
+            return Err(GradError::Invalid("no segment was prepared".into()));
+        };
+        let mut stats = SolveStats::default();
+        loop {
+            match stepper.attempt() {
+                StepEvent::Step(r) => {
+                    if r.accepted {
+                        stats.accepted += 1;
+                        on_accept(y, &r);
+                        y.copy_from_slice(&r.y);
+                    } else {
+                        stats.rejected += 1;
+                    }
+                }
+                StepEvent::Done => break,
+                StepEvent::Failed(e) => {
+                    self.stepper = None;
+                    return Err(GradError::Solve(format!(
+                        "forward solve with {} failed: {e}",
+                        config.method
+                    )));
+                }
+            }
+        }
+        stats.nfev = stepper.nfev() - self.nfev_start;
+        stats.warnings = stepper.warnings();
+        Ok(stats)
+    }
+
+    /// [`Segments::prepare`] then [`Segments::finish`].
+    pub fn run(
+        &mut self,
+        system: SharedSystem<T>,
+        t0: f64,
+        t1: f64,
+        y: &mut [T],
+        config: &SolverConfig,
+        on_accept: impl FnMut(&[T], &StepRecord<T>),
+    ) -> Result<SolveStats, GradError> {
+        self.prepare(system, t0, t1, y, config)?;
+        self.finish(y, config, on_accept)
+    }
+}
+
+/// The step size carried from one backward segment to the next, where a jump of the adjoint
+/// at an observation time forbids continuing the stepper itself ([`Segments`]): the next
+/// segment starts with the last full (not shortened to land) accepted step instead of a new
+/// initial-step estimate. Adaptive methods only; an `h0` the user set is kept.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepCarry {
+    h: Option<f64>,
+}
+
+impl StepCarry {
+    /// The solver settings of the next segment.
+    pub fn config(&self, base: &SolverConfig) -> SolverConfig {
+        let mut c = base.clone();
+        if let Some(h) = self.h
+            && base.method.is_adaptive()
+            && base.h0.is_none()
+        {
+            c.h0 = Some(h);
+        }
+        c
+    }
+
+    /// Remembers an accepted step (call from `on_accept`).
+    pub fn note<T>(&mut self, r: &StepRecord<T>) {
+        if !r.clipped || self.h.is_none() {
+            self.h = Some(r.h);
+        }
+    }
 }
 
 /// The accepted steps of a forward solve, as the explicit steps that propagate the solution.
@@ -119,8 +226,9 @@ pub fn schedule<T: Scalar>(
     let mut obs_end = Vec::with_capacity(ends.len().saturating_sub(1));
     let mut stats = SolveStats::default();
     let mut y = y0.to_vec();
+    let mut segments = Segments::default();
     for seg in ends.windows(2) {
-        let s = run_segment(system.clone(), seg[0], seg[1], &mut y, config, |_, r| {
+        let s = segments.run(system.clone(), seg[0], seg[1], &mut y, config, |_, r| {
             let h = r.h / split as f64;
             for j in 0..split {
                 steps.push((r.t + j as f64 * h, h));
@@ -195,9 +303,10 @@ pub fn schedule_recorded<T: Scalar>(
     let mut stats = SolveStats::default();
     let mut y = y0.to_vec();
     let mut broken = false;
+    let mut segments = Segments::default();
     for seg in ends.windows(2) {
         let rec = recorder.clone();
-        let st = run_segment(
+        let st = segments.run(
             recorder.clone(),
             seg[0],
             seg[1],

@@ -35,8 +35,9 @@ pub fn gradient<T: GradFloat>(
     let mut obs_grads = vec![T::zero(); k_obs * m];
     let mut node = vec![T::zero(); m];
     let mut fwd = SolveStats::default();
+    let mut segments = forward::Segments::default();
     for (k, seg) in g.ends.windows(2).enumerate() {
-        let s = forward::run_segment(
+        let s = segments.run(
             system.clone(),
             seg[0],
             seg[1],
@@ -75,6 +76,7 @@ pub fn gradient<T: GradFloat>(
     let config = opts.adjoint_solver.as_ref().unwrap_or(&g.problem.solver);
     let mut u = vec![T::zero(); m + p];
     let mut back = SolveStats::default();
+    let mut carry = forward::StepCarry::default();
     for k in (0..k_obs).rev() {
         for (a, &gl) in u[..m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
             *a += gl;
@@ -85,8 +87,16 @@ pub fn gradient<T: GradFloat>(
             t_ref: t_end,
             source: StateSource::Interpolated(interp.clone()),
         });
-        let s = forward::run_segment(field, 0.0, t_end - t_start, &mut u, config, |_, _| {})
-            .map_err(|e| GradError::Solve(format!("backward (interp-adjoint) solve: {e}")))?;
+        let segment_config = carry.config(config);
+        let s = forward::run_segment(
+            field,
+            0.0,
+            t_end - t_start,
+            &mut u,
+            &segment_config,
+            |_, r| carry.note(r),
+        )
+        .map_err(|e| GradError::Solve(format!("backward (interp-adjoint) solve: {e}")))?;
         back.add(&s);
     }
     super::backprop::widen_into(&u[m..], &mut out.grad);

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::GradError;
 use super::field::{GradFloat, StackedMlp};
-use super::forward::{Schedule, SolveStats, run_segment};
+use super::forward::{Schedule, Segments, SolveStats};
 use super::tableau::Tableau;
 use crate::nn::{BatchWork, BatchedMlp, Mlp, Real};
 use crate::solver::{Method, Rhs, SolverConfig};
@@ -300,10 +300,14 @@ pub fn record<T: GradFloat>(
     let mut stats = SolveStats::default();
     let mut y = y0.to_vec();
     let poisoned = || GradError::Solve("backprop: the tape recorder failed".into());
+    let mut segments = Segments::default();
     for seg in ends.windows(2) {
-        recorder.log.lock().map_err(|_| poisoned())?.start_segment();
+        // A continued solve's first stage is the last step's FSAL entry, already logged.
+        if !segments.prepare(recorder.clone(), seg[0], seg[1], &y, config)? {
+            recorder.log.lock().map_err(|_| poisoned())?.start_segment();
+        }
         let rec = recorder.clone();
-        let st = run_segment(recorder.clone(), seg[0], seg[1], &mut y, config, |_, r| {
+        let st = segments.finish(&mut y, config, |_, r| {
             steps.push((r.t, r.h));
             match rec.log.lock() {
                 Ok(mut log) => log.accept(e, s),
@@ -314,6 +318,8 @@ pub fn record<T: GradFloat>(
         obs_end.push(steps.len());
         obs_states.extend_from_slice(&y);
     }
+    // The stepper holds the recorder: let it go before taking the log out.
+    drop(segments);
     let log = Arc::try_unwrap(recorder)
         .map_err(|_| poisoned())?
         .log

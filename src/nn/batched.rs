@@ -358,12 +358,16 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
                     }
                 }
             };
-            for row in target.chunks_exact_mut(n_out) {
-                row.copy_from_slice(bias);
-            }
-            thin::add_x_wt(x, w, target, rows, n_in, n_out, wt);
+            thin::bias_x_wt(x, w, bias, target, rows, n_in, n_out, wt);
             if l != last {
                 match der {
+                    // σ' of tanh and sigmoid is a function of σ alone: no copy of Z needed.
+                    Some(der)
+                        if matches!(mlp.activation, Activation::Tanh | Activation::Sigmoid) =>
+                    {
+                        act_slice(mlp.activation, target);
+                        act_derivative_slice(mlp.activation, der, target);
+                    }
                     Some(der) => {
                         der.copy_from_slice(target);
                         act_slice(mlp.activation, target);
@@ -594,11 +598,8 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
             match w_theta {
                 Some(wt) => {
                     let bt = &wt[off + n_in * n_out..off + n_in * n_out + n_out];
-                    for row in target.chunks_exact_mut(n_out) {
-                        row.copy_from_slice(bt);
-                    }
                     let wv = &wt[off..off + n_in * n_out];
-                    thin::add_x_wt(&acts[l], wv, target, rows, n_in, n_out, scratch);
+                    thin::bias_x_wt(&acts[l], wv, bt, target, rows, n_in, n_out, scratch);
                     thin::add_x_wt(dx, w, target, rows, n_in, n_out, scratch);
                 }
                 None => {

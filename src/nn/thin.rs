@@ -38,11 +38,30 @@ fn has_avx2() -> bool {
     }
 }
 
-/// `o_r += Σ_c a_rc B_c` for every row r (`a`: `rows × k`, `B`: `k × n` row-major, k small).
+/// `o_r += Σ_c a_rc B_c` for every row r (`a`: `rows × k`, `B`: `k × n` row-major, k small);
+/// with `bias`, `o_r = bias + Σ_c a_rc B_c` (the row is set, not added to: one pass instead of
+/// a copy of the bias into every row first, which costs a `memcpy` call per row).
 #[inline(always)]
-fn thin_k_body<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
+fn thin_k_body<T: Real>(a: &[T], b: &[T], bias: Option<&[T]>, out: &mut [T], k: usize, n: usize) {
     for (o, ar) in out.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
-        for c in 0..k {
+        let mut first = 0;
+        if let Some(bias) = bias {
+            match k {
+                0 => {
+                    for (ov, &bv) in o.iter_mut().zip(bias) {
+                        *ov = bv;
+                    }
+                }
+                _ => {
+                    let x = ar[0];
+                    for ((ov, &bv), &wv) in o.iter_mut().zip(bias).zip(&b[..n]) {
+                        *ov = bv + x * wv;
+                    }
+                    first = 1;
+                }
+            }
+        }
+        for c in first..k {
             let x = ar[c];
             for (ov, &bv) in o.iter_mut().zip(&b[c * n..(c + 1) * n]) {
                 *ov += x * bv;
@@ -52,9 +71,16 @@ fn thin_k_body<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
 }
 
 /// `o_rj += a_r · B_j` for every row r (`a`: `rows × k`, `B`: `N × k` row-major): the N dot
-/// products of a row in one pass over it, four lanes of partial sums each.
+/// products of a row in one pass over it, four lanes of partial sums each. With `bias`,
+/// `o_rj = bias_j + a_r · B_j`.
 #[inline(always)]
-fn thin_n_fixed<T: Real, const N: usize>(a: &[T], b: &[T], out: &mut [T], k: usize) {
+fn thin_n_fixed<T: Real, const N: usize>(
+    a: &[T],
+    b: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    k: usize,
+) {
     let rows: [&[T]; N] = std::array::from_fn(|j| &b[j * k..(j + 1) * k]);
     let full = k / 4 * 4;
     for (o, ar) in out.chunks_exact_mut(N).zip(a.chunks_exact(k)) {
@@ -72,23 +98,31 @@ fn thin_n_fixed<T: Real, const N: usize>(a: &[T], b: &[T], out: &mut [T], k: usi
             for (x, y) in ar[full..].iter().zip(&rows[j][full..]) {
                 tail += *x * *y;
             }
-            o[j] += ((acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3])) + tail;
+            let base = match bias {
+                Some(bias) => bias[j],
+                None => o[j],
+            };
+            o[j] = base + (((acc[j][0] + acc[j][1]) + (acc[j][2] + acc[j][3])) + tail);
         }
     }
 }
 
-/// `o_rj += a_r · B_j` for every row r (`a`: `rows × k`, `B`: `n × k` row-major, n small).
+/// `o_rj += a_r · B_j` for every row r (`a`: `rows × k`, `B`: `n × k` row-major, n small);
+/// with `bias`, `o_rj = bias_j + a_r · B_j`.
 #[inline(always)]
-fn thin_n_body<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
+fn thin_n_body<T: Real>(a: &[T], b: &[T], bias: Option<&[T]>, out: &mut [T], k: usize, n: usize) {
     match n {
-        1 => return thin_n_fixed::<T, 1>(a, b, out, k),
-        2 => return thin_n_fixed::<T, 2>(a, b, out, k),
-        3 => return thin_n_fixed::<T, 3>(a, b, out, k),
-        4 => return thin_n_fixed::<T, 4>(a, b, out, k),
+        1 => return thin_n_fixed::<T, 1>(a, b, bias, out, k),
+        2 => return thin_n_fixed::<T, 2>(a, b, bias, out, k),
+        3 => return thin_n_fixed::<T, 3>(a, b, bias, out, k),
+        4 => return thin_n_fixed::<T, 4>(a, b, bias, out, k),
         _ => {}
     }
     for (o, ar) in out.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
         for (j, ov) in o.iter_mut().enumerate() {
+            if let Some(bias) = bias {
+                *ov = bias[j];
+            }
             let bj = &b[j * k..(j + 1) * k];
             let mut acc = [T::zero(); 8];
             let (ca, cb) = (ar.chunks_exact(8), bj.chunks_exact(8));
@@ -125,14 +159,28 @@ fn outer_body<T: Real>(s: T, p: &[T], q: &[T], acc: &mut [T], np: usize, nq: usi
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn thin_k_avx2<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
-    thin_k_body(a, b, out, k, n);
+unsafe fn thin_k_avx2<T: Real>(
+    a: &[T],
+    b: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    k: usize,
+    n: usize,
+) {
+    thin_k_body(a, b, bias, out, k, n);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn thin_n_avx2<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
-    thin_n_body(a, b, out, k, n);
+unsafe fn thin_n_avx2<T: Real>(
+    a: &[T],
+    b: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    k: usize,
+    n: usize,
+) {
+    thin_n_body(a, b, bias, out, k, n);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -141,24 +189,24 @@ unsafe fn outer_avx2<T: Real>(s: T, p: &[T], q: &[T], acc: &mut [T], np: usize, 
     outer_body(s, p, q, acc, np, nq);
 }
 
-fn thin_k<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
+fn thin_k<T: Real>(a: &[T], b: &[T], bias: Option<&[T]>, out: &mut [T], k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { thin_k_avx2(a, b, out, k, n) };
+        unsafe { thin_k_avx2(a, b, bias, out, k, n) };
         return;
     }
-    thin_k_body(a, b, out, k, n);
+    thin_k_body(a, b, bias, out, k, n);
 }
 
-fn thin_n<T: Real>(a: &[T], b: &[T], out: &mut [T], k: usize, n: usize) {
+fn thin_n<T: Real>(a: &[T], b: &[T], bias: Option<&[T]>, out: &mut [T], k: usize, n: usize) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { thin_n_avx2(a, b, out, k, n) };
+        unsafe { thin_n_avx2(a, b, bias, out, k, n) };
         return;
     }
-    thin_n_body(a, b, out, k, n);
+    thin_n_body(a, b, bias, out, k, n);
 }
 
 fn outer<T: Real>(s: T, p: &[T], q: &[T], acc: &mut [T], np: usize, nq: usize) {
@@ -194,6 +242,36 @@ pub fn add_x_wt<T: Real>(
     n_out: usize,
     wt: &mut Vec<T>,
 ) {
+    x_wt(x, w, None, z, rows, n_in, n_out, wt);
+}
+
+/// `Z = 1 bᵀ + X Wᵀ` (overwritten): a layer's pre-activation with its bias `b` (`n_out`), the
+/// bias folded into the thin loops rather than copied into every row first.
+#[allow(clippy::too_many_arguments)]
+pub fn bias_x_wt<T: Real>(
+    x: &[T],
+    w: &[T],
+    bias: &[T],
+    z: &mut [T],
+    rows: usize,
+    n_in: usize,
+    n_out: usize,
+    wt: &mut Vec<T>,
+) {
+    x_wt(x, w, Some(&bias[..n_out]), z, rows, n_in, n_out, wt);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn x_wt<T: Real>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    z: &mut [T],
+    rows: usize,
+    n_in: usize,
+    n_out: usize,
+    wt: &mut Vec<T>,
+) {
     let (x, w, z) = (
         &x[..rows * n_in],
         &w[..n_out * n_in],
@@ -201,10 +279,15 @@ pub fn add_x_wt<T: Real>(
     );
     if n_in <= THIN {
         transpose_into(w, n_out, n_in, wt);
-        thin_k(x, &wt[..n_in * n_out], z, n_in, n_out);
+        thin_k(x, &wt[..n_in * n_out], bias, z, n_in, n_out);
     } else if n_out <= THIN {
-        thin_n(x, w, z, n_in, n_out);
+        thin_n(x, w, bias, z, n_in, n_out);
     } else {
+        if let Some(bias) = bias {
+            for row in z.chunks_exact_mut(n_out) {
+                row.copy_from_slice(bias);
+            }
+        }
         general_mat_mul(
             T::one(),
             &view(x, rows, n_in),
@@ -232,11 +315,11 @@ pub fn delta_w<T: Real>(
     );
     if n_out <= THIN {
         d_in.fill(T::zero());
-        thin_k(delta, w, d_in, n_out, n_in);
+        thin_k(delta, w, None, d_in, n_out, n_in);
     } else if n_in <= THIN {
         transpose_into(w, n_out, n_in, wt);
         d_in.fill(T::zero());
-        thin_n(delta, &wt[..n_in * n_out], d_in, n_out, n_in);
+        thin_n(delta, &wt[..n_in * n_out], None, d_in, n_out, n_in);
     } else {
         general_mat_mul(
             T::one(),
@@ -306,6 +389,10 @@ mod tests {
             // Z = X Wᵀ, n_in = a, n_out = b.
             let mut z = vec![0.5; rows * b];
             add_x_wt(&x, &w, &mut z, rows, a, b, &mut scratch);
+            // Z = 1 biasᵀ + X Wᵀ over a buffer holding garbage.
+            let bias: Vec<f64> = (0..b).map(|j| 0.1 * j as f64 - 0.3).collect();
+            let mut zb = vec![f64::NAN; rows * b];
+            bias_x_wt(&x, &w, &bias, &mut zb, rows, a, b, &mut scratch);
             let mut d_in = vec![9.0; rows * a];
             delta_w(&dl, &w, &mut d_in, rows, b, a, &mut scratch);
             let mut g = vec![0.25; b * a];
@@ -314,6 +401,8 @@ mod tests {
                 for j in 0..b {
                     let e: f64 = 0.5 + (0..a).map(|c| x[r * a + c] * w[j * a + c]).sum::<f64>();
                     assert!((z[r * b + j] - e).abs() < 1e-13, "{rows} {a} {b}");
+                    let eb = e - 0.5 + bias[j];
+                    assert!((zb[r * b + j] - eb).abs() < 1e-13, "bias {rows} {a} {b}");
                 }
                 for c in 0..a {
                     let e: f64 = (0..b).map(|j| dl[r * b + j] * w[j * a + c]).sum();

@@ -279,4 +279,18 @@ impl<T: Real> Stepper<T> for Dopri5<T> {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+
+    fn extend_to(&mut self, t_end: f64) -> bool {
+        let at_end = self.started && self.lifecycle.done && self.t == self.setup.t_end;
+        if !at_end || self.lifecycle.failed.is_some() || !(t_end > self.t) || !t_end.is_finite() {
+            return false;
+        }
+        let span = t_end - self.t;
+        let config = &self.setup.config;
+        self.setup.h_max = config.h_max.unwrap_or(span).min(span);
+        self.setup.h_min = config.h_min.unwrap_or(1e-12 * span);
+        self.setup.t_end = t_end;
+        self.lifecycle.done = false;
+        true
+    }
 }

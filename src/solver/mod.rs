@@ -347,6 +347,15 @@ pub trait Stepper<T = f64>: Send {
     fn nfev(&self) -> u64;
     /// Warnings gathered so far (e.g. the paper estimator was identically zero).
     fn warnings(&self) -> Vec<String>;
+    /// Goes on past the end it reached, to a later `t_end`, keeping the step size, the
+    /// controller's memory and (FSAL) the last stage, as one solve stopping at an observation
+    /// time would. `h_min`/`h_max` defaults follow the new segment's span, as a fresh stepper's
+    /// would. Returns false (and changes nothing) when the stepper cannot: it has not reached
+    /// its end, has failed, or does not support it (the default).
+    fn extend_to(&mut self, t_end: f64) -> bool {
+        let _ = t_end;
+        false
+    }
 }
 
 /// Creates the stepper for `config.method` on `problem`.

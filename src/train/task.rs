@@ -26,7 +26,7 @@ use super::datasets::{Dataset, PointSet};
 use super::model::Model;
 use super::rng::SeedRng;
 use crate::grad::field::StackedMlp;
-use crate::grad::forward::run_segment;
+use crate::grad::forward::Segments;
 use crate::grad::{BatchSteps, GradProblem, Loss, LossKind};
 use crate::nn::Mlp;
 use crate::problem::builtin::{self, BuiltinOverrides};
@@ -205,16 +205,18 @@ fn truth(name: &str, times: &[f64]) -> Result<Vec<Vec<f64>>, String> {
     };
     let mut y = problem.y0.clone();
     let mut states = vec![y.clone()];
+    let mut segments = Segments::default();
     for w in times.windows(2) {
-        run_segment(
-            Arc::new(crate::solver::OdeRhs(problem.system.clone())),
-            w[0],
-            w[1],
-            &mut y,
-            &tight,
-            |_, _| {},
-        )
-        .map_err(|e| e.to_string())?;
+        segments
+            .run(
+                Arc::new(crate::solver::OdeRhs(problem.system.clone())),
+                w[0],
+                w[1],
+                &mut y,
+                &tight,
+                |_, _| {},
+            )
+            .map_err(|e| e.to_string())?;
         states.push(y.clone());
     }
     Ok(states)
@@ -545,8 +547,10 @@ pub fn solve_at(
     let mut y: Vec<f64> = y0.iter().flatten().copied().collect();
     let unstack = |y: &[f64]| y.chunks_exact(d).map(<[f64]>::to_vec).collect::<Vec<_>>();
     let mut out = vec![unstack(&y)];
+    let mut segments = Segments::default();
     for w in times.windows(2) {
-        run_segment(field.clone(), w[0], w[1], &mut y, solver, |_, _| {})
+        segments
+            .run(field.clone(), w[0], w[1], &mut y, solver, |_, _| {})
             .map_err(|e| e.to_string())?;
         out.push(unstack(&y));
     }
