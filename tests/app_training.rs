@@ -87,6 +87,12 @@ fn two_methods_train_pause_resume_stop() {
         "{:?}",
         h.state().training.warnings
     );
+    // The run's thread said where it trains (Auto: a hardware GPU, else the CPU in f64).
+    let device = h.state().training.device.clone().unwrap_or_default();
+    assert!(
+        device == "CPU, f64" || device.starts_with("GPU, f32: "),
+        "device {device:?}"
+    );
     h.get_by_label("⏸ Pause").click();
     h.run_steps(3);
     // Let anything already sent arrive, then the counter must stand still.
@@ -215,6 +221,51 @@ fn the_setup_survives_a_relaunch_and_training_presets_load() {
     // A broken saved setup opens with defaults instead of failing.
     let broken = nodelab::app::training::TrainingWorkspace::from_toml("[train]\ntask = 3\n");
     assert_eq!(broken.config, TrainConfig::defaults(TaskName::Circles));
+}
+
+/// A run that cannot start (no GPU kernel for a method on `--device gpu`) is set up on its own
+/// thread: the click returns at once, and the reason shows in the panel as a failed run.
+#[test]
+fn a_run_that_cannot_start_says_why_in_the_panel() {
+    if !common::has_adapter() {
+        return;
+    }
+    let mut h = harness([1280.0, 800.0]);
+    h.run_steps(2);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    let mut c = TrainConfig::defaults(TaskName::Circles);
+    c.methods = vec![GradMethod::InterpAdjoint];
+    c.device = nodelab::train::Device::Gpu;
+    h.state_mut().training.config = c;
+    h.run_steps(2);
+    let clicked = Instant::now();
+    h.get_by_label("▶ Train").click();
+    h.run_steps(1);
+    assert!(
+        clicked.elapsed() < Duration::from_secs(5),
+        "the frame waited for the run's setup"
+    );
+    frames_until(&mut h, Duration::from_secs(60), "the failure", |a| {
+        matches!(a.training.state, RunState::Failed(_))
+    });
+    let RunState::Failed(why) = h.state().training.state.clone() else {
+        unreachable!()
+    };
+    assert!(why.contains("interp-adjoint: CPU only"), "{why}");
+    assert!(!h.state().training.is_running());
+    h.run_steps(2);
+    h.get_by_label(why.as_str());
+    // The setup is kept: the user fixes it and trains on the CPU.
+    h.state_mut().training.config.device = nodelab::train::Device::Cpu;
+    h.state_mut().training.config.iters = 3;
+    h.run_steps(2);
+    h.get_by_label("▶ Train").click();
+    frames_until(&mut h, Duration::from_secs(60), "the CPU run", |a| {
+        a.training.state == RunState::Finished
+    });
+    assert_eq!(h.state().training.device.as_deref(), Some("CPU, f64"));
+    assert_eq!(h.state().training.methods[0].records.len(), 3);
 }
 
 #[test]

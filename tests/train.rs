@@ -11,6 +11,7 @@ use nodelab::nn::model_file;
 use nodelab::solver::{Method, SolverConfig};
 use nodelab::train::{
     MethodStatus, TaskData, TaskName, TrainConfig, TrainControl, TrainEvent, Trainer, spawn,
+    spawn_config,
 };
 
 fn run(config: TrainConfig) -> Trainer {
@@ -165,8 +166,8 @@ fn pause_stops_the_iteration_counter_and_resume_and_stop_work() {
         while std::time::Instant::now() < deadline {
             match handle.events.recv_timeout(Duration::from_millis(20)) {
                 Ok(TrainEvent::Update(u)) => last_iter = last_iter.max(u.iter),
-                Ok(TrainEvent::Finished(_)) => break,
-                Err(_) => {}
+                Ok(TrainEvent::Finished(_) | TrainEvent::Failed(_)) => break,
+                Ok(TrainEvent::Ready(_)) | Err(_) => {}
             }
         }
         last_iter
@@ -187,6 +188,39 @@ fn pause_stops_the_iteration_counter_and_resume_and_stop_work() {
     let report = handle.join().unwrap();
     assert!(report.iters_done < 100_000);
     assert!(report.methods.iter().all(|m| m.status == "stopped"));
+}
+
+/// `spawn_config` sets the run up on its own thread: `Ready` (the data, the device) comes
+/// first, then the updates; a setup that cannot run sends `Failed` alone and joins with it.
+#[test]
+fn a_run_set_up_on_its_thread_says_ready_or_why_not() {
+    let mut c = TrainConfig::defaults(TaskName::Moons);
+    c.iters = 4;
+    c.eval_every = 2;
+    c.device = nodelab::train::Device::Cpu;
+    let expected = TaskData::generate(c.task, &c.data, c.seed).unwrap();
+    let handle = spawn_config(c, 0, TrainControl::new(), 8).unwrap();
+    let first = handle.events.recv_timeout(Duration::from_secs(60)).unwrap();
+    let TrainEvent::Ready(ready) = first else {
+        panic!("the first event is not Ready: {first:?}")
+    };
+    assert_eq!(ready.device, "CPU, f64");
+    assert_eq!(format!("{:?}", ready.data), format!("{expected:?}"));
+    let report = handle.join().unwrap();
+    assert_eq!(report.iters_done, 4);
+
+    let mut bad = TrainConfig::defaults(TaskName::Moons);
+    bad.device = nodelab::train::Device::Gpu;
+    bad.methods = vec![GradMethod::InterpAdjoint];
+    let handle = spawn_config(bad, 0, TrainControl::new(), 8).unwrap();
+    let (joined, events) = handle.into_parts();
+    let why = joined.unwrap_err();
+    assert!(why.contains("interp-adjoint: CPU only"), "{why}");
+    let all: Vec<TrainEvent> = events.try_iter().collect();
+    assert!(
+        matches!(all.as_slice(), [TrainEvent::Failed(e)] if *e == why),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -216,6 +250,8 @@ fn a_slow_reader_never_blocks_training_and_loses_nothing() {
                 assert_eq!(r.iters_done, 30);
                 break;
             }
+            TrainEvent::Ready(_) => {}
+            TrainEvent::Failed(e) => panic!("{e}"),
         }
     }
     assert!(finished);

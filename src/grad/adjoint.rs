@@ -31,6 +31,9 @@ pub fn gradient<T: GradFloat>(
     let mut obs_grads = vec![T::zero(); k_obs * m];
     let mut fwd = SolveStats::default();
     let mut segments = forward::Segments::default();
+    // The backward solve starts at t1 with the forward solve's last full step (no new
+    // initial-step estimate there either).
+    let mut carry = forward::StepCarry::default();
     for (k, seg) in g.ends.windows(2).enumerate() {
         let s = segments.run(
             system.clone(),
@@ -38,7 +41,7 @@ pub fn gradient<T: GradFloat>(
             seg[1],
             &mut y,
             &g.problem.solver,
-            |_, _| {},
+            |_, r| carry.note(r),
         )?;
         fwd.add(&s);
         obs_states[k * m..(k + 1) * m].copy_from_slice(&y);
@@ -52,7 +55,6 @@ pub fn gradient<T: GradFloat>(
     let config = opts.adjoint_solver.as_ref().unwrap_or(&g.problem.solver);
     let mut u = vec![T::zero(); 2 * m + p];
     let mut back = SolveStats::default();
-    let mut carry = forward::StepCarry::default();
     for k in (0..k_obs).rev() {
         u[..m].copy_from_slice(&obs_states[k * m..(k + 1) * m]);
         for (a, &gl) in u[m..2 * m].iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {

@@ -282,7 +282,8 @@ impl<T: Real> Stepper<T> for Dopri5<T> {
 
     fn extend_to(&mut self, t_end: f64) -> bool {
         let at_end = self.started && self.lifecycle.done && self.t == self.setup.t_end;
-        if !at_end || self.lifecycle.failed.is_some() || t_end <= self.t || !t_end.is_finite() {
+        let later = t_end.is_finite() && t_end > self.t;
+        if !at_end || self.lifecycle.failed.is_some() || !later {
             return false;
         }
         let span = t_end - self.t;

@@ -85,8 +85,22 @@ impl TrainUpdate {
 /// Messages from a spawned run.
 #[derive(Clone, Debug)]
 pub enum TrainEvent {
+    /// The run is set up on its own thread (data generated, device found, kernels built): the
+    /// first event of a run started by [`spawn_config`].
+    Ready(Box<RunReady>),
     Update(TrainUpdate),
     Finished(TrainReport),
+    /// The run could not start (a bad setup, no adapter for `--device gpu`); the only event.
+    Failed(String),
+}
+
+/// What a reader learns when a run started by [`spawn_config`] is set up.
+#[derive(Clone, Debug)]
+pub struct RunReady {
+    pub data: TaskData,
+    pub warnings: Vec<String>,
+    /// Where it trains, in words: "CPU, f64" or "GPU, f32: ADAPTER".
+    pub device: String,
 }
 
 /// A training run in progress.
@@ -236,6 +250,21 @@ impl Trainer {
     /// The adapter the run trains on (None: the CPU).
     pub fn adapter(&self) -> Option<String> {
         self.gpu.as_ref().map(|g| g.context().adapter.summary())
+    }
+
+    /// Where the run trains, in words: "CPU, f64" or "GPU, f32: ADAPTER".
+    pub fn device_label(&self) -> String {
+        match self.adapter() {
+            Some(a) => format!("GPU, f32: {a}"),
+            None => format!("CPU, {}", self.report_precision()),
+        }
+    }
+
+    fn report_precision(&self) -> &'static str {
+        match self.config.precision {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
     }
 
     /// Reads every running method's weights back from the device (evaluations, the end).
@@ -666,7 +695,7 @@ pub struct TrainHandle {
     pub events: Receiver<TrainEvent>,
     /// Iterations done, updated by the run itself (readable without taking any event).
     progress: Arc<AtomicUsize>,
-    join: JoinHandle<TrainReport>,
+    join: JoinHandle<Result<TrainReport, String>>,
 }
 
 impl TrainHandle {
@@ -685,7 +714,8 @@ impl TrainHandle {
         let report = self
             .join
             .join()
-            .map_err(|_| "the training thread panicked".to_string());
+            .map_err(|_| "the training thread panicked".to_string())
+            .and_then(|r| r);
         (report, self.events)
     }
 
@@ -694,6 +724,7 @@ impl TrainHandle {
         self.join
             .join()
             .map_err(|_| "the training thread panicked".to_string())
+            .and_then(|r| r)
     }
 }
 
@@ -740,9 +771,42 @@ pub fn spawn(
 
 /// Runs a prepared trainer on a named thread.
 pub fn spawn_trainer(
-    mut trainer: Trainer,
+    trainer: Trainer,
     control: TrainControl,
     capacity: usize,
+) -> Result<TrainHandle, String> {
+    spawn_with(control, capacity, move |_| Ok(trainer))
+}
+
+/// Sets `config` up and runs it on a named thread, with predictions on a `predict_grid`²
+/// grid (0: none): the data generation, the adapter request and the GPU kernels' build, which
+/// can take seconds, happen there too, so that a caller on a UI thread never waits. The first
+/// event is [`TrainEvent::Ready`], or [`TrainEvent::Failed`] when the run cannot start.
+pub fn spawn_config(
+    config: TrainConfig,
+    predict_grid: usize,
+    control: TrainControl,
+    capacity: usize,
+) -> Result<TrainHandle, String> {
+    spawn_with(control, capacity, move |tx| {
+        let trainer = Trainer::new(config)?.with_predictions(predict_grid);
+        let ready = RunReady {
+            data: trainer.data().clone(),
+            warnings: trainer.warnings().to_vec(),
+            device: trainer.device_label(),
+        };
+        // The first message on an empty channel of capacity ≥ 1: never blocks.
+        let _ = tx.send(TrainEvent::Ready(Box::new(ready)));
+        Ok(trainer)
+    })
+}
+
+/// The training thread: `make` builds the trainer there (its error is sent as
+/// [`TrainEvent::Failed`]), then the run streams its updates and report.
+fn spawn_with(
+    control: TrainControl,
+    capacity: usize,
+    make: impl FnOnce(&SyncSender<TrainEvent>) -> Result<Trainer, String> + Send + 'static,
 ) -> Result<TrainHandle, String> {
     let (tx, rx) = sync_channel(capacity.max(1));
     let ctl = control.clone();
@@ -751,13 +815,20 @@ pub fn spawn_trainer(
     let join = std::thread::Builder::new()
         .name("nodelab-train".into())
         .spawn(move || {
+            let mut trainer = match make(&tx) {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = tx.send(TrainEvent::Failed(e.clone()));
+                    return Err(e);
+                }
+            };
             let mut out = Outbox { tx, pending: None };
             let report = trainer.run(&ctl, |u| {
                 counter.store(u.iter, Ordering::Relaxed);
                 out.push(u);
             });
             out.finish(report.clone());
-            report
+            Ok(report)
         })
         .map_err(|e| format!("cannot start the training thread: {e}"))?;
     Ok(TrainHandle {

@@ -23,7 +23,10 @@ pub mod task;
 
 pub use config::{Device, Precision, TrainConfig};
 pub use control::TrainControl;
-pub use engine::{MethodRun, TrainEvent, TrainHandle, TrainUpdate, Trainer, spawn, spawn_trainer};
+pub use engine::{
+    MethodRun, RunReady, TrainEvent, TrainHandle, TrainUpdate, Trainer, spawn, spawn_config,
+    spawn_trainer,
+};
 pub use model::{Init, Model, ModelSpec};
 pub use optim::{OptimizerConfig, OptimizerKind};
 pub use record::{MethodReport, MethodStatus, TrainReport};

@@ -18,7 +18,7 @@ use crate::grad::GradMethod;
 use crate::train::record::{EvalRecord, GradCheck, IterRecord, MethodStatus};
 use crate::train::{
     Model, Prediction, TaskData, TaskName, TrainConfig, TrainControl, TrainEvent, TrainHandle,
-    TrainUpdate, Trainer, preset::TrainPreset,
+    TrainUpdate, preset::TrainPreset,
 };
 
 /// Grid of the decision-region heat map.
@@ -217,6 +217,9 @@ pub struct TrainingWorkspace {
     preview_of: Option<TrainConfig>,
     pub view: TrainingView,
     pub warnings: Vec<String>,
+    /// Where the run on screen trains ("CPU, f64", "GPU, f32: ADAPTER"); None until its
+    /// thread has set it up.
+    pub device: Option<String>,
     pub actions: Vec<TrainingAction>,
     /// Text of the model-path field (dialogs need a desktop portal; the field always works).
     pub path_field: String,
@@ -246,6 +249,7 @@ impl TrainingWorkspace {
             preview_of: None,
             view: TrainingView::default(),
             warnings: Vec::new(),
+            device: None,
             actions: Vec::new(),
             path_field: "trained-model.safetensors".into(),
             started: None,
@@ -276,19 +280,18 @@ impl TrainingWorkspace {
         )
     }
 
-    /// Starts a run of the current setup (`paused`: step by step).
+    /// Starts a run of the current setup (`paused`: step by step). The setup itself (data,
+    /// adapter, GPU kernels) happens on the run's thread: the frame never waits for it; the
+    /// run's data, warnings and device arrive with its first event.
     pub fn start(&mut self, paused: bool) {
         self.detach();
         let config = self.config.clone();
-        let trainer = match Trainer::new(config.clone()) {
-            Ok(t) => t.with_predictions(HEATMAP_GRID),
-            Err(e) => {
-                self.state = RunState::Failed(e);
-                return;
-            }
-        };
-        self.data = Some(trainer.data().clone());
-        self.warnings = trainer.warnings().to_vec();
+        if let Err(e) = config.validate() {
+            self.state = RunState::Failed(e);
+            return;
+        }
+        self.warnings.clear();
+        self.device = None;
         self.methods = config.methods.iter().map(|&m| MethodView::new(m)).collect();
         self.view.shown = self.view.shown.min(self.methods.len().saturating_sub(1));
         self.iter = 0;
@@ -299,7 +302,7 @@ impl TrainingWorkspace {
         } else {
             TrainControl::new()
         };
-        match crate::train::spawn_trainer(trainer, control, EVENT_CAPACITY) {
+        match crate::train::spawn_config(config.clone(), HEATMAP_GRID, control, EVENT_CAPACITY) {
             Ok(h) => {
                 self.handle = Some(h);
                 self.state = if paused {
@@ -376,6 +379,7 @@ impl TrainingWorkspace {
     pub fn poll(&mut self) -> bool {
         let mut got = false;
         let mut finished = false;
+        let mut failed = None;
         if let Some(h) = &self.handle {
             let mut events = Vec::new();
             while let Ok(ev) = h.events.try_recv() {
@@ -383,13 +387,19 @@ impl TrainingWorkspace {
             }
             got = !events.is_empty();
             for ev in events {
-                if matches!(ev, TrainEvent::Finished(_)) {
-                    finished = true;
+                match &ev {
+                    TrainEvent::Finished(_) => finished = true,
+                    TrainEvent::Failed(e) => failed = Some(e.clone()),
+                    _ => {}
                 }
                 self.apply(ev);
             }
         }
-        if finished {
+        if let Some(e) = failed {
+            self.handle = None;
+            self.run_config = None;
+            self.state = RunState::Failed(e);
+        } else if finished {
             self.handle = None;
             self.state = RunState::Finished;
         }
@@ -399,6 +409,17 @@ impl TrainingWorkspace {
 
     fn apply(&mut self, ev: TrainEvent) {
         match ev {
+            TrainEvent::Ready(r) => {
+                self.data = Some(r.data);
+                for w in r.warnings {
+                    if !self.warnings.contains(&w) {
+                        self.warnings.push(w);
+                    }
+                }
+                self.device = Some(r.device);
+            }
+            // Handled by `poll` (the state).
+            TrainEvent::Failed(_) => {}
             TrainEvent::Update(u) => self.apply_update(u),
             TrainEvent::Finished(report) => {
                 for (mv, m) in self.methods.iter_mut().zip(&report.methods) {

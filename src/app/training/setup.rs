@@ -124,6 +124,18 @@ fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
         }
         _ => {}
     }
+    if ws.is_running() || ws.state == RunState::Finished {
+        match &ws.device {
+            Some(d) => ui.weak(format!("on {d}")),
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.weak("setting up (data, device, kernels)…");
+                })
+                .response
+            }
+        };
+    }
 }
 
 fn task(ui: &mut Ui, c: &mut TrainConfig) {
@@ -292,22 +304,22 @@ fn optimiser(ui: &mut Ui, c: &mut TrainConfig) {
 fn device(ui: &mut Ui, c: &mut TrainConfig, adapter: Option<&str>) {
     section(ui, "Device");
     ui.horizontal(|ui| {
-        ui.radio_value(&mut c.device, Device::Auto, "Auto");
-        ui.add_enabled(
-            false,
-            egui::RadioButton::new(c.device == Device::Gpu, "GPU"),
-        )
-        .on_disabled_hover_text(
-            "this build has no GPU training path yet (GPU gradients: `nodelab grad --device gpu`)",
-        );
-        ui.radio_value(&mut c.device, Device::Cpu, "CPU");
+        ui.radio_value(&mut c.device, Device::Auto, "Auto")
+            .on_hover_text("the GPU when there is a hardware adapter, else the CPU");
+        ui.radio_value(&mut c.device, Device::Gpu, "GPU")
+            .on_hover_text("wgpu compute shaders, f32 (an error when there is no adapter)");
+        ui.radio_value(&mut c.device, Device::Cpu, "CPU")
+            .on_hover_text("the f64 reference path (deterministic given the seed)");
     });
-    if c.device == Device::Gpu {
-        c.device = Device::Auto;
-    }
+    let text = match c.device {
+        Device::Auto => "Auto trains on a hardware GPU when there is one, else on the CPU",
+        Device::Gpu => "GPU: f32; a software adapter (llvmpipe, lavapipe) is correct but slow",
+        Device::Cpu => "CPU: f64, the reference",
+    };
+    ui.weak(text);
     ui.weak(format!(
-        "adapter: {}; training runs on the CPU (f64)",
-        adapter.unwrap_or("none")
+        "this window draws with: {}",
+        adapter.unwrap_or("no adapter")
     ));
 }
 
