@@ -24,6 +24,7 @@ pub mod buffers;
 pub mod codegen;
 pub mod codes;
 pub mod context;
+pub mod dataset;
 pub mod engine;
 pub mod layout;
 pub mod methods;
