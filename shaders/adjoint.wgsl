@@ -1,9 +1,10 @@
 // `adjoint`: the continuous adjoint, backsolve (reverse-dynamic) variant. Forward: fixed-step
 // RK4 to y(T), nothing stored. Backward, in s = T − t, the augmented system
 //   dy/ds = −f(y),   da/ds = (∂f/∂y)ᵀ a,   dg/ds = aᵀ ∂f/∂θ,
-// from y(T), a(T) = dL/dy(T), g = 0, integrated with RK4 on the forward steps in reverse order;
-// g(t0) = dL/dθ (Chen et al. 2018; the IRDM paper's §2). g does not feed back, so its RK4
-// update is the quadrature Σ b_i hb aᵢᵀ∂f/∂θ(yᵢ), accumulated stage by stage. The
+// from y(T), a(T) = dL/dy(T), g = 0, integrated with RK4 on the forward steps in reverse order
+// (the generated `rk4_adjoint_step`, nodelab::gpu::stages); g(t0) = dL/dθ (Chen et al. 2018;
+// the IRDM paper's §2). g does not feed back, so its RK4 update is the quadrature
+// Σ b_i hb aᵢᵀ∂f/∂θ(yᵢ), accumulated stage by stage. The
 // reconstruction error max_i |y_back(t0) − y0| is reported per sample.
 // With observations τ_1 < … < τ_K (nodelab::grad::adjoint) the forward states y(τ_k) and
 // ∂L/∂y(τ_k) are kept (`traj` from obs_off: states of K observations, then their gradients);
@@ -60,12 +61,6 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var g: Grad;
     zero_grad(&g);
-    var f: Vec;
-    var ja: Vec;
-    var ys: Vec;
-    var as_: Vec;
-    var fsum: Vec;
-    var gsum: Vec;
     for (var kk = n_obs; kk > 0u; kk--) {
         let k = kk - 1u;
         y = obs_load(k, s);
@@ -79,42 +74,7 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < ns; j++) {
             let hb = seg_step(k, j);
             let t = te - f32(j) * hs;
-            // Stage 1.
-            mlp_eval(t, &y, &act, &dact, &f);
-            mlp_vjp(&act, &dact, &a, hb / 6.0, &g, &ja);
-            fsum = f;
-            gsum = ja;
-            for (var i = 0u; i < D; i++) {
-                ys[i] = y[i] - 0.5 * hb * f[i];
-                as_[i] = a[i] + 0.5 * hb * ja[i];
-            }
-            // Stage 2.
-            mlp_eval(t - 0.5 * hb, &ys, &act, &dact, &f);
-            mlp_vjp(&act, &dact, &as_, hb / 3.0, &g, &ja);
-            for (var i = 0u; i < D; i++) {
-                fsum[i] += 2.0 * f[i];
-                gsum[i] += 2.0 * ja[i];
-                ys[i] = y[i] - 0.5 * hb * f[i];
-                as_[i] = a[i] + 0.5 * hb * ja[i];
-            }
-            // Stage 3.
-            mlp_eval(t - 0.5 * hb, &ys, &act, &dact, &f);
-            mlp_vjp(&act, &dact, &as_, hb / 3.0, &g, &ja);
-            for (var i = 0u; i < D; i++) {
-                fsum[i] += 2.0 * f[i];
-                gsum[i] += 2.0 * ja[i];
-                ys[i] = y[i] - hb * f[i];
-                as_[i] = a[i] + hb * ja[i];
-            }
-            // Stage 4.
-            mlp_eval(t - hb, &ys, &act, &dact, &f);
-            mlp_vjp(&act, &dact, &as_, hb / 6.0, &g, &ja);
-            for (var i = 0u; i < D; i++) {
-                fsum[i] += f[i];
-                gsum[i] += ja[i];
-                y[i] -= hb / 6.0 * fsum[i];
-                a[i] += hb / 6.0 * gsum[i];
-            }
+            rk4_adjoint_step(t, hb, &y, &a, &g);
             done_bwd++;
         }
     }

@@ -25,19 +25,16 @@ fn jac_apply(jac: ptr<function, Jac>, u: ptr<function, Vec>, goff: u32, x: f32,
     }
 }
 
-// Advances every column of S over one RK4 step whose four stages are stored in (a_k, j_k):
-// K1 = J1 s + ∂f/∂θ_j(1), K2 = J2 (s + h/2 K1) + …, K3 = J3 (s + h/2 K2) + …,
-// K4 = J4 (s + h K3) + …, s ← s + h/6 (K1 + 2K2 + 2K3 + K4). With the stage Jacobians at hand
-// a column costs O(D²), not a pass through the network. Returns the columns done.
+// Advances every column of S over one RK4 step whose four stages are stored in (a_k, j_k), each
+// column by the generated `rk4_sens_column` (nodelab::gpu::stages). With the stage Jacobians
+// at hand a column costs O(D²), not a pass through the network. Returns the columns done.
 fn sens_step(sens: ptr<function, array<f32, S_LEN>>, h: f32,
              a1: ptr<function, Store>, j1: ptr<function, Jac>,
              a2: ptr<function, Store>, j2: ptr<function, Jac>,
              a3: ptr<function, Store>, j3: ptr<function, Jac>,
              a4: ptr<function, Store>, j4: ptr<function, Jac>) -> u32 {
-    var u: Vec;
-    var kk: Vec;
-    var acc: Vec;
     var col: Vec;
+    var nxt: Vec;
     var cols = 0u;
     for (var l = 0u; l < N_LAYERS; l++) {
         let n_in = SIZES[l];
@@ -55,24 +52,9 @@ fn sens_step(sens: ptr<function, array<f32, S_LEN>>, h: f32,
                 for (var i = 0u; i < D; i++) {
                     col[i] = (*sens)[i * N_PARAMS + j];
                 }
-                jac_apply(j1, &col, g0 + r, select((*a1)[xc], 1.0, bias), &kk);
+                rk4_sens_column(h, &col, g0 + r, bias, xc, a1, j1, a2, j2, a3, j3, a4, j4, &nxt);
                 for (var i = 0u; i < D; i++) {
-                    acc[i] = kk[i];
-                    u[i] = col[i] + 0.5 * h * kk[i];
-                }
-                jac_apply(j2, &u, g0 + r, select((*a2)[xc], 1.0, bias), &kk);
-                for (var i = 0u; i < D; i++) {
-                    acc[i] += 2.0 * kk[i];
-                    u[i] = col[i] + 0.5 * h * kk[i];
-                }
-                jac_apply(j3, &u, g0 + r, select((*a3)[xc], 1.0, bias), &kk);
-                for (var i = 0u; i < D; i++) {
-                    acc[i] += 2.0 * kk[i];
-                    u[i] = col[i] + h * kk[i];
-                }
-                jac_apply(j4, &u, g0 + r, select((*a4)[xc], 1.0, bias), &kk);
-                for (var i = 0u; i < D; i++) {
-                    (*sens)[i * N_PARAMS + j] = col[i] + h / 6.0 * (acc[i] + kk[i]);
+                    (*sens)[i * N_PARAMS + j] = nxt[i];
                 }
                 cols++;
             }
@@ -152,31 +134,6 @@ fn rk4_afge(@builtin(global_invocation_id) gid: vec3<u32>) {
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
     write_stats(s, n_steps, 0u, 4u * n_steps, status);
-}
-
-// RK4 stages 2–4 from (t, y) with k1 given, keeping each stage's activations, and the update.
-fn rk4_stages_kept(t: f32, h: f32, y: ptr<function, Vec>, k1: ptr<function, Vec>,
-                   a2: ptr<function, Store>, d2: ptr<function, Store>,
-                   a3: ptr<function, Store>, d3: ptr<function, Store>,
-                   a4: ptr<function, Store>, d4: ptr<function, Store>,
-                   k2: ptr<function, Vec>, k3: ptr<function, Vec>, k4: ptr<function, Vec>,
-                   y_new: ptr<function, Vec>) {
-    var tmp: Vec;
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + 0.5 * h * (*k1)[i];
-    }
-    mlp_eval(t + 0.5 * h, &tmp, a2, d2, k2);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + 0.5 * h * (*k2)[i];
-    }
-    mlp_eval(t + 0.5 * h, &tmp, a3, d3, k3);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + h * (*k3)[i];
-    }
-    mlp_eval(t + h, &tmp, a4, d4, k4);
-    for (var i = 0u; i < D; i++) {
-        (*y_new)[i] = (*y)[i] + h / 6.0 * ((*k1)[i] + 2.0 * ((*k2)[i] + (*k3)[i]) + (*k4)[i]);
-    }
 }
 
 // `afge` with the zero-cost adaptive RK4, each sample its own steps: the step size is

@@ -1,7 +1,8 @@
 // `backprop`: the exact reverse-mode derivative of the fixed-step RK4 solve actually taken.
 // The forward pass stores every step's start state y_n in `traj` (a GPU buffer,
 // `(n * D + i) * batch + s`); the backward pass recomputes that step's four stages from y_n
-// (the same f32 operations, so the same values) and runs the RK4 step backwards:
+// (the same f32 operations, so the same values) and runs the RK4 step backwards with the
+// generated `rk4_step_vjp` (nodelab::gpu::stages, from the tableau):
 //   c4 = h/6 ā,  c3 = h/3 ā + h J4ᵀc4,  c2 = h/3 ā + h/2 J3ᵀc3,  c1 = h/6 ā + h/2 J2ᵀc2,
 //   ā ← ā + Σ_i J_iᵀ c_i,   dL/dθ += Σ_i c_iᵀ ∂f/∂θ (stage i),
 // where ā = dL/dy_{n+1} and J_i is ∂f/∂y at stage i. Step sizes are constants.
@@ -67,9 +68,6 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var g: Grad;
     zero_grad(&g);
-    var c: Vec;
-    var gi: Vec;
-    var gsum: Vec;
     for (var kk = n_obs; kk > 0u; kk--) {
         let k = kk - 1u;
         let inj = obs_load(k, s);
@@ -89,27 +87,9 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
                 yn[i] = traj[(n * D + i) * b + s];
             }
             rk4_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            let back = rk4_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &abar, &g);
             for (var i = 0u; i < D; i++) {
-                c[i] = h / 6.0 * abar[i];
-            }
-            mlp_vjp(&a4, &d4, &c, 1.0, &g, &gi);
-            gsum = gi;
-            for (var i = 0u; i < D; i++) {
-                c[i] = h / 3.0 * abar[i] + h * gi[i];
-            }
-            mlp_vjp(&a3, &d3, &c, 1.0, &g, &gi);
-            for (var i = 0u; i < D; i++) {
-                gsum[i] += gi[i];
-                c[i] = h / 3.0 * abar[i] + 0.5 * h * gi[i];
-            }
-            mlp_vjp(&a2, &d2, &c, 1.0, &g, &gi);
-            for (var i = 0u; i < D; i++) {
-                gsum[i] += gi[i];
-                c[i] = h / 6.0 * abar[i] + 0.5 * h * gi[i];
-            }
-            mlp_vjp(&a1, &d1, &c, 1.0, &g, &gi);
-            for (var i = 0u; i < D; i++) {
-                abar[i] += gsum[i] + gi[i];
+                abar[i] += back[i];
             }
             done_bwd++;
         }

@@ -96,9 +96,6 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var g: Grad;
     zero_grad(&g);
-    var c: Vec;
-    var gi: Vec;
-    var gsum: Vec;
     for (var cc = n_ck; cc > 0u; cc--) {
         let first = (cc - 1u) * stride;
         let last = min(first + stride, n_steps);
@@ -117,7 +114,7 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             yr = y_new;
             done_replay++;
         }
-        // Sweep back through the chunk (backprop.wgsl's step adjoint).
+        // Sweep back through the chunk (the generated step adjoint, as backprop.wgsl).
         for (var mm = last; mm > first; mm--) {
             let m = mm - 1u;
             let ko = ck_obs_ending_at(m + 1u);
@@ -135,27 +132,9 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
                 yn[i] = traj[tape_off + ((m - first) * D + i) * b + s];
             }
             rk4_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            let back = rk4_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &abar, &g);
             for (var i = 0u; i < D; i++) {
-                c[i] = h / 6.0 * abar[i];
-            }
-            mlp_vjp(&a4, &d4, &c, 1.0, &g, &gi);
-            gsum = gi;
-            for (var i = 0u; i < D; i++) {
-                c[i] = h / 3.0 * abar[i] + h * gi[i];
-            }
-            mlp_vjp(&a3, &d3, &c, 1.0, &g, &gi);
-            for (var i = 0u; i < D; i++) {
-                gsum[i] += gi[i];
-                c[i] = h / 3.0 * abar[i] + 0.5 * h * gi[i];
-            }
-            mlp_vjp(&a2, &d2, &c, 1.0, &g, &gi);
-            for (var i = 0u; i < D; i++) {
-                gsum[i] += gi[i];
-                c[i] = h / 6.0 * abar[i] + 0.5 * h * gi[i];
-            }
-            mlp_vjp(&a1, &d1, &c, 1.0, &g, &gi);
-            for (var i = 0u; i < D; i++) {
-                abar[i] += gsum[i] + gi[i];
+                abar[i] += back[i];
             }
             done_bwd++;
         }

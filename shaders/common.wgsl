@@ -491,56 +491,6 @@ fn fixed_t(n: u32) -> f32 {
     return params.t0 + f32(n) * params.h;
 }
 
-// One classical RK4 step (paper eqs. 10–11) from (t, y) with k1 = f(t, y) given: the stages
-// k2, k3, k4 and the update y_new = y + h/6 (k1 + 2 k2 + 2 k3 + k4). `act`/`dact` are scratch.
-fn rk4_step(t: f32, h: f32, y: ptr<function, Vec>, k1: ptr<function, Vec>,
-            k2: ptr<function, Vec>, k3: ptr<function, Vec>, k4: ptr<function, Vec>,
-            act: ptr<function, Store>, dact: ptr<function, Store>, y_new: ptr<function, Vec>) {
-    var tmp: Vec;
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + 0.5 * h * (*k1)[i];
-    }
-    mlp_eval(t + 0.5 * h, &tmp, act, dact, k2);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + 0.5 * h * (*k2)[i];
-    }
-    mlp_eval(t + 0.5 * h, &tmp, act, dact, k3);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + h * (*k3)[i];
-    }
-    mlp_eval(t + h, &tmp, act, dact, k4);
-    for (var i = 0u; i < D; i++) {
-        (*y_new)[i] = (*y)[i] + h / 6.0 * ((*k1)[i] + 2.0 * ((*k2)[i] + (*k3)[i]) + (*k4)[i]);
-    }
-}
-
-// The same step keeping every stage's activations (stage i in a_i / d_i), for the kernels that
-// differentiate through it.
-fn rk4_step_kept(t: f32, h: f32, y: ptr<function, Vec>,
-                 a1: ptr<function, Store>, d1: ptr<function, Store>,
-                 a2: ptr<function, Store>, d2: ptr<function, Store>,
-                 a3: ptr<function, Store>, d3: ptr<function, Store>,
-                 a4: ptr<function, Store>, d4: ptr<function, Store>,
-                 y_new: ptr<function, Vec>) {
-    var k1: Vec;
-    var k2: Vec;
-    var k3: Vec;
-    var k4: Vec;
-    var tmp: Vec;
-    mlp_eval(t, y, a1, d1, &k1);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + 0.5 * h * k1[i];
-    }
-    mlp_eval(t + 0.5 * h, &tmp, a2, d2, &k2);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + 0.5 * h * k2[i];
-    }
-    mlp_eval(t + 0.5 * h, &tmp, a3, d3, &k3);
-    for (var i = 0u; i < D; i++) {
-        tmp[i] = (*y)[i] + h * k3[i];
-    }
-    mlp_eval(t + h, &tmp, a4, d4, &k4);
-    for (var i = 0u; i < D; i++) {
-        (*y_new)[i] = (*y)[i] + h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]);
-    }
-}
+// The Runge–Kutta stage functions (`rk4_step`, `rk4_step_kept`, `rk4_step_vjp`, …) are not
+// written here: nodelab::gpu::stages generates them from the tableau (nodelab::grad::tableau)
+// and puts them in front of each kernel that calls them.

@@ -27,8 +27,8 @@ fn rk4_increment(t: f32, h: f32, x: ptr<function, Vec>) -> Vec {
     return out;
 }
 
-// J_Ψᵀ ā of Ψ_h at (t, x), with g += āᵀ∂Ψ_h/∂θ (backprop.wgsl's step adjoint without ā's
-// identity term).
+// J_Ψᵀ ā of Ψ_h at (t, x), with g += āᵀ∂Ψ_h/∂θ: the generated step adjoint `rk4_step_vjp`
+// (the step's, without ā's identity term).
 fn rk4_increment_vjp(t: f32, h: f32, x: ptr<function, Vec>, abar: ptr<function, Vec>,
                      g: ptr<function, Grad>) -> Vec {
     var a1: Store;
@@ -41,32 +41,7 @@ fn rk4_increment_vjp(t: f32, h: f32, x: ptr<function, Vec>, abar: ptr<function, 
     var d4: Store;
     var yn: Vec;
     rk4_step_kept(t, h, x, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &yn);
-    var c: Vec;
-    var gi: Vec;
-    var gsum: Vec;
-    for (var i = 0u; i < D; i++) {
-        c[i] = h / 6.0 * (*abar)[i];
-    }
-    mlp_vjp(&a4, &d4, &c, 1.0, g, &gi);
-    gsum = gi;
-    for (var i = 0u; i < D; i++) {
-        c[i] = h / 3.0 * (*abar)[i] + h * gi[i];
-    }
-    mlp_vjp(&a3, &d3, &c, 1.0, g, &gi);
-    for (var i = 0u; i < D; i++) {
-        gsum[i] += gi[i];
-        c[i] = h / 3.0 * (*abar)[i] + 0.5 * h * gi[i];
-    }
-    mlp_vjp(&a2, &d2, &c, 1.0, g, &gi);
-    for (var i = 0u; i < D; i++) {
-        gsum[i] += gi[i];
-        c[i] = h / 6.0 * (*abar)[i] + 0.5 * h * gi[i];
-    }
-    mlp_vjp(&a1, &d1, &c, 1.0, g, &gi);
-    for (var i = 0u; i < D; i++) {
-        gsum[i] += gi[i];
-    }
-    return gsum;
+    return rk4_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, abar, g);
 }
 
 @compute @workgroup_size(WG)

@@ -32,6 +32,10 @@ pub struct BenchTrainArgs {
     /// compile for the default 16-16 network).
     #[arg(long = "cpu-only")]
     pub cpu_only: bool,
+    /// Comma-separated hidden widths of the circles model, CPU and GPU rows alike (default:
+    /// the task's 16,16; `--hidden 8` keeps a software adapter's kernel compilation short).
+    #[arg(long)]
+    pub hidden: Option<String>,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -175,6 +179,19 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::Usage(format!("--batches: '{s}' is not a batch size")))
         })
         .collect::<Result<_, _>>()?;
+    let hidden: Option<Vec<usize>> = match &args.hidden {
+        None => None,
+        Some(list) => Some(
+            list.split(',')
+                .map(str::trim)
+                .map(|s| {
+                    s.parse::<usize>().ok().filter(|&w| w > 0).ok_or_else(|| {
+                        CliError::Usage(format!("--hidden: '{s}' is not a layer width"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
     let mut rows = Vec::new();
     let mut gpu_notes: Vec<String> = Vec::new();
     let mut spiral = TrainConfig::defaults(TaskName::SpiralFit);
@@ -194,6 +211,9 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         c.batch = b;
         c.data.test_fraction = 0.5;
         c.data.points = (2 * b).max(500);
+        if let Some(h) = &hidden {
+            c.model.hidden.clone_from(h);
+        }
         let iters = if b > 10_000 {
             (args.iters / 3).max(1)
         } else {
@@ -215,7 +235,10 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
             ));
             continue;
         }
-        progress(format!("circles, batch {b}, GPU …"));
+        progress(format!(
+            "circles, batch {b}, GPU (kernels compile first; on a software adapter a 16-wide \
+             network takes minutes per kernel: --hidden 8, --batches or --cpu-only shorten it) …"
+        ));
         match measure(g, warm, iters) {
             Ok(r) => rows.extend(r),
             Err(e) => gpu_notes.push(format!("circles batch {b}: {e}")),
@@ -254,6 +277,19 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     }
     if let Some(a) = rows.iter().find_map(|r| r.adapter.as_ref()) {
         println!("gpu rows: f32 on {a}");
+        for g in rows.iter().filter(|r| r.device == "gpu") {
+            if let Some(c) = rows.iter().find(|c| {
+                c.device == "cpu" && c.task == g.task && c.batch == g.batch && c.method == g.method
+            }) {
+                println!(
+                    "  {} batch {} {}: CPU/GPU time per iteration {:.2}",
+                    g.task,
+                    g.batch,
+                    g.method.name(),
+                    c.median_ms_per_iter / g.median_ms_per_iter
+                );
+            }
+        }
     }
     for n in &gpu_notes {
         println!("gpu: {n}");

@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::buffers::{Params, SampleStats, Sizes};
 use super::codes::status;
 use super::context::{GpuContext, GpuError};
+use super::dataset::{DeviceSet, GatherParams, SetKind};
 use super::methods::GpuGradMethod;
 use super::objective::{F32_EXACT, GpuLoss, GpuObjective, data_floats};
 use super::optim::{GpuOptimizer, StepSummary};
@@ -89,6 +91,27 @@ pub struct GpuSolver {
     pub checkpoints: Option<usize>,
     /// Coupling λ ∈ (0, 1] of `reversible-rk4` (default as `nodelab grad`'s).
     pub lambda: f64,
+    /// Bytes written from the host to this solver's buffers so far ([`GpuSolver::uploaded_bytes`]).
+    uploaded: AtomicU64,
+    /// The kernel parameters and the segment table last written (identical ones are not
+    /// written again).
+    last_params: Option<Params>,
+    last_table: Vec<f32>,
+    /// The training set the batch is gathered from ([`GpuSolver::attach_set`]).
+    gather: Option<Gather>,
+}
+
+/// One solver's gather from a [`DeviceSet`]: its parameters, its B indices, its bind group
+/// over the solver's `data` (rebuilt when `data` is reallocated).
+struct Gather {
+    set: Arc<DeviceSet>,
+    params: wgpu::Buffer,
+    indices: wgpu::Buffer,
+    batch: usize,
+    group: Option<wgpu::BindGroup>,
+    last: Option<GatherParams>,
+    /// Indices were written and not gathered yet: the next submission gathers first.
+    pending: bool,
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -172,6 +195,10 @@ impl GpuSolver {
             poison: false,
             checkpoints: None,
             lambda: crate::grad::GradOptions::default().lambda,
+            uploaded: AtomicU64::new(0),
+            last_params: None,
+            last_table: Vec::new(),
+            gather: None,
         };
         solver.set_weights(&mlp.params)?;
         Ok(solver)
@@ -195,9 +222,7 @@ impl GpuSolver {
             )));
         }
         let t: Vec<f32> = theta.iter().map(|&v| v as f32).collect();
-        self.ctx
-            .queue
-            .write_buffer(&self.theta, 0, bytemuck::cast_slice(&t));
+        self.write(&self.theta, 0, bytemuck::cast_slice(&t));
         Ok(())
     }
 
@@ -240,7 +265,12 @@ impl GpuSolver {
         if !reuse {
             self.check_size("data", 4 * floats)?;
             self.buffers = Some(self.allocate(batch, extra, floats, 4, 4)?);
+            // A new `data`: the gather binds the old one, the segment table is not there yet.
+            if let Some(g) = &mut self.gather {
+                g.group = None;
+            }
         }
+        self.last_table.clear();
         let mut data: Vec<f32> = y0.iter().map(|&v| v as f32).collect();
         self.target_off = data.len() as u32;
         match objective.loss {
@@ -262,9 +292,7 @@ impl GpuSolver {
         self.seg_off = data.len() as u32;
         self.objective = objective.clone();
         if let Some(b) = &self.buffers {
-            self.ctx
-                .queue
-                .write_buffer(&b.data, 0, bytemuck::cast_slice(&data));
+            self.write(&b.data, 0, bytemuck::cast_slice(&data));
         }
         Ok(())
     }
@@ -503,7 +531,6 @@ impl GpuSolver {
 
     fn poison_outputs(&self) {
         let Some(b) = &self.buffers else { return };
-        let q = &self.ctx.queue;
         for (buf, bytes) in [
             (&b.out, b.sizes.out),
             (&b.stats, b.sizes.stats),
@@ -512,7 +539,7 @@ impl GpuSolver {
             (&b.grad_out, b.sizes.grad_out),
         ] {
             let nan = vec![f32::NAN; (bytes / 4) as usize];
-            q.write_buffer(buf, 0, bytemuck::cast_slice(&nan));
+            self.write(buf, 0, bytemuck::cast_slice(&nan));
         }
     }
 
@@ -532,13 +559,13 @@ impl GpuSolver {
         if self.poison {
             self.poison_outputs();
         }
+        self.write_params(params);
+        let gather = self.take_gather()?;
         let b = self
             .buffers
             .as_ref()
             .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
         let ctx = &self.ctx;
-        ctx.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
         let s = b.sizes;
         ctx.checked(|| {
             let mut encoder = ctx
@@ -546,6 +573,9 @@ impl GpuSolver {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("nodelab solve"),
                 });
+            if let Some((set, group, batch)) = &gather {
+                set.encode(&mut encoder, group, *batch);
+            }
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("nodelab pass"),
@@ -737,13 +767,7 @@ impl GpuSolver {
                 [w[0] as f32, w[1] as f32, h_min as f32, h_max as f32, 0.0]
             })
             .collect();
-        if let Some(b) = &self.buffers {
-            self.ctx.queue.write_buffer(
-                &b.data,
-                4 * u64::from(self.seg_off),
-                bytemuck::cast_slice(&table),
-            );
-        }
+        self.write_table(table);
         self.ensure_gradient_buffers(4)?;
         let params = Params {
             loss_kind,
@@ -831,13 +855,7 @@ impl GpuSolver {
                 ]
             })
             .collect();
-        if let Some(b) = &self.buffers {
-            self.ctx.queue.write_buffer(
-                &b.data,
-                4 * u64::from(self.seg_off),
-                bytemuck::cast_slice(&table),
-            );
-        }
+        self.write_table(table);
         let states = d as u32 * batch as u32;
         let obs_off = match method {
             GpuGradMethod::Backprop => n_steps * states,
@@ -933,6 +951,10 @@ impl GpuSolver {
             poison: false,
             checkpoints: None,
             lambda: crate::grad::GradOptions::default().lambda,
+            uploaded: AtomicU64::new(0),
+            last_params: None,
+            last_table: Vec::new(),
+            gather: None,
         };
         solver.set_weights(&mlp.params)?;
         Ok(solver)
@@ -966,10 +988,9 @@ impl GpuSolver {
             GpuLoss::CrossEntropy => objective.labels.iter().map(|&l| l as f32).collect(),
             _ => objective.targets.iter().map(|&v| v as f32).collect(),
         };
-        let q = &self.ctx.queue;
-        q.write_buffer(&b.data, 0, bytemuck::cast_slice(&states));
+        self.write(&b.data, 0, bytemuck::cast_slice(&states));
         if !loss_data.is_empty() {
-            q.write_buffer(
+            self.write(
                 &b.data,
                 4 * u64::from(self.target_off),
                 bytemuck::cast_slice(&loss_data),
@@ -977,7 +998,148 @@ impl GpuSolver {
         }
         self.objective.labels.clone_from(&objective.labels);
         self.objective.targets.clone_from(&objective.targets);
+        if let Some(g) = &mut self.gather {
+            g.pending = false;
+        }
         Ok(())
+    }
+
+    /// Writes `bytes` to `buf` at `offset`, counted in [`GpuSolver::uploaded_bytes`].
+    fn write(&self, buf: &wgpu::Buffer, offset: u64, bytes: &[u8]) {
+        self.uploaded
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.ctx.queue.write_buffer(buf, offset, bytes);
+    }
+
+    /// Writes the kernel parameters unless they are those already on the device.
+    fn write_params(&mut self, params: Params) {
+        if self.last_params != Some(params) {
+            self.write(&self.params, 0, bytemuck::bytes_of(&params));
+            self.last_params = Some(params);
+        }
+    }
+
+    /// Writes the segment table into `data` unless it is the one already there.
+    fn write_table(&mut self, table: Vec<f32>) {
+        if table == self.last_table {
+            return;
+        }
+        if let Some(b) = &self.buffers {
+            self.write(
+                &b.data,
+                4 * u64::from(self.seg_off),
+                bytemuck::cast_slice(&table),
+            );
+            self.last_table = table;
+        }
+    }
+
+    /// Bytes written from the host to this solver's buffers since it was made: weights, batch
+    /// uploads, indices, kernel parameters, segment tables (the training set, uploaded once
+    /// through [`DeviceSet::upload`], is not counted here).
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.uploaded.load(Ordering::Relaxed)
+    }
+
+    /// From now on the batch can be gathered from `set` by index ([`GpuSolver::select_batch`]).
+    /// The batch size and loss are those of the last [`GpuSolver::set_objective`]: classes
+    /// need cross-entropy, windows of K observations a loss with K observations.
+    pub fn attach_set(&mut self, set: Arc<DeviceSet>) -> Result<(), GpuError> {
+        let Some(b) = &self.buffers else {
+            return Err(GpuError::Unsupported(
+                "attach_set: upload a first batch (set_objective) before".into(),
+            ));
+        };
+        let fits = match set.kind {
+            SetKind::Classes => self.objective.loss == GpuLoss::CrossEntropy,
+            SetKind::Windows { n_obs } => {
+                self.objective.loss != GpuLoss::CrossEntropy && self.objective.n_obs() == n_obs
+            }
+        };
+        if !fits || set.dim != self.shape.dim {
+            return Err(GpuError::Unsupported(format!(
+                "a training set of {:?} with D = {} does not fit the {} loss with {} \
+                 observation(s) and D = {}",
+                set.kind,
+                set.dim,
+                self.objective.loss.name(),
+                self.objective.n_obs(),
+                self.shape.dim
+            )));
+        }
+        let batch = b.batch;
+        let (params, indices) = self.ctx.checked(|| {
+            (
+                self.buffer(
+                    "gather params",
+                    std::mem::size_of::<GatherParams>() as u64,
+                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                ),
+                self.buffer("batch indices", 4 * batch as u64, STORAGE),
+            )
+        })?;
+        self.gather = Some(Gather {
+            set,
+            params,
+            indices,
+            batch,
+            group: None,
+            last: None,
+            pending: false,
+        });
+        Ok(())
+    }
+
+    /// Selects the batch by index into the attached training set: writes the B indices (the
+    /// only per-iteration upload of the batch, 4·B bytes); the next gradient or training step
+    /// gathers the initial states and the labels or targets on the device first.
+    pub fn select_batch(&mut self, indices: &[u32]) -> Result<(), GpuError> {
+        let batch = self.batch();
+        let target_off = self.target_off;
+        let Some(g) = &self.gather else {
+            return Err(GpuError::Unsupported("no training set is attached".into()));
+        };
+        if indices.len() != g.batch || g.batch != batch {
+            return Err(GpuError::Unsupported(format!(
+                "{} indices for a batch of {batch}",
+                indices.len()
+            )));
+        }
+        g.set.check_indices(indices)?;
+        let params = g.set.params(batch, target_off);
+        self.write(&g.indices, 0, bytemuck::cast_slice(indices));
+        if g.last != Some(params) {
+            self.write(&g.params, 0, bytemuck::bytes_of(&params));
+        }
+        if let Some(g) = &mut self.gather {
+            g.last = Some(params);
+            g.pending = true;
+        }
+        Ok(())
+    }
+
+    /// The pending gather's pipeline owner, bind group and batch (None: nothing to gather),
+    /// marked done.
+    fn take_gather(&mut self) -> Result<Option<(Arc<DeviceSet>, wgpu::BindGroup, u32)>, GpuError> {
+        let Some(data) = self.buffers.as_ref().map(|b| b.data.clone()) else {
+            return Ok(None);
+        };
+        let Some(g) = &mut self.gather else {
+            return Ok(None);
+        };
+        if !g.pending {
+            return Ok(None);
+        }
+        if g.group.is_none() {
+            let group = self
+                .ctx
+                .checked(|| g.set.bind_group(&g.params, &g.indices, &data))?;
+            g.group = Some(group);
+        }
+        g.pending = false;
+        Ok(g.group
+            .clone()
+            .map(|group| (g.set.clone(), group, g.batch as u32)))
     }
 
     /// The parameters on the device: θ and, for cross-entropy, the read-out (weight row-major,
@@ -1025,14 +1187,14 @@ impl GpuSolver {
             }
             self.pipeline(k)?;
         }
+        self.write_params(params);
+        let gather = self.take_gather()?;
         let b = self
             .buffers
             .as_ref()
             .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
         opt.prepare(self.readout_off, b.batch as u32);
         let ctx = &self.ctx;
-        ctx.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
         let opt_group =
             ctx.checked(|| opt.bind_group(&self.theta, &b.data, &b.grad_out, &b.stats))?;
         ctx.checked(|| {
@@ -1041,6 +1203,9 @@ impl GpuSolver {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("nodelab train step"),
                 });
+            if let Some((set, group, batch)) = &gather {
+                set.encode(&mut encoder, group, *batch);
+            }
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("nodelab gradient pass"),

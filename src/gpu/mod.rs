@@ -4,6 +4,8 @@
 //! - [`context`]: the one place that finds an adapter (or takes eframe's device);
 //! - [`shader`]: the WGSL sources of `shaders/`, specialised per model shape;
 //! - [`codegen`]: the straight-line MLP functions of one shape;
+//! - [`stages`]: the Runge–Kutta stage functions generated from a `grad::tableau::Tableau`;
+//! - [`dataset`]: the training set on the device and the batch gathered from it by index;
 //! - [`buffers`]: host mirrors of the WGSL structs and the buffer sizes;
 //! - [`layout`]: the model [`Shape`] and its offsets, computed once;
 //! - [`codes`]: status, loss and activation codes and controller constants, written into WGSL;
@@ -24,6 +26,7 @@ pub mod buffers;
 pub mod codegen;
 pub mod codes;
 pub mod context;
+pub mod dataset;
 pub mod engine;
 pub mod layout;
 pub mod methods;
@@ -33,6 +36,7 @@ pub mod readback;
 pub mod report;
 pub mod schedule;
 pub mod shader;
+pub mod stages;
 
 pub use buffers::SampleStats;
 pub use context::{AdapterReport, GpuContext, GpuError};

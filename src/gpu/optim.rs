@@ -155,6 +155,8 @@ pub struct GpuOptimizer {
     n_extra: usize,
     /// Steps taken.
     t: u64,
+    /// Bytes written from the host (the step parameters).
+    uploaded: u64,
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
     params: wgpu::Buffer,
@@ -253,6 +255,7 @@ impl GpuOptimizer {
             n_theta,
             n_extra,
             t: 0,
+            uploaded: 0,
             layout,
             pipeline,
             params,
@@ -319,9 +322,15 @@ impl GpuOptimizer {
             batch,
             ..OptParams::new(&self.config, self.t, self.n_theta, self.n_extra)
         };
+        self.uploaded += std::mem::size_of::<OptParams>() as u64;
         self.ctx
             .queue
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&p));
+    }
+
+    /// Bytes written from the host so far (80 per step: the parameters).
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.uploaded
     }
 
     /// Records the step (its own compute pass) and the copy of the summary to staging.

@@ -5,6 +5,8 @@
 //! the constants of the network actually run, and the kernel file is appended.
 
 pub use super::layout::{MAX_AFGE_LEN, MAX_PARAMS, Shape};
+use super::stages::{StageFns, stage_functions};
+use crate::grad::tableau::Tableau;
 #[cfg(test)]
 use crate::nn::{Activation, Mlp};
 
@@ -89,6 +91,46 @@ impl Kernel {
 }
 
 impl Kernel {
+    /// The Runge–Kutta tableau whose generated stage functions ([`super::stages`]) the kernel
+    /// calls, and which of them (None: a kernel without RK stages — the reduction, ALF's
+    /// leapfrog, reversible Heun).
+    pub fn stages(self) -> Option<(Tableau, StageFns)> {
+        let fns = match self {
+            Kernel::Rk4Forward | Kernel::ZcRk4Forward => StageFns {
+                step: true,
+                ..StageFns::default()
+            },
+            Kernel::Backprop | Kernel::Checkpoint | Kernel::ReversibleRk4 => StageFns {
+                step: true,
+                step_kept: true,
+                step_vjp: true,
+                ..StageFns::default()
+            },
+            Kernel::Adjoint => StageFns {
+                step: true,
+                adjoint_step: true,
+                ..StageFns::default()
+            },
+            Kernel::Afge | Kernel::AfgeAdaptive => StageFns {
+                step_kept: true,
+                stages_kept: true,
+                sens_column: true,
+                ..StageFns::default()
+            },
+            Kernel::Alf | Kernel::ReversibleHeun | Kernel::Reduce => return None,
+        };
+        Some((Tableau::rk4(), fns))
+    }
+
+    /// The kernel files with the generated stage functions in front.
+    fn body(self) -> Result<String, String> {
+        let stages = match self.stages() {
+            Some((tab, fns)) => stage_functions(&tab, fns)?,
+            None => String::new(),
+        };
+        Ok(format!("{stages}{}", self.files().join("\n")))
+    }
+
     /// Whether this kernel can run `shape` (constant-size private arrays must stay small;
     /// `afge` keeps the whole sensitivity matrix).
     pub fn check(self, shape: &Shape) -> Result<(), String> {
@@ -116,7 +158,7 @@ fn replace_block(src: &str, name: &str, body: &str) -> Result<String, String> {
 /// The complete, specialised WGSL source of `kernel`'s module, with the straight-line MLP
 /// functions of [`super::codegen`] in place of the loop form.
 pub fn source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
-    let body = kernel.files().join("\n");
+    let body = kernel.body()?;
     let common = specialise_common(shape)?;
     let begin = "// @mlp-begin\n";
     let end = "// @mlp-end\n";
@@ -133,29 +175,28 @@ pub fn source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
 
 /// The specialised source with the loop form of the MLP functions (the shipped reference).
 pub fn loop_source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
-    let body = kernel.files().join("\n");
+    let body = kernel.body()?;
     Ok(format!("{}\n{body}", specialise_common(shape)?))
 }
 
 /// The unspecialised sources, as shipped (common.wgsl with its default 2-8-2 block, and each
-/// kernel file appended to it): `(name, source)`.
-pub fn shipped_sources() -> Vec<(&'static str, String)> {
+/// kernel's files appended to it with the kernel's generated stage functions): `(name, source)`.
+pub fn shipped_sources() -> Result<Vec<(&'static str, String)>, String> {
     let mut out = vec![("common.wgsl", COMMON.to_string())];
-    for (name, body) in [
-        ("zc_rk4.wgsl", ZC_RK4.to_string()),
-        ("forward.wgsl", format!("{ZC_RK4}\n{FORWARD}")),
-        ("backprop.wgsl", BACKPROP.to_string()),
-        ("checkpoint.wgsl", CHECKPOINT.to_string()),
-        ("adjoint.wgsl", ADJOINT.to_string()),
-        ("afge.wgsl", format!("{ZC_RK4}\n{AFGE}")),
-        ("alf.wgsl", ALF.to_string()),
-        ("reversible_heun.wgsl", REVERSIBLE_HEUN.to_string()),
-        ("reversible_rk4.wgsl", REVERSIBLE_RK4.to_string()),
-        ("reduce.wgsl", REDUCE.to_string()),
+    for (name, kernel) in [
+        ("forward.wgsl", Kernel::Rk4Forward),
+        ("backprop.wgsl", Kernel::Backprop),
+        ("checkpoint.wgsl", Kernel::Checkpoint),
+        ("adjoint.wgsl", Kernel::Adjoint),
+        ("afge.wgsl", Kernel::Afge),
+        ("alf.wgsl", Kernel::Alf),
+        ("reversible_heun.wgsl", Kernel::ReversibleHeun),
+        ("reversible_rk4.wgsl", Kernel::ReversibleRk4),
+        ("reduce.wgsl", Kernel::Reduce),
     ] {
-        out.push((name, format!("{COMMON}\n{body}")));
+        out.push((name, format!("{COMMON}\n{}", kernel.body()?)));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -176,7 +217,7 @@ mod tests {
     /// Every shipped .wgsl file is valid WGSL as it stands (default shape).
     #[test]
     fn shipped_shaders_validate_with_naga() {
-        for (name, src) in shipped_sources() {
+        for (name, src) in shipped_sources().unwrap() {
             validate(name, &src);
         }
     }

@@ -402,7 +402,7 @@ impl Trainer {
                 if !run.is_running() {
                     continue;
                 }
-                if let Some(st) = train_one_device(gpu, i, run, data, cfg, &items, iter) {
+                if let Some(st) = train_one_device(gpu, i, run, &items, iter) {
                     up.status.push((i, st));
                 } else if let Some(r) = run.records.last() {
                     up.records.push((i, r.clone()));
@@ -639,15 +639,13 @@ fn train_one(
     (checked, None)
 }
 
-/// One method's iteration on the device: the batch written, the gradient, reduction and
+/// One method's iteration on the device: the batch gathered by index, the gradient, reduction and
 /// optimiser kernels in one submission, the summary read back. Returns a new status when the
 /// method stopped (a refused step leaves the device weights as they were).
 fn train_one_device(
     gpu: &mut GpuTrainer,
     i: usize,
     run: &mut MethodRun,
-    data: &TaskData,
-    cfg: &TrainConfig,
     items: &[usize],
     iter: usize,
 ) -> Option<MethodStatus> {
@@ -655,7 +653,7 @@ fn train_one_device(
         run.status = MethodStatus::Diverged { iter, reason };
         Some(run.status.clone())
     };
-    let step = match gpu.step(i, data, items, &run.model, cfg) {
+    let step = match gpu.step(i, items) {
         Ok(step) => step,
         Err(e) => return stop(e),
     };

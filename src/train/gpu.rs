@@ -1,10 +1,12 @@
 //! Training on the device (`--device gpu`, f32): every method keeps its weights, its read-out
 //! and its optimiser moments in GPU buffers, and an iteration is one submission — the method's
-//! gradient kernel, the reduction over the batch and the optimiser kernel
-//! ([`crate::gpu::optim`]) — followed by one 32-byte readback (loss, outcome, step counters).
-//! Per iteration the host writes the batch's initial states and labels (B × (D + 1) numbers,
-//! drawn by the same seeded sequence as the CPU path, [`super::rng`]) and the kernels'
-//! parameters; the weights come back only for evaluations and at the end.
+//! gather of the batch from the training set, the gradient kernel, the reduction over the
+//! batch and the optimiser kernel ([`crate::gpu::optim`]) — followed by one 32-byte readback
+//! (loss, outcome, step counters). The training set (the lifted points and labels, or the
+//! samples of the true trajectory) is uploaded once per run ([`crate::gpu::dataset`]); per
+//! iteration the host writes the batch's B indices (drawn by the same seeded sequence as the
+//! CPU path, [`super::rng`]) and the optimiser's step parameters, 4·B + 80 bytes
+//! ([`DeviceStep::upload_bytes`]); the weights come back only for evaluations and at the end.
 //!
 //! What runs here is fixed up front ([`check_config`]): methods with a kernel
 //! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`]), the identity input map and
@@ -16,6 +18,7 @@ use std::time::Instant;
 use super::config::TrainConfig;
 use super::model::Model;
 use super::task::TaskData;
+use crate::gpu::dataset::{DeviceSet, HostSet, SetKind};
 use crate::gpu::optim::{GpuOptimizer, StepSummary};
 use crate::gpu::{
     FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, Shape,
@@ -101,6 +104,9 @@ pub struct DeviceStep {
     pub nfe_backward: u64,
     /// Bytes of the method's device buffers.
     pub device_bytes: u64,
+    /// Bytes the host wrote to the device for this iteration (the batch indices and the
+    /// step parameters).
+    pub upload_bytes: u64,
 }
 
 /// The device side of a training run: one [`DeviceRun`] per method, in the run's order.
@@ -108,6 +114,8 @@ pub struct GpuTrainer {
     ctx: Arc<GpuContext>,
     schedule: FixedSchedule,
     loss: GpuLoss,
+    /// The training set, on the device once for every method.
+    set: Arc<DeviceSet>,
     runs: Vec<DeviceRun>,
 }
 
@@ -120,6 +128,29 @@ impl std::fmt::Debug for GpuTrainer {
                 &self.runs.iter().map(|r| r.method).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// The task's training set in the gather's form: the lifted training points with their labels,
+/// or the samples of the trajectory with windows of `w − 1` observations after their start
+/// (the whole trajectory from sample 0 for tasks without windows), as
+/// [`TaskData::batch_problem`] builds one batch.
+pub fn host_set(data: &TaskData) -> HostSet {
+    match data {
+        TaskData::Classes(c) => HostSet {
+            kind: SetKind::Classes,
+            dim: data.dim(),
+            rows: c.set.train.iter().flat_map(|&p| c.lift(p)).collect(),
+            labels: c.set.train_labels.iter().map(|&l| l as u32).collect(),
+        },
+        TaskData::Trajectory(t) => HostSet {
+            kind: SetKind::Windows {
+                n_obs: t.window.unwrap_or(t.times.len()) - 1,
+            },
+            dim: data.dim(),
+            rows: t.states.iter().flatten().copied().collect(),
+            labels: Vec::new(),
+        },
     }
 }
 
@@ -165,6 +196,7 @@ impl GpuTrainer {
                 .map_err(|why| format!("{}: {why}", m.name()))?;
         }
         let n_extra = initial.readout.as_ref().map_or(0, |r| r.n_params());
+        let set = DeviceSet::upload(ctx.clone(), &host_set(data)).map_err(e)?;
         let mut first = GpuSolver::new(ctx.clone(), &initial.mlp).map_err(e)?;
         for &m in &methods {
             first.compile(m.kernel()).map_err(e)?;
@@ -181,6 +213,7 @@ impl GpuTrainer {
             solver.checkpoints = config.grad_options.checkpoints;
             solver.lambda = config.grad_options.lambda;
             solver.set_objective(&y0, &objective).map_err(e)?;
+            solver.attach_set(set.clone()).map_err(e)?;
             let optimizer = GpuOptimizer::new(
                 ctx.clone(),
                 config.optimizer_for(method.cpu()),
@@ -198,6 +231,7 @@ impl GpuTrainer {
             ctx,
             schedule,
             loss: objective.loss,
+            set,
             runs: out,
         })
     }
@@ -211,31 +245,34 @@ impl GpuTrainer {
         self.runs.iter().map(|r| r.method.cpu()).collect()
     }
 
-    /// One iteration of run `i` on the batch `items` (`model`: the host copy, used only for
-    /// the batch's form, not its weights).
-    pub fn step(
-        &mut self,
-        i: usize,
-        data: &TaskData,
-        items: &[usize],
-        model: &Model,
-        config: &TrainConfig,
-    ) -> Result<DeviceStep, String> {
-        let (y0, objective) = batch_objective(data, items, model, config)?;
+    /// Bytes of the training set on the device (shared by every method).
+    pub fn set_bytes(&self) -> u64 {
+        self.set.bytes()
+    }
+
+    /// One iteration of run `i` on the batch `items` (indices into the training set: points,
+    /// or window starts), gathered on the device.
+    pub fn step(&mut self, i: usize, items: &[usize]) -> Result<DeviceStep, String> {
+        let indices = items
+            .iter()
+            .map(|&k| u32::try_from(k).map_err(|_| format!("batch index {k} is too large")))
+            .collect::<Result<Vec<u32>, String>>()?;
         let (schedule, loss) = (self.schedule, self.loss);
         let run = self
             .runs
             .get_mut(i)
             .ok_or_else(|| format!("no device run {i}"))?;
+        let written = run.solver.uploaded_bytes() + run.optimizer.uploaded_bytes();
         let start = Instant::now();
         run.solver
-            .write_batch(&y0, &objective)
+            .select_batch(&indices)
             .map_err(|e| e.to_string())?;
         let summary = run
             .solver
             .train_step(run.method, &schedule, loss, &mut run.optimizer)
             .map_err(|e| e.to_string())?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
+        let upload_bytes = run.solver.uploaded_bytes() + run.optimizer.uploaded_bytes() - written;
         let batch = run.solver.batch() as u64;
         let segs = run
             .solver
@@ -254,6 +291,7 @@ impl GpuTrainer {
             nfe_forward: f * steps + u64::from(run.method.reversible()) * batch,
             nfe_backward: b * steps,
             device_bytes,
+            upload_bytes,
         })
     }
 
