@@ -35,10 +35,7 @@ fn one_gpu_step_equals_the_cpu_tableau_step() {
         let y0 = common::random_states(batch, d, 1.5, 23);
         let mut gpu = GpuSolver::new(ctx.clone(), &mlp).unwrap();
         gpu.set_batch(&y0, &[]).unwrap();
-        let field = StackedMlp {
-            mlp: Arc::new(mlp.clone()),
-            n: batch,
-        };
+        let field = StackedMlp::<f64>::new(Arc::new(mlp.clone()), batch);
         let mut work = FieldWork::new(&mlp);
         for h in [0.05, 0.3, 1.0] {
             let sched = FixedSchedule::new(t0, t0 + h, Some(h)).unwrap();
