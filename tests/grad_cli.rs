@@ -390,3 +390,43 @@ fn bench_grad_measures_both_precisions() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("f16"), "{}", stderr(&out));
 }
+
+/// Solves whose caller keeps nothing per step (the reference's forward sensitivities, the
+/// adjoint) are not limited by the memory budget's count of step records: under a 16 KiB budget
+/// the reference and adjoint still run, while backprop (whose tape grows with the steps) is
+/// still bounded by it. Before, the reference stopped after 4 steps here.
+#[test]
+fn solves_that_keep_nothing_per_step_ignore_the_record_budget() {
+    let out = common::nodelab_env(
+        &[
+            "grad",
+            "presets/grad-batch.toml",
+            "--methods",
+            "adjoint",
+            "--json",
+            "--repeats",
+            "1",
+        ],
+        &[("NODELAB_MEMORY_BUDGET", "16K")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    let adjoint = &v["methods"][0];
+    assert_eq!(adjoint["method"], "adjoint");
+    assert!(adjoint["err_vs_continuous"].as_f64().unwrap() < 1e-4);
+    // A budget below one step record still stops a solve that keeps its steps, with the
+    // budget named.
+    let out = common::nodelab_env(
+        &[
+            "grad",
+            "presets/grad-batch.toml",
+            "--methods",
+            "checkpoint",
+            "--repeats",
+            "1",
+        ],
+        &[("NODELAB_MEMORY_BUDGET", "1K")],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("memory budget"), "{}", stderr(&out));
+}

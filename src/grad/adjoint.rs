@@ -30,7 +30,7 @@ pub fn gradient<T: GradFloat>(
     let mut obs_states = vec![T::zero(); k_obs * m];
     let mut obs_grads = vec![T::zero(); k_obs * m];
     let mut fwd = SolveStats::default();
-    let mut segments = forward::Segments::default();
+    let mut segments = forward::Segments::keeping_nothing();
     // The backward solve starts at t1 with the forward solve's last full step (no new
     // initial-step estimate there either).
     let mut carry = forward::StepCarry::default();

@@ -31,8 +31,9 @@ impl SolveStats {
 }
 
 /// Integrates `system` from `(t0, y)` to `t1`, overwriting `y` with the end state. Calls
-/// `on_accept(start_state, record)` for every accepted step. A fresh stepper: see [`Segments`]
-/// for consecutive segments of one solve.
+/// `on_accept(start_state, record)` for every accepted step, whose caller keeps nothing per
+/// step ([`Segments::keeping_nothing`]). A fresh stepper: see [`Segments`] for consecutive
+/// segments of one solve.
 pub fn run_segment<T: Scalar>(
     system: SharedSystem<T>,
     t0: f64,
@@ -41,7 +42,7 @@ pub fn run_segment<T: Scalar>(
     config: &SolverConfig,
     on_accept: impl FnMut(&[T], &StepRecord<T>),
 ) -> Result<SolveStats, GradError> {
-    Segments::default().run(system, t0, t1, y, config, on_accept)
+    Segments::keeping_nothing().run(system, t0, t1, y, config, on_accept)
 }
 
 /// One forward solve over consecutive segments `[τ_{k−1}, τ_k]` (the observation times): the
@@ -51,10 +52,18 @@ pub fn run_segment<T: Scalar>(
 /// nine short segments, a third of the evaluations). A solver that cannot continue (all but
 /// dopri5), or a segment that does not start where the last one ended, starts afresh. The
 /// steps still land exactly on every τ_k. States of float type `T`.
+///
+/// The memory budget ([`crate::mem::budget`]) bounds the steps by what the caller keeps per
+/// step: by default a solver's step record (the tape of `backprop`, the step list of
+/// `checkpoint` are of that size), none at all for [`Segments::keeping_nothing`] (the adjoint
+/// solves, the reference's forward sensitivities, `fd`), whose memory does not grow with the
+/// steps.
 pub struct Segments<T = f64> {
     stepper: Option<Box<dyn solver::Stepper<T>>>,
     /// The stepper's f-evaluations when the current segment started.
     nfev_start: u64,
+    /// The caller stores nothing per step.
+    keeps_nothing: bool,
 }
 
 impl<T> Default for Segments<T> {
@@ -62,6 +71,18 @@ impl<T> Default for Segments<T> {
         Self {
             stepper: None,
             nfev_start: 0,
+            keeps_nothing: false,
+        }
+    }
+}
+
+impl<T> Segments<T> {
+    /// Segments whose caller keeps nothing per step: no step limit from the memory budget
+    /// (`max_steps` still applies).
+    pub fn keeping_nothing() -> Self {
+        Self {
+            keeps_nothing: true,
+            ..Self::default()
         }
     }
 }
@@ -100,7 +121,10 @@ impl<T: Scalar> Segments<T> {
         if let Some(i) = y.iter().position(|v| !v.is_finite()) {
             return Err(GradError::Invalid(format!("y0[{i}] is not finite")));
         }
-        let setup = Setup::of(system, t0, t1, y.to_vec(), config);
+        let mut setup = Setup::of(system, t0, t1, y.to_vec(), config);
+        if self.keeps_nothing {
+            setup.max_records = usize::MAX;
+        }
         self.stepper =
             Some(solver::stepper_of(setup).map_err(|e| GradError::Invalid(e.to_string()))?);
         self.nfev_start = 0;
