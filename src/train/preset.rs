@@ -57,6 +57,9 @@ pub struct TrainSection {
     pub seed: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// `f64` (default) or `f32`: the CPU gradient's float type (the GPU is always f32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_every: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -219,6 +222,10 @@ impl TrainPreset {
                 )
             })?;
         }
+        if let Some(name) = &t.precision {
+            c.precision = crate::grad::Precision::parse(name)
+                .map_err(|e| err(&[Name("train"), Name("precision")], e))?;
+        }
         if let Some(v) = t.eval_every {
             c.eval_every = v;
         }
@@ -348,6 +355,7 @@ impl TrainPreset {
                 batch: Some(config.batch),
                 seed: Some(config.seed),
                 device: Some(config.device.name().into()),
+                precision: Some(config.precision.name().into()),
                 eval_every: Some(config.eval_every),
                 grad_check_every: Some(config.grad_check_every),
                 concurrent: Some(config.concurrent),
@@ -417,6 +425,14 @@ mod tests {
             TrainPreset::from_toml("[train]\ntask = \"xor\"\nlr = nan\n", "t.toml").unwrap_err();
         assert_eq!(e.location, Some((3, 6)), "{e}");
         assert!(e.message.contains("finite"), "{e}");
+        let text = "[train]\ntask = \"xor\"\nprecision = \"f16\"\n";
+        let p = TrainPreset::from_toml(text, "t.toml").unwrap();
+        let e = p.resolve(text, "t.toml").unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(3), "{e}");
+        assert!(
+            e.message.contains("f16") && e.message.contains("f32"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -425,6 +441,7 @@ mod tests {
         c.seed = 42;
         c.methods = vec![GradMethod::Afge, GradMethod::Checkpoint];
         c.grad_options.checkpoints = Some(3);
+        c.precision = crate::grad::Precision::F32;
         let text = TrainPreset::from_config(&c, Some("x".into()))
             .to_toml()
             .unwrap();

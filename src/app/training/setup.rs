@@ -4,7 +4,7 @@
 use egui::{ComboBox, DragValue, Ui};
 
 use super::{RunState, TrainingAction, TrainingWorkspace};
-use crate::grad::GradMethod;
+use crate::grad::{GradMethod, Precision};
 use crate::nn::{Activation, InputMap};
 use crate::solver::Method;
 use crate::train::optim::OptimizerKind;
@@ -309,12 +309,26 @@ fn device(ui: &mut Ui, c: &mut TrainConfig, adapter: Option<&str>) {
         ui.radio_value(&mut c.device, Device::Gpu, "GPU")
             .on_hover_text("wgpu compute shaders, f32 (an error when there is no adapter)");
         ui.radio_value(&mut c.device, Device::Cpu, "CPU")
-            .on_hover_text("the f64 reference path (deterministic given the seed)");
+            .on_hover_text("the Rust path, f64 (the reference) or f32");
+    });
+    ui.horizontal(|ui| {
+        ui.label("CPU precision");
+        for p in Precision::ALL {
+            ui.radio_value(&mut c.precision, p, p.name())
+                .on_hover_text(match p {
+                    Precision::F64 => {
+                        "double precision: the reference (deterministic given the seed)"
+                    }
+                    Precision::F32 => {
+                        "single precision, as the GPU computes (afge and fd: f64 only)"
+                    }
+                });
+        }
     });
     let text = match c.device {
         Device::Auto => "Auto trains on a hardware GPU when there is one, else on the CPU",
         Device::Gpu => "GPU: f32; a software adapter (llvmpipe, lavapipe) is correct but slow",
-        Device::Cpu => "CPU: f64, the reference",
+        Device::Cpu => "CPU: f64 is the reference; f32 compares with the GPU at its precision",
     };
     ui.weak(text);
     ui.weak(format!(
