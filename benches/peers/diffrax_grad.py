@@ -93,11 +93,12 @@ def main():
               f"{y0.dtype})")
 
     for binary in args.nodelab:
-        out = subprocess.run(
-            [binary, "bench", "grad", "--methods", "backprop,adjoint", "--no-scaling",
-             "--json", "--repeats", str(args.repeats), "--precision", args.precision],
-            check=True, capture_output=True, text=True,
-        )
+        cmd = [binary, "bench", "grad", "--methods", "backprop,adjoint", "--no-scaling",
+               "--json", "--repeats", str(args.repeats)]
+        # f64 is the default: binaries from before --precision existed can be compared too.
+        if args.precision != "f64":
+            cmd += ["--precision", args.precision]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         rows = {m["method"]: m for m in json.loads(out.stdout)["methods"]}
         print(f"nodelab: {binary} ({args.precision})")
         for ours, theirs in [("backprop", "RecursiveCheckpointAdjoint"),
