@@ -225,3 +225,61 @@ fn gradients_workspace_at_the_smallest_window() {
     h.get_by_label("▶ Compute gradients");
     h.snapshot("gradients_900x600");
 }
+
+/// Precision f32 (the measurement grid's radio): the methods run in f32, so backprop's error
+/// against its own f64 discrete gradient is the f32 rounding (above 0, far below 1e-2); afge,
+/// f64 only, is refused with its name instead of silently running in f64.
+#[test]
+fn f32_precision_runs_the_methods_in_f32_and_refuses_afge() {
+    if !common::has_adapter() {
+        return;
+    }
+    let mut h = harness_at(LARGE);
+    h.run_steps(2);
+    h.get_by_label("Gradients").click();
+    h.run_steps(2);
+    {
+        let s = &mut h.state_mut().gradients.setup;
+        s.preset = PRESET.to_string();
+        s.set_methods(&[GradMethod::Backprop, GradMethod::Adjoint]);
+        s.repeats = 1;
+        s.scaling = false;
+    }
+    h.run_steps(2);
+    h.get_by_label("f32").click();
+    h.run_steps(2);
+    assert_eq!(h.state().gradients.setup.precision, "f32");
+    h.get_by_label("▶ Compute gradients").click();
+    h.run_steps(1);
+    frames_until(&mut h, Duration::from_secs(120), "the f32 run", |a| {
+        !a.gradients.is_running()
+    });
+    assert_eq!(
+        h.state().gradients.state,
+        GradState::Finished,
+        "{:?}",
+        h.state().gradients.state
+    );
+    let r = h.state().gradients.result.clone().expect("a result");
+    let bp = &r.comparison.methods[0];
+    assert_eq!(bp.method, GradMethod::Backprop);
+    assert!(
+        bp.err_vs_discrete > 0.0 && bp.err_vs_discrete < 1e-2,
+        "{}",
+        bp.err_vs_discrete
+    );
+    h.state_mut().gradients.setup.toggle(GradMethod::Afge, true);
+    h.run_steps(2);
+    h.get_by_label("▶ Compute gradients").click();
+    h.run_steps(1);
+    frames_until(&mut h, Duration::from_secs(60), "the refusal", |a| {
+        !a.gradients.is_running()
+    });
+    let GradState::Failed(why) = h.state().gradients.state.clone() else {
+        panic!(
+            "afge in f32 was not refused: {:?}",
+            h.state().gradients.state
+        )
+    };
+    assert!(why.contains("afge"), "{why}");
+}

@@ -71,6 +71,8 @@ pub struct GradSetup {
     pub reversible_steps: usize,
     /// Also measure stored and peak bytes at 10, 100 and 1000 fixed steps.
     pub scaling: bool,
+    /// Float type of the measured methods: `f64` (the reference) or `f32` (`--precision`).
+    pub precision: String,
 }
 
 impl Default for GradSetup {
@@ -99,6 +101,7 @@ impl Default for GradSetup {
             afge_augmented: false,
             reversible_steps: 0,
             scaling: true,
+            precision: "f64".into(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl GradSetup {
                 AfgeControl::State
             },
             reversible_steps: (self.reversible_steps > 0).then_some(self.reversible_steps),
+            precision: crate::grad::Precision::parse(&self.precision).unwrap_or_default(),
             ..GradOptions::default()
         }
     }
@@ -151,6 +155,7 @@ impl GradSetup {
         if self.methods().is_empty() {
             return Err("choose at least one gradient method".into());
         }
+        crate::grad::Precision::parse(&self.precision)?;
         if self.repeats == 0 {
             return Err("repeats must be at least 1".into());
         }

@@ -153,7 +153,22 @@ pub fn ui(
                     ws.setup.reference_tol = 10f64.powi(exp);
                 }
                 ui.end_row();
+                ui.label("precision").on_hover_text(
+                    "float type of the measured methods; the references stay f64, so the error \
+                     against the discrete gradient shows the f32 rounding",
+                );
+                ui.horizontal(|ui| {
+                    for p in crate::grad::Precision::ALL {
+                        if ui.radio(ws.setup.precision == p.name(), p.name()).clicked() {
+                            ws.setup.precision = p.name().into();
+                        }
+                    }
+                });
+                ui.end_row();
             });
+        if ws.setup.precision == "f32" {
+            ui.weak("f32: afge and fd run in f64 only (untick them)");
+        }
         ui.checkbox(
             &mut ws.setup.scaling,
             "memory scaling (10, 100, 1000 steps)",
