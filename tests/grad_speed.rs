@@ -55,6 +55,13 @@ fn batched_layers_equal_per_sample_layers_in_f64() {
         let mut work = BatchWork::new(&mlp, rows);
         let (mut f, mut vy, mut g) = (vec![0.0; rows * d], vec![0.0; rows * d], vec![0.0; p]);
         net.vjp(0.37, &ys, &vs, 0.5, &mut f, &mut vy, &mut g, &mut work);
+        // The JVP reads the record of a recording forward pass (`vjp` may leave none: the
+        // fused kernels keep nothing in `work`).
+        let mut f_rec = vec![0.0; rows * d];
+        net.forward(0.37, &ys, &mut f_rec, &mut work, true);
+        for (a, b) in f.iter().zip(&f_rec) {
+            assert!(close(*a, *b, 1e-14), "the recording forward pass's f");
+        }
         let mut jv = vec![0.0; rows * d];
         net.jvp_recorded(&us, Some(&wt), &mut jv, &mut work);
         let mut jv_y = vec![0.0; rows * d];

@@ -9,7 +9,9 @@ Same data, same initial weights, same batch sequence, same tolerances as nodelab
     python3 benches/peers/diffrax_train.py /tmp/spiral --nodelab target/release/nodelab
 
 With --nodelab, the script also runs `nodelab bench train --spiral-only` (backprop, adjoint)
-and prints the ratios diffrax / nodelab. Not run in CI (needs `pip install jax diffrax equinox
+and prints the ratios diffrax / nodelab. --precision f32 runs JAX without x64 (float32 arrays
+throughout) against `nodelab bench train --precision f32` (f32 gradients; nodelab keeps the
+weights and the optimiser in f64). Not run in CI (needs `pip install jax diffrax equinox
 optax`).
 """
 
@@ -27,11 +29,14 @@ def main():
     ap.add_argument("--nodelab", action="append", default=[],
                     help="path of a nodelab binary to run side by side (repeatable: e.g. the "
                          "binaries before and after a change, in the same run)")
+    ap.add_argument("--precision", choices=["f64", "f32"], default="f64",
+                    help="float type of both sides (f32: JAX without x64)")
     args = ap.parse_args()
 
     os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     import jax
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", args.precision == "f64")
+    dtype = "float64" if args.precision == "f64" else "float32"
     jax.config.update("jax_platform_name", "cpu")
     import jax.numpy as jnp
     import diffrax
@@ -42,9 +47,10 @@ def main():
     with open(os.path.join(args.dir, "spiral-data.json")) as f:
         data = json.load(f)
     assert weights["activation"] == "tanh" and weights.get("input_map") == "cube"
-    params = [(jnp.array(l["weight"]), jnp.array(l["bias"])) for l in weights["layers"]]
-    times = jnp.array(data["times"])
-    states = jnp.array(data["states"])
+    params = [(jnp.array(l["weight"], dtype=dtype), jnp.array(l["bias"], dtype=dtype))
+              for l in weights["layers"]]
+    times = jnp.array(data["times"], dtype=dtype)
+    states = jnp.array(data["states"], dtype=dtype)
     window = data["window"]
     batches = [jnp.array(b) for b in data["batches"]]
     warm = data["warmup"]
@@ -100,16 +106,17 @@ def main():
                 times_ms.append((time.perf_counter() - start) * 1e3)
         rows[name] = statistics.median(times_ms)
         print(f"diffrax {name.split(' vs ')[1]:<28} median {rows[name]:.3f} ms/iter "
-              f"({len(times_ms)} iterations, last loss {float(value):.4e})")
+              f"({len(times_ms)} iterations, last loss {float(value):.4e}, {dtype})")
 
     for binary in args.nodelab:
-        out = subprocess.run(
-            [binary, "bench", "train", "--spiral-only", "--methods", "backprop,adjoint",
-             "--iters", str(len(batches) - warm), "--json"],
-            check=True, capture_output=True, text=True,
-        )
+        cmd = [binary, "bench", "train", "--spiral-only", "--methods", "backprop,adjoint",
+               "--iters", str(len(batches) - warm), "--json"]
+        # f64 is the default: binaries from before --precision existed can be compared too.
+        if args.precision != "f64":
+            cmd += ["--precision", args.precision]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
         nl = {r["method"]: r["median_ms_per_iter"] for r in json.loads(out.stdout)}
-        print(f"nodelab: {binary}")
+        print(f"nodelab: {binary} ({args.precision})")
         for name, ms in rows.items():
             method = name.split(" vs ")[0]
             print(f"  {name:<40} nodelab {nl[method]:8.3f} ms  diffrax {ms:8.3f} ms  "

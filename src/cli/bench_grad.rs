@@ -56,6 +56,24 @@ pub struct BenchGradArgs {
     /// the f32/f64 time ratio per method). The references stay f64.
     #[arg(long, default_value = "f64")]
     pub precision: String,
+    /// Evaluate the network layer at a time only, without the fused one-hidden-layer kernels
+    /// (to compare both in one session; see `nodelab::nn::fused`).
+    #[arg(long = "no-fused")]
+    pub no_fused: bool,
+}
+
+/// Which network evaluation runs: the fused one-hidden-layer kernels or layer at a time.
+fn kernels_label(mlp: &crate::nn::Mlp) -> String {
+    use crate::nn::fused::{self, Fused};
+    if !fused::enabled() {
+        "layer at a time (--no-fused)".into()
+    } else if fused::Shape::of(mlp).is_none() {
+        "layer at a time (not a one-hidden-layer tanh network)".into()
+    } else if <f64 as Fused>::lanes().is_none() {
+        "layer at a time (no AVX-512 on this CPU)".into()
+    } else {
+        "fused one-hidden-layer AVX-512 kernels (8 samples per f64 vector, 16 per f32)".into()
+    }
 }
 
 /// Per method, f32 time over f64 time (both from this run).
@@ -413,6 +431,9 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         ));
     }
     let methods = parse_methods(&args.methods)?;
+    if args.no_fused {
+        crate::nn::fused::set_enabled(false);
+    }
     let precisions: Vec<Precision> = match args.precision.as_str() {
         "both" => Precision::ALL.to_vec(),
         name => vec![super::grad::parse_precision(name).map_err(|_| {
@@ -482,6 +503,7 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         v["precision"] = json!(first_precision);
         v["memory_scaling"] = json!(scaling);
         v["threads"] = json!(args.threads);
+        v["kernels"] = json!(kernels_label(&p.mlp));
         v["speed"] = json!(speeds.concat());
         v["peak_gflops_single_core"] = json!(peak);
         v["notes"] = json!(notes);
@@ -499,6 +521,7 @@ pub fn run(args: &BenchGradArgs) -> Result<(), CliError> {
         println!("{v}");
     } else {
         print!("{}", problem_header(source, &p));
+        println!("kernels: {}", kernels_label(&p.mlp));
         for (precision, c) in &runs {
             println!("precision {precision} (the references are f64)");
             print!("{}", table(c));

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::CliError;
 use crate::grad::GradMethod;
-use crate::train::{Device, TaskName, TrainConfig, TrainControl, Trainer};
+use crate::train::{Device, Precision, TaskName, TrainConfig, TrainControl, Trainer};
 
 #[derive(Debug, Args)]
 pub struct BenchTrainArgs {
@@ -43,6 +43,13 @@ pub struct BenchTrainArgs {
     /// samples; 1, the default, is the peer comparison).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Float type of the CPU rows' gradients: f64 (default) or f32 (the weights and the
+    /// optimiser stay f64, as `nodelab train --precision f32`). GPU rows are f32.
+    #[arg(long, default_value = "f64")]
+    pub precision: String,
+    /// Evaluate the network layer at a time only, without the fused one-hidden-layer kernels.
+    #[arg(long = "no-fused")]
+    pub no_fused: bool,
 }
 
 /// Warm-up iterations before the timed ones.
@@ -93,6 +100,8 @@ pub struct BenchTrainRow {
     pub task: &'static str,
     pub batch: usize,
     pub device: &'static str,
+    /// Float type of the gradient ("f64" or "f32"; GPU rows are f32).
+    pub precision: &'static str,
     pub method: GradMethod,
     pub median_ms_per_iter: f64,
     pub mean_ms_per_iter: f64,
@@ -123,6 +132,7 @@ fn measure(
     config.eval_every = 0;
     let task = config.task.name();
     let batch = config.batch;
+    let precision = config.precision;
     let mut trainer = Trainer::new(config)?;
     let report = trainer.run(&TrainControl::new(), |_| {});
     Ok(trainer
@@ -135,6 +145,11 @@ fn measure(
                 task,
                 batch,
                 device: report.device,
+                precision: if report.device == "gpu" || precision == Precision::F32 {
+                    "f32"
+                } else {
+                    "f64"
+                },
                 method: run.method,
                 median_ms_per_iter: median(timed.iter().map(|r| r.ms).collect()),
                 mean_ms_per_iter: timed.iter().map(|r| r.ms).sum::<f64>()
@@ -167,6 +182,10 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     if let Some(dir) = &args.write_spiral {
         return write_spiral(dir, args.iters);
     }
+    let precision = super::grad::parse_precision(&args.precision)?;
+    if args.no_fused {
+        crate::nn::fused::set_enabled(false);
+    }
     let batches: Vec<usize> = args
         .batches
         .split(',')
@@ -197,6 +216,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     let mut spiral = TrainConfig::defaults(TaskName::SpiralFit);
     spiral.methods = methods.clone();
     spiral.grad_options.threads = args.threads;
+    spiral.precision = precision;
     let progress = |what: String| {
         if !args.json || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             eprintln!("bench train: {what}");
@@ -208,6 +228,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         let mut c = TrainConfig::defaults(TaskName::Circles);
         c.methods = methods.clone();
         c.grad_options.threads = args.threads;
+        c.precision = precision;
         c.batch = b;
         c.data.test_fraction = 0.5;
         c.data.points = (2 * b).max(500);
@@ -253,16 +274,34 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         println!("{text}");
         return Ok(());
     }
+    print_table(&rows);
+    for n in &gpu_notes {
+        println!("gpu: {n}");
+    }
+    Ok(())
+}
+
+/// The rows as a table, with the CPU/GPU ratio of each GPU row.
+fn print_table(rows: &[BenchTrainRow]) {
     println!(
-        "{:<12} {:>7} {:<7} {:<20} {:>12} {:>12} {:>12} {:>6}",
-        "task", "batch", "device", "method", "median ms/it", "mean ms/it", "grad ms", "iters"
+        "{:<12} {:>7} {:<7} {:<5} {:<20} {:>12} {:>12} {:>12} {:>6}",
+        "task",
+        "batch",
+        "device",
+        "float",
+        "method",
+        "median ms/it",
+        "mean ms/it",
+        "grad ms",
+        "iters"
     );
-    for r in &rows {
+    for r in rows {
         println!(
-            "{:<12} {:>7} {:<7} {:<20} {:>12.3} {:>12.3} {:>12.3} {:>6}{}",
+            "{:<12} {:>7} {:<7} {:<5} {:<20} {:>12.3} {:>12.3} {:>12.3} {:>6}{}",
             r.task,
             r.batch,
             r.device,
+            r.precision,
             r.method.name(),
             r.median_ms_per_iter,
             r.mean_ms_per_iter,
@@ -291,8 +330,4 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
             }
         }
     }
-    for n in &gpu_notes {
-        println!("gpu: {n}");
-    }
-    Ok(())
 }

@@ -44,6 +44,7 @@ pub fn gradient<T: GradFloat>(
             |_, r| carry.note(r),
         )?;
         fwd.add(&s);
+        carry.proposal(&s);
         obs_states[k * m..(k + 1) * m].copy_from_slice(&y);
         out.loss += g.loss_at(
             k,
@@ -76,6 +77,7 @@ pub fn gradient<T: GradFloat>(
             |_, r| carry.note(r),
         )
         .map_err(|e| GradError::Solve(format!("backward (adjoint) solve: {e}")))?;
+        carry.proposal(&s);
         back.add(&s);
     }
     let recon = u[..m]

@@ -15,6 +15,8 @@ pub struct SolveStats {
     pub accepted: usize,
     pub rejected: usize,
     pub warnings: Vec<String>,
+    /// The stepper's proposal for a next step at the end ([`solver::Stepper::proposed_h`]).
+    pub h_next: Option<f64>,
 }
 
 impl SolveStats {
@@ -22,6 +24,7 @@ impl SolveStats {
         self.nfev += other.nfev;
         self.accepted += other.accepted;
         self.rejected += other.rejected;
+        self.h_next = other.h_next.or(self.h_next);
         for w in &other.warnings {
             if !self.warnings.contains(w) {
                 self.warnings.push(w.clone());
@@ -165,6 +168,7 @@ impl<T: Scalar> Segments<T> {
             }
         }
         stats.nfev = stepper.nfev() - self.nfev_start;
+        stats.h_next = stepper.proposed_h();
         stats.warnings = stepper.warnings();
         Ok(stats)
     }
@@ -186,8 +190,10 @@ impl<T: Scalar> Segments<T> {
 
 /// The step size carried from one backward segment to the next, where a jump of the adjoint
 /// at an observation time forbids continuing the stepper itself ([`Segments`]): the next
-/// segment starts with the last full (not shortened to land) accepted step instead of a new
-/// initial-step estimate. Adaptive methods only; an `h0` the user set is kept.
+/// segment starts with the step the last one's controller proposed after its final step
+/// ([`StepCarry::proposal`], as Hairer's DOPRI5 returns it for a continuation), else with its
+/// last full (not shortened to land) accepted step, instead of a new initial-step estimate.
+/// Adaptive methods only; an `h0` the user set is kept.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepCarry {
     h: Option<f64>,
@@ -204,6 +210,15 @@ impl StepCarry {
             c.h0 = Some(h);
         }
         c
+    }
+
+    /// Takes a finished segment's proposal for the next step (call after each segment; the
+    /// proposal after a step shortened to land is still the controller's, from that step's
+    /// error, so it is not the shortened size).
+    pub fn proposal(&mut self, stats: &SolveStats) {
+        if let Some(h) = stats.h_next {
+            self.h = Some(h);
+        }
     }
 
     /// Remembers an accepted step (call from `on_accept`).

@@ -97,6 +97,7 @@ pub fn gradient<T: GradFloat>(
             |_, r| carry.note(r),
         )
         .map_err(|e| GradError::Solve(format!("backward (interp-adjoint) solve: {e}")))?;
+        carry.proposal(&s);
         back.add(&s);
     }
     super::backprop::widen_into(&u[m..], &mut out.grad);

@@ -15,6 +15,7 @@
 
 use num_traits::Float;
 
+use super::fused::Shape as FusedShape;
 use super::mlp::{Activation, Mlp, tanh_slice};
 use super::thin;
 
@@ -31,6 +32,7 @@ pub trait Real:
     + std::ops::AddAssign
     + std::ops::SubAssign
     + std::ops::MulAssign
+    + super::fused::Fused
     + 'static
 {
     /// `"f64"` or `"f32"`.
@@ -180,6 +182,8 @@ pub struct BatchWork<T> {
     pub f: Vec<T>,
     /// Transposed thin weights / accumulators of [`thin`].
     wt: Vec<T>,
+    /// Hidden block and per-lane θ accumulators of the fused kernels ([`super::fused`]).
+    fused: Vec<T>,
 }
 
 impl<T: Real> BatchWork<T> {
@@ -241,7 +245,9 @@ impl<T: Real> BatchWork<T> {
             + self.delta_next.len()
             + self.input.len()
             + self.gtheta.len()
-            + self.f.len())
+            + self.f.len()
+            + self.wt.len()
+            + self.fused.len())
             * T::BYTES
     }
 }
@@ -252,6 +258,9 @@ impl<T: Real> BatchWork<T> {
 pub struct BatchedMlp<'a, T> {
     pub mlp: &'a Mlp,
     pub params: &'a [T],
+    /// Whether the fused one-hidden-layer kernels may run ([`super::fused`]; on unless turned
+    /// off for the process or by [`BatchedMlp::layer_at_a_time`]).
+    fused: bool,
 }
 
 impl Mlp {
@@ -260,6 +269,7 @@ impl Mlp {
         BatchedMlp {
             mlp: self,
             params: &self.params,
+            fused: super::fused::enabled(),
         }
     }
 
@@ -273,7 +283,26 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
     /// `params` must have the network's parameter count.
     pub fn new(mlp: &'a Mlp, params: &'a [T]) -> Self {
         assert_eq!(params.len(), mlp.n_params(), "parameter count");
-        Self { mlp, params }
+        Self {
+            mlp,
+            params,
+            fused: super::fused::enabled(),
+        }
+    }
+
+    /// This network on the layer-at-a-time path only (the fused kernels off), to compare the
+    /// two paths.
+    pub fn layer_at_a_time(mut self) -> Self {
+        self.fused = false;
+        self
+    }
+
+    /// The fused kernels' shape when they take this network at `rows` rows on this CPU.
+    pub fn fused_shape(&self, rows: usize) -> Option<FusedShape> {
+        if !self.fused || T::lanes().is_none_or(|l| rows < l) {
+            return None;
+        }
+        FusedShape::of(self.mlp)
     }
 
     /// Layer l's weight (`n_out × n_in`), bias and offset in θ.
@@ -291,6 +320,10 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
     /// `f(t, y_r)` for every row r of `ys` (`rows × d`, flat) into `out`; records the layer
     /// inputs and σ' in `work` when `record` (for [`Self::vjp_recorded`] / [`Self::jvp_recorded`]).
     pub fn forward(&self, t: T, ys: &[T], out: &mut [T], work: &mut BatchWork<T>, record: bool) {
+        if !record && let Some(sh) = self.fused_shape(ys.len() / self.mlp.dim()) {
+            T::forward(&sh, self.params, t, ys, out, None, &mut work.fused);
+            return;
+        }
         let target = if record { Record::Work } else { Record::No };
         self.forward_impl(t, ys, out, work, target);
     }
@@ -426,6 +459,10 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
         rec: &mut [T],
         work: &mut BatchWork<T>,
     ) {
+        if let Some(sh) = self.fused_shape(ys.len() / self.mlp.dim()) {
+            T::forward(&sh, self.params, t, ys, out, Some(rec), &mut work.fused);
+            return;
+        }
         self.forward_impl(t, ys, out, work, Record::Into(rec));
     }
 
@@ -446,6 +483,23 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
         let mlp = self.mlp;
         let d = mlp.dim();
         let rows = ys.len() / d;
+        if let Some(sh) = self.fused_shape(rows) {
+            let fw = &mut work.fused;
+            T::vjp(
+                &sh,
+                self.params,
+                t,
+                ys,
+                Some(rec),
+                vs,
+                scale,
+                None,
+                vy,
+                gtheta,
+                fw,
+            );
+            return;
+        }
         work.ensure(mlp, rows);
         self.input_layer(t, ys, &mut work.acts[0], rows);
         let BatchWork {
@@ -616,7 +670,8 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
     }
 
     /// Forward and VJP in one call: `f` into `f_out`, `vᵀ∂f/∂y` into `vy`, `scale·vᵀ∂f/∂θ`
-    /// added to `gtheta` (all rows).
+    /// added to `gtheta` (all rows). Leaves no record for [`Self::jvp_recorded`] (the fused
+    /// kernels keep nothing in `work`): call [`Self::forward`] with `record` for that.
     #[allow(clippy::too_many_arguments)]
     pub fn vjp(
         &self,
@@ -629,6 +684,23 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
         gtheta: &mut [T],
         work: &mut BatchWork<T>,
     ) {
+        if let Some(sh) = self.fused_shape(ys.len() / self.mlp.dim()) {
+            let fw = &mut work.fused;
+            T::vjp(
+                &sh,
+                self.params,
+                t,
+                ys,
+                None,
+                vs,
+                scale,
+                Some(f_out),
+                vy,
+                gtheta,
+                fw,
+            );
+            return;
+        }
         self.forward(t, ys, f_out, work, true);
         self.vjp_recorded(vs, scale, vy, gtheta, work);
     }

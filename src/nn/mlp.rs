@@ -180,26 +180,71 @@ unsafe fn tanh_slice_avx2(z: &mut [f64]) {
     }
 }
 
-/// [`tanh_fast`]'s formula eight lanes at a time, in as few instructions as AVX-512 allows
-/// (the loop is bound by the vector unit's throughput, not by latency):
-/// - `a = min(20, |x|)` with the operands in that order, so that a NaN lane stays NaN through
-///   every later step (`vminpd` returns its second operand when one is NaN) — no NaN blend;
-/// - `2^k` by `vscalefpd` on the rounded `k`, and `E = 2^k (e^r − 1) + (2^k − 1)` as one FMA;
-/// - the division `E/(E + 2)` by the reciprocal estimate (relative error < 2⁻¹⁴) and two Newton
-///   steps `x ← x + x(1 − d x)` (2⁻²⁸, then below an ulp), several times cheaper than `vdivpd`;
-/// - the sign of x put back by one ternary-logic instruction, `t | (x & sign)`.
+/// tanh eight lanes at a time ([`tanh_pd8`]), in as few FMA-pipe instructions as AVX-512
+/// allows (the loop is bound by the vector unit's throughput, not by latency).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tanh_slice_avx512(z: &mut [f64]) {
     use std::arch::x86_64::*;
-    const MAGIC: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
-    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-    const COEFFS: [f64; 12] = [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
+    let chunks = z.len() / 8;
+    for i in 0..chunks {
+        // SAFETY: 8·i + 8 ≤ len, so the eight lanes at p are inside `z`.
+        let p = unsafe { z.as_mut_ptr().add(8 * i) };
+        // SAFETY: as above (unaligned load and store of eight f64 inside `z`); AVX-512F is
+        // enabled on this function.
+        unsafe { _mm512_storeu_pd(p, tanh_pd8(_mm512_loadu_pd(p))) };
+    }
+    for v in z[8 * chunks..].iter_mut() {
+        *v = tanh_fast(*v);
+    }
+}
+
+/// One vector of [`tanh_slice_avx512`]: tanh of eight f64 lanes (also the fused kernels' tanh,
+/// [`super::fused`]). `E = e^{2a} − 1` by a table of `2^{j/8}` (the usual exp reduction,
+/// e.g. Tang's, with 8 entries so that one `vpermpd` holds them):
+/// - `a = min(20, |x|)` (operand order keeps NaN lanes NaN), `2a = n ln2/8 + r`, |r| ≤ ln2/16,
+///   `n = 8k + j`, with ln2/8 split in two parts so that `n · hi` is exact;
+/// - `2^{j/8} = T_j + t_j` (hi + lo, both rounded from 60-digit values), `S = 2^k T_j` and
+///   `s = 2^k t_j` by `vscalefpd` (it scales by `2^⌊n/8⌋`);
+/// - `e^r − 1 = r(1 + r/2! + … + r⁷/8!)`, Taylor remainder below `r⁸/9!` < 4e-17 relative;
+/// - `E = S (e^r − 1) + ((S − 1) + s)`: exact `S − 1` near 0, so small |x| keep full relative
+///   accuracy;
+/// - `tanh = E/(E + 2)` by `vdivpd` (the divider runs beside the FMA pipes; the reciprocal
+///   estimate and two Newton steps it replaces cost five FMA slots), sign of x put back by one
+///   ternary-logic instruction, `t | (x & sign)`.
+///
+/// Within 6 ulp of libm's tanh (the tests; measured 2.3).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) fn tanh_pd8(x: std::arch::x86_64::__m512d) -> std::arch::x86_64::__m512d {
+    use std::arch::x86_64::*;
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: adding it rounds to an integer.
+    const LN2_8_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000) / 8.0;
+    const LN2_8_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76) / 8.0;
+    /// `2^{j/8}`, rounded, and the rounding error (hi + lo).
+    const T_HI: [u64; 8] = [
+        0x3ff0_0000_0000_0000,
+        0x3ff1_72b8_3c7d_517b,
+        0x3ff3_06fe_0a31_b715,
+        0x3ff4_bfda_d536_2a27,
+        0x3ff6_a09e_667f_3bcd,
+        0x3ff8_ace5_422a_a0db,
+        0x3ffa_e89f_995a_d3ad,
+        0x3ffd_5818_dcfb_a487,
+    ];
+    const T_LO: [u64; 8] = [
+        0x0,
+        0xbc81_9041_b9d7_8a76,
+        0x3c86_f46a_d231_82e4,
+        0x3c7d_4397_afec_42e2,
+        0xbc9b_dd34_13b2_6456,
+        0x3c96_e9f1_5686_4b27,
+        0x3c97_a1cd_345d_cc81,
+        0x3c82_ed02_d75b_3707,
+    ];
+    /// `1/(i+1)!` for i = 7 … 0: `q(r) = 1 + r/2! + … + r⁷/8!`.
+    const Q: [f64; 8] = [
         1.0 / 40_320.0,
         1.0 / 5_040.0,
         1.0 / 720.0,
@@ -211,43 +256,47 @@ unsafe fn tanh_slice_avx512(z: &mut [f64]) {
     ];
     // Truth table of `a | (b & c)` for vpternlogq (bit index 4a + 2b + c).
     const A_OR_B_AND_C: i32 = 0xF8;
-    let chunks = z.len() / 8;
-    let sign_mask = _mm512_set1_epi64(i64::MIN);
+    let bits = |t: [u64; 8]| {
+        _mm512_castsi512_pd(_mm512_set_epi64(
+            t[7] as i64,
+            t[6] as i64,
+            t[5] as i64,
+            t[4] as i64,
+            t[3] as i64,
+            t[2] as i64,
+            t[1] as i64,
+            t[0] as i64,
+        ))
+    };
     let magic = _mm512_set1_pd(MAGIC);
     let one = _mm512_set1_pd(1.0);
-    let two = _mm512_set1_pd(2.0);
-    let cap = _mm512_set1_pd(20.0);
-    for i in 0..chunks {
-        // SAFETY: 8·i + 8 ≤ len, so the eight lanes at p are inside `z`.
-        let p = unsafe { z.as_mut_ptr().add(8 * i) };
-        // SAFETY: as above (unaligned load of eight f64 inside `z`).
-        let x = unsafe { _mm512_loadu_pd(p) };
-        let a = _mm512_min_pd(cap, _mm512_abs_pd(x));
-        let y = _mm512_add_pd(a, a);
-        let shifted = _mm512_fmadd_pd(y, _mm512_set1_pd(std::f64::consts::LOG2_E), magic);
-        let kf = _mm512_sub_pd(shifted, magic);
-        let r = _mm512_fnmadd_pd(kf, _mm512_set1_pd(LN2_HI), y);
-        let r = _mm512_fnmadd_pd(kf, _mm512_set1_pd(LN2_LO), r);
-        let mut q = _mm512_set1_pd(1.0 / 6_227_020_800.0);
-        for c in COEFFS {
-            q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c));
-        }
-        let scale = _mm512_scalef_pd(one, kf);
-        let em1 = _mm512_fmadd_pd(scale, _mm512_mul_pd(r, q), _mm512_sub_pd(scale, one));
-        let d = _mm512_add_pd(em1, two);
-        let mut inv = _mm512_rcp14_pd(d);
-        for _ in 0..2 {
-            let e = _mm512_fnmadd_pd(d, inv, one);
-            inv = _mm512_fmadd_pd(inv, e, inv);
-        }
-        let t = _mm512_castpd_si512(_mm512_mul_pd(em1, inv));
-        let t = _mm512_ternarylogic_epi64::<A_OR_B_AND_C>(t, _mm512_castpd_si512(x), sign_mask);
-        // SAFETY: as above.
-        unsafe { _mm512_storeu_pd(p, _mm512_castsi512_pd(t)) };
+    let a = _mm512_min_pd(_mm512_set1_pd(20.0), _mm512_abs_pd(x));
+    let y = _mm512_add_pd(a, a);
+    let shifted = _mm512_fmadd_pd(y, _mm512_set1_pd(8.0 * std::f64::consts::LOG2_E), magic);
+    let n = _mm512_sub_pd(shifted, magic);
+    let r = _mm512_fnmadd_pd(n, _mm512_set1_pd(LN2_8_HI), y);
+    let r = _mm512_fnmadd_pd(n, _mm512_set1_pd(LN2_8_LO), r);
+    // vpermpd reads the low three bits of each index lane: j = n mod 8.
+    let j = _mm512_castpd_si512(shifted);
+    let k = _mm512_mul_pd(n, _mm512_set1_pd(0.125));
+    let s_hi = _mm512_scalef_pd(_mm512_permutexvar_pd(j, bits(T_HI)), k);
+    let s_lo = _mm512_scalef_pd(_mm512_permutexvar_pd(j, bits(T_LO)), k);
+    let mut q = _mm512_set1_pd(Q[0]);
+    for c in &Q[1..] {
+        q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(*c));
     }
-    for v in z[8 * chunks..].iter_mut() {
-        *v = tanh_fast(*v);
-    }
+    let em1 = _mm512_fmadd_pd(
+        s_hi,
+        _mm512_mul_pd(r, q),
+        _mm512_add_pd(_mm512_sub_pd(s_hi, one), s_lo),
+    );
+    let t = _mm512_div_pd(em1, _mm512_add_pd(em1, _mm512_set1_pd(2.0)));
+    let t = _mm512_ternarylogic_epi64::<A_OR_B_AND_C>(
+        _mm512_castpd_si512(t),
+        _mm512_castpd_si512(x),
+        _mm512_set1_epi64(i64::MIN),
+    );
+    _mm512_castsi512_pd(t)
 }
 
 /// [`tanh_fast`] in single precision, accurate to a few f32 ulp (checked against the f64 tanh
@@ -311,48 +360,106 @@ unsafe fn tanh_slice_f32_avx2(z: &mut [f32]) {
 #[target_feature(enable = "avx512f")]
 unsafe fn tanh_slice_f32_avx512(z: &mut [f32]) {
     use std::arch::x86_64::*;
-    const MAGIC: f32 = 12_582_912.0;
-    const LN2_HI: f32 = f32::from_bits(0x3f31_7200);
-    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e);
-    const COEFFS: [f32; 6] = [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0];
-    // Truth table of `a | (b & c)` for vpternlogd (bit index 4a + 2b + c).
-    const A_OR_B_AND_C: i32 = 0xF8;
     let chunks = z.len() / 16;
-    let sign_mask = _mm512_set1_epi32(i32::MIN);
-    let magic = _mm512_set1_ps(MAGIC);
-    let one = _mm512_set1_ps(1.0);
-    let two = _mm512_set1_ps(2.0);
-    let cap = _mm512_set1_ps(9.5);
     for i in 0..chunks {
         // SAFETY: 16·i + 16 ≤ len, so the sixteen lanes at p are inside `z`.
         let p = unsafe { z.as_mut_ptr().add(16 * i) };
-        // SAFETY: as above (unaligned load of sixteen f32 inside `z`).
-        let x = unsafe { _mm512_loadu_ps(p) };
-        // Operands in this order: a NaN lane stays NaN (see `tanh_slice_avx512`).
-        let a = _mm512_min_ps(cap, _mm512_abs_ps(x));
-        let y = _mm512_add_ps(a, a);
-        let shifted = _mm512_fmadd_ps(y, _mm512_set1_ps(std::f32::consts::LOG2_E), magic);
-        let kf = _mm512_sub_ps(shifted, magic);
-        let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(LN2_HI), y);
-        let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(LN2_LO), r);
-        let mut q = _mm512_set1_ps(1.0 / 5_040.0);
-        for c in COEFFS {
-            q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(c));
-        }
-        let scale = _mm512_scalef_ps(one, kf);
-        let em1 = _mm512_fmadd_ps(scale, _mm512_mul_ps(r, q), _mm512_sub_ps(scale, one));
-        let d = _mm512_add_ps(em1, two);
-        let inv = _mm512_rcp14_ps(d);
-        let e = _mm512_fnmadd_ps(d, inv, one);
-        let inv = _mm512_fmadd_ps(inv, e, inv);
-        let t = _mm512_castps_si512(_mm512_mul_ps(em1, inv));
-        let t = _mm512_ternarylogic_epi32::<A_OR_B_AND_C>(t, _mm512_castps_si512(x), sign_mask);
-        // SAFETY: as above.
-        unsafe { _mm512_storeu_ps(p, _mm512_castsi512_ps(t)) };
+        // SAFETY: as above (unaligned load and store of sixteen f32 inside `z`); AVX-512F is
+        // enabled on this function.
+        unsafe { _mm512_storeu_ps(p, tanh_ps16(_mm512_loadu_ps(p))) };
     }
     for v in z[16 * chunks..].iter_mut() {
         *v = tanh_fast_f32(*v);
     }
+}
+
+/// One vector of [`tanh_slice_f32_avx512`]: tanh of sixteen f32 lanes, [`tanh_pd8`]'s scheme
+/// with a 16-entry table (one `vpermps`): `2a = n ln2/16 + r`, |r| ≤ ln2/32,
+/// `e^r − 1 = r(1 + r/2 + r²/6 + r³/24)` (remainder below `r⁴/120` < 2e-9 relative), `2^{j/16}` as f32
+/// hi + lo, `a` capped at 9.5 (tanh rounds to 1 in f32 there), and `vdivps`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) fn tanh_ps16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    const MAGIC: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer.
+    const LN2_16_HI: f32 = f32::from_bits(0x3f31_7200) / 16.0; // fdlibm expf ln2HI
+    const LN2_16_LO: f32 = f32::from_bits(0x35bf_be8e) / 16.0; // fdlibm expf ln2LO
+    /// `2^{j/16}`, rounded to f32, and the rounding error (hi + lo).
+    const T_HI: [u32; 16] = [
+        0x3f80_0000,
+        0x3f85_aac3,
+        0x3f8b_95c2,
+        0x3f91_c3d3,
+        0x3f98_37f0,
+        0x3f9e_f532,
+        0x3fa5_fed7,
+        0x3fad_583f,
+        0x3fb5_04f3,
+        0x3fbd_08a4,
+        0x3fc5_672a,
+        0x3fce_248c,
+        0x3fd7_44fd,
+        0x3fe0_ccdf,
+        0x3fea_c0c7,
+        0x3ff5_257d,
+    ];
+    const T_LO: [u32; 16] = [
+        0x0000_0000,
+        0x334f_9891,
+        0xb260_aba1,
+        0x3367_5624,
+        0x3323_1b71,
+        0x3341_2342,
+        0xb32c_9d5e,
+        0xb22d_eaf6,
+        0x32cf_e77a,
+        0xb341_4fe8,
+        0x320a_a837,
+        0x3228_fc24,
+        0xb2d4_a58a,
+        0xb21e_ab59,
+        0xb241_16de,
+        0x3229_2436,
+    ];
+    // Truth table of `a | (b & c)` for vpternlogd (bit index 4a + 2b + c).
+    const A_OR_B_AND_C: i32 = 0xF8;
+    // SAFETY: each table is 16 u32 = one unaligned 512-bit load.
+    let (t_hi, t_lo) = unsafe {
+        (
+            _mm512_loadu_ps(T_HI.as_ptr().cast()),
+            _mm512_loadu_ps(T_LO.as_ptr().cast()),
+        )
+    };
+    let magic = _mm512_set1_ps(MAGIC);
+    let one = _mm512_set1_ps(1.0);
+    // Operands in this order: a NaN lane stays NaN (see `tanh_pd8`).
+    let a = _mm512_min_ps(_mm512_set1_ps(9.5), _mm512_abs_ps(x));
+    let y = _mm512_add_ps(a, a);
+    let shifted = _mm512_fmadd_ps(y, _mm512_set1_ps(16.0 * std::f32::consts::LOG2_E), magic);
+    let n = _mm512_sub_ps(shifted, magic);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_16_HI), y);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_16_LO), r);
+    // vpermps reads the low four bits of each index lane: j = n mod 16.
+    let j = _mm512_castps_si512(shifted);
+    let k = _mm512_mul_ps(n, _mm512_set1_ps(0.0625));
+    let s_hi = _mm512_scalef_ps(_mm512_permutexvar_ps(j, t_hi), k);
+    let s_lo = _mm512_scalef_ps(_mm512_permutexvar_ps(j, t_lo), k);
+    let q = _mm512_fmadd_ps(r, _mm512_set1_ps(1.0 / 24.0), _mm512_set1_ps(1.0 / 6.0));
+    let q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
+    let q = _mm512_fmadd_ps(q, r, one);
+    let em1 = _mm512_fmadd_ps(
+        s_hi,
+        _mm512_mul_ps(r, q),
+        _mm512_add_ps(_mm512_sub_ps(s_hi, one), s_lo),
+    );
+    let t = _mm512_div_ps(em1, _mm512_add_ps(em1, _mm512_set1_ps(2.0)));
+    let t = _mm512_ternarylogic_epi32::<A_OR_B_AND_C>(
+        _mm512_castps_si512(t),
+        _mm512_castps_si512(x),
+        _mm512_set1_epi32(i32::MIN),
+    );
+    _mm512_castsi512_ps(t)
 }
 
 /// `Σ a_i b_i` with four partial sums (so that it vectorises).

@@ -84,7 +84,7 @@ pub fn eval<T: Real>(
 ) -> Result<(), SolveError> {
     *nfev += 1;
     setup.system.rhs(t, y, out);
-    if out.iter().all(|v| v.is_finite()) {
+    if all_finite(out) {
         return Ok(());
     }
     let detail = setup.system.diagnose(t, y).unwrap_or_else(|| {
@@ -98,8 +98,18 @@ pub fn eval<T: Real>(
     Err(SolveError::NonFinite { t, detail })
 }
 
+/// Whether every value is finite: a fold without early exit, so that it vectorises (the check
+/// runs on every evaluation).
+#[inline]
+pub fn all_finite<T: Real>(v: &[T]) -> bool {
+    v.iter().fold(true, |ok, x| ok & x.is_finite())
+}
+
 /// Checks a candidate state; a non-finite one ends the solve.
 pub fn check_state<T: Real>(t: f64, y: &[T]) -> Result<(), SolveError> {
+    if all_finite(y) {
+        return Ok(());
+    }
     match y.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(i) => Err(SolveError::NonFinite {
@@ -111,21 +121,38 @@ pub fn check_state<T: Real>(t: f64, y: &[T]) -> Result<(), SolveError> {
 
 /// Weighted max norm `max_i |e_i| / (atol + rtol·max(|a_i|, |b_i|))` and the plain max norm,
 /// accumulated in f64 whatever the state's float type.
+/// NaN in any `e_i` makes both norms NaN (an undefined estimate must not look like a zero one).
+/// Eight running maxima, so that the loop vectorises.
 pub fn error_norms<T: Real>(e: &[T], a: &[T], b: &[T], atol: f64, rtol: f64) -> (f64, f64) {
-    let mut weighted = 0.0f64;
-    let mut plain = 0.0f64;
-    for i in 0..e.len() {
+    const L: usize = 8;
+    let n = e.len();
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut weighted = [0.0f64; L];
+    let mut plain = [0.0f64; L];
+    let mut nan = false;
+    let mut lane = |l: usize, i: usize, weighted: &mut [f64; L], plain: &mut [f64; L]| {
         let scale = atol + rtol * a[i].to_f64().abs().max(b[i].to_f64().abs());
         let ei = e[i].to_f64().abs();
-        // NaN-propagating max: an undefined estimate must not look like a zero one.
-        weighted = if ei.is_nan() {
-            f64::NAN
-        } else {
-            weighted.max(ei / scale)
-        };
-        plain = if ei.is_nan() { f64::NAN } else { plain.max(ei) };
+        let q = ei / scale;
+        // `if x > m` ignores a NaN x, as f64::max does.
+        weighted[l] = if q > weighted[l] { q } else { weighted[l] };
+        plain[l] = if ei > plain[l] { ei } else { plain[l] };
+        nan |= ei.is_nan();
+    };
+    let full = n / L * L;
+    for i0 in (0..full).step_by(L) {
+        for l in 0..L {
+            lane(l, i0 + l, &mut weighted, &mut plain);
+        }
     }
-    (weighted, plain)
+    for (l, i) in (full..n).enumerate() {
+        lane(l, i, &mut weighted, &mut plain);
+    }
+    if nan {
+        return (f64::NAN, f64::NAN);
+    }
+    let max = |m: [f64; L]| m.into_iter().fold(0.0f64, f64::max);
+    (max(weighted), max(plain))
 }
 
 /// Automatic initial step (Hairer, Nørsett & Wanner, *Solving ODEs I*, §II.4), for a method of

@@ -356,6 +356,12 @@ pub trait Stepper<T = f64>: Send {
         let _ = t_end;
         false
     }
+    /// The step size the stepper would attempt next (its controller's proposal after the
+    /// last step), where it has one: what a solve continuing from here should start with.
+    /// `None` (the default) for fixed-step methods and steppers that do not say.
+    fn proposed_h(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Creates the stepper for `config.method` on `problem`.
