@@ -321,7 +321,7 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
     /// inputs and σ' in `work` when `record` (for [`Self::vjp_recorded`] / [`Self::jvp_recorded`]).
     pub fn forward(&self, t: T, ys: &[T], out: &mut [T], work: &mut BatchWork<T>, record: bool) {
         if !record && let Some(sh) = self.fused_shape(ys.len() / self.mlp.dim()) {
-            T::forward(&sh, self.params, t, ys, out, None, &mut work.fused);
+            T::forward(&sh, self.params, t, ys, out, None);
             return;
         }
         let target = if record { Record::Work } else { Record::No };
@@ -460,7 +460,7 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
         work: &mut BatchWork<T>,
     ) {
         if let Some(sh) = self.fused_shape(ys.len() / self.mlp.dim()) {
-            T::forward(&sh, self.params, t, ys, out, Some(rec), &mut work.fused);
+            T::forward(&sh, self.params, t, ys, out, Some(rec));
             return;
         }
         self.forward_impl(t, ys, out, work, Record::Into(rec));

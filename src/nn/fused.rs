@@ -78,8 +78,9 @@ pub trait Fused: Copy + Default + 'static {
     /// Samples per block (vector lanes) when this CPU runs the fused kernels, else `None`.
     fn lanes() -> Option<usize>;
 
-    /// `f(t, y_r)` for every row of `ys` into `out`; with `rec`, the hidden values `s` of
-    /// every block are kept there (`⌈rows/L⌉ · L · h` values) for [`Fused::vjp`].
+    /// `f(t, y_r)` for every row of `ys` into `out` (nothing stored in between: each hidden
+    /// vector goes from its tanh straight into the output sums); with `rec`, the hidden values
+    /// `s` of every block are also kept there (`⌈rows/L⌉ · L · h` values) for [`Fused::vjp`].
     /// Call only when [`Fused::lanes`] is `Some`.
     #[allow(clippy::too_many_arguments)]
     fn forward(
@@ -89,7 +90,6 @@ pub trait Fused: Copy + Default + 'static {
         ys: &[Self],
         out: &mut [Self],
         rec: Option<&mut [Self]>,
-        scratch: &mut Vec<Self>,
     );
 
     /// `vᵀ∂f/∂y` per row into `vy` and `scale · Σ_r v_rᵀ∂f/∂θ` added to `gtheta`; the hidden
@@ -140,16 +140,14 @@ macro_rules! impl_fused {
                 ys: &[Self],
                 out: &mut [Self],
                 rec: Option<&mut [Self]>,
-                scratch: &mut Vec<Self>,
             ) {
                 assert!(Self::lanes().is_some(), "fused kernels need AVX-512F");
                 assert_eq!(theta.len(), sh.n_params(), "parameter count");
-                scratch_for(sh, $lanes, scratch);
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: AVX-512F is available (asserted above); slice lengths are checked
                 // inside.
                 unsafe {
-                    avx512::forward::<avx512::$vec>(sh, theta, t, ys, out, rec, scratch)
+                    avx512::forward::<avx512::$vec>(sh, theta, t, ys, out, rec)
                 }
             }
 
@@ -208,6 +206,8 @@ mod avx512 {
         /// `c − a b`.
         unsafe fn fnma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
         unsafe fn tanh(x: Self::V) -> Self::V;
+        /// The sum of the lanes (a tree of adds: independent sums overlap).
+        unsafe fn hsum(x: Self::V) -> Self::T;
     }
 
     /// Eight f64 lanes.
@@ -269,6 +269,11 @@ mod avx512 {
                 unsafe fn tanh(x: $v) -> $v {
                     $tanh(x)
                 }
+                #[target_feature(enable = "avx512f")]
+                #[inline]
+                unsafe fn hsum(x: $v) -> $t {
+                    paste_op!($suf, reduce_add)(x)
+                }
             }
         };
     }
@@ -322,6 +327,12 @@ mod avx512 {
         };
         (ps, fnmadd) => {
             _mm512_fnmadd_ps
+        };
+        (pd, reduce_add) => {
+            _mm512_reduce_add_pd
+        };
+        (ps, reduce_add) => {
+            _mm512_reduce_add_ps
         };
     }
 
@@ -444,14 +455,9 @@ mod avx512 {
         ys: &[V::T],
         out: &mut [V::T],
         rec: Option<&mut [V::T]>,
-        scratch: &mut [V::T],
     ) {
         // SAFETY: AVX-512F is enabled on this function.
-        unsafe {
-            by_shape!(
-                sh, forward_k, sh.h, sh.cube, theta, t, ys, out, rec, scratch
-            )
-        }
+        unsafe { by_shape!(sh, forward_k, sh.h, sh.cube, theta, t, ys, out, rec) }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -464,7 +470,6 @@ mod avx512 {
         ys: &[V::T],
         out: &mut [V::T],
         mut rec: Option<&mut [V::T]>,
-        scratch: &mut [V::T],
     ) {
         let l = V::L;
         let rows = ys.len() / D;
@@ -479,24 +484,29 @@ mod avx512 {
                 "fused record too short"
             );
         }
-        // SAFETY (whole body): AVX-512F is enabled; `sig` has h·l values (asserted above or
-        // by `scratch_for`), and w1 has D·h.
+        // SAFETY (whole body): AVX-512F is enabled; a record block has h·l values (asserted
+        // above), w0, b0 and w1 have h·N0, h and D·h (split above).
         unsafe {
             for (blk, r0) in (0..rows).step_by(l).enumerate() {
                 let c = l.min(rows - r0);
                 let (x, _) = inputs::<V, D, N0>(ys, r0, c, t, cube);
-                let sig: &mut [V::T] = match rec.as_deref_mut() {
-                    Some(r) => &mut r[blk * h * l..(blk + 1) * h * l],
-                    None => &mut scratch[..h * l],
-                };
-                hidden::<V, N0>(h, &x, w0, b0, sig);
+                // The hidden values go to the record when there is one, else nowhere.
+                let sp = rec
+                    .as_deref_mut()
+                    .map(|r| r[blk * h * l..(blk + 1) * h * l].as_mut_ptr());
                 let mut acc = [V::zero(); D];
                 for (i, a) in acc.iter_mut().enumerate() {
                     *a = V::splat(b1[i]);
                 }
-                let sp = sig.as_ptr();
                 for j in 0..h {
-                    let s = V::load(sp.add(j * l));
+                    let mut z = V::splat(*b0.get_unchecked(j));
+                    for (k, &xk) in x.iter().enumerate() {
+                        z = V::fma(xk, V::splat(*w0.get_unchecked(j * N0 + k)), z);
+                    }
+                    let s = V::tanh(z);
+                    if let Some(p) = sp {
+                        V::store(p.add(j * l), s);
+                    }
                     for (i, a) in acc.iter_mut().enumerate() {
                         *a = V::fma(s, V::splat(*w1.get_unchecked(i * h + j)), *a);
                     }
@@ -533,8 +543,29 @@ mod avx512 {
 
     /// Blocks per sweep of the VJP: the θ accumulators of unit j are loaded and stored once
     /// for `NB` blocks (stores were the bottleneck with one), and two blocks' values still fit
-    /// the 32 vector registers.
+    /// the 32 vector registers. An odd last block goes alone.
     const NB: usize = 2;
+
+    /// What every sweep of [`vjp_k`] reads and writes.
+    struct Sweep<'a, V: Vector> {
+        h: usize,
+        cube: bool,
+        t: V::T,
+        rows: usize,
+        w0: &'a [V::T],
+        b0: &'a [V::T],
+        w1: &'a [V::T],
+        b1: &'a [V::T],
+        ys: &'a [V::T],
+        vs: &'a [V::T],
+        rec: Option<&'a [V::T]>,
+        f_out: Option<&'a mut [V::T]>,
+        vy: &'a mut [V::T],
+        /// Two hidden blocks (h·L each) when there is no record.
+        buf: &'a mut [V::T],
+        /// The per-lane θ accumulators (P·L values, θ's order).
+        acc: *mut V::T,
+    }
 
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
@@ -547,7 +578,7 @@ mod avx512 {
         rec: Option<&[V::T]>,
         vs: &[V::T],
         scale: V::T,
-        mut f_out: Option<&mut [V::T]>,
+        f_out: Option<&mut [V::T]>,
         vy: &mut [V::T],
         gtheta: &mut [V::T],
         scratch: &mut [V::T],
@@ -569,117 +600,146 @@ mod avx512 {
         let (b0, rest) = rest.split_at(h);
         let (w1, b1) = rest.split_at(D * h);
         assert!(w1.len() == D * h && b1.len() == D);
-        // θ accumulators per lane, in θ's order: W0 at 0, b0 at h·N0, W1 at h·N0 + h, b1 last.
         let (buf, acc) = scratch.split_at_mut(NB * h * l);
         let acc = &mut acc[..p * l];
         acc.fill(V::T::default());
-        let (o_b0, o_w1, o_b1) = (h * N0, h * N0 + h, h * N0 + h + D * h);
-        let want_f = f_out.is_some() && rec.is_none();
         let blocks = rows.div_ceil(l);
-        // SAFETY (whole body): AVX-512F is enabled; every pointer offset stays inside `acc`
-        // (p·l values), the hidden blocks (h·l each) or w0/w1 (h·N0, D·h), as the asserts
-        // above guarantee.
+        let mut sw = Sweep::<V> {
+            h,
+            cube,
+            t,
+            rows,
+            w0,
+            b0,
+            w1,
+            b1,
+            ys,
+            vs,
+            rec,
+            f_out,
+            vy,
+            buf,
+            acc: acc.as_mut_ptr(),
+        };
+        // SAFETY: AVX-512F is enabled; the sweeps stay inside the slices checked above.
         unsafe {
-            let ap = acc.as_mut_ptr();
-            for g0 in (0..blocks).step_by(NB) {
-                let mut x = [[V::zero(); N0]; NB];
-                let mut y = [[V::zero(); D]; NB];
-                let mut v = [[V::zero(); D]; NB];
-                let mut f = [[V::zero(); D]; NB];
-                let mut vya = [[V::zero(); D]; NB];
-                let mut sp = [buf.as_ptr(); NB];
-                for b in 0..NB {
-                    let blk = g0 + b;
-                    // A block past the end (odd block count) has no rows: v = 0 makes every
-                    // term it adds zero, and its hidden values are those of x = 0 (finite).
-                    let r0 = (blk * l).min(rows);
-                    let c = l.min(rows - r0);
-                    (x[b], y[b]) = inputs::<V, D, N0>(ys, r0, c, t, cube);
-                    sp[b] = match rec {
-                        Some(r) if blk < blocks => r.as_ptr().add(blk * h * l),
-                        _ => {
-                            let hb = &mut buf[b * h * l..(b + 1) * h * l];
-                            hidden::<V, N0>(h, &x[b], w0, b0, hb);
-                            hb.as_ptr()
-                        }
-                    };
-                    for i in 0..D {
-                        v[b][i] = gather::<V>(vs, r0, c, D, i);
-                        f[b][i] = V::splat(b1[i]);
-                    }
-                }
-                for i in 0..D {
-                    let q = ap.add((o_b1 + i) * l);
-                    let mut sum = V::load(q);
-                    for vb in &v {
-                        sum = V::add(sum, vb[i]);
-                    }
-                    V::store(q, sum);
-                }
-                for j in 0..h {
-                    let mut gw1 = [V::zero(); D];
-                    for (i, a) in gw1.iter_mut().enumerate() {
-                        *a = V::load(ap.add((o_w1 + i * h + j) * l));
-                    }
-                    let mut gb0 = V::load(ap.add((o_b0 + j) * l));
-                    let mut gw0 = [V::zero(); N0];
-                    for (k, a) in gw0.iter_mut().enumerate() {
-                        *a = V::load(ap.add((j * N0 + k) * l));
-                    }
-                    for b in 0..NB {
-                        let s = V::load(sp[b].add(j * l));
-                        let mut g = V::zero();
-                        for i in 0..D {
-                            let w = V::splat(*w1.get_unchecked(i * h + j));
-                            g = V::fma(v[b][i], w, g);
-                            if want_f {
-                                f[b][i] = V::fma(s, w, f[b][i]);
-                            }
-                            gw1[i] = V::fma(v[b][i], s, gw1[i]);
-                        }
-                        let delta = V::fnma(V::mul(g, s), s, g);
-                        gb0 = V::add(gb0, delta);
-                        for k in 0..N0 {
-                            gw0[k] = V::fma(delta, x[b][k], gw0[k]);
-                        }
-                        for (k, a) in vya[b].iter_mut().enumerate() {
-                            *a = V::fma(delta, V::splat(*w0.get_unchecked(j * N0 + k)), *a);
-                        }
-                    }
-                    for (i, &a) in gw1.iter().enumerate() {
-                        V::store(ap.add((o_w1 + i * h + j) * l), a);
-                    }
-                    V::store(ap.add((o_b0 + j) * l), gb0);
-                    for (k, &a) in gw0.iter().enumerate() {
-                        V::store(ap.add((j * N0 + k) * l), a);
-                    }
-                }
-                for b in 0..NB {
-                    let r0 = ((g0 + b) * l).min(rows);
-                    let c = l.min(rows - r0);
-                    for k in 0..D {
-                        let a = if cube {
-                            let yk = y[b][k];
-                            V::mul(vya[b][k], V::mul(V::splat(V::THREE), V::mul(yk, yk)))
-                        } else {
-                            vya[b][k]
-                        };
-                        scatter::<V>(a, vy, r0, c, D, k);
-                    }
-                    if want_f && let Some(fo) = f_out.as_deref_mut() {
-                        for (i, &fi) in f[b].iter().enumerate() {
-                            scatter::<V>(fi, fo, r0, c, D, i);
-                        }
-                    }
-                }
+            for g0 in (0..blocks - blocks % NB).step_by(NB) {
+                sweep::<V, D, N0, NB>(&mut sw, g0);
+            }
+            if blocks % NB != 0 {
+                sweep::<V, D, N0, 1>(&mut sw, blocks - 1);
             }
         }
-        for (g, lanes) in gtheta[..p].iter_mut().zip(acc.chunks_exact(l)) {
-            let mut s = V::T::default();
-            for &x in lanes {
-                s += x;
+        for (pi, g) in gtheta[..p].iter_mut().enumerate() {
+            // SAFETY: pi·l + l ≤ p·l = acc.len(); AVX-512F is enabled.
+            *g += scale * unsafe { V::hsum(V::load(acc.as_ptr().add(pi * l))) };
+        }
+    }
+
+    /// Blocks `g0 … g0 + NB − 1` (all inside the batch): their hidden values (from the
+    /// record, or computed into the scratch), then one sweep over the hidden units.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn sweep<V: Vector, const D: usize, const N0: usize, const NB: usize>(
+        sw: &mut Sweep<'_, V>,
+        g0: usize,
+    ) {
+        let (l, h) = (V::L, sw.h);
+        let (o_b0, o_w1, o_b1) = (h * N0, h * N0 + h, h * N0 + h + D * h);
+        let want_f = sw.f_out.is_some() && sw.rec.is_none();
+        // SAFETY (whole body): AVX-512F is enabled; every pointer offset stays inside the
+        // accumulators (P·l values), the hidden blocks (h·l each) or w0/w1 (h·N0, D·h), as
+        // `vjp_k` checked.
+        unsafe {
+            let ap = sw.acc;
+            let (w0, w1) = (sw.w0, sw.w1);
+            let mut x = [[V::zero(); N0]; NB];
+            let mut y = [[V::zero(); D]; NB];
+            let mut v = [[V::zero(); D]; NB];
+            let mut f = [[V::zero(); D]; NB];
+            let mut vya = [[V::zero(); D]; NB];
+            let mut sp = [sw.buf.as_ptr(); NB];
+            for b in 0..NB {
+                let blk = g0 + b;
+                let r0 = blk * l;
+                let c = l.min(sw.rows - r0);
+                (x[b], y[b]) = inputs::<V, D, N0>(sw.ys, r0, c, sw.t, sw.cube);
+                sp[b] = match sw.rec {
+                    Some(r) => r.as_ptr().add(blk * h * l),
+                    None => {
+                        let hb = &mut sw.buf[b * h * l..(b + 1) * h * l];
+                        hidden::<V, N0>(h, &x[b], w0, sw.b0, hb);
+                        hb.as_ptr()
+                    }
+                };
+                for i in 0..D {
+                    v[b][i] = gather::<V>(sw.vs, r0, c, D, i);
+                    f[b][i] = V::splat(sw.b1[i]);
+                }
             }
-            *g += scale * s;
+            for i in 0..D {
+                let q = ap.add((o_b1 + i) * l);
+                let mut sum = V::load(q);
+                for vb in &v {
+                    sum = V::add(sum, vb[i]);
+                }
+                V::store(q, sum);
+            }
+            for j in 0..h {
+                let mut gw1 = [V::zero(); D];
+                for (i, a) in gw1.iter_mut().enumerate() {
+                    *a = V::load(ap.add((o_w1 + i * h + j) * l));
+                }
+                let mut gb0 = V::load(ap.add((o_b0 + j) * l));
+                let mut gw0 = [V::zero(); N0];
+                for (k, a) in gw0.iter_mut().enumerate() {
+                    *a = V::load(ap.add((j * N0 + k) * l));
+                }
+                for b in 0..NB {
+                    let s = V::load(sp[b].add(j * l));
+                    let mut g = V::zero();
+                    for i in 0..D {
+                        let w = V::splat(*w1.get_unchecked(i * h + j));
+                        g = V::fma(v[b][i], w, g);
+                        if want_f {
+                            f[b][i] = V::fma(s, w, f[b][i]);
+                        }
+                        gw1[i] = V::fma(v[b][i], s, gw1[i]);
+                    }
+                    let delta = V::fnma(V::mul(g, s), s, g);
+                    gb0 = V::add(gb0, delta);
+                    for k in 0..N0 {
+                        gw0[k] = V::fma(delta, x[b][k], gw0[k]);
+                    }
+                    for (k, a) in vya[b].iter_mut().enumerate() {
+                        *a = V::fma(delta, V::splat(*w0.get_unchecked(j * N0 + k)), *a);
+                    }
+                }
+                for (i, &a) in gw1.iter().enumerate() {
+                    V::store(ap.add((o_w1 + i * h + j) * l), a);
+                }
+                V::store(ap.add((o_b0 + j) * l), gb0);
+                for (k, &a) in gw0.iter().enumerate() {
+                    V::store(ap.add((j * N0 + k) * l), a);
+                }
+            }
+            for b in 0..NB {
+                let r0 = (g0 + b) * l;
+                let c = l.min(sw.rows - r0);
+                for k in 0..D {
+                    let a = if sw.cube {
+                        let yk = y[b][k];
+                        V::mul(vya[b][k], V::mul(V::splat(V::THREE), V::mul(yk, yk)))
+                    } else {
+                        vya[b][k]
+                    };
+                    scatter::<V>(a, sw.vy, r0, c, D, k);
+                }
+                if want_f && let Some(fo) = sw.f_out.as_deref_mut() {
+                    for (i, &fi) in f[b].iter().enumerate() {
+                        scatter::<V>(fi, fo, r0, c, D, i);
+                    }
+                }
+            }
         }
     }
 }
