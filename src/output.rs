@@ -48,6 +48,19 @@ pub fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
+/// Where the output of a run that failed goes instead of `path`: `NAME.partial.EXT` beside it
+/// (`steps.csv` → `steps.partial.csv`), so a failed run never replaces a good file.
+pub fn failed_sibling(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.partial.{}", ext.to_string_lossy()),
+        None => format!("{stem}.partial"),
+    };
+    path.with_file_name(name)
+}
+
 /// Writes `path` atomically: `write` fills a temporary file next to it, which replaces `path`
 /// only when `write` succeeded and the data reached the disk. On failure the temporary file
 /// is removed and `path` is untouched.
@@ -100,6 +113,16 @@ mod tests {
         write_bytes(&path, b"new").expect("write");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "new");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_output_goes_beside_the_requested_file() {
+        let p = Path::new("out/steps.csv");
+        assert_eq!(failed_sibling(p), Path::new("out/steps.partial.csv"));
+        assert_eq!(
+            failed_sibling(Path::new("steps")),
+            Path::new("steps.partial")
+        );
     }
 
     #[test]

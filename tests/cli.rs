@@ -203,6 +203,30 @@ fn a_failed_solve_exits_1_and_still_prints_its_report() {
     assert!(v["accepted"].as_u64().unwrap() > 0);
 }
 
+/// A failed solve never replaces a good steps file: the old file stays byte for byte, and the
+/// partial step list goes to `NAME.partial.csv` beside it, as stderr says.
+#[test]
+fn a_failed_solve_keeps_the_old_steps_csv_and_writes_a_partial_one_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("old.csv");
+    std::fs::write(&csv, "precious\n").unwrap();
+    let out = nodelab(&[
+        "solve",
+        "van-der-pol",
+        "--tol",
+        "1e-300",
+        "--steps-csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), "precious\n");
+    let partial = dir.path().join("old.partial.csv");
+    let text = std::fs::read_to_string(&partial).unwrap();
+    assert!(text.starts_with("t,h,"), "{text}");
+    assert!(text.lines().count() > 1, "the attempted steps are kept");
+    assert!(stderr(&out).contains("old.partial.csv"), "{}", stderr(&out));
+}
+
 #[test]
 fn bad_preset_exits_2_with_line_and_column() {
     let dir = tempfile::tempdir().unwrap();

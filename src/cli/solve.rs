@@ -139,14 +139,28 @@ pub fn run(args: &SolveArgs) -> Result<(), CliError> {
         output::check_not_input(path, &inputs, "--steps-csv").map_err(CliError::Usage)?;
     }
     let solution = solver::solve(&problem, &config).map_err(|e| CliError::Usage(e.to_string()))?;
-    if let Some(path) = &args.steps_csv {
+    let summary = SolveSummary::new(&problem, &config, &solution);
+    if let Some(requested) = &args.steps_csv {
+        // A failed solve never replaces a good file: its partial step list goes next to the
+        // requested file under a name that says so, and the old file stays as it was.
+        let path = if summary.error.is_some() {
+            let partial = output::failed_sibling(requested);
+            eprintln!(
+                "note: the solve failed; its {} attempted steps are in {} ({} is unchanged)",
+                solution.records.len(),
+                partial.display(),
+                requested.display()
+            );
+            partial
+        } else {
+            requested.clone()
+        };
         // Written next to the target and renamed into place: a failure leaves the old file.
-        output::write_atomic(path, |mut w| {
+        output::write_atomic(&path, |mut w| {
             steps_csv::write(&mut w, problem.dim(), &solution.records)
         })
         .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
-    let summary = SolveSummary::new(&problem, &config, &solution);
     if args.json {
         let text = serde_json::to_string(&summary)
             .map_err(|e| CliError::Usage(format!("cannot encode the report: {e}")))?;
