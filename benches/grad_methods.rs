@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use nodelab::grad::{self, GradMethod, GradOptions};
+use nodelab::grad::{self, GradOptions};
 
 fn gradient_methods(c: &mut Criterion) {
     let opts = GradOptions::default();
@@ -15,17 +15,8 @@ fn gradient_methods(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(2));
     for batch in [1usize, 256, 4096] {
-        let p = nodelab::cli::bench_grad::toy_problem(batch, 64);
-        for method in [
-            GradMethod::Backprop,
-            GradMethod::Checkpoint,
-            GradMethod::Adjoint,
-            GradMethod::InterpAdjoint,
-            GradMethod::Afge,
-            GradMethod::Alf,
-            GradMethod::ReversibleHeun,
-            GradMethod::ReversibleRk4,
-        ] {
+        let p = nodelab::bench::grad::toy_problem(batch, 64);
+        for method in nodelab::bench::grad::bench_methods() {
             group.bench_with_input(BenchmarkId::new(method.name(), batch), &p, |b, p| {
                 b.iter(|| black_box(grad::compute(black_box(p), method, &opts)))
             });

@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod grad;
 pub mod mem;
 pub mod nn;
+pub mod optim;
 pub mod output;
 pub mod preset;
 pub mod problem;

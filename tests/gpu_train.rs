@@ -9,7 +9,7 @@ mod common;
 
 use nodelab::gpu::optim::{GpuOptimizer, StepOutcome};
 use nodelab::grad::GradMethod;
-use nodelab::train::optim::{self, OptimizerConfig, OptimizerKind, OptimizerState};
+use nodelab::optim::{self, OptimizerConfig, OptimizerKind, OptimizerState};
 use nodelab::train::{Device, TaskName, TrainConfig, TrainControl, Trainer};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 

@@ -2,6 +2,11 @@
 //!
 //! Exit codes: 0 success, 1 the computation failed (its report is still printed), 2 bad usage or
 //! a bad file (one line on stderr).
+//!
+//! A front-end beside the app: it parses options, calls the core (`grad`, `train`, `bench`,
+//! `gpu`, `preset`, `report`) and prints. It may import every core module, never `app`; nothing
+//! but `main.rs` imports it. What both front-ends need (measurements, tables, formats) lives in
+//! the core, not here.
 
 pub mod bench_gpu;
 pub mod bench_grad;
@@ -14,6 +19,8 @@ mod solve;
 pub mod train;
 
 use std::path::PathBuf;
+
+pub use crate::report::text::fmt_num;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -102,6 +109,12 @@ pub enum CliError {
     Failed,
 }
 
+impl From<crate::bench::grad::BenchError> for CliError {
+    fn from(e: crate::bench::grad::BenchError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
 impl From<crate::preset::PresetError> for CliError {
     fn from(e: crate::preset::PresetError) -> Self {
         CliError::Usage(e.to_string())
@@ -176,16 +189,4 @@ pub fn parse_method(name: &str) -> Result<crate::solver::Method, CliError> {
             crate::solver::Method::ALL.map(|m| m.name()).join(", ")
         ))
     })
-}
-
-/// Formats a float compactly for tables.
-pub fn fmt_num(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if (1e-3..1e5).contains(&v.abs()) {
-        let s = format!("{v:.6}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        format!("{v:.3e}")
-    }
 }

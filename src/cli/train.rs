@@ -7,15 +7,13 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::grad::{bytes, parse_methods};
+use super::grad::parse_methods;
 use super::{CliError, fmt_num};
-use crate::grad::AfgeControl;
 use crate::nn::model_file;
-use crate::train::optim::OptimizerKind;
+use crate::report::text::bytes;
+use crate::train::preset::{TrainPreset, TrainSection};
 use crate::train::record::{TrainReport, csv};
-use crate::train::{
-    Device, Precision, TaskData, TaskName, TrainConfig, TrainControl, Trainer, preset::TrainPreset,
-};
+use crate::train::{Device, TaskData, TaskName, TrainConfig, TrainControl, Trainer};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -117,24 +115,45 @@ pub fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<PathBuf>), CliEr
             })?;
             (TrainConfig::defaults(task), None)
         };
+    // The options that are keys of a preset's [train] table are applied as one: the same
+    // names, checks and messages as in a preset.
+    let hidden = match &args.hidden {
+        Some(h) => Some(
+            h.split(',')
+                .map(|w| {
+                    w.trim()
+                        .parse::<usize>()
+                        .map_err(|_| usage(format!("--hidden: '{w}' is not a width")))
+                })
+                .collect::<Result<Vec<usize>, _>>()?,
+        ),
+        None => None,
+    };
+    let options = TrainSection {
+        optimizer: args.optimizer.clone(),
+        lr: args.lr,
+        iters: args.iters,
+        batch: args.batch,
+        seed: args.seed,
+        device: args.device.clone(),
+        precision: args.precision.clone(),
+        eval_every: args.eval_every,
+        grad_check_every: args.grad_check_every,
+        concurrent: args.concurrent.then_some(true),
+        hidden,
+        augment: args.augment,
+        noise: args.noise,
+        checkpoints: args.checkpoints,
+        cheb_nodes: args.cheb_nodes,
+        lambda: args.lambda,
+        reversible_steps: args.reversible_steps,
+        afge_control: args.afge_control.clone(),
+        ..TrainSection::default()
+    };
+    options.apply(&mut c).map_err(|(_, m)| usage(m))?;
+    // `--methods` also takes `all`; a repeated `--method-lr` replaces the method's rate.
     if let Some(list) = &args.methods {
         c.methods = parse_methods(list)?;
-    }
-    if let Some(v) = args.iters {
-        c.iters = v;
-    }
-    if let Some(v) = args.batch {
-        c.batch = v;
-    }
-    if let Some(name) = &args.optimizer {
-        c.optimizer.kind = OptimizerKind::parse(name).ok_or_else(|| {
-            usage(format!(
-                "unknown optimizer '{name}' (known: adam, rmsprop, sgd)"
-            ))
-        })?;
-    }
-    if let Some(v) = args.lr {
-        c.optimizer.lr = v;
     }
     for item in &args.method_lr {
         let (name, lr) = super::parse_param(item)
@@ -144,73 +163,11 @@ pub fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<PathBuf>), CliEr
         c.method_lr.retain(|(x, _)| *x != m);
         c.method_lr.push((m, lr));
     }
-    if let Some(v) = args.seed {
-        c.seed = v;
-    }
-    if let Some(name) = &args.device {
-        c.device = Device::parse(name)
-            .ok_or_else(|| usage(format!("unknown device '{name}' (known: cpu, gpu, auto)")))?;
-    }
-    if let Some(p) = &args.precision {
-        c.precision = match p.as_str() {
-            "f64" => Precision::F64,
-            "f32" => Precision::F32,
-            other => {
-                return Err(usage(format!(
-                    "unknown precision '{other}' (known: f64, f32)"
-                )));
-            }
-        };
-    }
-    if let Some(v) = args.eval_every {
-        c.eval_every = v;
-    }
-    if let Some(v) = args.grad_check_every {
-        c.grad_check_every = v;
-    }
     if let Some(threads) = args.threads {
         if threads == 0 {
             return Err(CliError::Usage("--threads must be at least 1".into()));
         }
         c.grad_options.threads = threads;
-    }
-    if args.concurrent {
-        c.concurrent = true;
-    }
-    if let Some(h) = &args.hidden {
-        c.model.hidden = h
-            .split(',')
-            .map(|w| {
-                w.trim()
-                    .parse::<usize>()
-                    .map_err(|_| usage(format!("--hidden: '{w}' is not a width")))
-            })
-            .collect::<Result<_, _>>()?;
-    }
-    if let Some(v) = args.augment {
-        c.data.augment = v;
-    }
-    if let Some(v) = args.noise {
-        c.data.noise = v;
-    }
-    if args.checkpoints.is_some() {
-        c.grad_options.checkpoints = args.checkpoints;
-    }
-    if let Some(v) = args.cheb_nodes {
-        c.grad_options.cheb_nodes = v;
-    }
-    if let Some(v) = args.lambda {
-        c.grad_options.lambda = v;
-    }
-    if args.reversible_steps.is_some() {
-        c.grad_options.reversible_steps = args.reversible_steps;
-    }
-    if let Some(name) = &args.afge_control {
-        c.grad_options.afge_control = AfgeControl::parse(name).ok_or_else(|| {
-            usage(format!(
-                "unknown afge control '{name}' (known: state, augmented)"
-            ))
-        })?;
     }
     c.validate().map_err(usage)?;
     Ok((c, preset_path))

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::objective::GpuLoss;
 use crate::nn::Activation;
+use crate::solver::common::guarded;
 
 /// Per-sample status codes written to `stats[4 s + 3]`.
 pub mod status {
@@ -69,11 +70,12 @@ pub fn activation(a: Activation) -> u32 {
     }
 }
 
-/// Step controller of the adaptive kernels (nodelab::solver::zc_rk4's guarded controller):
+/// Step controller of the adaptive kernels: the CPU's guarded controller
+/// ([`crate::solver::common::guarded`], defined there once), in f32:
 /// `h ← h·clamp(SAFETY·r^(−1/4), FAC_MIN, FAC_MAX)`.
-pub const STEP_SAFETY: f32 = 0.9;
-pub const STEP_FAC_MIN: f32 = 0.2;
-pub const STEP_FAC_MAX: f32 = 5.0;
+pub const STEP_SAFETY: f32 = guarded::SAFETY as f32;
+pub const STEP_FAC_MIN: f32 = guarded::FAC_MIN as f32;
+pub const STEP_FAC_MAX: f32 = guarded::FAC_MAX as f32;
 /// A last-step remainder below this fraction of h is absorbed into the step (f32; the f64
 /// solver uses 1e-10).
 pub const STEP_ABSORB: f32 = 1e-5;

@@ -11,8 +11,10 @@
 //! - [`codes`]: status, loss and activation codes and controller constants, written into WGSL;
 //! - [`methods`], [`objective`], [`schedule`]: the GPU mirrors of the CPU's gradient methods,
 //!   losses (and their packing into the `data` buffer) and step schedules;
-//! - [`optim`]: the optimiser step on the device (training), [`readback`]: buffer readback;
-//! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused.
+//! - [`optim`]: the optimiser step on the device (training; the update of [`crate::optim`] in
+//!   f32), [`readback`]: buffer readback;
+//! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused (one
+//!   file per concern: memory, uploads, pipelines, dispatch, solves, gather, optimiser step);
 //! - [`report`]: `nodelab grad --device gpu`, each GPU gradient next to the CPU f64 one.
 //!
 //! Every kernel keeps a whole sample's work in one invocation: a forward solve (fixed-step RK4
@@ -21,6 +23,9 @@
 //! Every loss of `nodelab::grad` runs inside the gradient kernels ([`GpuObjective`]): `half-sse`,
 //! `mse`, `trajectory-mse` (the solve split at the observation times as the CPU splits it) and
 //! `cross-entropy` after a linear read-out (its gradient reduced with dL/dθ).
+//!
+//! May import the numerics below it (`nn`, `solver`, `grad`, `problem`, `optim`) and `preset`
+//! (for [`report`]); never `train` (which drives this layer), `cli` or `app`.
 
 pub mod buffers;
 pub mod codegen;

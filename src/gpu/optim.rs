@@ -1,5 +1,5 @@
 //! The optimiser step on the device (shaders/optim.wgsl): the update of
-//! [`crate::train::optim::update_one`] in f32 over θ and the cross-entropy read-out, with the
+//! [`crate::optim::update_one`] in f32 over θ and the cross-entropy read-out, with the
 //! moments kept on the device. It runs in the same submission as the gradient kernel and its
 //! reduction; what comes back per iteration is the 32-byte [`StepSummary`].
 
@@ -9,7 +9,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::context::{GpuContext, GpuError};
 use super::readback;
-use crate::train::optim::{OptimizerConfig, OptimizerKind};
+use crate::optim::{OptimizerConfig, OptimizerKind};
 
 const SOURCE: &str = include_str!("../../shaders/optim.wgsl");
 
@@ -183,7 +183,7 @@ const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC);
 
 impl GpuOptimizer {
-    /// Moments start at zero (as [`crate::train::optim::OptimizerState::new`]).
+    /// Moments start at zero (as [`crate::optim::OptimizerState::new`]).
     pub fn new(
         ctx: Arc<GpuContext>,
         config: OptimizerConfig,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::batch::Group;
 use super::field::{FieldWork, GradFloat};
-use super::forward::{self, Schedule, SolveStats};
+use super::forward::{self, Schedule, SolveStats, inject};
 use super::tableau::{self, RkWork};
 use super::{GradError, GradOutput};
 use crate::nn::Real;
@@ -117,18 +117,6 @@ fn observe_states<T: Real>(g: &Group<'_, T>, obs_states: &[T], out: &mut GradOut
         );
     }
     obs_grads
-}
-
-/// Adds `∂L/∂Y` of every observation reached after `i` steps to `ybar`.
-pub(crate) fn inject<T: Real>(schedule: &Schedule, i: usize, obs_grads: &[T], ybar: &mut [T]) {
-    let m = ybar.len();
-    for (k, &e) in schedule.obs_end.iter().enumerate() {
-        if e == i {
-            for (a, &b) in ybar.iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
-                *a += b;
-            }
-        }
-    }
 }
 
 /// Evaluates the loss terms of every observation reached after `i` steps at state `y`.

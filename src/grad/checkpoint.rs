@@ -13,10 +13,11 @@
 
 use std::sync::Arc;
 
-use super::backprop::{inject, observe, widen_into};
+use super::backprop::{observe, widen_into};
 use super::batch::Group;
 use super::field::{FieldWork, GradFloat};
 use super::forward;
+use super::forward::inject;
 use super::tableau::{self, RkWork};
 use super::{GradError, GradOutput};
 

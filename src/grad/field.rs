@@ -62,7 +62,7 @@ pub struct FieldWork<T = f64> {
     pub mlp: MlpWork,
     /// Batched workspace for the whole group on this thread.
     pub batch: BatchWork<T>,
-    /// Batched workspaces of the row blocks (see [`super::batch::row_threads`]).
+    /// Batched workspaces of the row blocks (see [`super::row_threads::row_threads`]).
     pub blocks: Vec<BatchWork<T>>,
     f: Vec<T>,
     jy: Vec<f64>,
@@ -161,13 +161,13 @@ impl<T: Real> Field<T> for StackedMlp<T> {
 }
 
 /// The row-block workspaces when this thread splits `n` rows over threads
-/// ([`super::batch::row_threads`] > 1 and the batch large enough), else `None`.
+/// ([`super::row_threads::row_threads`] > 1 and the batch large enough), else `None`.
 fn row_blocks<'w, T: Real>(
     mlp: &Mlp,
     n: usize,
     work: &'w mut FieldWork<T>,
 ) -> Option<&'w mut [BatchWork<T>]> {
-    let threads = super::batch::row_threads();
+    let threads = super::row_threads::row_threads();
     let blocks = BatchedMlp::<T>::blocks(n, threads);
     if blocks < 2 {
         return None;

@@ -5,6 +5,7 @@
 
 use super::GradError;
 use super::tableau::Tableau;
+use crate::nn::Real;
 use crate::solver::common::Setup;
 use crate::solver::{self, Rhs, Scalar, SharedSystem, SolverConfig, StepEvent, StepRecord};
 
@@ -249,6 +250,18 @@ impl Schedule {
     /// The observation (if any) reached after `i` steps.
     pub fn obs_after(&self, i: usize) -> Option<usize> {
         self.obs_end.iter().position(|&e| e == i)
+    }
+}
+
+/// Adds `∂L/∂Y` of every observation reached after `i` steps to `ybar`.
+pub(crate) fn inject<T: Real>(schedule: &Schedule, i: usize, obs_grads: &[T], ybar: &mut [T]) {
+    let m = ybar.len();
+    for (k, &e) in schedule.obs_end.iter().enumerate() {
+        if e == i {
+            for (a, &b) in ybar.iter_mut().zip(&obs_grads[k * m..(k + 1) * m]) {
+                *a += b;
+            }
+        }
     }
 }
 

@@ -27,6 +27,13 @@
 //! and the loss (evaluated at the observations from the f32 state) in f64; the result is
 //! reported in f64. `afge` and `fd` refuse f32 with [`GradError::Invalid`], as do the f64-only
 //! solvers (zc-rk4, zc-rk4-paper, rk4-doubling).
+//!
+//! Where to start reading: [`compute`] below, then [`batch`] (groups), [`forward`] (the forward
+//! solves, the observation schedule), [`backprop`]. Helpers every method shares: [`field`] (the
+//! stacked network as an ODE right-hand side), [`row_threads`] (the per-thread row split),
+//! [`tableau`], [`loss`]; [`measure`] and [`mod@reference`] measure a method against the references.
+//!
+//! May import `nn`, `solver`, `problem` and `mem`; never `train`, `gpu`, `bench`, `cli` or `app`.
 
 pub mod adjoint;
 pub mod afge;
@@ -43,6 +50,7 @@ pub mod measure;
 pub mod progress;
 pub mod reference;
 pub mod reversible;
+pub mod row_threads;
 pub mod tableau;
 pub mod tape;
 
@@ -270,7 +278,7 @@ pub struct GradOptions {
     /// Relative step of `fd`: ε_i = fd_step · max(1, |θ_i|).
     pub fd_step: f64,
     /// Worker threads (1: single-threaded): per-sample groups run in parallel; one shared group
-    /// splits its rows over them (blocks of at least 64 samples, see [`batch::row_threads`]).
+    /// splits its rows over them (blocks of at least 64 samples, see [`row_threads::row_threads`]).
     pub threads: usize,
     /// Float type of the computation ([`compute`]; f64 by default, the reference).
     pub precision: Precision,

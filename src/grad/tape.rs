@@ -51,7 +51,7 @@ struct Blocks {
 
 impl Blocks {
     fn new(n: usize) -> Self {
-        let count = BatchedMlp::<f64>::blocks(n, super::batch::row_threads());
+        let count = BatchedMlp::<f64>::blocks(n, super::row_threads::row_threads());
         Self {
             n,
             per: n.div_ceil(count),
@@ -225,7 +225,7 @@ impl<T: GradFloat> ActTape<T> {
         let mut vy = vec![T::zero(); m];
         let mut nfe = 0;
         for (i, &(t, h)) in self.schedule.steps.iter().enumerate().rev() {
-            super::backprop::inject(&self.schedule, i + 1, obs_grads, &mut ybar);
+            super::forward::inject(&self.schedule, i + 1, obs_grads, &mut ybar);
             let step = &self.tape[i * s * self.entry..(i + 1) * s * self.entry];
             let works = &mut self.works.blocks;
             nfe += super::tableau::step_vjp_with(

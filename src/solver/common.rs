@@ -238,6 +238,24 @@ pub fn clip_to_end(t: f64, h: f64, t_end: f64) -> (f64, bool) {
     }
 }
 
+/// The guarded step controller of `zc-rk4`, `rk4-doubling` and the GPU's adaptive kernels:
+/// `h ← h·clamp(SAFETY·r^(−1/q), FAC_MIN, FAC_MAX)` with q the order of the error estimate plus
+/// one. Defined once here; [`crate::gpu::codes`] writes the same numbers into the WGSL.
+pub mod guarded {
+    /// Safety factor on the optimal step.
+    pub const SAFETY: f64 = 0.9;
+    /// The step shrinks at most to this fraction per attempt…
+    pub const FAC_MIN: f64 = 0.2;
+    /// …and grows at most this many times.
+    pub const FAC_MAX: f64 = 5.0;
+
+    /// The factor for error ratio `ratio` (error over tolerance) of an estimate of order q − 1.
+    #[inline]
+    pub fn factor(ratio: f64, q: f64) -> f64 {
+        super::step_factor(ratio, q, SAFETY, FAC_MIN, FAC_MAX)
+    }
+}
+
 /// The standard step-size factor `safety · r^(−1/q)`, limited to `[fac_min, fac_max]`.
 #[inline]
 pub fn step_factor(ratio: f64, q: f64, safety: f64, fac_min: f64, fac_max: f64) -> f64 {

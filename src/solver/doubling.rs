@@ -6,7 +6,7 @@
 //! `(y2 − y_big)/15` estimates the local error of `y2` (Richardson: both are 4th order, the
 //! error of two half steps is 1/16 of the error of the full step), and `y2` is propagated
 //! without local extrapolation, so the method stays a 4th-order RK4 scheme. The controller is
-//! `h ← h·clamp(0.9 r^(−1/5), 0.2, 5)`.
+//! the guarded one ([`common::guarded`]): `h ← h·clamp(0.9 r^(−1/5), 0.2, 5)`.
 
 use super::common::{self, Setup};
 use super::rk4::Rk4Work;
@@ -99,7 +99,7 @@ impl Rk4Doubling {
         let (ratio, err) =
             common::error_norms(&e, &self.y, &y2, setup.config.tol, setup.config.rtol);
         let accepted = ratio <= 1.0;
-        let mut fac = common::step_factor(ratio, 5.0, 0.9, 0.2, 5.0);
+        let mut fac = common::guarded::factor(ratio, 5.0);
         if accepted && self.last_rejected {
             fac = fac.min(1.0);
         }

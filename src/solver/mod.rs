@@ -10,6 +10,10 @@
 //! - classical RK4 with step doubling [`rk4-doubling`];
 //! - Dormand–Prince 5(4) with FSAL, PI control and dense output [`dopri5`];
 //! - fixed-step RK4, explicit midpoint and Euler [`rk4`, `midpoint`, `euler`].
+//!
+//! Shared by the steppers: [`common`] (setup, error norms, the guarded step controller whose
+//! constants the GPU kernels take from here). May import `problem`, `nn` (the `Real` float
+//! trait) and `mem`; nothing above.
 
 pub mod common;
 pub mod dopri5;

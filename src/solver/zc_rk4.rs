@@ -40,12 +40,17 @@
 //!    the estimator ever adds (one per attempt of the first step).
 //!
 //! The accepted error is `max_i (|e1_i| + |e2_i|) / (ε + rtol·max(|y_n,i|, |y_n+1,i|)) ≤ 1`.
-//! The controller is guarded: `h ← h·clamp(0.9 r^(−1/4), 0.2, 5)`, no growth right after a
+//! The controller is guarded ([`common::guarded`]): `h ← h·clamp(0.9 r^(−1/4), 0.2, 5)`, no
+//! growth right after a
 //! rejection, `h ≤ h_max`, and a solve stops below `h_min` or after `max_steps` attempts.
 
 use super::common::{self, Setup};
 use super::rk4::{self, Rk4Work};
 use super::{Dense, Method, SolveError, StepEvent, StepRecord, Stepper};
+
+/// The printed algorithm's safety factor (`h ← 0.9 h (err/ε)^(−1/4)`, the appendix): the
+/// paper's own number, kept apart from the guarded controller's ([`common::guarded`]).
+const PAPER_SAFETY: f64 = 0.9;
 
 /// Which error estimate drives the controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,11 +249,11 @@ impl ZcRk4 {
                     // "err = 0 means jump to the end": (err/ε)^(−1/4) is infinite.
                     f64::INFINITY
                 } else {
-                    0.9 * h * (err / tol).powf(-0.25)
+                    PAPER_SAFETY * h * (err / tol).powf(-0.25)
                 }
             }
             Estimator::Robust => {
-                let mut fac = common::step_factor(ratio, 4.0, 0.9, 0.2, 5.0);
+                let mut fac = common::guarded::factor(ratio, 4.0);
                 if accepted && self.last_rejected {
                     fac = fac.min(1.0);
                 }

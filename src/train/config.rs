@@ -4,10 +4,10 @@
 use serde::Serialize;
 
 use super::model::{Init, ModelSpec};
-use super::optim::{OptimizerConfig, OptimizerKind};
 use super::task::{TaskName, TaskSettings};
 use crate::grad::{GradMethod, GradOptions};
 use crate::nn::{Activation, InputMap};
+use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::solver::{Method, SolverConfig};
 
 /// Where the gradients are computed.

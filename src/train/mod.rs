@@ -7,7 +7,12 @@
 //! ([`engine`]) records per iteration and method the loss, times, f-evaluations, steps and
 //! memory ([`record`]), evaluates every `eval_every` iterations and checks gradients against a
 //! tight reference every `grad_check_every`. Control and streaming for the app: [`control`],
-//! [`engine::spawn`]. No GUI type is used here: the CLI, the app, tests and benches share it.
+//! [`mod@spawn`]. No GUI type is used here: the CLI, the app, tests and benches share it.
+//!
+//! Where to start reading: [`engine`] ([`Trainer::step`]), then [`task`] and [`gpu`] (the same
+//! loop with the iteration on the device). May import `grad`, `optim`, `nn`, `solver`,
+//! `problem`, `preset` (the locator, for [`preset`]'s training presets), `gpu` and `mem`; never
+//! `bench`, `cli` or `app`.
 
 pub mod config;
 pub mod control;
@@ -15,19 +20,20 @@ pub mod datasets;
 pub mod engine;
 pub mod gpu;
 pub mod model;
-pub mod optim;
+/// The optimisers live below `train` and `gpu` ([`crate::optim`]); kept here under their
+/// former path.
+pub use crate::optim;
 pub mod preset;
 pub mod record;
 pub mod rng;
+pub mod spawn;
 pub mod task;
 
+pub use crate::optim::{OptimizerConfig, OptimizerKind};
 pub use config::{Device, Precision, TrainConfig};
 pub use control::TrainControl;
-pub use engine::{
-    MethodRun, RunReady, TrainEvent, TrainHandle, TrainUpdate, Trainer, spawn, spawn_config,
-    spawn_trainer,
-};
+pub use engine::{MethodRun, TrainUpdate, Trainer};
 pub use model::{Init, Model, ModelSpec};
-pub use optim::{OptimizerConfig, OptimizerKind};
 pub use record::{MethodReport, MethodStatus, TrainReport};
+pub use spawn::{RunReady, TrainEvent, TrainHandle, spawn, spawn_config, spawn_trainer};
 pub use task::{Prediction, TaskData, TaskName, TaskSettings};

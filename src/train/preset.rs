@@ -26,11 +26,11 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Device, TrainConfig};
 use super::model::Init;
-use super::optim::OptimizerKind;
 use super::task::TaskName;
 use crate::grad::{AfgeControl, GradMethod};
 use crate::nn::{Activation, InputMap};
-use crate::preset::{Key, PresetError, line_col, locate};
+use crate::optim::OptimizerKind;
+use crate::preset::locate::{Key, PresetError, first_non_finite, line_col, locate};
 use crate::solver::SolverConfig;
 
 /// The `[train]` table as written.
@@ -98,80 +98,25 @@ pub struct TrainSection {
     pub afge_control: Option<String>,
 }
 
-/// A training preset file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainPreset {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub train: TrainSection,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub solver: Option<SolverConfig>,
-}
+/// A key of `[train]` that cannot be applied: its path in the table and the message.
+pub type KeyError<'a> = (Vec<Key<'a>>, String);
 
-/// Whether a preset text has a `[train]` table (to tell training presets from others).
-pub fn is_train_preset(text: &str) -> bool {
-    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("train"))
-}
-
-impl TrainPreset {
-    /// Parses preset text; `source` names it in errors.
-    pub fn from_toml(text: &str, source: &str) -> Result<Self, PresetError> {
-        let preset = toml::from_str::<TrainPreset>(text).map_err(|e| PresetError {
-            source: source.to_string(),
-            location: e.span().map(|s| line_col(text, s.start)),
-            message: e.message().trim().to_string(),
-        })?;
-        if let Some((span, key)) = crate::preset::first_non_finite(text) {
-            return Err(PresetError {
-                source: source.to_string(),
-                location: Some(line_col(text, span.start)),
-                message: format!("{key} is {}: every number must be finite", &text[span]),
-            });
-        }
-        Ok(preset)
-    }
-
-    /// Reads, parses and resolves a preset file into a configuration.
-    pub fn load(path: &Path) -> Result<(TrainConfig, Option<String>), PresetError> {
-        let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| PresetError {
-            source: source.clone(),
-            location: None,
-            message: format!("cannot read the file: {e}"),
-        })?;
-        let preset = Self::from_toml(&text, &source)?;
-        let config = preset.resolve(&text, &source)?;
-        Ok((config, preset.description))
-    }
-
-    /// The configuration: the task's defaults overridden by every key present. Semantic
-    /// errors point at their key.
+impl TrainSection {
+    /// Overrides `c` with every key present but `task` (which chose the defaults), in the
+    /// table's order. The preset reader ([`TrainPreset::resolve`]) and the command line
+    /// (`nodelab train`'s options) both go through here, so a name means the same in both.
     #[allow(clippy::too_many_lines)] // one `if let` per optional key, in the table's order
-    pub fn resolve(&self, text: &str, source: &str) -> Result<TrainConfig, PresetError> {
+    pub fn apply(&self, c: &mut TrainConfig) -> Result<(), KeyError<'_>> {
         use Key::Name;
-        let err = |path: &[Key<'_>], message: String| PresetError {
-            source: source.to_string(),
-            location: locate(text, path).map(|s| line_col(text, s.start)),
-            message,
-        };
-        let t = &self.train;
-        let task = TaskName::parse(&t.task).ok_or_else(|| {
-            err(
-                &[Name("train"), Name("task")],
-                format!(
-                    "unknown task '{}' (known: {})",
-                    t.task,
-                    TaskName::ALL.map(|t| t.name()).join(", ")
-                ),
-            )
-        })?;
-        let mut c = TrainConfig::defaults(task);
+        fn fail<'a>(path: &[Key<'a>], message: String) -> KeyError<'a> {
+            (path.to_vec(), message)
+        }
+        let t = self;
         if let Some(list) = &t.methods {
             let mut methods = Vec::new();
             for (i, name) in list.iter().enumerate() {
                 methods.push(GradMethod::parse(name).ok_or_else(|| {
-                    err(
+                    fail(
                         &[Name("train"), Name("methods"), Key::Index(i)],
                         format!(
                             "unknown gradient method '{name}' (known: {})",
@@ -184,7 +129,7 @@ impl TrainPreset {
         }
         if let Some(name) = &t.optimizer {
             c.optimizer.kind = OptimizerKind::parse(name).ok_or_else(|| {
-                err(
+                fail(
                     &[Name("train"), Name("optimizer")],
                     format!("unknown optimizer '{name}' (known: adam, rmsprop, sgd)"),
                 )
@@ -198,7 +143,7 @@ impl TrainPreset {
         }
         for (name, &lr) in &t.method_lr {
             let m = GradMethod::parse(name).ok_or_else(|| {
-                err(
+                fail(
                     &[Name("train"), Name("method_lr"), Name(name)],
                     format!("unknown gradient method '{name}' in method_lr"),
                 )
@@ -216,7 +161,7 @@ impl TrainPreset {
         }
         if let Some(name) = &t.device {
             c.device = Device::parse(name).ok_or_else(|| {
-                err(
+                fail(
                     &[Name("train"), Name("device")],
                     format!("unknown device '{name}' (known: cpu, gpu, auto)"),
                 )
@@ -224,7 +169,7 @@ impl TrainPreset {
         }
         if let Some(name) = &t.precision {
             c.precision = crate::grad::Precision::parse(name)
-                .map_err(|e| err(&[Name("train"), Name("precision")], e))?;
+                .map_err(|e| fail(&[Name("train"), Name("precision")], e))?;
         }
         if let Some(v) = t.eval_every {
             c.eval_every = v;
@@ -240,7 +185,7 @@ impl TrainPreset {
         }
         if let Some(name) = &t.activation {
             c.model.activation = Activation::parse(name).ok_or_else(|| {
-                err(
+                fail(
                     &[Name("train"), Name("activation")],
                     format!(
                         "unknown activation '{name}' (known: {})",
@@ -251,7 +196,7 @@ impl TrainPreset {
         }
         if let Some(name) = &t.input_map {
             c.model.input_map = InputMap::parse(name).ok_or_else(|| {
-                err(
+                fail(
                     &[Name("train"), Name("input_map")],
                     format!("unknown input map '{name}' (known: identity, cube)"),
                 )
@@ -289,12 +234,84 @@ impl TrainPreset {
         }
         if let Some(name) = &t.afge_control {
             c.grad_options.afge_control = AfgeControl::parse(name).ok_or_else(|| {
-                err(
+                fail(
                     &[Name("train"), Name("afge_control")],
                     format!("unknown afge control '{name}' (known: state, augmented)"),
                 )
             })?;
         }
+        Ok(())
+    }
+}
+
+/// A training preset file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainPreset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub train: TrainSection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<SolverConfig>,
+}
+
+/// Whether a preset text has a `[train]` table (defined with the preset reader, which refuses
+/// training presets).
+pub use crate::preset::is_train_preset;
+
+impl TrainPreset {
+    /// Parses preset text; `source` names it in errors.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self, PresetError> {
+        let preset = toml::from_str::<TrainPreset>(text).map_err(|e| PresetError {
+            source: source.to_string(),
+            location: e.span().map(|s| line_col(text, s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        if let Some((span, key)) = first_non_finite(text) {
+            return Err(PresetError {
+                source: source.to_string(),
+                location: Some(line_col(text, span.start)),
+                message: format!("{key} is {}: every number must be finite", &text[span]),
+            });
+        }
+        Ok(preset)
+    }
+
+    /// Reads, parses and resolves a preset file into a configuration.
+    pub fn load(path: &Path) -> Result<(TrainConfig, Option<String>), PresetError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PresetError {
+            source: source.clone(),
+            location: None,
+            message: format!("cannot read the file: {e}"),
+        })?;
+        let preset = Self::from_toml(&text, &source)?;
+        let config = preset.resolve(&text, &source)?;
+        Ok((config, preset.description))
+    }
+
+    /// The configuration: the task's defaults overridden by every key present. Semantic
+    /// errors point at their key.
+    pub fn resolve(&self, text: &str, source: &str) -> Result<TrainConfig, PresetError> {
+        use Key::Name;
+        let err = |path: &[Key<'_>], message: String| PresetError {
+            source: source.to_string(),
+            location: locate(text, path).map(|s| line_col(text, s.start)),
+            message,
+        };
+        let t = &self.train;
+        let task = TaskName::parse(&t.task).ok_or_else(|| {
+            err(
+                &[Name("train"), Name("task")],
+                format!(
+                    "unknown task '{}' (known: {})",
+                    t.task,
+                    TaskName::ALL.map(|t| t.name()).join(", ")
+                ),
+            )
+        })?;
+        let mut c = TrainConfig::defaults(task);
+        t.apply(&mut c).map_err(|(path, m)| err(&path, m))?;
         if let Some(s) = &self.solver {
             c.solver = s.clone();
         }

@@ -1,7 +1,7 @@
 //! The Gradients workspace's figures and tables as data: the export figures (the same series and
 //! colours as on screen) and the CSV files.
 
-use crate::cli::bench_grad::ScalingRow;
+use crate::bench::grad::ScalingRow;
 use crate::export::{Dash, Figure, Marker, Rgb, Series, SeriesKind};
 use crate::grad::GradMethod;
 use crate::grad::measure::MethodRow;

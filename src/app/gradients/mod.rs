@@ -1,6 +1,6 @@
 //! The Gradients workspace: every chosen gradient method once on one neural field and loss,
 //! side by side — the measurement of `nodelab grad` ([`crate::grad::measure::compare_with`])
-//! and the memory scaling of `nodelab bench grad` ([`crate::cli::bench_grad::memory_scaling`]),
+//! and the memory scaling of `nodelab bench grad` ([`crate::bench::grad::memory_scaling`]),
 //! run as one background job with progress. This module keeps the setup (saved between
 //! launches), the job and its result; [`setup`] draws the left panel, [`view`] the centre
 //! (bars, table, memory scaling, per-parameter scatter) and [`figures`] builds the exported
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::bench_grad::{ScalingRow, memory_scaling};
+use crate::bench::grad::{ScalingRow, memory_scaling};
 use crate::grad::measure::{self, Comparison};
 use crate::grad::{AfgeControl, GradMethod, GradOptions, GradProblem};
 use crate::train::{Model, TaskData, TrainConfig};
@@ -231,7 +231,7 @@ impl GradResult {
         format!(
             "{}{}",
             self.header,
-            crate::cli::grad::table(&self.comparison)
+            crate::report::grad_table::table(&self.comparison)
         )
     }
 }
@@ -512,7 +512,7 @@ pub fn build_problem(
             }
             let loaded = crate::preset::Preset::load(&path).map_err(|e| e.to_string())?;
             let problem = loaded.build_grad_problem().map_err(|e| e.to_string())?;
-            let header = crate::cli::grad::problem_header(&setup.preset, &problem);
+            let header = crate::report::grad_table::problem_header(&setup.preset, &problem);
             Ok((problem, header))
         }
         Source::ModelFile | Source::Training => {
@@ -543,7 +543,7 @@ pub fn build_problem(
             let items: Vec<usize> = (0..config.batch.max(1).min(data.pool())).collect();
             let problem = data.batch_problem(&items, &model, &config.solver);
             let source = format!("{} ({}, first batch)", name, config.task.name());
-            let header = crate::cli::grad::problem_header(&source, &problem);
+            let header = crate::report::grad_table::problem_header(&source, &problem);
             Ok((problem, header))
         }
     }
@@ -589,10 +589,7 @@ fn run_job(
         stage("memory scaling (10, 100, 1000 steps)", done.get());
         match memory_scaling(&problem) {
             Ok(rows) => (rows, None),
-            Err(crate::cli::CliError::Usage(m)) => (Vec::new(), Some(m)),
-            Err(crate::cli::CliError::Failed) => {
-                (Vec::new(), Some("the measurement failed".into()))
-            }
+            Err(e) => (Vec::new(), Some(e.to_string())),
         }
     } else {
         (Vec::new(), None)

@@ -267,7 +267,7 @@ fn table(ui: &mut Ui, result: &GradResult) {
                             let text = match *name {
                                 "err_cont" | "err_disc" => sci(v),
                                 "time_ms" => format!("{v:.3}"),
-                                "stored" | "peak_heap" => crate::cli::grad::bytes(v as usize),
+                                "stored" | "peak_heap" => crate::report::text::bytes(v as usize),
                                 _ => format!("{v:.0}"),
                             };
                             let is_best = ok.len() > 1 && best[k] == Some(v);

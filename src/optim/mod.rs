@@ -7,7 +7,11 @@
 //! - **Adam** (Kingma & Ba): `g ← g + λθ`, `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
 //!   `m̂ = m/(1 − β₁ᵗ)`, `v̂ = v/(1 − β₂ᵗ)`, `θ ← θ − lr·m̂/(√v̂ + ε)`.
 //!
-//! The update is written once, per parameter, in [`update_one`]; the CPU path maps it over θ.
+//! The update is written once, per parameter, in [`update_one`]; the CPU path maps it over θ
+//! ([`step`], used by [`crate::train`]) and `shaders/optim.wgsl` is its f32 twin on the device
+//! ([`crate::gpu::optim`]), tied to it by `tests/gpu_train.rs`.
+//!
+//! This module sits below both `train` and `gpu` and imports no other nodelab module.
 
 use serde::{Deserialize, Serialize};
 
