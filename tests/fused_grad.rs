@@ -1,6 +1,8 @@
 //! Gradients with the fused one-hidden-layer kernels (`nodelab::nn::fused`) against the same
 //! gradients on the layer-at-a-time path, for every method with a batched path, in f64 and
-//! f32. The kernels are switched for the whole process, so this binary holds one test only.
+//! f32, on every instruction set this CPU has (AVX-512, AVX2, NEON, scalar: forced in turn).
+//! The kernels and the set are switched for the whole process, so this binary holds one test
+//! only.
 //!
 //! Tolerance: the two paths sum the same terms in another order, so every network evaluation
 //! differs by a few ulp; through an adaptive solve (same steps, asserted) and the reverse
@@ -12,6 +14,7 @@ use nodelab::grad::{
     self, BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind, Precision, rel_l2,
 };
 use nodelab::nn::fused::{self, Fused};
+use nodelab::nn::simd::{self, Isa};
 use nodelab::nn::{Activation, InputMap, Mlp};
 use nodelab::solver::{Method, SolverConfig};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -43,10 +46,20 @@ fn problem(time_input: bool, cube: bool, batch: usize) -> GradProblem {
 
 #[test]
 fn fused_kernels_give_the_layer_at_a_time_gradients() {
-    let taken = <f64 as Fused>::lanes().is_some();
-    if !taken {
-        eprintln!("no AVX-512F on this CPU: both runs take the layer-at-a-time path");
+    let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|i| i.available()).collect();
+    eprintln!("instruction sets tested: {isas:?}");
+    assert!(isas.contains(&Isa::Scalar));
+    for isa in isas {
+        simd::force(Some(isa)).unwrap();
+        assert_eq!(simd::active(), isa);
+        check_every_method(isa);
     }
+    simd::force(None).unwrap();
+}
+
+fn check_every_method(isa: Isa) {
+    // Fewer samples than lanes would leave the fused path out.
+    assert!(<f32 as Fused>::lanes() <= 16 && <f64 as Fused>::lanes() <= 8);
     let opts = GradOptions::default();
     let methods = [
         GradMethod::Backprop,
@@ -63,7 +76,7 @@ fn fused_kernels_give_the_layer_at_a_time_gradients() {
         assert!(fused::Shape::of(&p.mlp).is_some(), "a 2-64-2 tanh net");
         for precision in [Precision::F64, Precision::F32] {
             for m in methods {
-                let what = format!("{m} {precision} (time {time_input}, cube {cube})");
+                let what = format!("{isa:?} {m} {precision} (time {time_input}, cube {cube})");
                 fused::set_enabled(true);
                 let a = grad::compute_with_precision(&p, m, &opts, precision)
                     .unwrap_or_else(|e| panic!("{what} fused: {e}"));

@@ -67,16 +67,7 @@ pub struct BenchGradArgs {
 
 /// Which network evaluation runs: the fused one-hidden-layer kernels or layer at a time.
 fn kernels_label(mlp: &crate::nn::Mlp) -> String {
-    use crate::nn::fused::{self, Fused};
-    if !fused::enabled() {
-        "layer at a time (--no-fused)".into()
-    } else if fused::Shape::of(mlp).is_none() {
-        "layer at a time (not a one-hidden-layer tanh network)".into()
-    } else if <f64 as Fused>::lanes().is_none() {
-        "layer at a time (no AVX-512 on this CPU)".into()
-    } else {
-        "fused one-hidden-layer AVX-512 kernels (8 samples per f64 vector, 16 per f32)".into()
-    }
+    crate::nn::fused::kernels_description(Some(mlp))
 }
 
 /// Per method, f32 time over f64 time (both from this run).

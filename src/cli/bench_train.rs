@@ -283,6 +283,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
 
 /// The rows as a table, with the CPU/GPU ratio of each GPU row.
 fn print_table(rows: &[BenchTrainRow]) {
+    println!("kernels: {}", crate::nn::fused::kernels_description(None));
     println!(
         "{:<12} {:>7} {:<7} {:<5} {:<20} {:>12} {:>12} {:>12} {:>6}",
         "task",

@@ -143,6 +143,10 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
         eprintln!("error: {e}");
         return 2;
     }
+    if let Err(e) = crate::nn::simd::select_from_env() {
+        eprintln!("error: {e}");
+        return 2;
+    }
     let result = match cli.command {
         None => return open_app(),
         Some(Command::Presets) => presets::run(),

@@ -13,104 +13,11 @@
 //! [`Mlp::jvp_into`]) with the sample loop moved inside the products; the tests check both
 //! agree to rounding. The per-sample path stays for per-sample stepping and Jacobians.
 
-use num_traits::Float;
-
+use super::activation::Activation;
 use super::fused::Shape as FusedShape;
-use super::mlp::{Activation, Mlp, tanh_slice};
+use super::mlp::Mlp;
+use super::real::Real;
 use super::thin;
-
-/// The float type of a computation: f64 (the reference) or f32.
-pub trait Real:
-    ndarray::LinalgScalar
-    + Float
-    + Send
-    + Sync
-    + Default
-    + std::fmt::Debug
-    + std::fmt::Display
-    + std::iter::Sum
-    + std::ops::AddAssign
-    + std::ops::SubAssign
-    + std::ops::MulAssign
-    + super::fused::Fused
-    + 'static
-{
-    /// `"f64"` or `"f32"`.
-    const NAME: &'static str;
-    /// Bytes of one value.
-    const BYTES: usize;
-    /// Rounds an f64 to this type.
-    fn of(x: f64) -> Self;
-    fn to_f64(self) -> f64;
-    /// `tanh` in place over a slice (f64: [`tanh_slice`], vectorised).
-    fn tanh_in_place(z: &mut [Self]);
-}
-
-impl Real for f64 {
-    const NAME: &'static str = "f64";
-    const BYTES: usize = 8;
-    #[inline]
-    fn of(x: f64) -> Self {
-        x
-    }
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self
-    }
-    fn tanh_in_place(z: &mut [Self]) {
-        tanh_slice(z);
-    }
-}
-
-impl Real for f32 {
-    const NAME: &'static str = "f32";
-    const BYTES: usize = 4;
-    #[inline]
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    #[inline]
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
-    /// [`super::mlp::tanh_slice_f32`]: sixteen lanes at a time (libm's `tanhf` per element
-    /// made f32 slower than f64).
-    fn tanh_in_place(z: &mut [Self]) {
-        super::mlp::tanh_slice_f32(z);
-    }
-}
-
-/// σ(x) in `T` (the formulas of [`Activation::apply`]).
-#[inline]
-fn act_apply<T: Real>(a: Activation, x: T) -> T {
-    let one = T::one();
-    match a {
-        Activation::Tanh => x.tanh(),
-        Activation::Softplus => x.max(T::zero()) + (-x.abs()).exp().ln_1p(),
-        Activation::Relu => x.max(T::zero()),
-        Activation::Sigmoid => one / (one + (-x).exp()),
-        Activation::Identity => x,
-    }
-}
-
-/// σ'(x) from `x` and `s = σ(x)` in `T` (the formulas of [`Activation::derivative`]).
-#[inline]
-fn act_derivative<T: Real>(a: Activation, x: T, s: T) -> T {
-    let one = T::one();
-    match a {
-        Activation::Tanh => one - s * s,
-        Activation::Softplus => one / (one + (-x).exp()),
-        Activation::Relu => {
-            if x > T::zero() {
-                one
-            } else {
-                T::zero()
-            }
-        }
-        Activation::Sigmoid => s * (one - s),
-        Activation::Identity => one,
-    }
-}
 
 /// Where a forward pass keeps what its reverse pass needs.
 enum Record<'r, T> {
@@ -119,42 +26,6 @@ enum Record<'r, T> {
     Work,
     /// In a caller's record (the layout of [`BatchedMlp::forward_recording`]).
     Into(&'r mut [T]),
-}
-
-/// `z ← σ'(z)` given `s = σ(z)`, elementwise (the activation matched once, outside the loop,
-/// so that the loop vectorises).
-fn act_derivative_slice<T: Real>(a: Activation, z: &mut [T], s: &[T]) {
-    let one = T::one();
-    match a {
-        Activation::Tanh => {
-            for (zv, &sv) in z.iter_mut().zip(s) {
-                *zv = one - sv * sv;
-            }
-        }
-        Activation::Sigmoid => {
-            for (zv, &sv) in z.iter_mut().zip(s) {
-                *zv = sv * (one - sv);
-            }
-        }
-        Activation::Identity => z.fill(one),
-        _ => {
-            for (zv, &sv) in z.iter_mut().zip(s) {
-                *zv = act_derivative(a, *zv, sv);
-            }
-        }
-    }
-}
-
-/// σ over a slice in `T`.
-fn act_slice<T: Real>(a: Activation, z: &mut [T]) {
-    match a {
-        Activation::Tanh => T::tanh_in_place(z),
-        _ => {
-            for v in z.iter_mut() {
-                *v = act_apply(a, *v);
-            }
-        }
-    }
 }
 
 /// Scratch of the batched routines for up to `rows` samples: every layer's input `X_l`, σ'(Z_l)
@@ -299,7 +170,7 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
 
     /// The fused kernels' shape when they take this network at `rows` rows on this CPU.
     pub fn fused_shape(&self, rows: usize) -> Option<FusedShape> {
-        if !self.fused || T::lanes().is_none_or(|l| rows < l) {
+        if !self.fused || rows < T::lanes() {
             return None;
         }
         FusedShape::of(self.mlp)
@@ -398,15 +269,15 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
                     Some(der)
                         if matches!(mlp.activation, Activation::Tanh | Activation::Sigmoid) =>
                     {
-                        act_slice(mlp.activation, target);
-                        act_derivative_slice(mlp.activation, der, target);
+                        mlp.activation.apply_slice(target);
+                        mlp.activation.derivative_slice(der, target);
                     }
                     Some(der) => {
                         der.copy_from_slice(target);
-                        act_slice(mlp.activation, target);
-                        act_derivative_slice(mlp.activation, der, target);
+                        mlp.activation.apply_slice(target);
+                        mlp.activation.derivative_slice(der, target);
                     }
-                    None => act_slice(mlp.activation, target),
+                    None => mlp.activation.apply_slice(target),
                 }
             }
             if l > 0 {

@@ -4,7 +4,8 @@
 //!
 //! [`super::batched::BatchedMlp`] runs a layer at a time over the whole batch: every layer
 //! writes a `rows × H` array that the next pass reads back, and the thin (2-wide) products are
-//! mostly data movement. Here a block of `L` samples (the vector lanes: 8 in f64, 16 in f32)
+//! mostly data movement. Here a block of `L` samples (the vector lanes of the active
+//! instruction set, [`super::simd`]: AVX-512 8 f64 / 16 f32, AVX2 4 / 8, NEON 2 / 4, scalar 1)
 //! goes through the whole network at once, one sample per lane, so nothing but the block's
 //! hidden values (`H` vectors, in L1) is written between the layers:
 //! - forward: `z_j = b0_j + Σ_k W0_jk x_k`, `s_j = tanh z_j` (vectorised over the block's
@@ -19,12 +20,16 @@
 //! `s` only, block by block (`⌈rows/L⌉ · L · H` values, at most the `rows · 2H` of the general
 //! record when rows ≥ L); σ' = 1 − s² is recomputed in the VJP.
 //!
-//! AVX-512 only (chosen at run time); elsewhere, and for other networks or fewer rows than
-//! lanes, the layer-at-a-time path runs.
+//! Written once over [`Vector`] (one vector of the active set, [`super::simd::Lanes`]) and
+//! compiled for each set; for other networks or fewer rows than lanes the layer-at-a-time path
+//! runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::mlp::{Activation, InputMap, Mlp};
+use super::activation::Activation;
+use super::input_map::InputMap;
+use super::mlp::Mlp;
+use super::simd::{self, Isa, Kernel, Lanes};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -37,6 +42,20 @@ pub fn set_enabled(on: bool) {
 /// Whether the fused kernels may run (see [`set_enabled`]).
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// The `kernels:` line of `bench grad` / `bench train`: which path evaluates `mlp` (or the
+/// one-hidden-layer tanh networks, without one) and on which instruction set
+/// ([`simd::description`]; the layer-at-a-time path's tanh runs on it too).
+pub fn kernels_description(mlp: Option<&Mlp>) -> String {
+    let isa = simd::description();
+    if !enabled() {
+        format!("layer at a time (--no-fused), tanh on {isa}")
+    } else if mlp.is_some_and(|m| Shape::of(m).is_none()) {
+        format!("layer at a time (not a one-hidden-layer tanh network), tanh on {isa}")
+    } else {
+        format!("fused one-hidden-layer kernels on {isa}")
+    }
 }
 
 /// The networks the fused kernels take: `n0 → h → d` with tanh, d ≤ 4, `n0 = d` or `d + 1`
@@ -73,16 +92,25 @@ impl Shape {
     }
 }
 
-/// The float types with fused kernels (f64 and f32).
-pub trait Fused: Copy + Default + 'static {
-    /// Samples per block (vector lanes) when this CPU runs the fused kernels, else `None`.
-    fn lanes() -> Option<usize>;
+/// The float types with fused kernels (f64 and f32), and their vector on each instruction set.
+pub trait Fused:
+    Copy + Default + std::ops::Mul<Output = Self> + std::ops::AddAssign + 'static
+{
+    /// One vector of `Self` on the set of the token `S`.
+    type VectorOf<S: Lanes>: Vector<T = Self>;
+    /// The vector of the token `s`.
+    fn vector<S: Lanes>(s: S) -> Self::VectorOf<S>;
+    /// Samples per block (vector lanes) on `isa`.
+    fn lanes_on(isa: Isa) -> usize;
+
+    /// Samples per block on the active instruction set.
+    fn lanes() -> usize {
+        Self::lanes_on(simd::active())
+    }
 
     /// `f(t, y_r)` for every row of `ys` into `out` (nothing stored in between: each hidden
     /// vector goes from its tanh straight into the output sums); with `rec`, the hidden values
     /// `s` of every block are also kept there (`⌈rows/L⌉ · L · h` values) for [`Fused::vjp`].
-    /// Call only when [`Fused::lanes`] is `Some`.
-    #[allow(clippy::too_many_arguments)]
     fn forward(
         sh: &Shape,
         theta: &[Self],
@@ -90,12 +118,22 @@ pub trait Fused: Copy + Default + 'static {
         ys: &[Self],
         out: &mut [Self],
         rec: Option<&mut [Self]>,
-    );
+    ) {
+        assert_eq!(theta.len(), sh.n_params(), "parameter count");
+        simd::dispatch(Forward {
+            sh,
+            theta,
+            t,
+            ys,
+            out,
+            rec,
+        });
+    }
 
     /// `vᵀ∂f/∂y` per row into `vy` and `scale · Σ_r v_rᵀ∂f/∂θ` added to `gtheta`; the hidden
-    /// values come from `rec` (a [`Fused::forward`] record at the same rows) or, without one,
-    /// are recomputed, and then `f` goes to `f_out` when given.
-    /// Call only when [`Fused::lanes`] is `Some`.
+    /// values come from `rec` (a [`Fused::forward`] record at the same rows, on the same
+    /// instruction set) or, without one, are recomputed, and then `f` goes to `f_out` when
+    /// given.
     #[allow(clippy::too_many_arguments)]
     fn vjp(
         sh: &Shape,
@@ -109,7 +147,236 @@ pub trait Fused: Copy + Default + 'static {
         vy: &mut [Self],
         gtheta: &mut [Self],
         scratch: &mut Vec<Self>,
-    );
+    ) {
+        assert_eq!(theta.len(), sh.n_params(), "parameter count");
+        simd::dispatch(Vjp {
+            sh,
+            theta,
+            t,
+            ys,
+            rec,
+            vs,
+            scale,
+            f_out,
+            vy,
+            gtheta,
+            scratch,
+        });
+    }
+}
+
+impl Fused for f64 {
+    type VectorOf<S: Lanes> = F64s<S>;
+    #[inline(always)]
+    fn vector<S: Lanes>(s: S) -> F64s<S> {
+        F64s(s)
+    }
+    fn lanes_on(isa: Isa) -> usize {
+        isa.f64_lanes()
+    }
+}
+
+impl Fused for f32 {
+    type VectorOf<S: Lanes> = F32s<S>;
+    #[inline(always)]
+    fn vector<S: Lanes>(s: S) -> F32s<S> {
+        F32s(s)
+    }
+    fn lanes_on(isa: Isa) -> usize {
+        isa.f32_lanes()
+    }
+}
+
+/// One vector of `L` lanes of `T`: the operations the fused kernels are written in.
+pub trait Vector: Copy {
+    type T: Copy + Default + std::ops::Mul<Output = Self::T> + std::ops::AddAssign;
+    type V: Copy;
+    const L: usize;
+    /// Vector registers of the set (the VJP sweeps two blocks at once where there are 32).
+    const REGISTERS: usize;
+    const THREE: Self::T;
+    fn zero(self) -> Self::V;
+    fn splat(self, x: Self::T) -> Self::V;
+    /// # Safety
+    /// `p` points at `L` readable values.
+    unsafe fn load(self, p: *const Self::T) -> Self::V;
+    /// # Safety
+    /// `p` points at `L` writable values.
+    unsafe fn store(self, p: *mut Self::T, v: Self::V);
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a b + c`.
+    fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `c − a b`.
+    fn fnma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    fn tanh(self, x: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    fn hsum(self, x: Self::V) -> Self::T;
+}
+
+/// The f64 vector of the token `S`.
+#[derive(Clone, Copy, Debug)]
+pub struct F64s<S>(S);
+/// The f32 vector of the token `S`.
+#[derive(Clone, Copy, Debug)]
+pub struct F32s<S>(S);
+
+macro_rules! vector {
+    ($name:ident, $t:ty, $lanes:ident, $v:ident, $splat:ident, $add:ident, $mul:ident,
+     $fma:ident, $fnma:ident, $tanh:ident, $hsum:ident) => {
+        impl<S: Lanes> Vector for $name<S> {
+            type T = $t;
+            type V = S::$v;
+            const L: usize = S::$lanes;
+            const REGISTERS: usize = S::REGISTER_COUNT;
+            const THREE: $t = 3.0;
+            #[inline(always)]
+            fn zero(self) -> S::$v {
+                self.0.$splat(0.0)
+            }
+            #[inline(always)]
+            fn splat(self, x: $t) -> S::$v {
+                self.0.$splat(x)
+            }
+            #[inline(always)]
+            unsafe fn load(self, p: *const $t) -> S::$v {
+                // SAFETY: the caller passes L readable values at p.
+                unsafe { p.cast::<S::$v>().read_unaligned() }
+            }
+            #[inline(always)]
+            unsafe fn store(self, p: *mut $t, v: S::$v) {
+                // SAFETY: the caller passes L writable values at p.
+                unsafe { p.cast::<S::$v>().write_unaligned(v) }
+            }
+            #[inline(always)]
+            fn add(self, a: S::$v, b: S::$v) -> S::$v {
+                self.0.$add(a, b)
+            }
+            #[inline(always)]
+            fn mul(self, a: S::$v, b: S::$v) -> S::$v {
+                self.0.$mul(a, b)
+            }
+            #[inline(always)]
+            fn fma(self, a: S::$v, b: S::$v, c: S::$v) -> S::$v {
+                self.0.$fma(a, b, c)
+            }
+            #[inline(always)]
+            fn fnma(self, a: S::$v, b: S::$v, c: S::$v) -> S::$v {
+                self.0.$fnma(a, b, c)
+            }
+            #[inline(always)]
+            fn tanh(self, x: S::$v) -> S::$v {
+                self.0.$tanh(x)
+            }
+            #[inline(always)]
+            fn hsum(self, x: S::$v) -> $t {
+                self.0.$hsum(x)
+            }
+        }
+    };
+}
+
+vector!(
+    F64s,
+    f64,
+    F64_LANES,
+    f64s,
+    splat_f64s,
+    add_f64s,
+    mul_f64s,
+    mul_add_e_f64s,
+    negate_mul_add_e_f64s,
+    tanh_f64s,
+    reduce_sum_f64s
+);
+vector!(
+    F32s,
+    f32,
+    F32_LANES,
+    f32s,
+    splat_f32s,
+    add_f32s,
+    mul_f32s,
+    mul_add_e_f32s,
+    negate_mul_add_e_f32s,
+    tanh_f32s,
+    reduce_sum_f32s
+);
+
+/// [`Fused::forward`] as a [`Kernel`].
+struct Forward<'a, T> {
+    sh: &'a Shape,
+    theta: &'a [T],
+    t: T,
+    ys: &'a [T],
+    out: &'a mut [T],
+    rec: Option<&'a mut [T]>,
+}
+
+impl<T: Fused> Kernel for Forward<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Lanes>(self, s: S) {
+        let Self {
+            sh,
+            theta,
+            t,
+            ys,
+            out,
+            rec,
+        } = self;
+        kernels::forward(T::vector(s), sh, theta, t, ys, out, rec);
+    }
+}
+
+/// [`Fused::vjp`] as a [`Kernel`].
+struct Vjp<'a, T> {
+    sh: &'a Shape,
+    theta: &'a [T],
+    t: T,
+    ys: &'a [T],
+    rec: Option<&'a [T]>,
+    vs: &'a [T],
+    scale: T,
+    f_out: Option<&'a mut [T]>,
+    vy: &'a mut [T],
+    gtheta: &'a mut [T],
+    scratch: &'a mut Vec<T>,
+}
+
+impl<T: Fused> Kernel for Vjp<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Lanes>(self, s: S) {
+        let Self {
+            sh,
+            theta,
+            t,
+            ys,
+            rec,
+            vs,
+            scale,
+            f_out,
+            vy,
+            gtheta,
+            scratch,
+        } = self;
+        scratch_for(sh, <T::VectorOf<S> as Vector>::L, scratch);
+        kernels::vjp(
+            T::vector(s),
+            sh,
+            theta,
+            t,
+            ys,
+            rec,
+            vs,
+            scale,
+            f_out,
+            vy,
+            gtheta,
+            scratch,
+        );
+    }
 }
 
 /// Grows `scratch` to two `h · L` hidden blocks plus the `P · L` θ accumulators.
@@ -120,229 +387,15 @@ fn scratch_for<T: Copy + Default>(sh: &Shape, lanes: usize, scratch: &mut Vec<T>
     }
 }
 
-macro_rules! impl_fused {
-    ($t:ty, $vec:ident, $lanes:expr) => {
-        impl Fused for $t {
-            fn lanes() -> Option<usize> {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if std::arch::is_x86_feature_detected!("avx512f") {
-                        return Some($lanes);
-                    }
-                }
-                None
-            }
-
-            fn forward(
-                sh: &Shape,
-                theta: &[Self],
-                t: Self,
-                ys: &[Self],
-                out: &mut [Self],
-                rec: Option<&mut [Self]>,
-            ) {
-                assert!(Self::lanes().is_some(), "fused kernels need AVX-512F");
-                assert_eq!(theta.len(), sh.n_params(), "parameter count");
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: AVX-512F is available (asserted above); slice lengths are checked
-                // inside.
-                unsafe {
-                    avx512::forward::<avx512::$vec>(sh, theta, t, ys, out, rec)
-                }
-            }
-
-            fn vjp(
-                sh: &Shape,
-                theta: &[Self],
-                t: Self,
-                ys: &[Self],
-                rec: Option<&[Self]>,
-                vs: &[Self],
-                scale: Self,
-                f_out: Option<&mut [Self]>,
-                vy: &mut [Self],
-                gtheta: &mut [Self],
-                scratch: &mut Vec<Self>,
-            ) {
-                assert!(Self::lanes().is_some(), "fused kernels need AVX-512F");
-                assert_eq!(theta.len(), sh.n_params(), "parameter count");
-                scratch_for(sh, $lanes, scratch);
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as in `forward`.
-                unsafe {
-                    avx512::vjp::<avx512::$vec>(
-                        sh, theta, t, ys, rec, vs, scale, f_out, vy, gtheta, scratch,
-                    )
-                }
-            }
-        }
-    };
-}
-
-impl_fused!(f64, Pd8, 8);
-impl_fused!(f32, Ps16, 16);
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    use super::Shape;
-    use crate::nn::mlp::{tanh_pd8, tanh_ps16};
-
-    /// One AVX-512 vector of `L` lanes of `T`.
-    pub trait Vector {
-        type T: Copy + Default + std::ops::Mul<Output = Self::T> + std::ops::AddAssign;
-        type V: Copy;
-        const L: usize;
-        const THREE: Self::T;
-        unsafe fn zero() -> Self::V;
-        unsafe fn splat(x: Self::T) -> Self::V;
-        unsafe fn load(p: *const Self::T) -> Self::V;
-        unsafe fn store(p: *mut Self::T, v: Self::V);
-        unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-        unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
-        /// `a b + c`.
-        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-        /// `c − a b`.
-        unsafe fn fnma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-        unsafe fn tanh(x: Self::V) -> Self::V;
-        /// The sum of the lanes (a tree of adds: independent sums overlap).
-        unsafe fn hsum(x: Self::V) -> Self::T;
-    }
-
-    /// Eight f64 lanes.
-    pub struct Pd8;
-    /// Sixteen f32 lanes.
-    pub struct Ps16;
-
-    macro_rules! vector {
-        ($name:ident, $t:ty, $v:ty, $l:expr, $suf:ident, $tanh:ident) => {
-            impl Vector for $name {
-                type T = $t;
-                type V = $v;
-                const L: usize = $l;
-                const THREE: $t = 3.0;
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn zero() -> $v {
-                    paste_op!($suf, setzero)()
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn splat(x: $t) -> $v {
-                    paste_op!($suf, set1)(x)
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn load(p: *const $t) -> $v {
-                    // SAFETY: the caller passes L readable values at p.
-                    unsafe { paste_op!($suf, loadu)(p) }
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn store(p: *mut $t, v: $v) {
-                    // SAFETY: the caller passes L writable values at p.
-                    unsafe { paste_op!($suf, storeu)(p, v) }
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn add(a: $v, b: $v) -> $v {
-                    paste_op!($suf, add)(a, b)
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn mul(a: $v, b: $v) -> $v {
-                    paste_op!($suf, mul)(a, b)
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
-                    paste_op!($suf, fmadd)(a, b, c)
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn fnma(a: $v, b: $v, c: $v) -> $v {
-                    paste_op!($suf, fnmadd)(a, b, c)
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn tanh(x: $v) -> $v {
-                    $tanh(x)
-                }
-                #[target_feature(enable = "avx512f")]
-                #[inline]
-                unsafe fn hsum(x: $v) -> $t {
-                    paste_op!($suf, reduce_add)(x)
-                }
-            }
-        };
-    }
-
-    /// `_mm512_<op>_<pd|ps>`.
-    macro_rules! paste_op {
-        (pd, setzero) => {
-            _mm512_setzero_pd
-        };
-        (ps, setzero) => {
-            _mm512_setzero_ps
-        };
-        (pd, set1) => {
-            _mm512_set1_pd
-        };
-        (ps, set1) => {
-            _mm512_set1_ps
-        };
-        (pd, loadu) => {
-            _mm512_loadu_pd
-        };
-        (ps, loadu) => {
-            _mm512_loadu_ps
-        };
-        (pd, storeu) => {
-            _mm512_storeu_pd
-        };
-        (ps, storeu) => {
-            _mm512_storeu_ps
-        };
-        (pd, add) => {
-            _mm512_add_pd
-        };
-        (ps, add) => {
-            _mm512_add_ps
-        };
-        (pd, mul) => {
-            _mm512_mul_pd
-        };
-        (ps, mul) => {
-            _mm512_mul_ps
-        };
-        (pd, fmadd) => {
-            _mm512_fmadd_pd
-        };
-        (ps, fmadd) => {
-            _mm512_fmadd_ps
-        };
-        (pd, fnmadd) => {
-            _mm512_fnmadd_pd
-        };
-        (ps, fnmadd) => {
-            _mm512_fnmadd_ps
-        };
-        (pd, reduce_add) => {
-            _mm512_reduce_add_pd
-        };
-        (ps, reduce_add) => {
-            _mm512_reduce_add_ps
-        };
-    }
-
-    vector!(Pd8, f64, __m512d, 8, pd, tanh_pd8);
-    vector!(Ps16, f32, __m512, 16, ps, tanh_ps16);
+/// The kernels, written once over [`Vector`]: everything is `#[inline(always)]`, so that the
+/// whole kernel is compiled inside [`simd::dispatch`] for the set of its token.
+mod kernels {
+    use super::{Shape, Vector};
 
     /// Lane k of the result is `src[(r0 + k)·stride + i]` for k < c, 0 beyond.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn gather<V: Vector>(
+    #[inline(always)]
+    fn gather<V: Vector>(
+        vc: V,
         src: &[V::T],
         r0: usize,
         c: usize,
@@ -354,13 +407,13 @@ mod avx512 {
             *v = src[(r0 + k) * stride + i];
         }
         // SAFETY: tmp holds 16 ≥ L values.
-        unsafe { V::load(tmp.as_ptr()) }
+        unsafe { vc.load(tmp.as_ptr()) }
     }
 
     /// `dst[(r0 + k)·stride + i] = lane k of v` for k < c.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn scatter<V: Vector>(
+    #[inline(always)]
+    fn scatter<V: Vector>(
+        vc: V,
         v: V::V,
         dst: &mut [V::T],
         r0: usize,
@@ -370,45 +423,42 @@ mod avx512 {
     ) {
         let mut tmp = [V::T::default(); 16];
         // SAFETY: tmp holds 16 ≥ L values.
-        unsafe { V::store(tmp.as_mut_ptr(), v) };
+        unsafe { vc.store(tmp.as_mut_ptr(), v) };
         for (k, &x) in tmp.iter().enumerate().take(c) {
             dst[(r0 + k) * stride + i] = x;
         }
     }
 
     /// The block's inputs `x = [m(y), t]` (`N0` vectors) and raw states y (`D` vectors).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn inputs<V: Vector, const D: usize, const N0: usize>(
+    #[inline(always)]
+    fn inputs<V: Vector, const D: usize, const N0: usize>(
+        vc: V,
         ys: &[V::T],
         r0: usize,
         c: usize,
         t: V::T,
         cube: bool,
     ) -> ([V::V; N0], [V::V; D]) {
-        // SAFETY (whole body): AVX-512F is enabled on this function.
-        unsafe {
-            let mut x = [V::zero(); N0];
-            let mut y = [V::zero(); D];
-            for i in 0..D {
-                y[i] = gather::<V>(ys, r0, c, D, i);
-                x[i] = if cube {
-                    V::mul(V::mul(y[i], y[i]), y[i])
-                } else {
-                    y[i]
-                };
-            }
-            if N0 > D {
-                x[D] = V::splat(t);
-            }
-            (x, y)
+        let mut x = [vc.zero(); N0];
+        let mut y = [vc.zero(); D];
+        for i in 0..D {
+            y[i] = gather::<V>(vc, ys, r0, c, D, i);
+            x[i] = if cube {
+                vc.mul(vc.mul(y[i], y[i]), y[i])
+            } else {
+                y[i]
+            };
         }
+        if N0 > D {
+            x[D] = vc.splat(t);
+        }
+        (x, y)
     }
 
     /// `s_j = tanh(b0_j + Σ_k W0_jk x_k)` into `sig` (`h` vectors of L lanes).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn hidden<V: Vector, const N0: usize>(
+    #[inline(always)]
+    fn hidden<V: Vector, const N0: usize>(
+        vc: V,
         h: usize,
         x: &[V::V; N0],
         w0: &[V::T],
@@ -417,15 +467,15 @@ mod avx512 {
     ) {
         let l = V::L;
         assert!(sig.len() >= h * l && w0.len() >= h * N0 && b0.len() >= h);
-        // SAFETY (whole body): the asserts above bound every access; AVX-512F is enabled.
+        // SAFETY (whole body): the asserts above bound every access.
         unsafe {
             let sp = sig.as_mut_ptr();
             for j in 0..h {
-                let mut z = V::splat(*b0.get_unchecked(j));
+                let mut z = vc.splat(*b0.get_unchecked(j));
                 for (k, &xk) in x.iter().enumerate() {
-                    z = V::fma(xk, V::splat(*w0.get_unchecked(j * N0 + k)), z);
+                    z = vc.fma(xk, vc.splat(*w0.get_unchecked(j * N0 + k)), z);
                 }
-                V::store(sp.add(j * l), V::tanh(z));
+                vc.store(sp.add(j * l), vc.tanh(z));
             }
         }
     }
@@ -447,8 +497,9 @@ mod avx512 {
         };
     }
 
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn forward<V: Vector>(
+    #[inline(always)]
+    pub fn forward<V: Vector>(
+        vc: V,
         sh: &Shape,
         theta: &[V::T],
         t: V::T,
@@ -456,13 +507,13 @@ mod avx512 {
         out: &mut [V::T],
         rec: Option<&mut [V::T]>,
     ) {
-        // SAFETY: AVX-512F is enabled on this function.
-        unsafe { by_shape!(sh, forward_k, sh.h, sh.cube, theta, t, ys, out, rec) }
+        by_shape!(sh, forward_k, vc, sh.h, sh.cube, theta, t, ys, out, rec)
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn forward_k<V: Vector, const D: usize, const N0: usize>(
+    #[inline(always)]
+    fn forward_k<V: Vector, const D: usize, const N0: usize>(
+        vc: V,
         h: usize,
         cube: bool,
         theta: &[V::T],
@@ -484,43 +535,44 @@ mod avx512 {
                 "fused record too short"
             );
         }
-        // SAFETY (whole body): AVX-512F is enabled; a record block has h·l values (asserted
+        // SAFETY (whole body): a record block has h·l values (asserted
         // above), w0, b0 and w1 have h·N0, h and D·h (split above).
         unsafe {
             for (blk, r0) in (0..rows).step_by(l).enumerate() {
                 let c = l.min(rows - r0);
-                let (x, _) = inputs::<V, D, N0>(ys, r0, c, t, cube);
+                let (x, _) = inputs::<V, D, N0>(vc, ys, r0, c, t, cube);
                 // The hidden values go to the record when there is one, else nowhere.
                 let sp = rec
                     .as_deref_mut()
                     .map(|r| r[blk * h * l..(blk + 1) * h * l].as_mut_ptr());
-                let mut acc = [V::zero(); D];
+                let mut acc = [vc.zero(); D];
                 for (i, a) in acc.iter_mut().enumerate() {
-                    *a = V::splat(b1[i]);
+                    *a = vc.splat(b1[i]);
                 }
                 for j in 0..h {
-                    let mut z = V::splat(*b0.get_unchecked(j));
+                    let mut z = vc.splat(*b0.get_unchecked(j));
                     for (k, &xk) in x.iter().enumerate() {
-                        z = V::fma(xk, V::splat(*w0.get_unchecked(j * N0 + k)), z);
+                        z = vc.fma(xk, vc.splat(*w0.get_unchecked(j * N0 + k)), z);
                     }
-                    let s = V::tanh(z);
+                    let s = vc.tanh(z);
                     if let Some(p) = sp {
-                        V::store(p.add(j * l), s);
+                        vc.store(p.add(j * l), s);
                     }
                     for (i, a) in acc.iter_mut().enumerate() {
-                        *a = V::fma(s, V::splat(*w1.get_unchecked(i * h + j)), *a);
+                        *a = vc.fma(s, vc.splat(*w1.get_unchecked(i * h + j)), *a);
                     }
                 }
                 for (i, &a) in acc.iter().enumerate() {
-                    scatter::<V>(a, out, r0, c, D, i);
+                    scatter::<V>(vc, a, out, r0, c, D, i);
                 }
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn vjp<V: Vector>(
+    #[inline(always)]
+    pub fn vjp<V: Vector>(
+        vc: V,
         sh: &Shape,
         theta: &[V::T],
         t: V::T,
@@ -533,17 +585,15 @@ mod avx512 {
         gtheta: &mut [V::T],
         scratch: &mut [V::T],
     ) {
-        // SAFETY: AVX-512F is enabled on this function.
-        unsafe {
-            by_shape!(
-                sh, vjp_k, sh.h, sh.cube, theta, t, ys, rec, vs, scale, f_out, vy, gtheta, scratch
-            )
-        }
+        by_shape!(
+            sh, vjp_k, vc, sh.h, sh.cube, theta, t, ys, rec, vs, scale, f_out, vy, gtheta, scratch
+        )
     }
 
-    /// Blocks per sweep of the VJP: the θ accumulators of unit j are loaded and stored once
-    /// for `NB` blocks (stores were the bottleneck with one), and two blocks' values still fit
-    /// the 32 vector registers. An odd last block goes alone.
+    /// Blocks per sweep of the VJP where the set has 32 vector registers (AVX-512, NEON): the
+    /// θ accumulators of unit j are loaded and stored once for `NB` blocks (stores were the
+    /// bottleneck with one), and two blocks' values still fit the registers. With 16 (AVX2)
+    /// one block per sweep. An odd last block goes alone.
     const NB: usize = 2;
 
     /// What every sweep of [`vjp_k`] reads and writes.
@@ -568,8 +618,9 @@ mod avx512 {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn vjp_k<V: Vector, const D: usize, const N0: usize>(
+    #[inline(always)]
+    fn vjp_k<V: Vector, const D: usize, const N0: usize>(
+        vc: V,
         h: usize,
         cube: bool,
         theta: &[V::T],
@@ -600,6 +651,7 @@ mod avx512 {
         let (b0, rest) = rest.split_at(h);
         let (w1, b1) = rest.split_at(D * h);
         assert!(w1.len() == D * h && b1.len() == D);
+        let nb = if V::REGISTERS >= 32 { NB } else { 1 };
         let (buf, acc) = scratch.split_at_mut(NB * h * l);
         let acc = &mut acc[..p * l];
         acc.fill(V::T::default());
@@ -621,105 +673,109 @@ mod avx512 {
             buf,
             acc: acc.as_mut_ptr(),
         };
-        // SAFETY: AVX-512F is enabled; the sweeps stay inside the slices checked above.
-        unsafe {
-            for g0 in (0..blocks - blocks % NB).step_by(NB) {
-                sweep::<V, D, N0, NB>(&mut sw, g0);
-            }
-            if blocks % NB != 0 {
-                sweep::<V, D, N0, 1>(&mut sw, blocks - 1);
+        // The sweeps stay inside the slices checked above.
+        let mut g0 = 0;
+        if nb == NB {
+            while g0 + NB <= blocks {
+                sweep::<V, D, N0, NB>(vc, &mut sw, g0);
+                g0 += NB;
             }
         }
+        while g0 < blocks {
+            sweep::<V, D, N0, 1>(vc, &mut sw, g0);
+            g0 += 1;
+        }
         for (pi, g) in gtheta[..p].iter_mut().enumerate() {
-            // SAFETY: pi·l + l ≤ p·l = acc.len(); AVX-512F is enabled.
-            *g += scale * unsafe { V::hsum(V::load(acc.as_ptr().add(pi * l))) };
+            // SAFETY: pi·l + l ≤ p·l = acc.len().
+            *g += scale * unsafe { vc.hsum(vc.load(acc.as_ptr().add(pi * l))) };
         }
     }
 
     /// Blocks `g0 … g0 + NB − 1` (all inside the batch): their hidden values (from the
     /// record, or computed into the scratch), then one sweep over the hidden units.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn sweep<V: Vector, const D: usize, const N0: usize, const NB: usize>(
+    #[inline(always)]
+    fn sweep<V: Vector, const D: usize, const N0: usize, const NB: usize>(
+        vc: V,
         sw: &mut Sweep<'_, V>,
         g0: usize,
     ) {
         let (l, h) = (V::L, sw.h);
         let (o_b0, o_w1, o_b1) = (h * N0, h * N0 + h, h * N0 + h + D * h);
         let want_f = sw.f_out.is_some() && sw.rec.is_none();
-        // SAFETY (whole body): AVX-512F is enabled; every pointer offset stays inside the
+        // SAFETY (whole body): every pointer offset stays inside the
         // accumulators (P·l values), the hidden blocks (h·l each) or w0/w1 (h·N0, D·h), as
         // `vjp_k` checked.
         unsafe {
             let ap = sw.acc;
             let (w0, w1) = (sw.w0, sw.w1);
-            let mut x = [[V::zero(); N0]; NB];
-            let mut y = [[V::zero(); D]; NB];
-            let mut v = [[V::zero(); D]; NB];
-            let mut f = [[V::zero(); D]; NB];
-            let mut vya = [[V::zero(); D]; NB];
+            let mut x = [[vc.zero(); N0]; NB];
+            let mut y = [[vc.zero(); D]; NB];
+            let mut v = [[vc.zero(); D]; NB];
+            let mut f = [[vc.zero(); D]; NB];
+            let mut vya = [[vc.zero(); D]; NB];
             let mut sp = [sw.buf.as_ptr(); NB];
             for b in 0..NB {
                 let blk = g0 + b;
                 let r0 = blk * l;
                 let c = l.min(sw.rows - r0);
-                (x[b], y[b]) = inputs::<V, D, N0>(sw.ys, r0, c, sw.t, sw.cube);
+                (x[b], y[b]) = inputs::<V, D, N0>(vc, sw.ys, r0, c, sw.t, sw.cube);
                 sp[b] = match sw.rec {
                     Some(r) => r.as_ptr().add(blk * h * l),
                     None => {
                         let hb = &mut sw.buf[b * h * l..(b + 1) * h * l];
-                        hidden::<V, N0>(h, &x[b], w0, sw.b0, hb);
+                        hidden::<V, N0>(vc, h, &x[b], w0, sw.b0, hb);
                         hb.as_ptr()
                     }
                 };
                 for i in 0..D {
-                    v[b][i] = gather::<V>(sw.vs, r0, c, D, i);
-                    f[b][i] = V::splat(sw.b1[i]);
+                    v[b][i] = gather::<V>(vc, sw.vs, r0, c, D, i);
+                    f[b][i] = vc.splat(sw.b1[i]);
                 }
             }
             for i in 0..D {
                 let q = ap.add((o_b1 + i) * l);
-                let mut sum = V::load(q);
+                let mut sum = vc.load(q);
                 for vb in &v {
-                    sum = V::add(sum, vb[i]);
+                    sum = vc.add(sum, vb[i]);
                 }
-                V::store(q, sum);
+                vc.store(q, sum);
             }
             for j in 0..h {
-                let mut gw1 = [V::zero(); D];
+                let mut gw1 = [vc.zero(); D];
                 for (i, a) in gw1.iter_mut().enumerate() {
-                    *a = V::load(ap.add((o_w1 + i * h + j) * l));
+                    *a = vc.load(ap.add((o_w1 + i * h + j) * l));
                 }
-                let mut gb0 = V::load(ap.add((o_b0 + j) * l));
-                let mut gw0 = [V::zero(); N0];
+                let mut gb0 = vc.load(ap.add((o_b0 + j) * l));
+                let mut gw0 = [vc.zero(); N0];
                 for (k, a) in gw0.iter_mut().enumerate() {
-                    *a = V::load(ap.add((j * N0 + k) * l));
+                    *a = vc.load(ap.add((j * N0 + k) * l));
                 }
                 for b in 0..NB {
-                    let s = V::load(sp[b].add(j * l));
-                    let mut g = V::zero();
+                    let s = vc.load(sp[b].add(j * l));
+                    let mut g = vc.zero();
                     for i in 0..D {
-                        let w = V::splat(*w1.get_unchecked(i * h + j));
-                        g = V::fma(v[b][i], w, g);
+                        let w = vc.splat(*w1.get_unchecked(i * h + j));
+                        g = vc.fma(v[b][i], w, g);
                         if want_f {
-                            f[b][i] = V::fma(s, w, f[b][i]);
+                            f[b][i] = vc.fma(s, w, f[b][i]);
                         }
-                        gw1[i] = V::fma(v[b][i], s, gw1[i]);
+                        gw1[i] = vc.fma(v[b][i], s, gw1[i]);
                     }
-                    let delta = V::fnma(V::mul(g, s), s, g);
-                    gb0 = V::add(gb0, delta);
+                    let delta = vc.fnma(vc.mul(g, s), s, g);
+                    gb0 = vc.add(gb0, delta);
                     for k in 0..N0 {
-                        gw0[k] = V::fma(delta, x[b][k], gw0[k]);
+                        gw0[k] = vc.fma(delta, x[b][k], gw0[k]);
                     }
                     for (k, a) in vya[b].iter_mut().enumerate() {
-                        *a = V::fma(delta, V::splat(*w0.get_unchecked(j * N0 + k)), *a);
+                        *a = vc.fma(delta, vc.splat(*w0.get_unchecked(j * N0 + k)), *a);
                     }
                 }
                 for (i, &a) in gw1.iter().enumerate() {
-                    V::store(ap.add((o_w1 + i * h + j) * l), a);
+                    vc.store(ap.add((o_w1 + i * h + j) * l), a);
                 }
-                V::store(ap.add((o_b0 + j) * l), gb0);
+                vc.store(ap.add((o_b0 + j) * l), gb0);
                 for (k, &a) in gw0.iter().enumerate() {
-                    V::store(ap.add((j * N0 + k) * l), a);
+                    vc.store(ap.add((j * N0 + k) * l), a);
                 }
             }
             for b in 0..NB {
@@ -728,15 +784,15 @@ mod avx512 {
                 for k in 0..D {
                     let a = if sw.cube {
                         let yk = y[b][k];
-                        V::mul(vya[b][k], V::mul(V::splat(V::THREE), V::mul(yk, yk)))
+                        vc.mul(vya[b][k], vc.mul(vc.splat(V::THREE), vc.mul(yk, yk)))
                     } else {
                         vya[b][k]
                     };
-                    scatter::<V>(a, sw.vy, r0, c, D, k);
+                    scatter::<V>(vc, a, sw.vy, r0, c, D, k);
                 }
                 if want_f && let Some(fo) = sw.f_out.as_deref_mut() {
                     for (i, &fi) in f[b].iter().enumerate() {
-                        scatter::<V>(fi, fo, r0, c, D, i);
+                        scatter::<V>(vc, fi, fo, r0, c, D, i);
                     }
                 }
             }
@@ -808,7 +864,7 @@ mod tests {
                 let lanes = T::lanes();
                 assert_eq!(
                     fused.fused_shape(rows).is_some(),
-                    lanes.is_some_and(|l| rows >= l),
+                    rows >= lanes,
                     "fused path taken for {d}-{h}-{d}, {rows} rows"
                 );
                 let of = |v: Vec<f64>| v.into_iter().map(T::of).collect::<Vec<T>>();
@@ -875,19 +931,27 @@ mod tests {
         worst
     }
 
+    /// The instruction sets this CPU has: every test runs the kernels on each of them.
+    fn isas() -> Vec<Isa> {
+        let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|i| i.available()).collect();
+        eprintln!("instruction sets tested: {isas:?}");
+        isas
+    }
+
     #[test]
     fn fused_kernels_equal_the_layer_at_a_time_path_f64() {
-        if f64::lanes().is_none() {
-            eprintln!("no AVX-512F on this CPU: only the layer-at-a-time path runs");
+        for isa in isas() {
+            let worst = simd::on_this_thread(isa, compare::<f64>).unwrap();
+            assert!(worst <= 1e-14, "f64 on {isa:?}: {worst:e}");
         }
-        let worst = compare::<f64>();
-        assert!(worst <= 1e-14, "f64: {worst:e}");
     }
 
     #[test]
     fn fused_kernels_equal_the_layer_at_a_time_path_f32() {
-        let worst = compare::<f32>();
-        assert!(worst <= 2e-6, "f32: {worst:e}");
+        for isa in isas() {
+            let worst = simd::on_this_thread(isa, compare::<f32>).unwrap();
+            assert!(worst <= 2e-6, "f32 on {isa:?}: {worst:e}");
+        }
     }
 
     /// A NaN state spoils its own row only (the other lanes of its block stay finite), on the
@@ -900,11 +964,18 @@ mod tests {
         let mut ys = values(rows * 2, 5, 1.0);
         ys[2 * 9 + 1] = f64::NAN;
         let mut work = BatchWork::new(&mlp, rows);
-        for n in [net, net.layer_at_a_time()] {
-            let mut f = vec![0.0; rows * 2];
-            n.forward(0.0, &ys, &mut f, &mut work, false);
-            for (r, row) in f.chunks(2).enumerate() {
-                assert_eq!(row.iter().any(|v| v.is_nan()), r == 9, "row {r}: {row:?}");
+        for isa in isas() {
+            for n in [net, net.layer_at_a_time()] {
+                let mut f = vec![0.0; rows * 2];
+                simd::on_this_thread(isa, || n.forward(0.0, &ys, &mut f, &mut work, false))
+                    .unwrap();
+                for (r, row) in f.chunks(2).enumerate() {
+                    assert_eq!(
+                        row.iter().any(|v| v.is_nan()),
+                        r == 9,
+                        "{isa:?}, row {r}: {row:?}"
+                    );
+                }
             }
         }
     }

@@ -1,5 +1,15 @@
-//! Model files: the weights JSON ([`crate::nn::WeightsFile`]) and safetensors, chosen by the
-//! file extension (`.safetensors`, anything else is JSON).
+//! Model files: the weights JSON ([`WeightsFile`]) and safetensors, chosen by the file
+//! extension (`.safetensors`, anything else is JSON).
+//!
+//! The weights JSON:
+//!
+//! ```json
+//! {"activation": "tanh", "time_input": false, "input_map": "identity",
+//!  "layers": [{"weight": [[…], …], "bias": […]}, …]}
+//! ```
+//!
+//! `input_map` is optional (default `identity`); `weight` is stored `[out][in]`, and the flat θ
+//! of [`Mlp`] lists, layer by layer, the weight row-major and then the bias.
 //!
 //! A safetensors model holds `layers.{l}.weight` (`[out, in]`) and `layers.{l}.bias` (`[out]`)
 //! in F64 (the CPU path) or F32 (the GPU path), and for a classifier `readout.weight`
@@ -12,7 +22,11 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use super::mlp::{Activation, InputMap, Mlp};
+use serde::{Deserialize, Serialize};
+
+use super::activation::Activation;
+use super::input_map::InputMap;
+use super::mlp::Mlp;
 use crate::grad::Readout;
 
 /// Element type of a safetensors model.
@@ -243,4 +257,179 @@ pub fn save(
         text.into_bytes()
     };
     write_atomic(path, &bytes)
+}
+
+/// One layer as stored in the weights file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerFile {
+    /// `[out][in]`.
+    pub weight: Vec<Vec<f64>>,
+    pub bias: Vec<f64>,
+}
+
+/// The weights file as serialized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsFile {
+    pub activation: String,
+    #[serde(default)]
+    pub time_input: bool,
+    /// The map applied to y before the first layer (default identity).
+    #[serde(default, skip_serializing_if = "InputMap::is_identity")]
+    pub input_map: InputMap,
+    pub layers: Vec<LayerFile>,
+}
+
+impl Mlp {
+    /// Builds an MLP from the parsed weights file, checking every shape.
+    pub fn from_file(file: &WeightsFile) -> Result<Self, String> {
+        let activation = Activation::parse(&file.activation).ok_or_else(|| {
+            format!(
+                "unknown activation '{}' (known: {})",
+                file.activation,
+                Activation::ALL.map(|a| a.name()).join(", ")
+            )
+        })?;
+        if file.layers.is_empty() {
+            return Err("the network has no layers".into());
+        }
+        let mut sizes = Vec::with_capacity(file.layers.len() + 1);
+        let mut params: Vec<f64> = Vec::new();
+        for (l, layer) in file.layers.iter().enumerate() {
+            let n_out = layer.weight.len();
+            if n_out == 0 {
+                return Err(format!("layer {l}: weight has no rows"));
+            }
+            let n_in = layer.weight[0].len();
+            if n_in == 0 {
+                return Err(format!("layer {l}: weight rows are empty"));
+            }
+            if let Some(r) = layer.weight.iter().position(|row| row.len() != n_in) {
+                return Err(format!(
+                    "layer {l}: weight row {r} has {} entries, row 0 has {n_in}",
+                    layer.weight[r].len()
+                ));
+            }
+            if layer.bias.len() != n_out {
+                return Err(format!(
+                    "layer {l}: bias has {} entries but weight has {n_out} rows",
+                    layer.bias.len()
+                ));
+            }
+            if let Some(&prev) = sizes.last() {
+                if prev != n_in {
+                    return Err(format!(
+                        "layer {l} takes {n_in} inputs but layer {} gives {prev} outputs",
+                        l - 1
+                    ));
+                }
+            } else {
+                sizes.push(n_in);
+            }
+            sizes.push(n_out);
+            params.extend(layer.weight.iter().flatten());
+            params.extend(&layer.bias);
+        }
+        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+            return Err(format!("parameter {i} is not finite"));
+        }
+        let mlp = Self {
+            activation,
+            time_input: file.time_input,
+            input_map: file.input_map,
+            sizes,
+            params,
+        };
+        let state_in = mlp.sizes[0] - usize::from(mlp.time_input);
+        if state_in != mlp.dim() {
+            return Err(format!(
+                "the network maps {} inputs{} to {} outputs; a vector field needs as many state \
+                 inputs as outputs",
+                mlp.sizes[0],
+                if mlp.time_input {
+                    " (state + time)"
+                } else {
+                    ""
+                },
+                mlp.dim()
+            ));
+        }
+        Ok(mlp)
+    }
+
+    /// Parses and checks a weights JSON document.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let file: WeightsFile = serde_json::from_str(text)
+            .map_err(|e| format!("weights file, line {} column {}: {e}", e.line(), e.column()))?;
+        Self::from_file(&file)
+    }
+
+    /// Serializes back to the weights file format.
+    pub fn to_file(&self) -> WeightsFile {
+        let mut layers = Vec::with_capacity(self.n_layers());
+        let mut offset = 0;
+        for l in 0..self.n_layers() {
+            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+            let weight = (0..n_out)
+                .map(|r| self.params[offset + r * n_in..offset + (r + 1) * n_in].to_vec())
+                .collect();
+            offset += n_in * n_out;
+            let bias = self.params[offset..offset + n_out].to_vec();
+            offset += n_out;
+            layers.push(LayerFile { weight, bias });
+        }
+        WeightsFile {
+            activation: self.activation.name().to_string(),
+            time_input: self.time_input,
+            input_map: self.input_map,
+            layers,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const TINY: &str = r#"{"activation":"tanh","time_input":false,"layers":[
+        {"weight":[[1.0,2.0],[0.5,-1.0],[0.0,0.3]],"bias":[0.1,0.2,-0.3]},
+        {"weight":[[1.0,-1.0,2.0],[0.5,0.5,0.5]],"bias":[0.01,-0.02]}]}"#;
+
+    #[test]
+    fn flat_order_is_weight_row_major_then_bias() {
+        let mlp = Mlp::from_json(TINY).unwrap();
+        assert_eq!(
+            &mlp.params[..9],
+            &[1.0, 2.0, 0.5, -1.0, 0.0, 0.3, 0.1, 0.2, -0.3]
+        );
+        assert_eq!(mlp.layer_offset(1), 9);
+        assert_eq!(Mlp::from_file(&mlp.to_file()).unwrap(), mlp);
+    }
+
+    #[test]
+    fn time_input_appends_t() {
+        let mut file: WeightsFile = serde_json::from_str(TINY).unwrap();
+        file.time_input = true;
+        // 2 inputs with time → state dimension 1, but the output has 2: rejected.
+        assert!(Mlp::from_file(&file).unwrap_err().contains("state inputs"));
+        let mlp = Mlp::random(&[2, 5, 2], Activation::Softplus, true, 1.0, 7);
+        assert_eq!(mlp.sizes, vec![3, 5, 2]);
+        let a = mlp.forward(0.0, &[0.1, 0.2]);
+        let b = mlp.forward(1.0, &[0.1, 0.2]);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bad_files_are_explained() {
+        assert!(Mlp::from_json("{").unwrap_err().contains("line 1"));
+        let bad = TINY.replace("[0.1,0.2,-0.3]", "[0.1,0.2]");
+        assert!(Mlp::from_json(&bad).unwrap_err().contains("bias"));
+        let bad = TINY.replace("tanh", "swish");
+        assert!(
+            Mlp::from_json(&bad)
+                .unwrap_err()
+                .contains("unknown activation")
+        );
+    }
 }

@@ -8,7 +8,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::batched::Real;
+use super::real::Real;
 
 /// Widest side handled by the thin loops.
 pub const THIN: usize = 4;
