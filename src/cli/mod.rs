@@ -12,6 +12,7 @@ pub mod bench_gpu;
 pub mod bench_grad;
 mod bench_solvers;
 pub mod bench_train;
+pub mod experiment;
 pub mod grad;
 mod presets;
 pub mod progress;
@@ -42,6 +43,8 @@ pub enum Command {
     Grad(grad::GradArgs),
     /// Train a neural ODE on a task with several gradient methods side by side.
     Train(Box<train::TrainArgs>),
+    /// The papers' experiments: claim, measurement, verdict (`--list` to see them).
+    Experiment(Box<experiment::ExperimentArgs>),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -153,6 +156,7 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
         Some(Command::Solve(args)) => solve::run(&args),
         Some(Command::Grad(args)) => grad::run(&args),
         Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Experiment(args)) => experiment::run(&args),
         Some(Command::Bench(BenchCommand::Solvers(args))) => bench_solvers::run(&args),
         Some(Command::Bench(BenchCommand::Grad(args))) => bench_grad::run(&args),
         Some(Command::Bench(BenchCommand::Gpu(args))) => bench_gpu::run(&args),
