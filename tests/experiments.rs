@@ -388,7 +388,7 @@ fn the_cache_returns_the_stored_result_for_equal_settings_only() {
 // ---- the command line ----
 
 #[test]
-fn list_json_has_all_eleven_experiments() {
+fn list_json_has_every_experiment_of_the_issue() {
     let out = nodelab(&["experiment", "--list", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);

@@ -200,7 +200,7 @@ pub struct ExperimentSpec {
     pub claim: &'static str,
     pub controls: &'static [Control],
     pub availability: Availability,
-    /// How long the full setting takes in a release build (measured on a 2-core laptop CPU).
+    /// How long the full setting takes in a release build (measured on a shared 2-core machine).
     pub full_runtime: &'static str,
     /// Bumped whenever the implementation changes what a run produces: part of the cache key.
     pub revision: u32,
@@ -334,7 +334,7 @@ pub static REGISTRY: &[ExperimentSpec] = &[
                 which needs 11 f-evaluations per step.",
         controls: work_precision::CONTROLS,
         availability: Availability::Implemented,
-        full_runtime: "about 10 s",
+        full_runtime: "about 1 s",
         revision: 1,
     },
     ExperimentSpec {
@@ -387,7 +387,7 @@ pub static REGISTRY: &[ExperimentSpec] = &[
                 region.",
         controls: stability::CONTROLS,
         availability: Availability::Implemented,
-        full_runtime: "about 2 s",
+        full_runtime: "about 20 s (601 × 601 grid, 11 values of λ; quick: 1.5 s)",
         revision: 1,
     },
     ExperimentSpec {

@@ -142,7 +142,11 @@ fn figures(runs: &[Run], tol: f64, h0: f64) -> Vec<Plot> {
                 .map(|rec| [rec.t, rec.h])
                 .collect();
             let label = if estimates_all_zero(&r.solution) {
-                format!("{} (err ≡ 0: {} steps)", r.method.name(), pts.len())
+                format!(
+                    "{} (err = 0 at every step: {} steps)",
+                    r.method.name(),
+                    pts.len()
+                )
             } else {
                 format!("{} ({} steps)", r.method.name(), pts.len())
             };
@@ -207,7 +211,7 @@ fn verdict(runs: &[Run]) -> Verdict {
         .filter_map(|p| find(p, Method::ZcRk4Paper))
         .map(|r| {
             format!(
-                "{}: {} accepted steps, err ≡ 0 {}, max error {:.2e}",
+                "{}: {} accepted steps, err = 0 at every step: {}, max error {:.2e}",
                 r.problem.name,
                 r.solution.accepted(),
                 estimates_all_zero(&r.solution),
