@@ -35,6 +35,13 @@ pub struct RoomInfo {
 /// A stored value by key (eframe's storage; `None` on a fresh start).
 pub type Stored<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// What a room is restored from at launch: the storage and the launch options.
+#[derive(Clone, Copy)]
+pub struct Restore<'a> {
+    pub stored: Stored<'a>,
+    pub options: &'a AppOptions,
+}
+
 /// What the shell offers every room: the services all rooms share.
 pub struct Shared {
     /// The dark theme (applied by the shell at the start of the next frame).
@@ -169,8 +176,8 @@ pub trait Room: Any {
     where
         Self: Sized;
 
-    /// The room as saved by the previous launch (`stored` reads the room's keys).
-    fn restore(stored: Stored<'_>, options: &AppOptions) -> Self
+    /// The room as saved by the previous launch (`from.stored` reads the room's keys).
+    fn restore(from: Restore<'_>) -> Self
     where
         Self: Sized;
 

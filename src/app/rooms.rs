@@ -3,8 +3,7 @@
 //! [`Workspace`], its field of [`Rooms`], its type). The shell iterates this list for the top
 //! bar, the menus, persistence, launch settings, polling and applying.
 
-use super::options::AppOptions;
-use super::room::{Room, RoomCx, RoomInfo, Shared, Stored};
+use super::room::{Restore, Room, RoomCx, RoomInfo, Shared};
 
 /// Declares the rooms: `Variant: field: Type,` each, in top-bar order (the first opens by
 /// default).
@@ -35,9 +34,9 @@ macro_rules! rooms {
 
         impl Rooms {
             /// The rooms as saved by the previous launch.
-            pub fn restore(stored: Stored<'_>, options: &AppOptions) -> Self {
+            pub fn restore(from: Restore<'_>) -> Self {
                 Self {
-                    $($field: <$ty as Room>::restore(stored, options),)+
+                    $($field: <$ty as Room>::restore(from),)+
                 }
             }
 

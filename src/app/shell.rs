@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::jobs::JobResult;
 use super::options::AppOptions;
-use super::room::Shared;
+use super::room::{Restore, Shared};
 use super::rooms::{Rooms, Workspace};
 use super::{status_bar, theme};
 
@@ -88,7 +88,10 @@ impl NodelabApp {
             Some("(adapter hidden)".into())
         };
         shared.refresh_presets();
-        let rooms = Rooms::restore(&stored, &options);
+        let rooms = Rooms::restore(Restore {
+            stored: &stored,
+            options: &options,
+        });
         let mut app = Self {
             shared,
             rooms,

@@ -50,8 +50,7 @@ use sweep::SweepState;
 use worker::SolveHandle;
 
 use super::file_prompt::PathPrompt;
-use super::options::AppOptions;
-use super::room::{Claim, Handoff, Launch, Menu, Room, RoomCx, RoomInfo, Stored};
+use super::room::{Claim, Handoff, Launch, Menu, Restore, Room, RoomCx, RoomInfo};
 use super::undo::EditHistory;
 
 const SESSION_KEY: &str = "nodelab-session";
@@ -152,7 +151,8 @@ impl Room for Explorer {
         }
     }
 
-    fn restore(stored: Stored<'_>, options: &AppOptions) -> Self {
+    fn restore(from: Restore<'_>) -> Self {
+        let (stored, options) = (from.stored, from.options);
         let restored = stored(SESSION_KEY).and_then(|s| serde_json::from_str::<Session>(&s).ok());
         let rerun = restored.is_none() || rerun_restored_session(stored(OUTCOME_KEY).as_deref());
         let mut view = ViewState::default();

@@ -8,8 +8,7 @@ use super::{
     GradAction, GradSetup, GradState, GradientsWorkspace, Source, TrainingInputs, setup, view,
 };
 use crate::app::jobs::JobResult;
-use crate::app::options::AppOptions;
-use crate::app::room::{Claim, Launch, Room, RoomCx, RoomInfo, Stored};
+use crate::app::room::{Claim, Launch, Restore, Room, RoomCx, RoomInfo};
 use crate::app::training::TrainingWorkspace;
 
 const GRADIENTS_KEY: &str = "nodelab-gradients";
@@ -31,9 +30,9 @@ impl Room for GradientsWorkspace {
         }
     }
 
-    fn restore(stored: Stored<'_>, _options: &AppOptions) -> Self {
+    fn restore(from: Restore<'_>) -> Self {
         GradientsWorkspace::new(
-            stored(GRADIENTS_KEY)
+            (from.stored)(GRADIENTS_KEY)
                 .map(|t| GradSetup::from_json(&t))
                 .unwrap_or_default(),
         )

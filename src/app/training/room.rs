@@ -7,8 +7,7 @@ use std::path::Path;
 
 use super::{TrainingAction, TrainingWorkspace, setup, view};
 use crate::app::jobs::JobResult;
-use crate::app::options::AppOptions;
-use crate::app::room::{Claim, Handoff, Launch, Room, RoomCx, RoomInfo, Stored};
+use crate::app::room::{Claim, Handoff, Launch, Restore, Room, RoomCx, RoomInfo};
 use crate::nn::model_file;
 use crate::train::TrainConfig;
 
@@ -30,8 +29,8 @@ impl Room for TrainingWorkspace {
         }
     }
 
-    fn restore(stored: Stored<'_>, _options: &AppOptions) -> Self {
-        stored(TRAINING_KEY)
+    fn restore(from: Restore<'_>) -> Self {
+        (from.stored)(TRAINING_KEY)
             .map(|t| TrainingWorkspace::from_toml(&t))
             .unwrap_or_default()
     }

@@ -43,11 +43,7 @@ pub fn ui(
                         if let Some(field) = field
                             && (flow_t >= 1.0 || flow.len() <= 1)
                         {
-                            super::model::field_arrows(
-                                pui,
-                                field,
-                                Color32::from_gray(60).gamma_multiply(0.7),
-                            );
+                            field_arrows(pui, field, Color32::from_gray(60).gamma_multiply(0.7));
                         }
                         if flow_t < 1.0 && flow.len() > 1 {
                             let s = flow_t as f64 * (flow.len() - 1) as f64;
@@ -179,5 +175,36 @@ fn decision_regions(pui: &mut egui_plot::PlotUi<'_>, bounds: [f64; 4], n: usize,
                 Color32::from_rgb(mix(r), mix(g), mix(b))
             }))
             .name("P(class 1)"),
+    );
+}
+
+/// Arrows of the learned field, scaled so that the longest is most of a grid cell.
+pub(super) fn field_arrows(pui: &mut egui_plot::PlotUi<'_>, field: &FieldArrows, color: Color32) {
+    let longest = field
+        .vectors
+        .iter()
+        .map(|v| v[0].hypot(v[1]))
+        .fold(0.0_f64, f64::max);
+    let (Some(first), Some(last)) = (field.origins.first(), field.origins.last()) else {
+        return;
+    };
+    let cell = ((last[0] - first[0]).abs().min((last[1] - first[1]).abs())
+        / (super::super::FIELD_GRID - 1) as f64)
+        .max(f64::MIN_POSITIVE);
+    let scale = if longest > 0.0 {
+        0.9 * cell / longest
+    } else {
+        0.0
+    };
+    let tips: Vec<[f64; 2]> = field
+        .origins
+        .iter()
+        .zip(&field.vectors)
+        .map(|(o, v)| [o[0] + scale * v[0], o[1] + scale * v[1]])
+        .collect();
+    pui.arrows(
+        egui_plot::Arrows::new("learned field f(t0, y)", field.origins.clone(), tips)
+            .color(color)
+            .tip_length(4.0),
     );
 }

@@ -68,37 +68,6 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView, height: 
     }
 }
 
-/// Arrows of the learned field, scaled so that the longest is most of a grid cell.
-pub(super) fn field_arrows(pui: &mut egui_plot::PlotUi<'_>, field: &FieldArrows, color: Color32) {
-    let longest = field
-        .vectors
-        .iter()
-        .map(|v| v[0].hypot(v[1]))
-        .fold(0.0_f64, f64::max);
-    let (Some(first), Some(last)) = (field.origins.first(), field.origins.last()) else {
-        return;
-    };
-    let cell = ((last[0] - first[0]).abs().min((last[1] - first[1]).abs())
-        / (super::super::FIELD_GRID - 1) as f64)
-        .max(f64::MIN_POSITIVE);
-    let scale = if longest > 0.0 {
-        0.9 * cell / longest
-    } else {
-        0.0
-    };
-    let tips: Vec<[f64; 2]> = field
-        .origins
-        .iter()
-        .zip(&field.vectors)
-        .map(|(o, v)| [o[0] + scale * v[0], o[1] + scale * v[1]])
-        .collect();
-    pui.arrows(
-        egui_plot::Arrows::new("learned field f(t0, y)", field.origins.clone(), tips)
-            .color(color)
-            .tip_length(4.0),
-    );
-}
-
 /// The phase plane of a 2-D trajectory task: the data, the predicted path and the learned field.
 fn phase_plane(
     ui: &mut Ui,
@@ -113,7 +82,7 @@ fn phase_plane(
         .x_axis_label("y1")
         .y_axis_label("y2")
         .show(ui, |pui| {
-            field_arrows(pui, field, Color32::from_gray(140).gamma_multiply(0.8));
+            super::data::field_arrows(pui, field, Color32::from_gray(140).gamma_multiply(0.8));
             let data: Vec<[f64; 2]> = t.states.iter().map(|s| [s[0], s[1]]).collect();
             pui.line(
                 Line::new("data", data)
