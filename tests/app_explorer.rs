@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use nodelab::app::command::Command;
-use nodelab::app::model::RunStatus;
-use nodelab::app::session::BuiltinDraft;
-use nodelab::app::state::Tab;
+use nodelab::app::explorer::command::Command;
+use nodelab::app::explorer::model::RunStatus;
+use nodelab::app::explorer::session::BuiltinDraft;
+use nodelab::app::explorer::state::Tab;
 use nodelab::app::{AppOptions, NodelabApp};
 use nodelab::preset::ProblemKind;
 use nodelab::solver::{Method, SolveError};
@@ -116,11 +116,11 @@ fn van_der_pol_with_the_paper_solver_step_by_step() {
         .to_vec();
     assert_eq!(a.len(), 6);
     for v in &a {
-        h.get_by_label(&nodelab::app::inspector::num(*v));
+        h.get_by_label(&nodelab::app::explorer::inspector::num(*v));
     }
     // The table shows h in the inspector's format too (one number format across the app).
     assert!(
-        h.get_all_by_label(&nodelab::app::inspector::num(r.h))
+        h.get_all_by_label(&nodelab::app::explorer::inspector::num(r.h))
             .count()
             >= 2
     );
@@ -245,11 +245,9 @@ fn snapshots_of_the_main_views() {
         presets().join("paper-van-der-pol.toml"),
     ));
     settle(&mut h);
-    h.state_mut()
-        .push_command(Command::Select(Some(nodelab::app::state::StepRef {
-            run: 0,
-            record: 30,
-        })));
+    h.state_mut().push_command(Command::Select(Some(
+        nodelab::app::explorer::state::StepRef { run: 0, record: 30 },
+    )));
     settle(&mut h);
     h.state_mut().dismiss_toasts();
     h.run_steps(2);

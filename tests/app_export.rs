@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::Command as Process;
 
 use egui_kittest::Harness;
-use nodelab::app::command::Command;
-use nodelab::app::state::PlotKind;
+use nodelab::app::explorer::command::Command;
+use nodelab::app::explorer::state::PlotKind;
 use nodelab::app::{AppOptions, NodelabApp};
 use nodelab::export::{self, Dash, Figure, Format, HLine, Marker, Rgb, Series, SeriesKind};
 

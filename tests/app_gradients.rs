@@ -283,3 +283,44 @@ fn f32_precision_runs_the_methods_in_f32_and_refuses_afge() {
     };
     assert!(why.contains("afge"), "{why}");
 }
+
+/// The panel cannot start the job itself: pressing ▶ Compute gradients only emits an action (no
+/// thread, the room stays idle), and the room's one apply point turns that action into a run
+/// (on the Training room's current setup, read through the room list).
+#[test]
+fn the_compute_button_emits_an_action_that_the_apply_point_turns_into_a_run() {
+    use nodelab::app::gradients::{GradAction, GradientsWorkspace, setup};
+    use nodelab::app::room::{Room, RoomCx, Shared};
+    use nodelab::app::training::TrainingWorkspace;
+
+    let mut ws = GradientsWorkspace::default();
+    ws.setup.preset = PRESET.to_string();
+    ws.setup.set_methods(&[GradMethod::Backprop]);
+    ws.setup.repeats = 1;
+    ws.setup.fd_check = 0;
+    ws.setup.scaling = false;
+    let mut h = Harness::new_ui_state(
+        |ui, state: &mut (GradientsWorkspace, Vec<GradAction>)| {
+            let (ws, actions) = state;
+            setup::ui(ui, ws, &[], actions);
+        },
+        (ws, Vec::new()),
+    );
+    h.run();
+    h.get_by_label("▶ Compute gradients").click();
+    h.run();
+    let (mut ws, actions) = std::mem::take(h.state_mut());
+    assert!(matches!(actions[..], [GradAction::Start]), "{actions:?}");
+    assert_eq!(ws.state, GradState::Idle, "the panel started nothing");
+    let training = TrainingWorkspace::default();
+    let mut shared = Shared::new(&AppOptions::default(), std::sync::Arc::new(|| {}), true);
+    ws.actions = actions;
+    ws.apply(&mut RoomCx::new(&mut shared, vec![&training]));
+    assert!(
+        ws.is_running(),
+        "the apply point started the job: {:?}",
+        ws.state
+    );
+    ws.wait();
+    assert_eq!(ws.state, GradState::Finished, "{:?}", ws.state);
+}

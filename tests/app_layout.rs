@@ -9,7 +9,7 @@ use app_harness::{LARGE, SMALL, harness_at, harness_with, options, presets, sett
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use nodelab::app::NodelabApp;
-use nodelab::app::command::Command;
+use nodelab::app::explorer::command::Command;
 use nodelab::preset::ProblemKind;
 
 fn left_share(h: &Harness<'_, NodelabApp>) -> f32 {
@@ -125,11 +125,9 @@ fn explorer_at(size: [f32; 2], name: &str) {
         presets().join("custom-damped-pendulum.toml"),
     ));
     settle(&mut h);
-    h.state_mut()
-        .push_command(Command::Select(Some(nodelab::app::state::StepRef {
-            run: 0,
-            record: 12,
-        })));
+    h.state_mut().push_command(Command::Select(Some(
+        nodelab::app::explorer::state::StepRef { run: 0, record: 12 },
+    )));
     settle(&mut h);
     h.run_steps(5);
     let l = h.state().view().layout;

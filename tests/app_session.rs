@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use egui_kittest::Harness;
-use nodelab::app::command::Command;
-use nodelab::app::model::RunStatus;
-use nodelab::app::session::{BuiltinDraft, Session, check_preset};
-use nodelab::app::state::PlotKind;
+use nodelab::app::explorer::command::Command;
+use nodelab::app::explorer::model::RunStatus;
+use nodelab::app::explorer::session::{BuiltinDraft, Session, check_preset};
+use nodelab::app::explorer::state::PlotKind;
 use nodelab::app::{AppOptions, NodelabApp};
 use nodelab::preset::ProblemKind;
 use nodelab::solver::{Method, SolverConfig};

@@ -287,3 +287,41 @@ fn training_workspace_at_the_smallest_window() {
     h.run_steps(2);
     h.snapshot("training_idle_900x600");
 }
+
+/// The panel cannot start a run itself: pressing ▶ Train only emits an action (no thread, the
+/// room stays idle), and the room's one apply point turns that action into a run.
+#[test]
+fn the_train_button_emits_an_action_that_the_apply_point_turns_into_a_run() {
+    use nodelab::app::room::{Room, RoomCx, Shared};
+    use nodelab::app::training::{TrainingAction, TrainingWorkspace, setup};
+
+    let mut ws = TrainingWorkspace::default();
+    ws.config.iters = 2;
+    let mut h = Harness::new_ui_state(
+        |ui, state: &mut (TrainingWorkspace, Vec<TrainingAction>)| {
+            let (ws, actions) = state;
+            let mut path = String::from("model.json");
+            setup::ui(ui, ws, &mut path, actions, None);
+        },
+        (ws, Vec::new()),
+    );
+    h.run();
+    h.get_by_label("▶ Train").click();
+    h.run();
+    let (mut ws, actions) = std::mem::take(h.state_mut());
+    assert!(
+        matches!(actions[..], [TrainingAction::Start { paused: false }]),
+        "{actions:?}"
+    );
+    assert_eq!(ws.state, RunState::Idle, "the panel started nothing");
+    let mut shared = Shared::new(&AppOptions::default(), std::sync::Arc::new(|| {}), true);
+    ws.actions = actions;
+    ws.apply(&mut RoomCx::new(&mut shared, Vec::new()));
+    assert!(ws.actions.is_empty());
+    assert_eq!(
+        ws.state,
+        RunState::Running,
+        "the apply point started the run"
+    );
+    ws.stop();
+}

@@ -8,8 +8,8 @@ mod app_harness;
 use app_harness::{LARGE, harness_at, harness_with, options, presets, settle};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use nodelab::app::command::Command;
-use nodelab::app::state::{PlotKind, StepRef, Tab};
+use nodelab::app::explorer::command::Command;
+use nodelab::app::explorer::state::{PlotKind, StepRef, Tab};
 use nodelab::app::theme::run_color;
 use nodelab::app::{AppOptions, NodelabApp};
 use nodelab::export::{Dash, SeriesKind};
@@ -91,7 +91,8 @@ fn the_work_precision_sweep_follows_the_problem() {
         "the sweep is of the loaded preset"
     );
     // A problem switch while the sweep is shown re-runs it.
-    h.state_mut().session_mut().builtin = nodelab::app::session::BuiltinDraft::defaults("freefall");
+    h.state_mut().session_mut().builtin =
+        nodelab::app::explorer::session::BuiltinDraft::defaults("freefall");
     for _ in 0..2 {
         settle(&mut h);
     }
@@ -139,7 +140,7 @@ fn a_batch_preset_draws_every_sample_and_its_loss_targets() {
     settle(&mut h);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("[loss]") && text.contains("mse"), "{text}");
-    let (loaded, _) = nodelab::app::session::check_preset(&path).unwrap();
+    let (loaded, _) = nodelab::app::explorer::session::check_preset(&path).unwrap();
     assert_eq!(
         loaded.preset.loss.as_ref().map(|l| l.kind.as_str()),
         Some("mse")
@@ -204,7 +205,8 @@ fn each_run_keeps_one_colour_in_every_plot_and_components_differ_by_style() {
         .filter(|s| s.name.starts_with('a'))
         .collect();
     assert_eq!(a.len(), 3);
-    let focus = nodelab::app::plots::coefficients::coeff_run(app.runs(), app.view()).unwrap();
+    let focus =
+        nodelab::app::explorer::plots::coefficients::coeff_run(app.runs(), app.view()).unwrap();
     assert!(a.iter().all(|s| s.color == run_color(focus)));
 }
 
@@ -313,7 +315,7 @@ fn the_table_and_the_inspector_show_t_alike() {
         .push_command(Command::Select(Some(StepRef { run: 0, record: 3 })));
     settle(&mut h);
     let t = h.state().runs()[0].records[3].t;
-    let text = nodelab::app::inspector::num(t);
+    let text = nodelab::app::explorer::inspector::num(t);
     let n = h.get_all_by_label(&text).count();
     assert!(
         n >= 2,

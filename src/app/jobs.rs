@@ -6,25 +6,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
-use crate::preset::{LoadedPreset, PresetError};
-use crate::problem::Problem;
-
-/// What a finished job reports.
+/// What a finished job reports: the kinds the shell handles itself (a toast, the presets
+/// list), or a room's own result, which the shell hands to the rooms until one takes it.
 #[derive(Debug)]
 pub enum JobResult {
-    PresetLoaded(Box<Result<(LoadedPreset, Problem), PresetError>>),
     PresetSaved(Result<PathBuf, String>),
     /// What was exported and where.
     Exported(Result<PathBuf, String>),
     PresetList(Vec<PathBuf>),
-    /// A weights file was chosen and loads: its path and the network's state dimension.
-    WeightsLoaded(Result<(PathBuf, usize), String>),
-    /// A training preset was read: its configuration and description.
-    TrainingPresetLoaded(Box<Result<(crate::train::TrainConfig, Option<String>), String>>),
     /// The user closed a file dialog.
     Cancelled,
-    /// The file dialog did not show (no backend): ask for the path in the app.
-    DialogFailed(super::file_prompt::FileAction),
+    /// A room's own result (see [`super::room::Room::on_job`]).
+    Room(Box<dyn std::any::Any + Send>),
+}
+
+impl JobResult {
+    /// A room's own result.
+    pub fn room(result: impl std::any::Any + Send) -> Self {
+        Self::Room(Box::new(result))
+    }
 }
 
 /// The job queue. `pending` counts jobs whose result has not been taken yet.

@@ -1,7 +1,12 @@
-//! The desktop app (eframe, wgpu renderer): the step explorer. A thin layer over the numerics:
-//! the saved session ([`session`]), the data workers produce ([`model`]) and short-lived view
-//! state ([`state`]) are kept apart; panels emit [`command::Command`]s applied in one place;
-//! solves, sweeps and file I/O run on named threads that talk to the UI over bounded channels.
+//! The desktop app (eframe, wgpu renderer): a front-end over the numerics, in rooms. The shell
+//! ([`shell`]) is the window: menus, the room bar, the status bar, toasts, jobs, theme, GPU
+//! context and persistence. The rooms ([`explorer`], [`gradients`], [`training`]) are listed
+//! once, in [`rooms`], and each implements [`room::Room`]: it owns its saved setup (undoable,
+//! [`undo`]), the data its workers produce, and its view state; its panels emit edits and
+//! actions that the room applies in one place. Shared by the rooms: plot helpers ([`charts`]),
+//! file work off the UI thread ([`jobs`], [`file_prompt`]), [`theme`], [`layout`],
+//! [`toasts`], [`status_bar`]. Solves, training, measurements and file I/O run on named
+//! threads that talk to the UI over bounded channels; the UI thread does no numerics.
 //!
 //! Environment (smoke tests): `NODELAB_EXIT_AFTER_FRAMES=N` closes the window after N frames,
 //! `NODELAB_SCREENSHOT=path.png` saves a screenshot of the window before closing,
@@ -16,35 +21,29 @@
 //! `NODELAB_WORKSPACE=gradients`, the Gradients workspace), and `NODELAB_START=1` starts the
 //! training (or the Gradients run) at launch.
 
-pub mod command;
-pub mod edits;
+pub mod charts;
 pub mod explorer;
 pub mod file_prompt;
-pub mod freshness;
 pub mod gradients;
 pub mod jobs;
 pub mod layout;
-pub mod menu;
-pub mod model;
-pub mod plots;
-pub mod protocol;
-pub mod session;
+pub mod options;
+pub mod room;
+pub mod rooms;
 pub mod shell;
-pub mod state;
 pub mod status_bar;
 pub mod theme;
 pub mod toasts;
 pub mod training;
-pub mod worker;
-
-// The explorer's modules, also at their former paths.
-pub use explorer::{
-    inspector, lens, playback, problem_panel, solver_panel, stats, step_table, sweep,
-};
+pub mod undo;
 
 use std::path::PathBuf;
 
-pub use shell::{AppOptions, NodelabApp, Workspace};
+use explorer::state::Tab;
+
+pub use options::AppOptions;
+pub use rooms::Workspace;
+pub use shell::NodelabApp;
 
 /// Refuses environment settings that would otherwise be ignored (a window told to close after
 /// `abc` frames would never close).
@@ -67,10 +66,11 @@ pub fn check_env() -> Result<(), String> {
         ));
     }
     if let Some(w) = var("NODELAB_WORKSPACE")
-        && shell::Workspace::parse(&w).is_none()
+        && Workspace::parse(&w).is_none()
     {
         return Err(format!(
-            "NODELAB_WORKSPACE='{w}' is not a workspace (known: explorer, gradients, training)"
+            "NODELAB_WORKSPACE='{w}' is not a workspace (known: {})",
+            Workspace::names()
         ));
     }
     Ok(())
@@ -85,16 +85,16 @@ pub fn options_from_env() -> AppOptions {
         restore: var("NODELAB_FRESH").is_none(),
         preset: var("NODELAB_PRESET").map(PathBuf::from),
         tab: var("NODELAB_TAB").and_then(|t| match t.as_str() {
-            "phase" => Some(state::Tab::Phase),
-            "work-precision" => Some(state::Tab::WorkPrecision),
-            "time" => Some(state::Tab::TimePlots),
+            "phase" => Some(Tab::Phase),
+            "work-precision" => Some(Tab::WorkPrecision),
+            "time" => Some(Tab::TimePlots),
             _ => None,
         }),
         debug_overlay: var("NODELAB_DEBUG_OVERLAY").is_some(),
         fast_playback: var("NODELAB_FAST").is_some(),
         select: var("NODELAB_SELECT").and_then(|v| v.parse().ok()),
         hover: var("NODELAB_NO_HOVER").is_none(),
-        workspace: var("NODELAB_WORKSPACE").and_then(|w| shell::Workspace::parse(&w)),
+        workspace: var("NODELAB_WORKSPACE").and_then(|w| Workspace::parse(&w)),
         start_training: var("NODELAB_START").is_some(),
         window_size: var("NODELAB_WINDOW_SIZE").and_then(|v| {
             let (w, h) = v.split_once('x')?;

@@ -1,9 +1,9 @@
 //! Right panel, top: the selected step — t, h, err, accepted, nfev, y and a0/a1/a2 per
 //! component.
 
-use crate::app::command::Command;
-use crate::app::model::RunData;
-use crate::app::state::{StepRef, ViewState};
+use crate::app::explorer::command::Command;
+use crate::app::explorer::model::RunData;
+use crate::app::explorer::state::{StepRef, ViewState};
 use crate::app::theme::{REJECTED, c32, run_color};
 
 /// Six significant-looking digits in at most ~9 characters, so the panel keeps its width.

@@ -6,13 +6,14 @@
 //! part e1 = (h/6)(k4 − k5) of `zc-rk4`, and its quadrature part e2, which is what keeps
 //! `zc-rk4` from being blind where f depends on t only (there p(1) = f(1) exactly).
 
+use crate::app::charts::axes::{AXIS_LABEL_MIN, nice_spacer, nice_x_spacer, sci_formatter};
 use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
 
 use crate::solver::{Method, StepRecord};
 
-use crate::app::model::RunData;
-use crate::app::protocol::ProbeResult;
-use crate::app::state::ViewState;
+use crate::app::explorer::model::RunData;
+use crate::app::explorer::protocol::ProbeResult;
+use crate::app::explorer::state::ViewState;
 use crate::app::theme::{EXACT, REJECTED, c32};
 
 /// The parts of a step's error estimate, in absolute units (max norm over components).
@@ -69,17 +70,17 @@ fn lens_plots(
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label("τ")
-                .formatter(crate::app::plots::sci_formatter)
+                .formatter(sci_formatter)
                 .label_spacing(label_spacing()),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
-                .formatter(crate::app::plots::sci_formatter)
+                .formatter(sci_formatter)
                 .min_thickness(52.0)
                 .label_spacing(label_spacing()),
         ])
-        .x_grid_spacer(crate::app::plots::nice_x_spacer)
-        .y_grid_spacer(crate::app::plots::nice_spacer)
+        .x_grid_spacer(nice_x_spacer)
+        .y_grid_spacer(nice_spacer)
         .show(ui, |pui| {
             pui.line(
                 line(
@@ -109,17 +110,17 @@ fn lens_plots(
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label("τ")
-                .formatter(crate::app::plots::sci_formatter)
+                .formatter(sci_formatter)
                 .label_spacing(label_spacing()),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
-                .formatter(crate::app::plots::sci_formatter)
+                .formatter(sci_formatter)
                 .min_thickness(52.0)
                 .label_spacing(label_spacing()),
         ])
-        .x_grid_spacer(crate::app::plots::nice_x_spacer)
-        .y_grid_spacer(crate::app::plots::nice_spacer)
+        .x_grid_spacer(nice_x_spacer)
+        .y_grid_spacer(nice_spacer)
         .show(ui, |pui| {
             pui.line(
                 line("p(τ)", &probe.tau, probe.p[c].iter().copied())
@@ -140,10 +141,7 @@ fn lens_plots(
 }
 
 fn label_spacing() -> egui::Rangef {
-    egui::Rangef::new(
-        crate::app::plots::AXIS_LABEL_MIN,
-        crate::app::plots::AXIS_LABEL_MIN + 1.0,
-    )
+    egui::Rangef::new(AXIS_LABEL_MIN, AXIS_LABEL_MIN + 1.0)
 }
 
 fn line(name: &str, tau: &[f64], v: impl Iterator<Item = f64>) -> Line<'static> {
@@ -176,7 +174,7 @@ pub fn ui(ui: &mut egui::Ui, runs: &[RunData], view: &ViewState) {
             let color = c32(run.color);
             let parts = estimate_parts(probe, r, run.config.method);
             lens_plots(ui, probe, c, color, parts.err.unwrap_or(0.0));
-            let num = crate::app::inspector::num;
+            let num = crate::app::explorer::inspector::num;
             egui::Grid::new("lens-parts")
                 .num_columns(2)
                 .spacing([10.0, 2.0])
@@ -251,7 +249,8 @@ mod tests {
         let sol = solver::solve(&problem, &config).unwrap();
         let (start, r) = sol.accepted_steps().nth(step).unwrap();
         let probe =
-            crate::app::worker::probe(&problem, 0, r.t, r.h, start, &r.y, &r.dense).unwrap();
+            crate::app::explorer::worker::probe(&problem, 0, r.t, r.h, start, &r.y, &r.dense)
+                .unwrap();
         estimate_parts(&probe, r, method)
     }
 

@@ -6,8 +6,8 @@ use crate::preset::ProblemKind;
 use crate::problem::builtin::{self, BUILTINS};
 use crate::problem::formula::{FormulaSpec, FormulaSystem};
 
-use crate::app::command::Command;
-use crate::app::session::{BuiltinDraft, CustomDraft, Session};
+use crate::app::explorer::command::Command;
+use crate::app::explorer::session::{BuiltinDraft, CustomDraft, Session};
 
 /// The custom draft's parse result, recomputed only when the draft changes.
 #[derive(Clone, Debug, Default)]

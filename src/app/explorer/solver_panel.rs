@@ -3,15 +3,15 @@
 
 use crate::solver::{Method, SolverConfig};
 
-use crate::app::command::Command;
-use crate::app::problem_panel::sci_field;
+use crate::app::explorer::command::Command;
+use crate::app::explorer::problem_panel::sci_field;
 use crate::app::theme::{c32, run_color};
 
 /// Reads the session's solvers and edits a copy; a changed copy becomes one
 /// [`Command::Edit`] of the session.
 pub fn ui(
     ui: &mut egui::Ui,
-    session: &crate::app::session::Session,
+    session: &crate::app::explorer::session::Session,
     running: bool,
     auto_solve: &mut bool,
     commands: &mut Vec<Command>,

@@ -1,8 +1,8 @@
 //! Right panel, bottom: run statistics per solver, with warnings and errors shown prominently.
 
-use crate::app::command::Command;
-use crate::app::model::{RunData, RunStatus};
-use crate::app::state::ViewState;
+use crate::app::explorer::command::Command;
+use crate::app::explorer::model::{RunData, RunStatus};
+use crate::app::explorer::state::ViewState;
 use crate::app::theme::{c32, run_color};
 
 fn num(v: f64) -> String {

@@ -2,9 +2,9 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use crate::app::command::Command;
-use crate::app::model::RunData;
-use crate::app::state::{SortColumn, StepRef, ViewState};
+use crate::app::explorer::command::Command;
+use crate::app::explorer::model::RunData;
+use crate::app::explorer::state::{SortColumn, StepRef, ViewState};
 use crate::app::theme::{REJECTED, c32};
 
 /// The row order for a sort, cached while the data and the sort stay the same.
@@ -56,7 +56,7 @@ fn mono(text: String) -> egui::RichText {
 
 /// Numbers as the inspector shows them (one format across the app).
 fn num(v: f64) -> String {
-    crate::app::inspector::num(v)
+    crate::app::explorer::inspector::num(v)
 }
 
 pub fn ui(

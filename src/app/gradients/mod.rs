@@ -1,12 +1,14 @@
-//! The Gradients workspace: every chosen gradient method once on one neural field and loss,
+//! The Gradients room: every chosen gradient method once on one neural field and loss,
 //! side by side — the measurement of `nodelab grad` ([`crate::grad::measure::compare_with`])
 //! and the memory scaling of `nodelab bench grad` ([`crate::bench::grad::memory_scaling`]),
 //! run as one background job with progress. This module keeps the setup (saved between
-//! launches), the job and its result; [`setup`] draws the left panel, [`view`] the centre
-//! (bars, table, memory scaling, per-parameter scatter) and [`figures`] builds the exported
-//! figures and CSV from the same data.
+//! launches, undoable), the job and its result, and the view settings; [`room`] is the room as
+//! the shell sees it (launch settings, panels, the one apply point of the panels' [`GradAction`]s),
+//! [`setup`] draws the left panel, [`view`] the centre (bars, table, memory scaling,
+//! per-parameter scatter) and [`figures`] builds the exported figures and CSV from the same data.
 
 pub mod figures;
+pub mod room;
 pub mod setup;
 pub mod view;
 
@@ -336,9 +338,20 @@ impl Default for GradView {
     }
 }
 
-/// What the workspace asks the shell to do (files go through the shell's jobs).
+/// What the room's panels ask for, applied in one place ([`room`]'s `apply`; files go
+/// through the shared jobs).
 #[derive(Clone, Debug)]
 pub enum GradAction {
+    /// The setup as a panel edited it: replaces the setup (undoable).
+    Edit(Box<GradSetup>),
+    /// Back to the setup before the last edit (Ctrl+Z).
+    Undo,
+    /// Again the edit that was undone (Ctrl+Shift+Z).
+    Redo,
+    /// Start a run of the setup (on the Training room's current weights where it needs them).
+    Start,
+    /// Let go of the running job.
+    Cancel,
     ExportPlot {
         figure: crate::export::Figure,
         path: PathBuf,
@@ -349,9 +362,11 @@ pub enum GradAction {
     },
 }
 
-/// The Gradients workspace.
+/// The Gradients room: its setup, the job and its result, the view settings.
 pub struct GradientsWorkspace {
     pub setup: GradSetup,
+    /// Undo and redo over the edits of `setup`.
+    pub edits: crate::app::undo::EditHistory<GradSetup>,
     pub state: GradState,
     pub result: Option<GradResult>,
     pub view: GradView,
@@ -377,6 +392,7 @@ impl GradientsWorkspace {
     pub fn new(setup: GradSetup) -> Self {
         Self {
             setup,
+            edits: crate::app::undo::EditHistory::default(),
             state: GradState::Idle,
             result: None,
             view: GradView::default(),

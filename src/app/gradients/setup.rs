@@ -1,11 +1,13 @@
-//! The Gradients workspace's left panel: where the field and loss come from, the methods and
-//! their options, the measurement settings, ▶ Compute / ⏹ Cancel and the progress.
+//! The Gradients room's left panel: where the field and loss come from, the methods and their
+//! options, the measurement settings, ▶ Compute / ⏹ Cancel and the progress. The panel reads
+//! the room and emits [`GradAction`]s (an edited copy of the setup, undoable; start; cancel):
+//! it never writes the setup and never starts or stops the job itself.
 
 use std::path::PathBuf;
 
 use egui::{RichText, Ui};
 
-use super::{GradState, GradientsWorkspace, Source, TrainingInputs};
+use super::{GradAction, GradState, GradientsWorkspace, Source};
 use crate::grad::GradMethod;
 
 /// What each method is, in a line (hover text of its checkbox).
@@ -29,12 +31,12 @@ fn method_help(m: GradMethod) -> &'static str {
 }
 
 /// The panel. `presets` are the presets folder's files (the gradient presets among them are
-/// offered), `training` what the Training workspace holds now.
+/// offered).
 pub fn ui(
     ui: &mut Ui,
-    ws: &mut GradientsWorkspace,
+    ws: &GradientsWorkspace,
     presets: &[PathBuf],
-    training: impl FnOnce() -> TrainingInputs,
+    actions: &mut Vec<GradAction>,
 ) {
     ui.heading("Gradients");
     ui.label("Every chosen gradient method once on one neural field and loss, side by side.");
@@ -45,138 +47,136 @@ pub fn ui(
             .add_enabled(!running, egui::Button::new("▶ Compute gradients"))
             .clicked()
         {
-            ws.start(training());
+            actions.push(GradAction::Start);
         }
         if ui
             .add_enabled(running, egui::Button::new("⏹ Cancel"))
             .clicked()
         {
-            ws.cancel();
+            actions.push(GradAction::Cancel);
         }
     });
     progress(ui, ws);
     ui.separator();
     ui.strong("Field and loss");
-    ui.add_enabled_ui(!running, |ui| {
-        for s in [Source::Preset, Source::ModelFile, Source::Training] {
-            ui.radio_value(&mut ws.setup.source, s.clone(), s.label());
-        }
-        match ws.setup.source {
-            Source::Preset => {
-                ui.horizontal(|ui| {
-                    ui.label("preset");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut ws.setup.preset)
-                            .desired_width(f32::INFINITY),
-                    )
+    let mut setup = ws.setup.clone();
+    ui.add_enabled_ui(!running, |ui| edit_setup(ui, &mut setup, presets));
+    if setup != ws.setup {
+        actions.push(GradAction::Edit(Box::new(setup)));
+    }
+}
+
+/// The setup's widgets, on a copy of the setup.
+fn edit_setup(ui: &mut Ui, setup: &mut super::GradSetup, presets: &[PathBuf]) {
+    for s in [Source::Preset, Source::ModelFile, Source::Training] {
+        ui.radio_value(&mut setup.source, s.clone(), s.label());
+    }
+    match setup.source {
+        Source::Preset => {
+            ui.horizontal(|ui| {
+                ui.label("preset");
+                ui.add(egui::TextEdit::singleline(&mut setup.preset).desired_width(f32::INFINITY))
                     .on_hover_text("a .toml with kind = \"neural\" and a [loss] table");
-                });
-                let grad_presets: Vec<&PathBuf> = presets
-                    .iter()
-                    .filter(|p| {
-                        p.file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with("grad-"))
-                    })
-                    .collect();
-                if !grad_presets.is_empty() {
-                    egui::ComboBox::from_id_salt("grad-preset-list")
-                        .selected_text("presets folder…")
-                        .show_ui(ui, |ui| {
-                            for p in grad_presets {
-                                let name = p.file_name().map(|n| n.to_string_lossy().to_string());
-                                if ui
-                                    .selectable_label(false, name.unwrap_or_default())
-                                    .clicked()
-                                {
-                                    ws.setup.preset = p.display().to_string();
-                                }
+            });
+            let grad_presets: Vec<&PathBuf> = presets
+                .iter()
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("grad-"))
+                })
+                .collect();
+            if !grad_presets.is_empty() {
+                egui::ComboBox::from_id_salt("grad-preset-list")
+                    .selected_text("presets folder…")
+                    .show_ui(ui, |ui| {
+                        for p in grad_presets {
+                            let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+                            if ui
+                                .selectable_label(false, name.unwrap_or_default())
+                                .clicked()
+                            {
+                                setup.preset = p.display().to_string();
                             }
-                        })
-                        .response
-                        .accessible_name("gradient presets");
-                }
+                        }
+                    })
+                    .response
+                    .accessible_name("gradient presets");
             }
-            Source::ModelFile => {
-                ui.horizontal(|ui| {
-                    ui.label("model");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut ws.setup.model)
-                            .desired_width(f32::INFINITY),
-                    )
+        }
+        Source::ModelFile => {
+            ui.horizontal(|ui| {
+                ui.label("model");
+                ui.add(egui::TextEdit::singleline(&mut setup.model).desired_width(f32::INFINITY))
                     .on_hover_text(
                         "a model saved by the Training workspace (.json / .safetensors)",
                     );
-                });
-                ui.weak("on the first batch of the Training workspace's task, with its solver");
-            }
-            Source::Training => {
-                ui.weak(
-                    "the weights of the method shown in the Training workspace, on the first \
-                     batch of its task, with its solver",
-                );
-            }
+            });
+            ui.weak("on the first batch of the Training workspace's task, with its solver");
         }
-        ui.separator();
-        ui.strong("Methods");
-        for m in GradMethod::ALL {
-            let mut on = ws.setup.has(m);
+        Source::Training => {
+            ui.weak(
+                "the weights of the method shown in the Training workspace, on the first \
+                     batch of its task, with its solver",
+            );
+        }
+    }
+    ui.separator();
+    ui.strong("Methods");
+    for m in GradMethod::ALL {
+        let mut on = setup.has(m);
+        if ui
+            .checkbox(&mut on, m.name())
+            .on_hover_text(method_help(m))
+            .changed()
+        {
+            setup.toggle(m, on);
+        }
+    }
+    method_options(ui, setup);
+    ui.separator();
+    ui.strong("Measurement");
+    egui::Grid::new("grad-measure")
+        .num_columns(2)
+        .show(ui, |ui| {
+            ui.label("timed repeats");
+            ui.add(egui::DragValue::new(&mut setup.repeats).range(1..=100))
+                .accessible_name("timed repeats");
+            ui.end_row();
+            ui.label("fd check (params)")
+                .on_hover_text("parameters on which the continuous reference is cross-checked");
+            ui.add(egui::DragValue::new(&mut setup.fd_check).range(0..=100_000))
+                .accessible_name("fd check parameters");
+            ui.end_row();
+            ui.label("reference tol");
+            let mut exp = setup.reference_tol.log10().round() as i32;
             if ui
-                .checkbox(&mut on, m.name())
-                .on_hover_text(method_help(m))
+                .add(egui::Slider::new(&mut exp, -14..=-4).text("10^"))
+                .on_hover_text("reference tolerance")
                 .changed()
             {
-                ws.setup.toggle(m, on);
+                setup.reference_tol = 10f64.powi(exp);
             }
-        }
-        method_options(ui, &mut ws.setup);
-        ui.separator();
-        ui.strong("Measurement");
-        egui::Grid::new("grad-measure")
-            .num_columns(2)
-            .show(ui, |ui| {
-                ui.label("timed repeats");
-                ui.add(egui::DragValue::new(&mut ws.setup.repeats).range(1..=100))
-                    .accessible_name("timed repeats");
-                ui.end_row();
-                ui.label("fd check (params)")
-                    .on_hover_text("parameters on which the continuous reference is cross-checked");
-                ui.add(egui::DragValue::new(&mut ws.setup.fd_check).range(0..=100_000))
-                    .accessible_name("fd check parameters");
-                ui.end_row();
-                ui.label("reference tol");
-                let mut exp = ws.setup.reference_tol.log10().round() as i32;
-                if ui
-                    .add(egui::Slider::new(&mut exp, -14..=-4).text("10^"))
-                    .on_hover_text("reference tolerance")
-                    .changed()
-                {
-                    ws.setup.reference_tol = 10f64.powi(exp);
-                }
-                ui.end_row();
-                ui.label("precision").on_hover_text(
-                    "float type of the measured methods; the references stay f64, so the error \
+            ui.end_row();
+            ui.label("precision").on_hover_text(
+                "float type of the measured methods; the references stay f64, so the error \
                      against the discrete gradient shows the f32 rounding",
-                );
-                ui.horizontal(|ui| {
-                    for p in crate::grad::Precision::ALL {
-                        if ui.radio(ws.setup.precision == p.name(), p.name()).clicked() {
-                            ws.setup.precision = p.name().into();
-                        }
+            );
+            ui.horizontal(|ui| {
+                for p in crate::grad::Precision::ALL {
+                    if ui.radio(setup.precision == p.name(), p.name()).clicked() {
+                        setup.precision = p.name().into();
                     }
-                });
-                ui.end_row();
+                }
             });
-        if ws.setup.precision == "f32" {
-            ui.weak("f32: afge and fd run in f64 only (untick them)");
-        }
-        ui.checkbox(
-            &mut ws.setup.scaling,
-            "memory scaling (10, 100, 1000 steps)",
-        )
+            ui.end_row();
+        });
+    if setup.precision == "f32" {
+        ui.weak("f32: afge and fd run in f64 only (untick them)");
+    }
+    ui.checkbox(&mut setup.scaling, "memory scaling (10, 100, 1000 steps)")
         .on_hover_text(
             "stored and peak bytes of each method at fixed-step rk4, as `nodelab bench grad`",
         );
-    });
 }
 
 /// The options of the methods (`nodelab grad`'s flags).

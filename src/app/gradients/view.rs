@@ -1,23 +1,33 @@
-//! The Gradients workspace's centre: bars (log) of every measured quantity per method and the
+//! The Gradients room's centre: bars (log) of every measured quantity per method and the
 //! table of `nodelab grad`; the memory scaling against the step count with the theory slopes;
 //! the per-parameter scatter of two gradients with the diagonal. One colour per method, the
-//! same in every plot and in the exports.
+//! same in every plot and in the exports. The centre reads the result and changes only its view
+//! settings ([`Centre`]); exports are actions.
 
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Bar, BarChart, Legend, Line, LineStyle, Plot, Points};
 
 use super::figures::{self, method_color, theory};
-use super::{GradAction, GradResult, GradTab, GradientsWorkspace, Metric};
-use crate::app::plots::{decade_spacer, log_formatter};
+use super::{GradAction, GradResult, GradTab, GradView, Metric};
+use crate::app::charts::axes::{decade_spacer, log_formatter};
 use crate::app::theme::{c32, run_color};
 
 fn colour(i: usize) -> Color32 {
     c32(run_color(i))
 }
 
+/// What the centre may change: its view settings, the export file name and the inline error;
+/// what it asks for goes to `actions`.
+pub struct Centre<'a> {
+    pub view: &'a mut GradView,
+    pub export_path: &'a mut String,
+    pub error: &'a mut Option<String>,
+    pub actions: &'a mut Vec<GradAction>,
+}
+
 /// The whole centre.
-pub fn ui(ui: &mut Ui, ws: &mut GradientsWorkspace) {
-    let Some(result) = ws.result.clone() else {
+pub fn ui(ui: &mut Ui, result: Option<&GradResult>, c: &mut Centre<'_>) {
+    let Some(result) = result else {
         ui.heading("Compare gradient methods on one neural ODE");
         ui.label(
             "Choose the field and loss and the gradient methods on the left, then press \
@@ -30,79 +40,79 @@ pub fn ui(ui: &mut Ui, ws: &mut GradientsWorkspace) {
         return;
     };
     ui.horizontal_wrapped(|ui| {
-        ui.selectable_value(&mut ws.view.tab, GradTab::Comparison, "Comparison");
-        ui.selectable_value(&mut ws.view.tab, GradTab::Scaling, "Memory scaling");
-        ui.selectable_value(&mut ws.view.tab, GradTab::PerParameter, "Per parameter");
+        ui.selectable_value(&mut c.view.tab, GradTab::Comparison, "Comparison");
+        ui.selectable_value(&mut c.view.tab, GradTab::Scaling, "Memory scaling");
+        ui.selectable_value(&mut c.view.tab, GradTab::PerParameter, "Per parameter");
         ui.separator();
-        export_buttons(ui, ws, &result);
+        export_buttons(ui, c, result);
     });
     ui.label(RichText::new(result.header.trim_end()).small());
-    if let Some(e) = &ws.error {
+    if let Some(e) = &*c.error {
         ui.colored_label(ui.visuals().error_fg_color, e);
     }
     ui.separator();
     egui::ScrollArea::vertical()
         .id_salt("grad-centre")
-        .show(ui, |ui| match ws.view.tab {
+        .show(ui, |ui| match c.view.tab {
             GradTab::Comparison => {
-                legend(ui, &result);
-                bars(ui, &result);
+                legend(ui, result);
+                bars(ui, result);
                 ui.separator();
-                table(ui, &result);
+                table(ui, result);
             }
-            GradTab::Scaling => scaling(ui, &result),
-            GradTab::PerParameter => per_parameter(ui, ws, &result),
+            GradTab::Scaling => scaling(ui, result),
+            GradTab::PerParameter => per_parameter(ui, c, result),
         });
 }
 
 /// PNG / SVG of the tab's figure (on the comparison tab, of the chosen metric) and its CSV.
-fn export_buttons(ui: &mut Ui, ws: &mut GradientsWorkspace, result: &GradResult) {
-    if ws.view.tab == GradTab::Comparison {
+fn export_buttons(ui: &mut Ui, c: &mut Centre<'_>, result: &GradResult) {
+    if c.view.tab == GradTab::Comparison {
         egui::ComboBox::from_id_salt("grad-export-metric")
-            .selected_text(ws.view.export_metric.title())
+            .selected_text(c.view.export_metric.title())
             .show_ui(ui, |ui| {
                 for m in Metric::ALL {
-                    ui.selectable_value(&mut ws.view.export_metric, m, m.title());
+                    ui.selectable_value(&mut c.view.export_metric, m, m.title());
                 }
             })
             .response
             .accessible_name("exported bar plot")
             .on_hover_text("the bar plot PNG / SVG export");
     }
-    ui.add(egui::TextEdit::singleline(&mut ws.export_path).desired_width(110.0))
+    ui.add(egui::TextEdit::singleline(c.export_path).desired_width(110.0))
         .accessible_name("export file name")
         .on_hover_text("file name (the extension follows the format)");
-    let (a, b) = ws.view.scatter;
-    let figure = match ws.view.tab {
-        GradTab::Comparison => Some(figures::bars_figure(result, ws.view.export_metric)),
+    let (a, b) = c.view.scatter;
+    let figure = match c.view.tab {
+        GradTab::Comparison => Some(figures::bars_figure(result, c.view.export_metric)),
         GradTab::Scaling => (!result.scaling.is_empty()).then(|| figures::scaling_figure(result)),
         GradTab::PerParameter => figures::scatter_figure(result, a, b),
     };
-    let stem = std::path::PathBuf::from(ws.export_path.trim());
+    let stem = std::path::PathBuf::from(c.export_path.trim());
     for ext in ["png", "svg"] {
         if ui
             .add_enabled(figure.is_some(), egui::Button::new(ext.to_uppercase()))
             .clicked()
             && let Some(figure) = figure.clone()
         {
-            ws.actions.push(GradAction::ExportPlot {
+            c.actions.push(GradAction::ExportPlot {
                 figure,
                 path: stem.with_extension(ext),
             });
         }
     }
     if ui.button("CSV").clicked() {
-        let text = match ws.view.tab {
+        let text = match c.view.tab {
             GradTab::Comparison => Some(figures::table_csv(result)),
             GradTab::Scaling => Some(figures::scaling_csv(result)),
             GradTab::PerParameter => figures::scatter_csv(result, a, b),
         };
         match text {
-            Some(text) => ws.actions.push(GradAction::ExportCsv {
+            Some(text) => c.actions.push(GradAction::ExportCsv {
                 text,
                 path: stem.with_extension("csv"),
             }),
-            None => ws.error = Some("choose two gradients to export".into()),
+            None => *c.error = Some("choose two gradients to export".into()),
         }
     }
 }
@@ -386,7 +396,7 @@ fn scaling(ui: &mut Ui, result: &GradResult) {
 }
 
 /// The gradients of two chosen methods against each other, with the diagonal.
-fn per_parameter(ui: &mut Ui, ws: &mut GradientsWorkspace, result: &GradResult) {
+fn per_parameter(ui: &mut Ui, c: &mut Centre<'_>, result: &GradResult) {
     let names: Vec<String> = std::iter::once("continuous reference".to_string())
         .chain(
             result
@@ -411,10 +421,10 @@ fn per_parameter(ui: &mut Ui, ws: &mut GradientsWorkspace, result: &GradResult) 
             .accessible_name(format!("{label} gradient"));
     };
     ui.horizontal_wrapped(|ui| {
-        pick(ui, "grad-scatter-x", "x:", &mut ws.view.scatter.0);
-        pick(ui, "grad-scatter-y", "y:", &mut ws.view.scatter.1);
+        pick(ui, "grad-scatter-x", "x:", &mut c.view.scatter.0);
+        pick(ui, "grad-scatter-y", "y:", &mut c.view.scatter.1);
     });
-    let (a, b) = ws.view.scatter;
+    let (a, b) = c.view.scatter;
     let (Some((na, ga)), Some((nb, gb))) =
         (figures::gradient(result, a), figures::gradient(result, b))
     else {

@@ -1,11 +1,15 @@
-//! The Training workspace: train a toy neural ODE with several gradient methods side by side,
-//! live. The engine ([`crate::train`]) runs on its own thread and streams updates through a
-//! bounded channel; this module only keeps view state and the prepared series drawn each frame.
+//! The Training room: train a toy neural ODE with several gradient methods side by side, live.
+//! It owns the setup ([`TrainConfig`], saved between launches as a training preset, undoable),
+//! the run on screen (the engine, [`crate::train`], runs on its own thread and streams updates
+//! through a bounded channel; this module keeps the prepared series drawn each frame), the data
+//! preview and the view settings. Panels emit [`TrainingAction`]s; [`room`] applies them.
 //!
+//! - [`room`]: the room as the shell sees it (launch settings, panels, the apply point);
 //! - [`setup`]: the left panel (task, model, solver, optimiser, methods, controls, progress);
 //! - [`view`]: the centre (loss curves, comparison table and bars, gradient errors, the learned
 //!   model live: decision regions and the flow of the points, or the predicted trajectory).
 
+pub mod room;
 pub mod setup;
 pub mod view;
 
@@ -169,9 +173,27 @@ impl Default for TrainingView {
     }
 }
 
-/// What the workspace asks the shell to do.
+/// What the room's panels ask for, applied in one place ([`room`]'s `apply`).
 #[derive(Clone, Debug)]
 pub enum TrainingAction {
+    /// The setup as a panel edited it: replaces the setup (undoable).
+    Edit(Box<TrainConfig>),
+    /// Back to the setup before the last edit (Ctrl+Z).
+    Undo,
+    /// Again the edit that was undone (Ctrl+Shift+Z).
+    Redo,
+    /// Start a run of the setup (`paused`: step by step).
+    Start {
+        paused: bool,
+    },
+    Pause,
+    Resume,
+    /// One iteration (starts a paused run when none is going).
+    Step,
+    /// End the run after its current iteration.
+    Stop,
+    /// Clear the results.
+    Reset,
     /// Write the model to `path` and open it in the explorer from `y0` on `t_span`.
     OpenInExplorer {
         model: Model,
@@ -186,22 +208,30 @@ pub enum TrainingAction {
         task: TaskName,
     },
     /// Write the curves (the CSV of `nodelab train --csv`).
-    ExportCsv { text: String, path: PathBuf },
+    ExportCsv {
+        text: String,
+        path: PathBuf,
+    },
     /// Export the loss plot (PNG or SVG by the path's extension).
     ExportPlot {
         figure: crate::export::Figure,
         path: PathBuf,
     },
     /// Write the setup as a training preset.
-    SavePreset { text: String, path: PathBuf },
+    SavePreset {
+        text: String,
+        path: PathBuf,
+    },
     /// Load a training preset.
     LoadPreset(PathBuf),
 }
 
-/// The Training workspace.
+/// The Training room: its setup, the run on screen and its view state.
 pub struct TrainingWorkspace {
     /// The setup the next run starts from (saved between launches as a training preset).
     pub config: TrainConfig,
+    /// Undo and redo over the edits of `config`.
+    pub edits: crate::app::undo::EditHistory<TrainConfig>,
     pub description: Option<String>,
     /// The config of the run on screen.
     pub run_config: Option<TrainConfig>,
@@ -224,6 +254,8 @@ pub struct TrainingWorkspace {
     /// Text of the model-path field (dialogs need a desktop portal; the field always works).
     pub path_field: String,
     started: Option<Instant>,
+    /// Start a run once the launch preset is read (`NODELAB_START` with a training preset).
+    start_after_load: bool,
 }
 
 impl Default for TrainingWorkspace {
@@ -236,6 +268,7 @@ impl TrainingWorkspace {
     pub fn new(config: TrainConfig, description: Option<String>) -> Self {
         Self {
             config,
+            edits: crate::app::undo::EditHistory::default(),
             description,
             run_config: None,
             methods: Vec::new(),
@@ -253,6 +286,7 @@ impl TrainingWorkspace {
             actions: Vec::new(),
             path_field: "trained-model.safetensors".into(),
             started: None,
+            start_after_load: false,
         }
     }
 

@@ -1,5 +1,7 @@
-//! The Training workspace's left panel: what to train, how, with which gradient methods, and
-//! the run controls with always-visible progress.
+//! The Training room's left panel: what to train, how, with which gradient methods, and the
+//! run controls with always-visible progress. The panel reads the room and emits
+//! [`TrainingAction`]s: an edited copy of the setup ([`TrainingAction::Edit`], undoable), the
+//! run controls, the files. It never writes the setup and never starts or stops a run itself.
 
 use egui::{ComboBox, DragValue, Ui};
 
@@ -19,37 +21,48 @@ fn section(ui: &mut Ui, title: &str) {
     ui.strong(title);
 }
 
-/// Draws the panel; `adapter` is the GPU the app renders with.
-pub fn ui(ui: &mut Ui, ws: &mut TrainingWorkspace, adapter: Option<&str>) {
-    controls(ui, ws);
+/// Draws the panel; `path_field` is the text of the file-path field, `adapter` the GPU the app
+/// renders with.
+pub fn ui(
+    ui: &mut Ui,
+    ws: &TrainingWorkspace,
+    path_field: &mut String,
+    actions: &mut Vec<TrainingAction>,
+    adapter: Option<&str>,
+) {
+    controls(ui, ws, actions);
     ui.separator();
     let locked = ws.is_running();
+    let mut next = ws.config.clone();
     ui.add_enabled_ui(!locked, |ui| {
-        task(ui, &mut ws.config);
-        model(ui, &mut ws.config);
-        solver(ui, &mut ws.config);
-        optimiser(ui, &mut ws.config);
-        device(ui, &mut ws.config, adapter);
-        methods(ui, &mut ws.config);
+        task(ui, &mut next);
+        model(ui, &mut next);
+        solver(ui, &mut next);
+        optimiser(ui, &mut next);
+        device(ui, &mut next, adapter);
+        methods(ui, &mut next);
     });
+    if next != ws.config {
+        actions.push(TrainingAction::Edit(Box::new(next)));
+    }
     if locked {
         ui.weak("Settings are locked while a run is going: stop it to change them.");
     }
     ui.separator();
-    files(ui, ws);
+    files(ui, ws, path_field, actions);
 }
 
-fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
+fn controls(ui: &mut Ui, ws: &TrainingWorkspace, actions: &mut Vec<TrainingAction>) {
     ui.horizontal_wrapped(|ui| {
         match ws.state {
             RunState::Running => {
                 if ui.button("⏸ Pause").clicked() {
-                    ws.pause();
+                    actions.push(TrainingAction::Pause);
                 }
             }
             RunState::Paused => {
                 if ui.button("▶ Resume").clicked() {
-                    ws.resume();
+                    actions.push(TrainingAction::Resume);
                 }
             }
             RunState::Stopping => {
@@ -61,7 +74,7 @@ fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
                     .on_hover_text("start a run of this setup (every method from the same weights)")
                     .clicked()
                 {
-                    ws.start(false);
+                    actions.push(TrainingAction::Start { paused: false });
                 }
             }
         }
@@ -72,21 +85,21 @@ fn controls(ui: &mut Ui, ws: &mut TrainingWorkspace) {
             )
             .clicked()
         {
-            ws.stop();
+            actions.push(TrainingAction::Stop);
         }
         if ui
             .button("Step")
             .on_hover_text("one iteration of every method, then pause")
             .clicked()
         {
-            ws.step();
+            actions.push(TrainingAction::Step);
         }
         if ui
             .button("⟲ Reset")
             .on_hover_text("clear the results; the next run starts from the seed's initial weights")
             .clicked()
         {
-            ws.reset();
+            actions.push(TrainingAction::Reset);
         }
     });
     let frac = if ws.iters > 0 {
@@ -192,13 +205,20 @@ fn model(ui: &mut Ui, c: &mut TrainConfig) {
     ui.horizontal(|ui| {
         ui.label("hidden layers");
         let mut depth = c.model.hidden.len();
-        ui.add(DragValue::new(&mut depth).range(1..=4))
-            .accessible_name("hidden layers");
+        let depth_changed = ui
+            .add(DragValue::new(&mut depth).range(1..=4))
+            .accessible_name("hidden layers")
+            .changed();
         ui.label("width");
         let mut width = c.model.hidden.first().copied().unwrap_or(16);
-        ui.add(DragValue::new(&mut width).range(1..=256))
-            .accessible_name("width");
-        c.model.hidden = vec![width; depth];
+        let width_changed = ui
+            .add(DragValue::new(&mut width).range(1..=256))
+            .accessible_name("width")
+            .changed();
+        // Drawing the panel never rewrites the setup: only an edit makes the layers uniform.
+        if depth_changed || width_changed {
+            c.model.hidden = vec![width; depth];
+        }
     });
     ui.horizontal(|ui| {
         ComboBox::from_id_salt("train-activation")
@@ -255,9 +275,13 @@ fn solver(ui: &mut Ui, c: &mut TrainConfig) {
         } else {
             let mut h = c.solver.h0.unwrap_or(0.1);
             ui.label("h");
-            ui.add(DragValue::new(&mut h).range(1e-5..=10.0).speed(0.001))
-                .accessible_name("step h");
-            c.solver.h0 = Some(h);
+            if ui
+                .add(DragValue::new(&mut h).range(1e-5..=10.0).speed(0.001))
+                .accessible_name("step h")
+                .changed()
+            {
+                c.solver.h0 = Some(h);
+            }
         }
     });
 }
@@ -389,14 +413,19 @@ fn methods(ui: &mut Ui, c: &mut TrainConfig) {
     }
 }
 
-fn files(ui: &mut Ui, ws: &mut TrainingWorkspace) {
+fn files(
+    ui: &mut Ui,
+    ws: &TrainingWorkspace,
+    path_field: &mut String,
+    actions: &mut Vec<TrainingAction>,
+) {
     section(ui, "Files");
     ui.horizontal(|ui| {
         ui.label("path");
-        ui.add(egui::TextEdit::singleline(&mut ws.path_field).desired_width(FIELD + 60.0))
+        ui.add(egui::TextEdit::singleline(path_field).desired_width(FIELD + 60.0))
             .accessible_name("file path");
     });
-    let path = std::path::PathBuf::from(ws.path_field.trim());
+    let path = std::path::PathBuf::from(path_field.trim());
     ui.horizontal_wrapped(|ui| {
         let model = ws.methods.get(ws.view.shown).and_then(|m| m.model.clone());
         if ui
@@ -405,7 +434,7 @@ fn files(ui: &mut Ui, ws: &mut TrainingWorkspace) {
             .clicked()
             && let Some(model) = model
         {
-            ws.actions.push(TrainingAction::SaveModel {
+            actions.push(TrainingAction::SaveModel {
                 model,
                 path: path.clone(),
                 task: ws.config.task,
@@ -415,7 +444,7 @@ fn files(ui: &mut Ui, ws: &mut TrainingWorkspace) {
             .add_enabled(!ws.methods.is_empty(), egui::Button::new("Export CSV"))
             .clicked()
         {
-            ws.actions.push(TrainingAction::ExportCsv {
+            actions.push(TrainingAction::ExportCsv {
                 text: ws.csv(),
                 path: path.with_extension("csv"),
             });
@@ -426,14 +455,13 @@ fn files(ui: &mut Ui, ws: &mut TrainingWorkspace) {
             .clicked()
             && let Some(text) = ws.to_toml()
         {
-            ws.actions.push(TrainingAction::SavePreset {
+            actions.push(TrainingAction::SavePreset {
                 text,
                 path: path.with_extension("toml"),
             });
         }
         if ui.button("Load setup").clicked() {
-            ws.actions
-                .push(TrainingAction::LoadPreset(path.with_extension("toml")));
+            actions.push(TrainingAction::LoadPreset(path.with_extension("toml")));
         }
     });
 }

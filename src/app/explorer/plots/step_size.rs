@@ -1,13 +1,14 @@
 //! Plot (2): the step size h against t on a log scale, accepted against rejected attempts.
 
+use crate::app::charts::axes::{decade_spacer, log_formatter};
+use crate::app::charts::series::{POINT_BUDGET, grey_out, prepared, show_series};
 use crate::export::{Dash, Figure, Marker, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::{REJECTED, run_color};
 use super::solution::{store_t_range, view_t_range};
-use super::{POINT_BUDGET, prepared};
+use crate::app::theme::{REJECTED, run_color};
 
 pub fn series(
     runs: &[RunData],
@@ -77,15 +78,15 @@ pub fn ui(
     let x_range = view_t_range(ui);
     let mut s = series(runs, view, x_range, POINT_BUDGET);
     if view.stale.is_some() {
-        super::grey_out(&mut s);
+        grey_out(&mut s);
     }
     // The runs' legend above the time plots names every line here.
     let resp = super::time_plot("step-size", "h (log)", height, runs, show_t)
-        .y_axis_formatter(super::log_formatter)
-        .y_grid_spacer(super::decade_spacer)
+        .y_axis_formatter(log_formatter)
+        .y_grid_spacer(decade_spacer)
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
-            super::show_series(pui, s, true);
+            show_series(pui, s, true);
             (super::read_pointer(pui), super::visible_t(pui))
         });
     view.plot_rects.push(("step-size", resp.response.rect));

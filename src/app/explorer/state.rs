@@ -1,6 +1,4 @@
-//! Short-lived view state: selection, hover, playback, view toggles. Never saved.
-
-use std::collections::VecDeque;
+//! The explorer's short-lived view state: selection, hover, playback, view toggles. Never saved.
 
 use super::playback::Playback;
 
@@ -75,42 +73,7 @@ pub enum SortColumn {
     Nfev,
 }
 
-/// Recent frame times, for the debug overlay.
-#[derive(Clone, Debug, Default)]
-pub struct FrameTimes {
-    pub cpu_ms: VecDeque<f32>,
-    pub interval_ms: VecDeque<f32>,
-}
-
-impl FrameTimes {
-    const KEEP: usize = 120;
-
-    pub fn push(&mut self, cpu_ms: f32, interval_ms: f32) {
-        for (q, v) in [
-            (&mut self.cpu_ms, cpu_ms),
-            (&mut self.interval_ms, interval_ms),
-        ] {
-            if q.len() == Self::KEEP {
-                q.pop_front();
-            }
-            q.push_back(v);
-        }
-    }
-
-    pub fn mean(q: &VecDeque<f32>) -> f32 {
-        if q.is_empty() {
-            0.0
-        } else {
-            q.iter().sum::<f32>() / q.len() as f32
-        }
-    }
-
-    pub fn max(q: &VecDeque<f32>) -> f32 {
-        q.iter().copied().fold(0.0, f32::max)
-    }
-}
-
-/// All view state of the step explorer.
+/// The explorer's view state.
 #[derive(Clone, Debug)]
 pub struct ViewState {
     pub tab: Tab,
@@ -131,8 +94,6 @@ pub struct ViewState {
     pub sort: (SortColumn, bool),
     pub table_run: usize,
     pub show_table: bool,
-    pub debug_overlay: bool,
-    pub frame_times: FrameTimes,
     /// Re-solve automatically (debounced) after an edit of the problem or the solvers.
     pub auto_solve: bool,
     /// Why the shown results no longer match the session (set each frame by the app; `None`:
@@ -149,7 +110,7 @@ pub struct ViewState {
     /// Where each plot was drawn in this frame (tests).
     pub plot_rects: Vec<(&'static str, egui::Rect)>,
     /// Where the panels were drawn in the last frame.
-    pub layout: super::layout::Layout,
+    pub layout: crate::app::layout::Layout,
 }
 
 impl Default for ViewState {
@@ -170,8 +131,6 @@ impl Default for ViewState {
             sort: (SortColumn::Index, true),
             table_run: 0,
             show_table: true,
-            debug_overlay: false,
-            frame_times: FrameTimes::default(),
             auto_solve: true,
             stale: None,
             plot_rects: Vec::new(),
@@ -179,7 +138,7 @@ impl Default for ViewState {
             y0_handle_at: None,
             phase_problem: None,
             y0_drag: None,
-            layout: super::layout::Layout::default(),
+            layout: crate::app::layout::Layout::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Results carry their inputs: each run keeps the problem and solver settings that produced it,
-//! the app counts edits of the session in a revision, and results that no longer match the
+//! the edit history counts edits of the session in a revision, and results that no longer match the
 //! session are re-solved after a short pause in the editing (debounced), or, with automatic
 //! re-solving off, greyed and labelled as stale.
 
@@ -11,17 +11,17 @@ use super::session::Session;
 /// How long the session must stay unchanged before an automatic re-solve.
 pub const DEFAULT_DELAY: Duration = Duration::from_millis(350);
 
-/// The session revision and the debounce of automatic re-solves.
+/// The debounce of automatic re-solves, keyed by the session's revision (the edit history's:
+/// the one count of the session's changes).
 #[derive(Clone, Debug)]
 pub struct AutoSolve {
-    /// Bumped at every edit of the session.
+    /// The session revision seen last.
     pub revision: u64,
     /// The revision the last solve (▶ Run) was started at.
     pub run_requested: u64,
     /// The revision the last work–precision sweep was started at.
     pub sweep_requested: u64,
     pub delay: Duration,
-    seen: Option<Session>,
     edited_at: Option<Instant>,
 }
 
@@ -32,27 +32,19 @@ impl AutoSolve {
             run_requested: 0,
             sweep_requested: 0,
             delay,
-            seen: None,
             edited_at: None,
         }
     }
 
-    /// Compares the session with the one seen last; an edit bumps the revision. Returns
-    /// whether the session changed.
-    pub fn observe(&mut self, session: &Session, now: Instant) -> bool {
-        match &self.seen {
-            Some(s) if s == session => false,
-            Some(_) => {
-                self.revision += 1;
-                self.edited_at = Some(now);
-                self.seen = Some(session.clone());
-                true
-            }
-            None => {
-                self.seen = Some(session.clone());
-                false
-            }
+    /// Takes the session's current `revision`; a new one starts the debounce. Returns whether
+    /// the session changed.
+    pub fn observe(&mut self, revision: u64, now: Instant) -> bool {
+        if revision == self.revision {
+            return false;
         }
+        self.revision = revision;
+        self.edited_at = Some(now);
+        true
     }
 
     /// The time left until the last edit is `delay` old (`None`: settled).
@@ -97,7 +89,7 @@ pub fn stale_reason(runs: &[RunData], session: &Session) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::session::BuiltinDraft;
+    use crate::app::explorer::session::BuiltinDraft;
     use crate::export::Rgb;
 
     fn runs_of(session: &Session) -> Vec<RunData> {
@@ -142,14 +134,20 @@ mod tests {
     fn edits_bump_the_revision_and_the_debounce_waits_for_quiet() {
         let mut a = AutoSolve::new(Duration::from_millis(300));
         let t0 = Instant::now();
+        let mut history = crate::app::undo::EditHistory::default();
         let mut s = Session::default();
-        assert!(!a.observe(&s, t0));
+        assert!(!a.observe(history.revision, t0));
         assert_eq!((a.revision, a.wait_left(t0)), (0, None));
-        s.solvers[0].tol = 1e-6;
-        assert!(a.observe(&s, t0));
+        let mut next = s.clone();
+        next.solvers[0].tol = 1e-6;
+        history.apply(&mut s, next, t0);
+        assert!(a.observe(history.revision, t0));
         assert_eq!(a.revision, 1);
         assert!(a.wait_left(t0 + Duration::from_millis(100)).is_some());
-        assert!(!a.observe(&s, t0 + Duration::from_millis(100)));
+        // An edit that changes nothing is no edit.
+        let same = s.clone();
+        history.apply(&mut s, same, t0);
+        assert!(!a.observe(history.revision, t0 + Duration::from_millis(100)));
         assert_eq!(a.wait_left(t0 + Duration::from_millis(300)), None);
     }
 }

@@ -1,13 +1,15 @@
 //! Plot (1): the solution components, with markers at the step boundaries, the per-step cubic
 //! q(τ) drawn inside each step (dense output), rejected candidates and the exact solution.
 
+use crate::app::charts::legend::legend_strip;
+use crate::app::charts::series::{POINT_BUDGET, grey_out, prepared, show_series};
 use crate::export::{Dash, Figure, Marker, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::{EXACT, REJECTED, TARGET, run_color};
-use super::{POINT_BUDGET, Pointer, prepared};
+use super::Pointer;
+use crate::app::theme::{EXACT, REJECTED, TARGET, run_color};
 
 /// Dense output is drawn when at most this many steps are visible.
 const DENSE_MAX_STEPS: usize = 800;
@@ -198,7 +200,7 @@ fn dense_curves(
 /// The solution plot's own legend: the components by line style (the runs' colours are in
 /// the legend above the time plots), the exact solution, a batch's samples and loss targets.
 fn legend(runs: &[RunData], view: &ViewState, series: &[Series]) -> Vec<Series> {
-    use super::{LegendKind, legend_entry};
+    use crate::app::charts::legend::{LegendKind, legend_entry};
     let mut out = Vec::new();
     if let Some(p) = runs.iter().find_map(|r| r.problem.as_ref()) {
         for (c, name) in p.components.iter().enumerate() {
@@ -261,12 +263,12 @@ pub fn ui(
     let x_range = view_t_range(ui);
     let mut s = series(runs, view, x_range, POINT_BUDGET);
     if view.stale.is_some() {
-        super::grey_out(&mut s);
+        grey_out(&mut s);
     }
-    let height = (height - super::legend_strip(ui, &legend(runs, view, &s))).max(50.0);
+    let height = (height - legend_strip(ui, &legend(runs, view, &s))).max(50.0);
     let resp = super::time_plot("solution", "y", height, runs, false).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
-        super::show_series(pui, s, false);
+        show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))
     });
     view.plot_rects.push(("solution", resp.response.rect));

@@ -1,5 +1,8 @@
 //! The work-precision view: f-evaluations against the achieved error per method (log-log).
 
+use crate::app::charts::axes::{AXIS_LABEL_MIN, decade_spacer, decade_x_spacer, log_formatter};
+use crate::app::charts::legend::legend_strip;
+use crate::app::charts::series::{grey_out, show_series};
 use egui_plot::Plot;
 
 use crate::bench::work_precision::WorkPrecision;
@@ -9,7 +12,7 @@ use crate::solver::Method;
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::sweep::SweepState;
-use super::super::theme::EXACT;
+use crate::app::theme::EXACT;
 
 /// The colour and line style of each method: the colour of the first run that uses it (one
 /// colour per run, as in every plot); the methods no run uses are grey, told apart by style.
@@ -157,25 +160,25 @@ pub fn ui(
     ));
     let mut s = series(wp, runs);
     if stale {
-        super::grey_out(&mut s);
+        grey_out(&mut s);
     }
-    super::legend_strip(ui, &s);
+    legend_strip(ui, &s);
     Plot::new("work-precision")
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label("achieved max error (log)")
-                .formatter(super::log_formatter)
-                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+                .formatter(log_formatter)
+                .label_spacing(AXIS_LABEL_MIN..=AXIS_LABEL_MIN + 1.0),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
                 .label("f-evaluations (log)")
-                .formatter(super::log_formatter)
+                .formatter(log_formatter)
                 .min_thickness(56.0)
-                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+                .label_spacing(AXIS_LABEL_MIN..=AXIS_LABEL_MIN + 1.0),
         ])
-        .x_grid_spacer(super::decade_x_spacer)
-        .y_grid_spacer(super::decade_spacer)
+        .x_grid_spacer(decade_x_spacer)
+        .y_grid_spacer(decade_spacer)
         .label_formatter(|pos| match pos {
             egui_plot::HoverPosition::NearDataPoint { position, .. } => {
                 hover_text(wp, position.x, position.y)
@@ -193,6 +196,6 @@ pub fn ui(
                     s
                 })
                 .collect();
-            super::show_series(pui, logged, true);
+            show_series(pui, logged, true);
         });
 }

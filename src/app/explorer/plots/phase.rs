@@ -1,6 +1,9 @@
 //! Plot (5): the phase portrait of 2-D and 3-D problems (3-D: a chosen projection), with the
 //! vector field drawn as arrows and the step points on the trajectory.
 
+use crate::app::charts::axes::{AXIS_LABEL_MIN, nice_spacer, nice_x_spacer, sci_formatter};
+use crate::app::charts::legend::{LegendKind, legend_entry, legend_strip};
+use crate::app::charts::series::{POINT_BUDGET, grey_out, show_series};
 use egui_plot::{Arrows, Plot};
 
 use crate::export::{Dash, Figure, Marker, Rgb, Series, SeriesKind};
@@ -8,9 +11,8 @@ use crate::export::{Dash, Figure, Marker, Rgb, Series, SeriesKind};
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::{HIGHLIGHT, TARGET, c32, run_color};
 use super::super::worker::T_AXIS;
-use super::POINT_BUDGET;
+use crate::app::theme::{HIGHLIGHT, TARGET, c32, run_color};
 
 const FIELD: Rgb = Rgb(150, 150, 150);
 /// How near (points) the pointer must be to the initial-state handle to drag it.
@@ -338,15 +340,15 @@ pub fn ui(
     let (xl, yl) = labels(runs, view);
     let mut s = series(runs, view, POINT_BUDGET);
     if view.stale.is_some() {
-        super::grey_out(&mut s);
+        grey_out(&mut s);
     }
     let mut legend = s.clone();
-    legend.push(super::legend_entry(
+    legend.push(legend_entry(
         "y0: drag it (re-solves live); shift-click adds a trajectory".into(),
         HIGHLIGHT,
-        super::LegendKind::Marker(Marker::Circle),
+        LegendKind::Marker(Marker::Circle),
     ));
-    super::legend_strip(ui, &legend);
+    legend_strip(ui, &legend);
     let ax = axes(view, dim);
     // The session's initial state (ahead of the run's while a re-solve is on its way).
     let y0: Vec<f64> = if y0.len() == dim {
@@ -372,19 +374,19 @@ pub fn ui(
         .custom_x_axes(vec![
             egui_plot::AxisHints::new_x()
                 .label(xl)
-                .formatter(super::sci_formatter)
-                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+                .formatter(sci_formatter)
+                .label_spacing(AXIS_LABEL_MIN..=AXIS_LABEL_MIN + 1.0),
         ])
         .custom_y_axes(vec![
             egui_plot::AxisHints::new_y()
                 .label(yl)
-                .formatter(super::sci_formatter)
+                .formatter(sci_formatter)
                 .min_thickness(48.0)
-                .label_spacing(super::AXIS_LABEL_MIN..=super::AXIS_LABEL_MIN + 1.0),
+                .label_spacing(AXIS_LABEL_MIN..=AXIS_LABEL_MIN + 1.0),
         ])
         .allow_drag(!grabbing)
-        .x_grid_spacer(super::nice_x_spacer)
-        .y_grid_spacer(super::nice_spacer);
+        .x_grid_spacer(nice_x_spacer)
+        .y_grid_spacer(nice_spacer);
     // Equal scales for a phase plane; t and y of a scalar problem have units of their own.
     let plot = if dim == 1 {
         plot
@@ -404,7 +406,7 @@ pub fn ui(
                     .tip_length(6.0),
             );
         }
-        super::show_series(pui, rest, false);
+        show_series(pui, rest, false);
         pui.points(
             egui_plot::Points::new("y0 (drag; shift-click adds a trajectory)", vec![handle])
                 .shape(egui_plot::MarkerShape::Circle)

@@ -1,14 +1,16 @@
 //! Plot (3): the error estimate over the tolerance scale, err/tol, against t (log scale), with
 //! the acceptance line at 1: a step is accepted iff its ratio is ≤ 1.
 
+use crate::app::charts::axes::{decade_spacer, log_formatter};
+use crate::app::charts::legend::legend_strip;
+use crate::app::charts::series::{POINT_BUDGET, grey_out, prepared, show_series};
 use crate::export::{Dash, Figure, HLine, Marker, Rgb, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
-use super::super::theme::{REJECTED, c32, run_color};
 use super::solution::{store_t_range, view_t_range};
-use super::{POINT_BUDGET, prepared};
+use crate::app::theme::{REJECTED, c32, run_color};
 
 const ACCEPT_LINE: Rgb = Rgb(120, 120, 120);
 /// An estimate of exactly zero (the paper estimator's blind spot) is drawn at this floor of
@@ -103,12 +105,12 @@ pub fn ui(
         points: Vec::new(),
     }];
     if view.stale.is_some() {
-        super::grey_out(&mut s);
+        grey_out(&mut s);
     }
-    let height = (height - super::legend_strip(ui, &accept)).max(50.0);
+    let height = (height - legend_strip(ui, &accept)).max(50.0);
     let resp = super::time_plot("error-ratio", "err/tol", height, runs, show_t)
-        .y_axis_formatter(super::log_formatter)
-        .y_grid_spacer(super::decade_spacer)
+        .y_axis_formatter(log_formatter)
+        .y_grid_spacer(decade_spacer)
         .show(ui, |pui| {
             super::highlight_steps(pui, view, runs);
             pui.hline(
@@ -116,7 +118,7 @@ pub fn ui(
                     .color(c32(ACCEPT_LINE))
                     .style(egui_plot::LineStyle::dashed_loose()),
             );
-            super::show_series(pui, s, true);
+            show_series(pui, s, true);
             (super::read_pointer(pui), super::visible_t(pui))
         });
     view.plot_rects.push(("error-ratio", resp.response.rect));

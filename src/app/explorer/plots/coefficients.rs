@@ -2,13 +2,14 @@
 //! component, as step-wise segments over each step; optionally p(τ) against the true f along
 //! the selected step (f evaluated on the dense solution q(τ) by the run's worker).
 
+use crate::app::charts::legend::legend_strip;
+use crate::app::charts::series::{POINT_BUDGET, grey_out, prepared, show_series};
 use crate::export::{Dash, Figure, Rgb, Series, SeriesKind};
 
 use super::super::command::Command;
 use super::super::model::RunData;
 use super::super::state::ViewState;
 use super::solution::{store_t_range, view_t_range};
-use super::{POINT_BUDGET, prepared};
 
 const F_TRUE: Rgb = Rgb(220, 50, 47);
 
@@ -114,12 +115,12 @@ pub fn ui(
     let x_range = view_t_range(ui);
     let mut s = series(runs, view, x_range, POINT_BUDGET);
     if view.stale.is_some() {
-        super::grey_out(&mut s);
+        grey_out(&mut s);
     }
-    let height = (height - super::legend_strip(ui, &s)).max(50.0);
+    let height = (height - legend_strip(ui, &s)).max(50.0);
     let resp = super::time_plot("coefficients", "a0, a1, a2", height, runs, true).show(ui, |pui| {
         super::highlight_steps(pui, view, runs);
-        super::show_series(pui, s, false);
+        show_series(pui, s, false);
         (super::read_pointer(pui), super::visible_t(pui))
     });
     view.plot_rects.push(("coefficients", resp.response.rect));

@@ -1,4 +1,4 @@
-//! Top panel: the menu bar (presets, export, view) and the playback toolbar.
+//! The explorer's menu entries (presets, export, view toggles) and its playback toolbar.
 
 use std::path::PathBuf;
 
@@ -7,16 +7,18 @@ use crate::export::Format;
 use super::command::Command;
 use super::playback::{MAX_FINITE_SPEED, MIN_SPEED};
 use super::state::{PlotKind, ViewState};
+use crate::app::room::Menu;
 
-pub fn menu_bar(
+/// The explorer's entries of the shell's menu `menu`.
+pub fn entries(
+    menu: Menu,
     ui: &mut egui::Ui,
     presets: &[PathBuf],
     view: &mut ViewState,
-    dark: bool,
     commands: &mut Vec<Command>,
 ) {
-    egui::MenuBar::new().ui(ui, |ui| {
-        ui.menu_button("File", |ui| {
+    match menu {
+        Menu::File => {
             if ui.button("Load preset…").clicked() {
                 commands.push(Command::LoadPresetDialog);
             }
@@ -27,22 +29,8 @@ pub fn menu_bar(
             if ui.button("Load neural weights…").clicked() {
                 commands.push(Command::PickWeights);
             }
-        });
-        ui.menu_button("Edit", |ui| {
-            if ui
-                .add(egui::Button::new("Undo").shortcut_text("Ctrl+Z"))
-                .clicked()
-            {
-                commands.push(Command::Undo);
-            }
-            if ui
-                .add(egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z"))
-                .clicked()
-            {
-                commands.push(Command::Redo);
-            }
-        });
-        ui.menu_button("Presets", |ui| {
+        }
+        Menu::Presets => {
             if presets.is_empty() {
                 ui.weak("no presets/ folder found");
             }
@@ -62,8 +50,8 @@ pub fn menu_bar(
             if ui.button("Refresh list").clicked() {
                 commands.push(Command::RefreshPresets);
             }
-        });
-        ui.menu_button("Export", |ui| {
+        }
+        Menu::Export => {
             for plot in PlotKind::ALL {
                 ui.menu_button(plot.title(), |ui| {
                     for format in [Format::Png, Format::Svg] {
@@ -85,20 +73,16 @@ pub fn menu_bar(
                     path: None,
                 });
             }
-        });
-        ui.menu_button("View", |ui| {
-            let mut d = dark;
-            if ui.checkbox(&mut d, "Dark theme").changed() {
-                commands.push(Command::SetDark(d));
-            }
+        }
+        Menu::View => {
             ui.checkbox(&mut view.show_table, "Step table");
             ui.checkbox(&mut view.show_dense, "Dense output q(τ) inside steps");
             ui.checkbox(&mut view.show_exact, "Exact solution");
-            ui.checkbox(&mut view.debug_overlay, "Debug overlay (frame time)");
-        });
-    });
+        }
+    }
 }
 
+/// The playback toolbar.
 pub fn toolbar(
     ui: &mut egui::Ui,
     view: &mut ViewState,

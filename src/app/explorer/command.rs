@@ -1,10 +1,11 @@
-//! What panels ask the app to do. Panels push commands; [`super::shell::NodelabApp`] applies
+//! What the explorer's panels ask for. Panels push commands; [`super::Explorer`] applies
 //! them in one place at the end of the frame.
 
 use std::path::PathBuf;
 
 use crate::export::Format;
 
+use super::files::FileAction;
 use super::state::{PlotKind, StepRef};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -62,5 +63,25 @@ pub enum Command {
     /// solved with the first solver and drawn thin, as the samples of a batch.
     AddTrajectory(Vec<f64>),
     /// Ask for a path in the app's own prompt (no file dialog backend).
-    AskPath(super::file_prompt::FileAction),
+    AskPath(FileAction),
+}
+
+impl Command {
+    /// The command that does the work of `action` with `path`.
+    pub fn for_path(action: &FileAction, path: PathBuf) -> Command {
+        match action {
+            FileAction::LoadPreset => Command::LoadPreset(path),
+            FileAction::SavePreset => Command::SavePreset(path),
+            FileAction::LoadWeights => Command::LoadWeights(path),
+            FileAction::ExportPlot { plot, format } => Command::ExportPlot {
+                plot: *plot,
+                format: *format,
+                path: Some(path),
+            },
+            FileAction::ExportCsv { run } => Command::ExportCsv {
+                run: *run,
+                path: Some(path),
+            },
+        }
+    }
 }
