@@ -20,9 +20,6 @@ pub mod datasets;
 pub mod engine;
 pub mod gpu;
 pub mod model;
-/// The optimisers live below `train` and `gpu` ([`crate::optim`]); kept here under their
-/// former path.
-pub use crate::optim;
 pub mod preset;
 pub mod record;
 pub mod rng;

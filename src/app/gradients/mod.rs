@@ -280,6 +280,15 @@ pub enum Metric {
     Steps,
 }
 
+/// Relative errors under this are f64 rounding, whose exact value depends on the summation
+/// order (the SIMD path a CPU takes): drawn at this floor so the bars read the same on every
+/// machine. Zero stays zero (no bar).
+pub const ROUNDING_FLOOR: f64 = 1e-14;
+
+fn at_least_rounding(err: f64) -> f64 {
+    if err > 0.0 { err.max(ROUNDING_FLOOR) } else { err }
+}
+
 impl Metric {
     pub const ALL: [Metric; 7] = [
         Metric::ErrContinuous,
@@ -306,8 +315,8 @@ impl Metric {
     /// The bars of a row: one value, or two for NFE (forward, backward).
     pub fn values(self, r: &measure::MethodRow) -> Vec<f64> {
         match self {
-            Metric::ErrContinuous => vec![r.err_vs_continuous],
-            Metric::ErrDiscrete => vec![r.err_vs_discrete],
+            Metric::ErrContinuous => vec![at_least_rounding(r.err_vs_continuous)],
+            Metric::ErrDiscrete => vec![at_least_rounding(r.err_vs_discrete)],
             Metric::TimeMs => vec![r.time_ms],
             Metric::Stored => vec![r.stored_bytes as f64],
             Metric::PeakHeap => vec![r.peak_heap_bytes as f64],

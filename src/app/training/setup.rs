@@ -9,7 +9,7 @@ use super::{RunState, TrainingAction, TrainingWorkspace};
 use crate::grad::{GradMethod, Precision};
 use crate::nn::{Activation, InputMap};
 use crate::solver::Method;
-use crate::train::optim::OptimizerKind;
+use crate::optim::OptimizerKind;
 use crate::train::{Device, TaskName, TrainConfig};
 
 /// Fixed width of the panel's text fields (never sized from the panel itself, so the panel
