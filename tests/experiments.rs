@@ -426,6 +426,7 @@ fn bad_names_values_and_unimplemented_experiments_exit_2_with_one_line() {
         vec!["experiment", "zero-cost-steps", "--lambda", "0.5"],
         vec!["experiment", "stability-regions", "--set", "nope=1"],
         vec!["experiment", "afge-classification"],
+        vec!["experiment", "irdm-error-map", "--set", "nodes=1.5"],
         vec!["experiment"],
     ] {
         let out = nodelab(&args);
@@ -488,4 +489,35 @@ fn work_precision_quick_run_compares_at_equal_accuracy() {
     assert!(verdict.checks[1].holds, "{:?}", verdict.checks[1]);
     assert!(!verdict.checks[0].holds, "{:?}", verdict.checks[0]);
     assert_eq!(verdict.status, VerdictStatus::HoldsInPart);
+}
+
+#[test]
+fn irdm_error_falls_with_the_nodes_down_to_the_tolerance_floor() {
+    let spec = experiment::find("irdm-error-map").unwrap();
+    let mut settings = spec.settings(Preset::Quick);
+    settings.set(spec, "tolerances", "1e-6,1e-8").unwrap();
+    let r = experiment::run(spec, &settings, &RunContext::silent()).unwrap();
+    let t = r.table("irdm-error-map").unwrap();
+    for tol in [1e-6, 1e-8] {
+        let rows: Vec<usize> = (0..t.rows.len())
+            .filter(|&i| t.cell(i, "tol").unwrap().as_f64() == Some(tol))
+            .collect();
+        let err = |i: usize| t.cell(i, "rel_error").unwrap().as_f64().unwrap();
+        let floor = t
+            .cell(rows[0], "adjoint_rel_error")
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        // Two nodes interpolate the trajectory badly; 32 reach the adjoint's own error.
+        assert!(
+            err(rows[0]) > 100.0 * floor,
+            "{tol}: {} vs {floor}",
+            err(rows[0])
+        );
+        let last = err(rows[rows.len() - 1]);
+        assert!(last <= 3.0 * floor, "{tol}: {last} vs {floor}");
+        // And the floor itself follows the tolerance.
+        assert!(floor < 100.0 * tol, "{tol}: {floor}");
+    }
+    assert_eq!(r.verdict.unwrap().status, VerdictStatus::Holds);
 }

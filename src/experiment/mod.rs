@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod convergence;
 pub mod digits;
+pub mod irdm_error_map;
 pub mod plot;
 pub mod result;
 pub mod schemes;
@@ -357,12 +358,9 @@ pub static REGISTRY: &[ExperimentSpec] = &[
         section: "Figure 2, §3",
         claim: "The interpolated adjoint's gradient error falls with the number of Chebyshev \
                 nodes down to the solver tolerance's floor.",
-        controls: &[],
-        availability: Availability::NotYet {
-            needs: "a sweep of `interp-adjoint` over tolerance × Chebyshev nodes against a tight \
-                    backprop reference (src/grad)",
-        },
-        full_runtime: "—",
+        controls: irdm_error_map::CONTROLS,
+        availability: Availability::Implemented,
+        full_runtime: "a few seconds",
         revision: 1,
     },
     ExperimentSpec {
@@ -496,6 +494,7 @@ pub fn run(
         "zero-cost-steps" => zero_cost::run(settings, ctx)?,
         "work-precision" => work_precision::run(settings, ctx)?,
         "reversible-convergence" => convergence::run(settings, ctx)?,
+        "irdm-error-map" => irdm_error_map::run(settings, ctx)?,
         _ => {
             return Err(ExperimentError::NotImplemented {
                 name: spec.name,
