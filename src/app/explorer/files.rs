@@ -157,19 +157,14 @@ impl Explorer {
     }
 }
 
-/// Writes the CSV of `records` (the CLI's `--steps-csv` format).
+/// Writes the CSV of `records` (the CLI's `--steps-csv` format), atomically: a failed write
+/// leaves the old file as it was.
 pub fn write_csv(
     path: &Path,
     dim: usize,
     records: &[crate::solver::StepRecord],
 ) -> Result<PathBuf, String> {
-    use std::io::Write;
-    let write = || -> std::io::Result<()> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-        steps_csv::write(&mut file, dim, records)?;
-        file.flush()
-    };
-    write()
+    crate::output::write_atomic(path, |mut w| steps_csv::write(&mut w, dim, records))
         .map(|()| path.to_path_buf())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -52,6 +52,10 @@ fn save_color_image(image: &egui::ColorImage, path: &Path) -> Result<(), String>
     let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
     let img = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
         .ok_or_else(|| "screenshot has the wrong size".to_string())?;
-    img.save(path)
+    // Encoded in memory and written atomically: a failed save leaves an older file whole.
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| format!("cannot encode the screenshot: {e}"))?;
+    crate::output::write_bytes(path, png.get_ref())
         .map_err(|e| format!("cannot save the screenshot to {}: {e}", path.display()))
 }
