@@ -111,7 +111,7 @@ pub fn options_from_env() -> AppOptions {
 pub fn native_options() -> eframe::NativeOptions {
     eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title("nodelab — step explorer")
+            .with_title("nodelab")
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size(layout::MIN_WINDOW)
             .with_drag_and_drop(true),

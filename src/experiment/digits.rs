@@ -98,7 +98,10 @@ mod tests {
             .collect();
         assert_eq!(sum, SHA256);
         let readme = include_str!("../../assets/data/README.md");
-        assert!(readme.contains(SHA256), "the README names the same checksum");
+        assert!(
+            readme.contains(SHA256),
+            "the README names the same checksum"
+        );
     }
 
     #[test]

@@ -286,7 +286,11 @@ pub enum Metric {
 pub const ROUNDING_FLOOR: f64 = 1e-14;
 
 fn at_least_rounding(err: f64) -> f64 {
-    if err > 0.0 { err.max(ROUNDING_FLOOR) } else { err }
+    if err > 0.0 {
+        err.max(ROUNDING_FLOOR)
+    } else {
+        err
+    }
 }
 
 impl Metric {

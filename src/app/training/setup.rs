@@ -8,8 +8,8 @@ use egui::{ComboBox, DragValue, Ui};
 use super::{RunState, TrainingAction, TrainingWorkspace};
 use crate::grad::{GradMethod, Precision};
 use crate::nn::{Activation, InputMap};
-use crate::solver::Method;
 use crate::optim::OptimizerKind;
+use crate::solver::Method;
 use crate::train::{Device, TaskName, TrainConfig};
 
 /// Fixed width of the panel's text fields (never sized from the panel itself, so the panel

@@ -17,6 +17,8 @@
 //! (read by the command line at startup, [`select_from_env`]) or [`force`] (tests) picks one,
 //! refused where the CPU lacks it.
 
+pub mod tanh_lanes;
+
 use std::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(target_arch = "aarch64")]
@@ -227,16 +229,16 @@ pub trait Lanes: Simd {
     /// `(k + 1023) << 52`.
     fn exp2_biased_f64s(self, biased: Self::u64s) -> Self::f64s;
 
-    /// tanh per lane ([`super::tanh::tanh_f64s`]; AVX-512 has its own table-driven one).
+    /// tanh per lane ([`tanh_lanes::tanh_f64s`]; AVX-512 has its own table-driven one).
     #[inline(always)]
     fn tanh_f64s(self, x: Self::f64s) -> Self::f64s {
-        super::tanh::tanh_f64s(self, x)
+        tanh_lanes::tanh_f64s(self, x)
     }
 
-    /// tanh per lane ([`super::tanh::tanh_f32s`]; AVX-512 has its own table-driven one).
+    /// tanh per lane ([`tanh_lanes::tanh_f32s`]; AVX-512 has its own table-driven one).
     #[inline(always)]
     fn tanh_f32s(self, x: Self::f32s) -> Self::f32s {
-        super::tanh::tanh_f32s(self, x)
+        tanh_lanes::tanh_f32s(self, x)
     }
 }
 
@@ -265,13 +267,13 @@ impl Lanes for V4 {
     #[inline(always)]
     fn tanh_f64s(self, x: Self::f64s) -> Self::f64s {
         // SAFETY: a V4 token exists only where the CPU has AVX-512F.
-        pulp::cast(unsafe { super::tanh::tanh_pd8(pulp::cast(x)) })
+        pulp::cast(unsafe { tanh_lanes::tanh_pd8(pulp::cast(x)) })
     }
 
     #[inline(always)]
     fn tanh_f32s(self, x: Self::f32s) -> Self::f32s {
         // SAFETY: as above.
-        pulp::cast(unsafe { super::tanh::tanh_ps16(pulp::cast(x)) })
+        pulp::cast(unsafe { tanh_lanes::tanh_ps16(pulp::cast(x)) })
     }
 }
 
