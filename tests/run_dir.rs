@@ -206,3 +206,21 @@ fn the_history_kept_in_memory_stays_bounded() {
     // The sums cover every iteration, not only the kept ones.
     assert!(m.nfe_forward >= (3 * KEEP + 17) as u64);
 }
+
+#[test]
+fn a_solve_at_its_step_limit_is_failed_not_diverged() {
+    let mut c = TrainConfig::defaults(TaskName::SpiralFit);
+    c.methods = vec![GradMethod::Backprop];
+    c.solver.max_steps = 3;
+    c.iters = 2;
+    let mut t = Trainer::new(c).expect("config");
+    t.step();
+    match &t.runs()[0].status {
+        nodelab::train::MethodStatus::Failed { iter, reason } => {
+            assert_eq!(*iter, 1);
+            assert!(reason.contains("max_steps"), "{reason}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    assert_eq!(t.report().methods[0].status, "failed");
+}

@@ -101,7 +101,10 @@ fn csv_has_one_row_per_method_and_iteration() {
         .filter(|r| !r[eval_col].is_empty())
         .map(|r| r[1])
         .collect();
-    assert_eq!(with_eval, vec!["2", "4", "2", "4"]);
+    // Rows are written as training goes: iteration by iteration, the methods in turn.
+    assert_eq!(with_eval, vec!["2", "2", "4", "4"]);
+    assert_eq!(rows[0][0], "backprop");
+    assert_eq!(rows[1][0], "adjoint");
     // The table is printed too.
     assert!(stdout(&out).contains("backprop"));
 }

@@ -164,7 +164,8 @@ fn measure(
 }
 
 pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
-    let methods = match &args.methods {
+    let precision = super::grad::parse_precision(&args.precision)?;
+    let mut methods = match &args.methods {
         Some(list) => super::grad::parse_methods(list)?,
         None => vec![
             GradMethod::Backprop,
@@ -174,6 +175,17 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
             GradMethod::ReversibleHeun,
         ],
     };
+    if args.methods.is_none() && precision == crate::grad::Precision::F32 {
+        // The default list in f32: leave out the methods that are f64 only, saying so.
+        let spiral = TrainConfig::defaults(TaskName::SpiralFit);
+        methods.retain(|&m| {
+            let ok = crate::grad::check_f32(&spiral.solver, m, &spiral.grad_options);
+            if let Err(e) = &ok {
+                eprintln!("bench train: --precision f32 leaves out {m} ({e})");
+            }
+            ok.is_ok()
+        });
+    }
     if args.iters == 0 || args.threads == 0 {
         return Err(CliError::Usage(
             "--iters and --threads must be at least 1".into(),
@@ -182,7 +194,6 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     if let Some(dir) = &args.write_spiral {
         return write_spiral(dir, args.iters);
     }
-    let precision = super::grad::parse_precision(&args.precision)?;
     if args.no_fused {
         crate::nn::fused::set_enabled(false);
     }
@@ -217,6 +228,24 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     spiral.methods = methods.clone();
     spiral.grad_options.threads = args.threads;
     spiral.precision = precision;
+    // Every setting is checked before the first row is measured.
+    let mut all = vec![spiral.clone()];
+    all.extend(
+        batches
+            .iter()
+            .filter(|_| !args.spiral_only)
+            .map(|&b| circles_config(&methods, args.threads, precision, b, hidden.as_ref())),
+    );
+    for c in &all {
+        c.validate()
+            .map_err(|e| CliError::Usage(format!("{} batch {}: {e}", c.task.name(), c.batch)))?;
+        if precision == crate::grad::Precision::F32 {
+            for &m in &c.methods {
+                crate::grad::check_f32(&c.solver, m, &c.grad_options)
+                    .map_err(|e| CliError::Usage(format!("--precision f32: {e}")))?;
+            }
+        }
+    }
     let progress = |what: String| {
         if !args.json || std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             eprintln!("bench train: {what}");
@@ -225,16 +254,7 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
     progress(format!("spiral-fit, batch {} …", spiral.batch));
     rows.extend(measure(spiral, WARM, args.iters).map_err(CliError::Usage)?);
     for &b in batches.iter().filter(|_| !args.spiral_only) {
-        let mut c = TrainConfig::defaults(TaskName::Circles);
-        c.methods = methods.clone();
-        c.grad_options.threads = args.threads;
-        c.precision = precision;
-        c.batch = b;
-        c.data.test_fraction = 0.5;
-        c.data.points = (2 * b).max(500);
-        if let Some(h) = &hidden {
-            c.model.hidden.clone_from(h);
-        }
+        let c = circles_config(&methods, args.threads, precision, b, hidden.as_ref());
         let iters = if b > 10_000 {
             (args.iters / 3).max(1)
         } else {
@@ -279,6 +299,27 @@ pub fn run(args: &BenchTrainArgs) -> Result<(), CliError> {
         println!("gpu: {n}");
     }
     Ok(())
+}
+
+/// The circles setting of one batch size.
+fn circles_config(
+    methods: &[GradMethod],
+    threads: usize,
+    precision: crate::grad::Precision,
+    batch: usize,
+    hidden: Option<&Vec<usize>>,
+) -> TrainConfig {
+    let mut c = TrainConfig::defaults(TaskName::Circles);
+    c.methods = methods.to_vec();
+    c.grad_options.threads = threads;
+    c.precision = precision;
+    c.batch = batch;
+    c.data.test_fraction = 0.5;
+    c.data.points = (2 * batch).max(500);
+    if let Some(h) = hidden {
+        c.model.hidden.clone_from(h);
+    }
+    c
 }
 
 /// The rows as a table, with the CPU/GPU ratio of each GPU row.

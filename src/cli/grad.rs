@@ -85,6 +85,11 @@ pub fn parse_methods(list: &str) -> Result<Vec<GradMethod>, CliError> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|name| {
+            if name == "all" {
+                return Err(CliError::Usage(format!(
+                    "--methods {list}: 'all' stands alone (every method); list names otherwise"
+                )));
+            }
             GradMethod::parse(name).ok_or_else(|| {
                 CliError::Usage(format!(
                     "unknown gradient method '{name}' (known: {}, or all)",

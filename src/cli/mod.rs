@@ -1,7 +1,8 @@
 //! The `nodelab` command line. Every numerical workflow of the app is reachable from here.
 //!
 //! Exit codes: 0 success, 1 the computation failed (its report is still printed), 2 bad usage or
-//! a bad file (one line on stderr).
+//! a bad file (one line on stderr), 130 / 143 a run stopped by SIGINT / SIGTERM that wrote its
+//! outputs (marked stopped).
 //!
 //! A front-end beside the app: it parses options, calls the core (`grad`, `train`, `bench`,
 //! `gpu`, `preset`, `report`) and prints. It may import every core module, never `app`; nothing
@@ -17,6 +18,7 @@ pub mod grad;
 mod presets;
 pub mod progress;
 mod solve;
+pub mod stop;
 pub mod train;
 
 use std::path::PathBuf;
@@ -110,6 +112,8 @@ pub enum CliError {
     Usage(String),
     /// The computation itself failed (its report was printed): exit 1.
     Failed,
+    /// Stopped by a signal after writing its outputs: exit with this code (128 + the signal).
+    Stopped(i32),
 }
 
 impl From<crate::bench::grad::BenchError> for CliError {
@@ -165,6 +169,7 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
     match result {
         Ok(()) => 0,
         Err(CliError::Failed) => 1,
+        Err(CliError::Stopped(code)) => code,
         Err(CliError::Usage(msg)) => {
             eprintln!("error: {}", msg.replace('\n', " | "));
             2

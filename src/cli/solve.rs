@@ -12,6 +12,9 @@ use crate::solver::{self, SolverConfig};
 /// A neural problem on a model file (weights JSON or safetensors): the start state and span
 /// a trained model's metadata records, else zeros on [0, 1].
 fn model_preset(path: &Path) -> Result<LoadedPreset, CliError> {
+    // The model is read and checked first, so that its errors name the file itself (not a
+    // line of the preset made up below).
+    crate::nn::model_file::load_model(path).map_err(CliError::Usage)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -20,18 +23,31 @@ fn model_preset(path: &Path) -> Result<LoadedPreset, CliError> {
         "[problem]\nkind = \"neural\"\nweights = {}\n",
         toml::Value::String(name)
     );
-    if let Some((y0, span)) = crate::nn::model_file::start_hint(path) {
-        let list = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        text.push_str(&format!(
-            "y0 = [{}]\nt_span = [{}]\n",
-            list(&y0),
-            list(&span)
-        ));
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Said on stderr either way: a model without a recorded start integrates from zeros.
+    match crate::nn::model_file::start_hint(path).map_err(CliError::Usage)? {
+        Some((y0, span)) => {
+            eprintln!(
+                "{}: y0 = [{}], t_span = [{}] (recorded in the model)",
+                path.display(),
+                list(&y0),
+                list(&span)
+            );
+            text.push_str(&format!(
+                "y0 = [{}]\nt_span = [{}]\n",
+                list(&y0),
+                list(&span)
+            ));
+        }
+        None => eprintln!(
+            "{}: the model records no start: y0 = zeros, t_span = [0, 1] (override with a preset)",
+            path.display()
+        ),
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     Ok(LoadedPreset::from_text(

@@ -9,7 +9,10 @@
 //! ```
 //!
 //! `input_map` is optional (default `identity`); `weight` is stored `[out][in]`, and the flat θ
-//! of [`Mlp`] lists, layer by layer, the weight row-major and then the bias.
+//! of [`Mlp`] lists, layer by layer, the weight row-major and then the bias. A trained model
+//! also carries what the safetensors file does: `"readout": {"weight": [[…]], "bias": […]}`
+//! (a classifier's read-out) and `"metadata": {"task": …, "y0": "[…]", "t_span": "[…]", …}`
+//! (strings, as in safetensors).
 //!
 //! A safetensors model holds `layers.{l}.weight` (`[out, in]`) and `layers.{l}.bias` (`[out]`)
 //! in F64 (the CPU path) or F32 (the GPU path), and for a classifier `readout.weight`
@@ -232,18 +235,86 @@ pub fn read_tensor(bytes: &[u8], name: &str) -> Result<Option<Vec<f64>>, String>
     }
 }
 
-/// The start state and time span recorded in a safetensors model's metadata (`y0`, `t_span`,
-/// JSON lists written by `nodelab train` for trajectory tasks).
-pub fn start_hint(path: &Path) -> Option<(Vec<f64>, Vec<f64>)> {
-    if !is_safetensors(path) {
-        return None;
+/// A trained model's start state `y0` and time span `[t0, t1]`.
+pub type StartHint = (Vec<f64>, Vec<f64>);
+
+/// The start state and time span recorded in a model's metadata (`y0`, `t_span`: JSON lists
+/// written by `nodelab train` for trajectory tasks), None when it records none. Recorded but
+/// unreadable or not finite is an error, not a silent default.
+pub fn start_hint(path: &Path) -> Result<Option<StartHint>, String> {
+    let meta = load_model(path)?.metadata;
+    let (Some(y0), Some(span)) = (meta.get("y0"), meta.get("t_span")) else {
+        return Ok(None);
+    };
+    let at = |e: String| format!("{}: {e}", path.display());
+    let parse = |key: &str, text: &str| -> Result<Vec<f64>, String> {
+        // serde_json reads `NaN` nowhere and `null` as no number: both are refused here.
+        let v: Vec<Option<f64>> =
+            serde_json::from_str(text).map_err(|e| at(format!("metadata '{key}': {e}")))?;
+        v.into_iter()
+            .map(|x| x.filter(|x| x.is_finite()))
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| {
+                at(format!(
+                    "metadata '{key}' = {text}: every number must be finite"
+                ))
+            })
+    };
+    let (y0, span) = (parse("y0", y0)?, parse("t_span", span)?);
+    if span.len() != 2 || span[1] <= span[0] {
+        return Err(at(format!(
+            "metadata 't_span' = {span:?} must be [t0, t1] with t1 > t0"
+        )));
     }
-    let bytes = std::fs::read(path).ok()?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).ok()?;
-    let meta = header.metadata().as_ref()?;
-    let y0: Vec<f64> = serde_json::from_str(meta.get("y0")?).ok()?;
-    let span: Vec<f64> = serde_json::from_str(meta.get("t_span")?).ok()?;
-    (span.len() == 2 && y0.iter().chain(&span).all(|v| v.is_finite())).then_some((y0, span))
+    Ok(Some((y0, span)))
+}
+
+/// A model file read whole: the network, a classifier's read-out and the metadata, from either
+/// format.
+pub fn load_model(path: &Path) -> Result<LoadedModel, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if is_safetensors(path) {
+        return from_safetensors(&bytes).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{}: the weights file is not UTF-8 text", path.display()))?;
+    let at = |e: String| format!("{}: {e}", path.display());
+    let file: WeightsFile = serde_json::from_str(&text).map_err(|e| {
+        at(format!(
+            "weights file, line {} column {}: {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let mlp = Mlp::from_file(&file).map_err(at)?;
+    let readout = match &file.readout {
+        None => None,
+        Some(r) => {
+            let d = mlp.dim();
+            if r.weight.is_empty()
+                || r.weight.iter().any(|row| row.len() != d)
+                || r.bias.len() != r.weight.len()
+                || r.weight
+                    .iter()
+                    .flatten()
+                    .chain(&r.bias)
+                    .any(|v| !v.is_finite())
+            {
+                return Err(at(format!(
+                    "'readout' must be [classes][{d}] finite weights and [classes] biases"
+                )));
+            }
+            Some(Readout {
+                weight: r.weight.clone(),
+                bias: r.bias.clone(),
+            })
+        }
+    };
+    Ok(LoadedModel {
+        mlp,
+        readout,
+        metadata: file.metadata.into_iter().collect(),
+    })
 }
 
 /// Loads a model file (safetensors or JSON by extension).
@@ -276,7 +347,13 @@ pub fn save(
     let bytes = if is_safetensors(path) {
         to_safetensors(mlp, readout, extra, FloatKind::F64)?
     } else {
-        let mut text = serde_json::to_string_pretty(&mlp.to_file()).map_err(|e| e.to_string())?;
+        let mut file = mlp.to_file();
+        file.readout = readout.map(|r| LayerFile {
+            weight: r.weight.clone(),
+            bias: r.bias.clone(),
+        });
+        file.metadata = extra.iter().cloned().collect();
+        let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
         text.push('\n');
         text.into_bytes()
     };
@@ -303,6 +380,12 @@ pub struct WeightsFile {
     #[serde(default, skip_serializing_if = "InputMap::is_identity")]
     pub input_map: InputMap,
     pub layers: Vec<LayerFile>,
+    /// A classifier's linear read-out (`weight` `[classes][state]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout: Option<LayerFile>,
+    /// The writer's metadata (the safetensors file's string map).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl Mlp {
@@ -408,6 +491,8 @@ impl Mlp {
             time_input: self.time_input,
             input_map: self.input_map,
             layers,
+            readout: None,
+            metadata: Default::default(),
         }
     }
 }

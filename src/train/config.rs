@@ -208,11 +208,16 @@ impl TrainConfig {
                 o.cheb_nodes
             ));
         }
-        if o.checkpoints == Some(0) {
-            return Err("checkpoints must be at least 1".into());
+        // Bounded like the other counts: a huge count would run for hours without a word.
+        if let Some(k) = o.checkpoints
+            && !(1..=1_000_000).contains(&k)
+        {
+            return Err(format!("checkpoints = {k} must be in 1 ..= 1000000"));
         }
-        if o.reversible_steps == Some(0) {
-            return Err("reversible-steps must be at least 1".into());
+        if let Some(n) = o.reversible_steps
+            && !(1..=1_000_000).contains(&n)
+        {
+            return Err(format!("reversible-steps = {n} must be in 1 ..= 1000000"));
         }
         Ok(())
     }

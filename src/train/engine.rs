@@ -718,7 +718,8 @@ impl Trainer {
                 .map_or_else(Vec::new, |r| r.model.mlp.sizes.clone()),
             n_params: self.runs.first().map_or(0, |r| r.model.n_params()),
             stopped_by: None,
-            concurrent: self.config.concurrent,
+            // The GPU path submits the methods one after another: their times never overlap.
+            concurrent: self.config.concurrent && self.gpu.is_none(),
             methods: self
                 .runs
                 .iter()
@@ -791,9 +792,17 @@ fn train_one(
     let out = match out {
         Ok(out) => out,
         Err(e) => {
-            run.status = MethodStatus::Failed {
-                iter,
-                reason: e.to_string(),
+            // A solve that met a non-finite value or a collapsing step blew up with the
+            // weights: diverged. The step limit, the memory budget or a thread that could
+            // not start are failures of the computation, not of the training.
+            let reason = e.to_string();
+            let blew_up = ["not finite", "non-finite", "step size underflow"]
+                .iter()
+                .any(|k| reason.contains(k));
+            run.status = if blew_up {
+                MethodStatus::Diverged { iter, reason }
+            } else {
+                MethodStatus::Failed { iter, reason }
             };
             return (None, Some(run.status.clone()));
         }

@@ -66,6 +66,9 @@ pub struct TrainSection {
     pub grad_check_every: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrent: Option<bool>,
+    /// Threads per gradient on the CPU (a shared batch is split over them; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// Hidden layer widths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<Vec<usize>>,
@@ -115,15 +118,23 @@ impl TrainSection {
         if let Some(list) = &t.methods {
             let mut methods = Vec::new();
             for (i, name) in list.iter().enumerate() {
-                methods.push(GradMethod::parse(name).ok_or_else(|| {
+                let at = [Name("train"), Name("methods"), Key::Index(i)];
+                let m = GradMethod::parse(name).ok_or_else(|| {
                     fail(
-                        &[Name("train"), Name("methods"), Key::Index(i)],
+                        &at,
                         format!(
                             "unknown gradient method '{name}' (known: {})",
                             GradMethod::ALL.map(|m| m.name()).join(", ")
                         ),
                     )
-                })?);
+                })?;
+                if methods.contains(&m) {
+                    return Err(fail(
+                        &at,
+                        format!("gradient method '{name}' is listed twice"),
+                    ));
+                }
+                methods.push(m);
             }
             c.methods = methods;
         }
@@ -179,6 +190,15 @@ impl TrainSection {
         }
         if let Some(v) = t.concurrent {
             c.concurrent = v;
+        }
+        if let Some(v) = t.threads {
+            if v == 0 || v > 1024 {
+                return Err(fail(
+                    &[Name("train"), Name("threads")],
+                    format!("threads = {v} must be in 1 ..= 1024"),
+                ));
+            }
+            c.grad_options.threads = v;
         }
         if let Some(v) = &t.hidden {
             c.model.hidden = v.clone();
@@ -376,6 +396,7 @@ impl TrainPreset {
                 eval_every: Some(config.eval_every),
                 grad_check_every: Some(config.grad_check_every),
                 concurrent: Some(config.concurrent),
+                threads: (config.grad_options.threads > 1).then_some(config.grad_options.threads),
                 hidden: Some(config.model.hidden.clone()),
                 activation: Some(config.model.activation.name().into()),
                 input_map: Some(config.model.input_map.name().into()),
@@ -450,6 +471,25 @@ mod tests {
             e.message.contains("f16") && e.message.contains("f32"),
             "{e}"
         );
+        // A repeated method is named, at its own line.
+        let text = "[train]\ntask = \"xor\"\nmethods = [\n  \"adjoint\",\n  \"adjoint\",\n]\n";
+        let p = TrainPreset::from_toml(text, "t.toml").unwrap();
+        let e = p.resolve(text, "t.toml").unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(5), "{e}");
+        assert!(e.message.contains("'adjoint' is listed twice"), "{e}");
+        // threads is a key, bounded.
+        let text = "[train]\ntask = \"xor\"\nthreads = 4\n";
+        let c = TrainPreset::from_toml(text, "t")
+            .unwrap()
+            .resolve(text, "t")
+            .unwrap();
+        assert_eq!(c.grad_options.threads, 4);
+        let text = "[train]\ntask = \"xor\"\nthreads = 0\n";
+        let e = TrainPreset::from_toml(text, "t")
+            .unwrap()
+            .resolve(text, "t")
+            .unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(3), "{e}");
     }
 
     #[test]

@@ -63,13 +63,14 @@ pub enum MethodStatus {
     Running,
     /// Trained every iteration asked for.
     Finished,
-    /// Stopped alone at `iter`: the loss, the gradient or the update was not finite.
+    /// Stopped alone at `iter`: the loss, the gradient or the update was not finite, or the
+    /// solve met a non-finite value or a collapsing step size (it blew up with the weights).
     Diverged {
         iter: usize,
         reason: String,
     },
-    /// Stopped alone at `iter`: the gradient could not be computed (the solve failed — step
-    /// limit, step size underflow — or a thread could not start).
+    /// Stopped alone at `iter`: the gradient could not be computed (the solve's step limit or
+    /// memory budget, a thread that could not start).
     Failed {
         iter: usize,
         reason: String,
