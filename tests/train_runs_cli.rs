@@ -314,6 +314,14 @@ fn the_table_labels_final_and_best_and_warnings_go_to_stderr() {
     assert_eq!(v["sizes"], serde_json::json!([3, 16, 16, 3]));
     assert!(v["methods"][0]["final_eval"]["accuracy"].is_number());
     assert!(v["methods"][0]["best_eval"]["accuracy"].is_number());
+    // --threads that cannot split the batch says so (as `nodelab grad` does).
+    let out = nodelab(&["train", "spiral-fit", "--iters", "1", "--threads", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--threads 4 has no effect here"),
+        "{}",
+        stderr(&out)
+    );
     // Settings a trajectory task ignores are named.
     let out = nodelab(&[
         "train",
@@ -486,4 +494,58 @@ fn messages_and_bounds() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(json(&out)["sizes"][0], 3, "2-D points + t");
+}
+
+#[test]
+fn model_errors_name_the_file_and_bench_train_checks_before_measuring() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("broken.json");
+    std::fs::write(&bad, "{\"activation\": \"tanh\"").unwrap();
+    let out = nodelab(&["solve", s(&bad)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("broken.json"), "{err}");
+    assert!(
+        !err.contains("broken.json:3:1"),
+        "a made-up preset location: {err}"
+    );
+    // --init with a network of another shape is refused before training.
+    let out = nodelab(&[
+        "train",
+        "circles",
+        "--hidden",
+        "4",
+        "--init",
+        "presets/grad-mlp-2-8-2.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not fit"), "{}", stderr(&out));
+    // A batch list that cannot run is refused before the spiral rows are measured.
+    let out = common::output_within(
+        command(&["bench", "train", "--batches", "100000000", "--json"]),
+        Duration::from_secs(60),
+    )
+    .expect("refused at once");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    // In f32 the default methods leave out the f64-only ones, saying so.
+    let out = nodelab(&[
+        "bench",
+        "train",
+        "--precision",
+        "f32",
+        "--iters",
+        "1",
+        "--spiral-only",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("leaves out afge"), "{}", stderr(&out));
+    assert!(
+        json(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["method"] != "afge")
+    );
 }

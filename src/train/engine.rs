@@ -38,6 +38,8 @@ pub struct MethodRun {
     pub totals: Totals,
     pub strides: Strides,
     wall_s: f64,
+    /// Notes of the gradient (e.g. `--threads` without effect), passed to the run's warnings.
+    notes: Vec<String>,
     /// GPU runs: the iteration whose device weights `model` holds.
     synced_iter: Option<usize>,
 }
@@ -231,6 +233,7 @@ impl Trainer {
                 totals: Totals::default(),
                 strides: Strides::default(),
                 wall_s: 0.0,
+                notes: Vec::new(),
                 synced_iter: Some(0),
             })
             .collect();
@@ -631,6 +634,14 @@ impl Trainer {
                 })
                 .collect()
         };
+        let notes: Vec<String> = self
+            .runs
+            .iter_mut()
+            .flat_map(|r| std::mem::take(&mut r.notes))
+            .collect();
+        for w in notes {
+            self.warn(w);
+        }
         let mut up = self.update();
         for (i, check, status) in results {
             if let Some(r) = self.runs[i].records.last()
@@ -807,6 +818,11 @@ fn train_one(
             return (None, Some(run.status.clone()));
         }
     };
+    for w in &out.warnings {
+        if !run.notes.contains(w) {
+            run.notes.push(w.clone());
+        }
+    }
     if !out.loss.is_finite() {
         return (None, stop(format!("the loss is not finite ({})", out.loss)));
     }

@@ -273,12 +273,13 @@ impl GpuTrainer {
             .map_err(|e| e.to_string())?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let upload_bytes = run.solver.uploaded_bytes() + run.optimizer.uploaded_bytes() - written;
-        let batch = run.solver.batch() as u64;
         let segs = run
             .solver
             .segments(run.method, &schedule)
             .map_err(|e| e.to_string())?;
-        let steps = u64::from(segs.iter().map(|g| g.n).sum::<u32>()) * batch;
+        // Counted per batch, as on the CPU: one evaluation of the batched field covers every
+        // sample (the device's fixed steps are the same for all of them).
+        let steps = u64::from(segs.iter().map(|g| g.n).sum::<u32>());
         let (f, b) = run.method.nfe_per_step();
         let device_bytes = run
             .solver
@@ -288,7 +289,7 @@ impl GpuTrainer {
         Ok(DeviceStep {
             summary,
             ms,
-            nfe_forward: f * steps + u64::from(run.method.reversible()) * batch,
+            nfe_forward: f * steps + u64::from(run.method.reversible()),
             nfe_backward: b * steps,
             device_bytes,
             upload_bytes,

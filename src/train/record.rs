@@ -25,6 +25,8 @@ pub struct IterRecord {
     pub ms: f64,
     /// This method's cumulative training wall time, s (evaluations excluded).
     pub wall_s: f64,
+    /// f-evaluations of the batched field (one covers every item of the batch), CPU and GPU
+    /// alike.
     pub nfe_forward: u64,
     pub nfe_backward: u64,
     pub steps_accepted: usize,
