@@ -314,6 +314,15 @@ fn the_table_labels_final_and_best_and_warnings_go_to_stderr() {
     assert_eq!(v["sizes"], serde_json::json!([3, 16, 16, 3]));
     assert!(v["methods"][0]["final_eval"]["accuracy"].is_number());
     assert!(v["methods"][0]["best_eval"]["accuracy"].is_number());
+    let best = v["methods"][0]["best_accuracy"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    for e in v["methods"][0]["eval"].as_array().unwrap() {
+        assert!(
+            e["accuracy"].as_f64().unwrap() <= best,
+            "best_accuracy is the highest"
+        );
+    }
     // --threads that cannot split the batch says so (as `nodelab grad` does).
     let out = nodelab(&["train", "spiral-fit", "--iters", "1", "--threads", "4"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -645,7 +645,7 @@ impl Progress {
             .map(|(n, l)| format!("{n} {}", fmt_num(*l)))
             .collect::<Vec<_>>()
             .join("  ");
-        bar.set_message(format!("{} it/s  {msg}", fmt_num(rate)));
+        bar.set_message(format!("{} it/s  {msg}", fmt_ms(rate)));
     }
 
     fn finish(self) {
@@ -853,6 +853,16 @@ fn save_models(base: &Path, trainer: &Trainer) -> Result<Vec<PathBuf>, CliError>
     Ok(saved)
 }
 
+/// A time or a rate with three significant digits (22.7, 3.14, 0.0123), not seven decimals.
+fn fmt_ms(x: f64) -> String {
+    let a = x.abs();
+    if !x.is_finite() || a == 0.0 {
+        return format!("{x}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{x:.decimals$}")
+}
+
 fn print_table(report: &TrainReport) {
     println!(
         "task {}  device {}{}  precision {}  seed {}  iterations {}/{}  batch {}  {} lr {}{}{}",
@@ -912,9 +922,9 @@ fn print_table(report: &TrainReport) {
                 .map_or("—".into(), |e| fmt_num(e.loss)),
             m.best_eval().map_or("—".into(), |e| fmt_num(e.loss)),
             acc(m.final_eval.as_ref()),
-            acc(m.best_eval()),
-            fmt_num(m.mean_ms_per_iter),
-            fmt_num(m.median_ms_per_iter),
+            acc(m.best_accuracy.as_ref()),
+            fmt_ms(m.mean_ms_per_iter),
+            fmt_ms(m.median_ms_per_iter),
             m.nfe_forward,
             m.nfe_backward,
             bytes(m.peak_heap_bytes),
@@ -922,8 +932,8 @@ fn print_table(report: &TrainReport) {
         );
     }
     println!(
-        "final: the last evaluation (the trained model); best: the evaluation with the lowest \
-         loss (best acc is the accuracy there)"
+        "final: the last evaluation (the trained model); best eval: the lowest evaluation loss; \
+         best acc: the highest evaluation accuracy"
     );
     for m in &report.methods {
         if let Some(r) = &m.reason {
@@ -937,5 +947,19 @@ fn print_table(report: &TrainReport) {
                 c.iter
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_ms;
+
+    #[test]
+    fn times_and_rates_have_three_significant_digits() {
+        assert_eq!(fmt_ms(22.749635), "22.7");
+        assert_eq!(fmt_ms(3.251), "3.25");
+        assert_eq!(fmt_ms(0.0123456), "0.0123");
+        assert_eq!(fmt_ms(1234.4), "1234");
+        assert_eq!(fmt_ms(0.0), "0");
     }
 }

@@ -32,6 +32,9 @@ pub struct Totals {
     pub best_eval: Option<EvalRecord>,
     /// The newest evaluation.
     pub last_eval: Option<EvalRecord>,
+    /// The evaluation with the highest accuracy (classification).
+    #[serde(default)]
+    pub best_accuracy: Option<EvalRecord>,
 }
 
 impl Totals {
@@ -53,6 +56,15 @@ impl Totals {
                 .is_none_or(|b| e.loss < b.loss || !b.loss.is_finite());
         if better {
             self.best_eval = Some(e.clone());
+        }
+        if let Some(a) = e.accuracy
+            && self
+                .best_accuracy
+                .as_ref()
+                .and_then(|b| b.accuracy)
+                .is_none_or(|b| a > b)
+        {
+            self.best_accuracy = Some(e.clone());
         }
         self.last_eval = Some(e.clone());
     }
@@ -160,5 +172,15 @@ mod tests {
         let t = Totals::of(&[], &[e(0, 3.0), e(10, 1.0), e(20, f64::NAN), e(30, 2.0)]);
         assert_eq!(t.best_eval.map(|b| b.iter), Some(10));
         assert_eq!(t.last_eval.map(|b| b.iter), Some(30));
+        let acc = |iter, loss, a| EvalRecord {
+            accuracy: Some(a),
+            ..e(iter, loss)
+        };
+        let t = Totals::of(
+            &[],
+            &[acc(0, 3.0, 0.5), acc(10, 1.0, 0.33), acc(20, 2.0, 0.51)],
+        );
+        assert_eq!(t.best_eval.map(|b| b.iter), Some(10));
+        assert_eq!(t.best_accuracy.map(|b| b.iter), Some(20));
     }
 }

@@ -130,6 +130,9 @@ pub struct MethodReport {
     pub final_eval: Option<EvalRecord>,
     /// The evaluation with the lowest loss.
     pub best_eval: Option<EvalRecord>,
+    /// The evaluation with the highest accuracy (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_accuracy: Option<EvalRecord>,
     pub eval: Vec<EvalRecord>,
     pub curve: Vec<CurvePoint>,
     pub mean_ms_per_iter: f64,
@@ -179,6 +182,7 @@ impl MethodReport {
             final_loss: t.last.as_ref().map(|r| r.loss),
             final_eval: t.last_eval.clone(),
             best_eval: t.best_eval.clone(),
+            best_accuracy: t.best_accuracy.clone(),
             eval: evals.to_vec(),
             curve: records
                 .iter()
