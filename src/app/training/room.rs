@@ -5,13 +5,16 @@
 use std::any::Any;
 use std::path::Path;
 
-use super::{TrainingAction, TrainingWorkspace, setup, view};
+use super::close_prompt::CloseChoice;
+use super::{Edit, TrainingAction, TrainingWorkspace, setup, view};
 use crate::app::jobs::JobResult;
 use crate::app::room::{Claim, Handoff, Launch, Restore, Room, RoomCx, RoomInfo};
 use crate::nn::model_file;
 use crate::train::TrainConfig;
 
 const TRAINING_KEY: &str = "nodelab-training";
+/// How the loss curves are drawn (`curves::CurveSettings` as JSON).
+const CURVES_KEY: &str = "nodelab-training-curves";
 
 /// The Training room's own job results.
 #[derive(Debug)]
@@ -30,14 +33,22 @@ impl Room for TrainingWorkspace {
     }
 
     fn restore(from: Restore<'_>) -> Self {
-        (from.stored)(TRAINING_KEY)
+        let mut ws = (from.stored)(TRAINING_KEY)
             .map(|t| TrainingWorkspace::from_toml(&t))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(c) = (from.stored)(CURVES_KEY).and_then(|t| serde_json::from_str(&t).ok()) {
+            ws.view.curves = c;
+        }
+        ws.close.scripted = from.options.exit_after_frames.is_some();
+        ws
     }
 
     fn save(&self, put: &mut dyn FnMut(&'static str, String)) {
         if let Some(t) = self.to_toml() {
             put(TRAINING_KEY, t);
+        }
+        if let Ok(c) = serde_json::to_string(&self.view.curves) {
+            put(CURVES_KEY, c);
         }
     }
 
@@ -75,8 +86,15 @@ impl Room for TrainingWorkspace {
         self.is_running()
     }
 
-    fn poll(&mut self, ctx: &egui::Context, _cx: &mut RoomCx<'_>) {
+    /// Also watches for a close of the window during a run (the prompt is drawn here, over
+    /// whichever room is on screen).
+    fn poll(&mut self, ctx: &egui::Context, cx: &mut RoomCx<'_>) {
         TrainingWorkspace::poll(self);
+        let running = self.is_running();
+        if self.close.poll(ctx, running, !running) {
+            cx.show::<Self>();
+        }
+        self.close.ui(ctx, &mut self.actions);
         if self.is_running() {
             ctx.request_repaint_after(std::time::Duration::from_millis(40));
         }
@@ -127,7 +145,7 @@ impl Room for TrainingWorkspace {
     }
 
     fn undo_depth(&self) -> (usize, usize) {
-        self.edits.depth()
+        self.edit_depth()
     }
 
     fn apply(&mut self, cx: &mut RoomCx<'_>) {
@@ -145,7 +163,7 @@ impl Room for TrainingWorkspace {
         match *result {
             Ok((config, description)) => {
                 self.reset();
-                self.edits.apply_discrete(&mut self.config, config);
+                self.edit(Edit::Setup(Box::new(config)), true);
                 self.description = description;
                 cx.show::<Self>();
                 cx.shared.toasts.info("training setup loaded");
@@ -168,17 +186,23 @@ impl TrainingWorkspace {
     pub fn apply_action(&mut self, action: TrainingAction, cx: &mut RoomCx<'_>) {
         let jobs = &mut cx.shared.jobs;
         match action {
-            TrainingAction::Edit(next) => {
-                self.edits
-                    .apply(&mut self.config, *next, std::time::Instant::now());
+            TrainingAction::Edit(next) => self.edit(Edit::Setup(next), false),
+            TrainingAction::Curves(next) => self.edit(Edit::Curves(next), false),
+            TrainingAction::Close(choice) => {
+                self.close.choose(choice);
+                match choice {
+                    CloseChoice::StopAndKeep => self.stop(),
+                    CloseChoice::QuitWithoutKeeping => self.detach(),
+                    CloseChoice::KeepTraining => {}
+                }
             }
             TrainingAction::Undo => {
-                if !self.edits.undo(&mut self.config) {
+                if !self.undo_edit() {
                     cx.shared.toasts.info("nothing to undo");
                 }
             }
             TrainingAction::Redo => {
-                if !self.edits.redo(&mut self.config) {
+                if !self.redo_edit() {
                     cx.shared.toasts.info("nothing to redo");
                 }
             }
