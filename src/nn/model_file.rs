@@ -74,6 +74,18 @@ pub fn to_safetensors(
     extra: &[(String, String)],
     kind: FloatKind,
 ) -> Result<Vec<u8>, String> {
+    to_safetensors_with(mlp, readout, extra, kind, &[])
+}
+
+/// [`to_safetensors`] with more 1-D tensors beside the model's (a run directory's optimiser
+/// state: `optim.m`, `optim.v`), stored in `kind` too; readers of the model ignore them.
+pub fn to_safetensors_with(
+    mlp: &Mlp,
+    readout: Option<&Readout>,
+    extra: &[(String, String)],
+    kind: FloatKind,
+    more: &[(&str, &[f64])],
+) -> Result<Vec<u8>, String> {
     let dtype = match kind {
         FloatKind::F64 => Dtype::F64,
         FloatKind::F32 => Dtype::F32,
@@ -104,6 +116,9 @@ pub fn to_safetensors(
             vec![r.n_classes()],
             bytes_of(&r.bias, kind),
         ));
+    }
+    for (name, values) in more {
+        tensors.push((name.to_string(), vec![values.len()], bytes_of(values, kind)));
     }
     let views = tensors
         .iter()
@@ -206,6 +221,15 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<LoadedModel, String> {
         readout,
         metadata,
     })
+}
+
+/// A 1-D tensor `name` of a safetensors file (None: the file has none).
+pub fn read_tensor(bytes: &[u8], name: &str) -> Result<Option<Vec<f64>>, String> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("safetensors: {e}"))?;
+    match st.tensor(name) {
+        Ok(view) => values_of(&view).map(Some),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The start state and time span recorded in a safetensors model's metadata (`y0`, `t_span`,

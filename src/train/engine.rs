@@ -14,6 +14,7 @@ use std::time::Instant;
 use super::config::{Device, Precision, TrainConfig};
 use super::control::TrainControl;
 use super::gpu::GpuTrainer;
+use super::history::{KEEP, Strides, Totals, push_thinned};
 use super::model::{self, Model};
 use super::record::{EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, TrainReport};
 use super::rng::{SeedRng, Stream};
@@ -22,7 +23,9 @@ use crate::gpu::GpuContext;
 use crate::grad::{self, GradMethod, GradOptions, GradProblem};
 use crate::optim::{self, OptimizerState};
 
-/// One method's training state and history.
+/// One method's training state and history. The lists are thinned past
+/// [`super::history::KEEP`] items (memory stays flat over long runs); `totals` sums every
+/// iteration.
 #[derive(Clone, Debug)]
 pub struct MethodRun {
     pub method: GradMethod,
@@ -32,6 +35,8 @@ pub struct MethodRun {
     pub records: Vec<IterRecord>,
     pub evals: Vec<EvalRecord>,
     pub checks: Vec<GradCheck>,
+    pub totals: Totals,
+    pub strides: Strides,
     wall_s: f64,
     /// GPU runs: the iteration whose device weights `model` holds.
     synced_iter: Option<usize>,
@@ -41,6 +46,62 @@ impl MethodRun {
     pub fn is_running(&self) -> bool {
         self.status == MethodStatus::Running
     }
+
+    /// The optimiser's moments and step count.
+    pub fn optimizer(&self) -> &OptimizerState {
+        &self.optimizer
+    }
+
+    /// This method's cumulative training wall time, s.
+    pub fn wall_s(&self) -> f64 {
+        self.wall_s
+    }
+
+    fn push_record(&mut self, r: IterRecord) {
+        self.totals.add_iter(&r);
+        push_thinned(
+            &mut self.records,
+            &mut self.strides.records,
+            r,
+            |r| r.iter,
+            KEEP,
+        );
+    }
+
+    fn push_eval(&mut self, e: EvalRecord) {
+        self.totals.add_eval(&e);
+        push_thinned(
+            &mut self.evals,
+            &mut self.strides.evals,
+            e,
+            |e| e.iter,
+            KEEP,
+        );
+    }
+
+    fn push_check(&mut self, c: GradCheck) {
+        push_thinned(
+            &mut self.checks,
+            &mut self.strides.checks,
+            c,
+            |c| c.iter,
+            KEEP,
+        );
+    }
+}
+
+/// A method's state saved by a run directory, to continue it ([`Trainer::restore`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedMethod {
+    /// The method's name.
+    pub method: String,
+    pub status: MethodStatus,
+    pub wall_s: f64,
+    pub totals: Totals,
+    pub strides: Strides,
+    pub records: Vec<IterRecord>,
+    pub evals: Vec<EvalRecord>,
+    pub checks: Vec<GradCheck>,
 }
 
 /// What one iteration (or evaluation) produced, by method index.
@@ -112,12 +173,25 @@ impl Trainer {
         let readout =
             matches!(data, TaskData::Classes(_)).then(|| model::readout(dim, 2, config.seed));
         let initial = Model { mlp, readout };
-        if data.pool() == 1 && config.batch > 1 {
+        let trajectory = matches!(data, TaskData::Trajectory(_));
+        if trajectory && data.pool() == 1 && config.batch > 1 {
             warnings.push(format!(
                 "{} fits one trajectory per iteration; batch = {} has no effect",
                 config.task.name(),
                 config.batch
             ));
+        } else if config.batch > data.pool() {
+            warnings.push(format!(
+                "batch = {} is more than the {} training items: every iteration uses all {}",
+                config.batch,
+                data.pool(),
+                data.pool()
+            ));
+        }
+        if !trajectory && config.data.test_fraction == 0.0 {
+            warnings.push(
+                "test_fraction = 0: there is no test set; evaluations use the training set".into(),
+            );
         }
         let gpu = Self::device(&config, &data, &initial, ctx, &mut warnings)?;
         if gpu.is_none() && config.precision == Precision::F32 {
@@ -157,6 +231,8 @@ impl Trainer {
                 records: Vec::new(),
                 evals: Vec::new(),
                 checks: Vec::new(),
+                totals: Totals::default(),
+                strides: Strides::default(),
                 wall_s: 0.0,
                 synced_iter: Some(0),
             })
@@ -286,8 +362,149 @@ impl Trainer {
         self.iter
     }
 
+    /// The position in the batch sequence (ChaCha8 word position of its stream).
+    pub fn batch_position(&self) -> u128 {
+        self.batch_rng.word_pos()
+    }
+
+    /// What a run directory saves of each method to continue it.
+    pub fn saved_methods(&self) -> Vec<SavedMethod> {
+        self.runs
+            .iter()
+            .map(|r| SavedMethod {
+                method: r.method.name().to_string(),
+                status: r.status.clone(),
+                wall_s: r.wall_s,
+                totals: r.totals.clone(),
+                strides: r.strides,
+                records: r.records.clone(),
+                evals: r.evals.clone(),
+                checks: r.checks.clone(),
+            })
+            .collect()
+    }
+
+    /// Continues a saved run: `iter` iterations done, the batch sequence at `position`, each
+    /// method's history, weights and optimiser state (in the order of `config.methods`).
+    /// Methods that were stopped or had finished run again; diverged or failed ones stay so.
+    /// CPU runs only (a GPU run's optimiser state stays on the device).
+    pub fn restore(
+        &mut self,
+        iter: usize,
+        position: u128,
+        methods: Vec<(SavedMethod, Model, OptimizerState)>,
+    ) -> Result<(), String> {
+        if self.gpu.is_some() {
+            return Err(
+                "a run on the GPU cannot be resumed (its optimiser state stays on the device)"
+                    .into(),
+            );
+        }
+        if methods.len() != self.runs.len() {
+            return Err(format!(
+                "the saved run has {} methods, the setup {}",
+                methods.len(),
+                self.runs.len()
+            ));
+        }
+        let n = self.runs.first().map_or(0, |r| r.model.n_params());
+        for (run, (saved, model, opt)) in self.runs.iter_mut().zip(methods) {
+            if saved.method != run.method.name() {
+                return Err(format!(
+                    "the saved run has {} where the setup has {}",
+                    saved.method, run.method
+                ));
+            }
+            if model.n_params() != n || model.mlp.sizes != run.model.mlp.sizes {
+                return Err(format!(
+                    "{}: the saved weights do not fit the setup's network",
+                    run.method
+                ));
+            }
+            if opt.m.len() != n || opt.v.len() != n {
+                return Err(format!(
+                    "{}: the saved optimiser state has the wrong size",
+                    run.method
+                ));
+            }
+            run.model = model;
+            run.optimizer = opt;
+            run.status = match saved.status {
+                MethodStatus::Stopped | MethodStatus::Finished => MethodStatus::Running,
+                other => other,
+            };
+            run.wall_s = saved.wall_s;
+            run.totals = saved.totals;
+            run.strides = saved.strides;
+            run.records = saved.records;
+            run.evals = saved.evals;
+            run.checks = saved.checks;
+            run.synced_iter = Some(iter);
+        }
+        self.iter = iter;
+        self.batch_rng.set_word_pos(position);
+        Ok(())
+    }
+
+    /// Starts every method from `model` (`--init`: a saved model) instead of the seeded one;
+    /// a model without a read-out keeps the seeded read-out of a classifier. Call before the
+    /// first step.
+    pub fn set_initial_model(&mut self, model: &Model) -> Result<(), String> {
+        if self.gpu.is_some() {
+            return Err("--init: the GPU path starts from its seeded weights only".into());
+        }
+        if self.iter > 0 {
+            return Err("--init: the run has already started".into());
+        }
+        let shape = |m: &Model| {
+            let mlp = &m.mlp;
+            format!(
+                "layers {:?}, {}, input map {}, time input {}",
+                mlp.sizes,
+                mlp.activation.name(),
+                mlp.input_map.name(),
+                mlp.time_input
+            )
+        };
+        for run in &mut self.runs {
+            let (want, got) = (shape(&run.model), shape(model));
+            if want != got {
+                return Err(format!(
+                    "--init: the model ({got}) does not fit this run's network ({want})"
+                ));
+            }
+            let readout = match (&model.readout, &run.model.readout) {
+                (Some(r), Some(own)) => {
+                    let width = |r: &grad::Readout| r.weight.first().map_or(0, Vec::len);
+                    if r.n_classes() != own.n_classes() || width(r) != width(own) {
+                        return Err("--init: the model's read-out does not fit this task".into());
+                    }
+                    Some(r.clone())
+                }
+                (None, own) => own.clone(),
+                (Some(_), None) => {
+                    return Err(
+                        "--init: the model has a classifier read-out; this task has none".into(),
+                    );
+                }
+            };
+            run.model = Model {
+                mlp: model.mlp.clone(),
+                readout,
+            };
+        }
+        Ok(())
+    }
+
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Adds a warning to the run's report (once).
+    pub fn warn(&mut self, w: String) {
+        if !self.warnings.contains(&w) {
+            self.warnings.push(w);
+        }
     }
 
     /// Whether every iteration was done or no method is left running.
@@ -332,7 +549,7 @@ impl Trainer {
                     }
                 }
             };
-            run.evals.push(e.clone());
+            run.push_eval(e.clone());
             up.evals.push((i, e));
             if self.predict_grid > 0
                 && let Ok(p) = self
@@ -495,11 +712,29 @@ impl Trainer {
             seed: self.config.seed,
             iters: self.config.iters,
             iters_done: self.iter,
+            batch: self.config.batch.min(self.data.pool()),
+            optimizer: self.config.optimizer.kind.name(),
+            lr: self.config.optimizer.lr,
+            sizes: self
+                .runs
+                .first()
+                .map_or_else(Vec::new, |r| r.model.mlp.sizes.clone()),
+            n_params: self.runs.first().map_or(0, |r| r.model.n_params()),
+            stopped_by: None,
             concurrent: self.config.concurrent,
             methods: self
                 .runs
                 .iter()
-                .map(|r| MethodReport::new(r.method, &r.status, &r.records, &r.evals, &r.checks))
+                .map(|r| {
+                    MethodReport::new(
+                        r.method,
+                        &r.status,
+                        &r.records,
+                        &r.evals,
+                        &r.checks,
+                        Some(&r.totals),
+                    )
+                })
                 .collect(),
             warnings: self.warnings.clone(),
         }
@@ -558,7 +793,13 @@ fn train_one(
     };
     let out = match out {
         Ok(out) => out,
-        Err(e) => return (None, stop(e.to_string())),
+        Err(e) => {
+            run.status = MethodStatus::Failed {
+                iter,
+                reason: e.to_string(),
+            };
+            return (None, Some(run.status.clone()));
+        }
     };
     if !out.loss.is_finite() {
         return (None, stop(format!("the loss is not finite ({})", out.loss)));
@@ -598,7 +839,7 @@ fn train_one(
     run.model.set_flat(&params);
     let ms = grad_ms + update_ms;
     run.wall_s += ms * 1e-3;
-    run.records.push(IterRecord {
+    run.push_record(IterRecord {
         iter,
         loss: out.loss,
         grad_ms,
@@ -612,7 +853,7 @@ fn train_one(
         peak_heap_bytes: peak,
     });
     if let Some(c) = &checked {
-        run.checks.push(c.clone());
+        run.push_check(c.clone());
     }
     (checked, None)
 }
@@ -633,13 +874,16 @@ fn train_one_device(
     };
     let step = match gpu.step(i, items) {
         Ok(step) => step,
-        Err(e) => return stop(e),
+        Err(reason) => {
+            run.status = MethodStatus::Failed { iter, reason };
+            return Some(run.status.clone());
+        }
     };
     if let Some(reason) = step.summary.outcome.reason() {
         return stop(reason);
     }
     run.wall_s += step.ms * 1e-3;
-    run.records.push(IterRecord {
+    run.push_record(IterRecord {
         iter,
         loss: f64::from(step.summary.loss),
         grad_ms: step.ms,

@@ -20,10 +20,12 @@ pub mod curve;
 pub mod datasets;
 pub mod engine;
 pub mod gpu;
+pub mod history;
 pub mod model;
 pub mod preset;
 pub mod record;
 pub mod rng;
+pub mod run_dir;
 pub mod spawn;
 pub mod task;
 
@@ -33,5 +35,8 @@ pub use control::TrainControl;
 pub use engine::{MethodRun, TrainUpdate, Trainer};
 pub use model::{Init, Model, ModelSpec};
 pub use record::{MethodReport, MethodStatus, TrainReport};
-pub use spawn::{RunReady, TrainEvent, TrainHandle, spawn, spawn_config, spawn_trainer};
+pub use spawn::{
+    Keep, RunReady, TrainEvent, TrainHandle, spawn, spawn_config, spawn_kept, spawn_resume,
+    spawn_trainer,
+};
 pub use task::{Prediction, TaskData, TaskName, TaskSettings};

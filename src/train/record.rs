@@ -2,12 +2,18 @@
 //! gradient checks, and the summary of each method ([`MethodReport`]) and of the run
 //! ([`TrainReport`], `nodelab train --json`).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
+use super::history::Totals;
 use crate::grad::GradMethod;
 
+/// Reads a number that JSON wrote as `null` (serde_json writes NaN so) back as NaN.
+pub fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One method's iteration.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IterRecord {
     /// 1-based iteration.
     pub iter: usize,
@@ -30,33 +36,41 @@ pub struct IterRecord {
 }
 
 /// One evaluation of a method's model.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
     pub iter: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_accuracy: Option<f64>,
 }
 
 /// A gradient compared with the reference on the same weights and batch.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GradCheck {
     pub iter: usize,
     /// `|g − g_ref| / |g_ref|` over the network's parameters.
+    #[serde(deserialize_with = "nan_if_null")]
     pub err: f64,
 }
 
 /// Where a method stands.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MethodStatus {
     Running,
     /// Trained every iteration asked for.
     Finished,
-    /// Stopped alone at `iter` (non-finite loss or gradient, a failed solve, …).
+    /// Stopped alone at `iter`: the loss, the gradient or the update was not finite.
     Diverged {
+        iter: usize,
+        reason: String,
+    },
+    /// Stopped alone at `iter`: the gradient could not be computed (the solve failed — step
+    /// limit, step size underflow — or a thread could not start).
+    Failed {
         iter: usize,
         reason: String,
     },
@@ -70,37 +84,56 @@ impl MethodStatus {
             MethodStatus::Running => "running",
             MethodStatus::Finished => "finished",
             MethodStatus::Diverged { .. } => "diverged",
+            MethodStatus::Failed { .. } => "failed",
             MethodStatus::Stopped => "stopped",
         }
     }
 
     pub fn reason(&self) -> Option<String> {
         match self {
-            MethodStatus::Diverged { iter, reason } => Some(format!("iteration {iter}: {reason}")),
+            MethodStatus::Diverged { iter, reason } | MethodStatus::Failed { iter, reason } => {
+                Some(format!("iteration {iter}: {reason}"))
+            }
             _ => None,
         }
     }
 }
 
 /// A point of a curve in the JSON report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CurvePoint {
     pub iter: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss: f64,
     pub ms: f64,
+    /// The method's cumulative training wall time at this iteration, s.
+    #[serde(default)]
+    pub wall_s: f64,
 }
 
-/// One method's summary (`nodelab train --json`, `methods[]`).
+/// One method's summary (`nodelab train --json`, `methods[]`). The curve, evaluations and
+/// checks are those kept in memory (thinned past [`super::history::KEEP`] items; the whole
+/// curve is in `--csv` and a run directory's `curve.csv`); the sums and the best and final
+/// evaluations cover every iteration.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MethodReport {
     pub method: GradMethod,
     pub status: &'static str,
     pub reason: Option<String>,
+    /// Iterations this method trained.
+    pub iters_done: u64,
     pub final_loss: Option<f64>,
+    /// The last evaluation (the final model's loss and accuracy).
+    pub final_eval: Option<EvalRecord>,
+    /// The evaluation with the lowest loss.
+    pub best_eval: Option<EvalRecord>,
     pub eval: Vec<EvalRecord>,
     pub curve: Vec<CurvePoint>,
     pub mean_ms_per_iter: f64,
+    /// Median over the iterations kept in memory.
     pub median_ms_per_iter: f64,
+    /// Training wall time of this method, s (evaluations excluded).
+    pub wall_s: f64,
     pub nfe_forward: u64,
     pub nfe_backward: u64,
     pub peak_heap_bytes: usize,
@@ -110,14 +143,24 @@ pub struct MethodReport {
 }
 
 impl MethodReport {
-    /// Summarises a method's records.
+    /// Summarises a method's records; `totals` covers every iteration when the lists were
+    /// thinned (None: the lists are complete).
     pub fn new(
         method: GradMethod,
         status: &MethodStatus,
         records: &[IterRecord],
         evals: &[EvalRecord],
         checks: &[GradCheck],
+        totals: Option<&Totals>,
     ) -> Self {
+        let own;
+        let t = match totals {
+            Some(t) => t,
+            None => {
+                own = Totals::of(records, evals);
+                &own
+            }
+        };
         let mut ms: Vec<f64> = records.iter().map(|r| r.ms).collect();
         ms.sort_by(f64::total_cmp);
         let median = match ms.len() {
@@ -129,7 +172,10 @@ impl MethodReport {
             method,
             status: status.name(),
             reason: status.reason(),
-            final_loss: records.last().map(|r| r.loss),
+            iters_done: t.iters,
+            final_loss: t.last.as_ref().map(|r| r.loss),
+            final_eval: t.last_eval.clone(),
+            best_eval: t.best_eval.clone(),
             eval: evals.to_vec(),
             curve: records
                 .iter()
@@ -137,28 +183,27 @@ impl MethodReport {
                     iter: r.iter,
                     loss: r.loss,
                     ms: r.ms,
+                    wall_s: r.wall_s,
                 })
                 .collect(),
-            mean_ms_per_iter: if ms.is_empty() {
+            mean_ms_per_iter: if t.iters == 0 {
                 0.0
             } else {
-                ms.iter().sum::<f64>() / ms.len() as f64
+                t.sum_ms / t.iters as f64
             },
             median_ms_per_iter: median,
-            nfe_forward: records.iter().map(|r| r.nfe_forward).sum(),
-            nfe_backward: records.iter().map(|r| r.nfe_backward).sum(),
-            peak_heap_bytes: records.iter().map(|r| r.peak_heap_bytes).max().unwrap_or(0),
-            stored_bytes: records.iter().map(|r| r.stored_bytes).max().unwrap_or(0),
+            wall_s: t.last.as_ref().map_or(0.0, |r| r.wall_s),
+            nfe_forward: t.nfe_forward,
+            nfe_backward: t.nfe_backward,
+            peak_heap_bytes: t.peak_heap_bytes,
+            stored_bytes: t.stored_bytes,
             grad_err: checks.to_vec(),
         }
     }
 
     /// The best evaluation loss and its accuracy.
     pub fn best_eval(&self) -> Option<&EvalRecord> {
-        self.eval
-            .iter()
-            .filter(|e| e.loss.is_finite())
-            .min_by(|a, b| a.loss.total_cmp(&b.loss))
+        self.best_eval.as_ref()
     }
 }
 
@@ -173,6 +218,16 @@ pub struct TrainReport {
     pub iters: usize,
     /// Iterations every running method completed.
     pub iters_done: usize,
+    /// Items per iteration actually drawn (the asked batch clamped to the training set).
+    pub batch: usize,
+    pub optimizer: &'static str,
+    pub lr: f64,
+    /// The network's layer widths, input to output, and its parameter count (read-out included).
+    pub sizes: Vec<usize>,
+    pub n_params: usize,
+    /// Why the run ended before `iters` (e.g. `SIGINT`), when it was stopped from outside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
     /// Whether the methods' times overlapped (`--concurrent`).
     pub concurrent: bool,
     pub methods: Vec<MethodReport>,

@@ -25,6 +25,16 @@ impl SeedRng {
         Self(rng)
     }
 
+    /// The position in the stream, in 32-bit words (a saved run continues from here).
+    pub fn word_pos(&self) -> u128 {
+        self.0.get_word_pos()
+    }
+
+    /// Moves to a position [`SeedRng::word_pos`] returned (the stream is kept).
+    pub fn set_word_pos(&mut self, pos: u128) {
+        self.0.set_word_pos(pos);
+    }
+
     /// Uniform on [0, 1) with 53 random bits.
     pub fn uniform(&mut self) -> f64 {
         (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -89,6 +99,21 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.iter().all(|v| (0.0..1.0).contains(v)));
+    }
+
+    #[test]
+    fn a_saved_position_continues_the_same_stream() {
+        let mut a = SeedRng::new(5, Stream::Batches);
+        let _ = a.choose(100, 7);
+        let _ = a.uniform();
+        let pos = a.word_pos();
+        let next: Vec<usize> = a.choose(100, 20);
+        let mut b = SeedRng::new(5, Stream::Batches);
+        b.set_word_pos(pos);
+        assert_eq!(b.choose(100, 20), next);
+        let mut c = SeedRng::new(5, Stream::Data);
+        c.set_word_pos(pos);
+        assert_ne!(c.choose(100, 20), next, "the stream is part of the state");
     }
 
     #[test]

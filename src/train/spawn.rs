@@ -3,6 +3,7 @@
 //! stops it, and [`TrainEvent`]s stream through a bounded channel that never blocks training:
 //! when the reader lags, updates are merged, not dropped.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -12,6 +13,7 @@ use super::config::TrainConfig;
 use super::control::TrainControl;
 use super::engine::{TrainUpdate, Trainer};
 use super::record::TrainReport;
+use super::run_dir::{RunDir, RunState, new_run_path};
 use super::task::TaskData;
 
 /// Messages from a spawned run.
@@ -33,6 +35,23 @@ pub struct RunReady {
     pub warnings: Vec<String>,
     /// Where it trains, in words: "CPU, f64" or "GPU, f32: ADAPTER".
     pub device: String,
+    /// The run's settings (a resumed run's, read from its directory).
+    pub config: TrainConfig,
+    /// Iterations already done (a resumed run: where it continues; else 0).
+    pub start_iter: usize,
+    /// The run directory it is kept in ([`spawn_kept`], [`spawn_resume`]).
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Where a spawned run is kept on disk ([`super::run_dir`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Keep {
+    /// Not kept.
+    No,
+    /// In a new run directory in this folder (e.g. [`super::run_dir::default_runs_dir`]).
+    In(PathBuf),
+    /// Continue the run kept in `dir` for `more` iterations (None: to its planned end).
+    Resume { dir: PathBuf, more: Option<usize> },
 }
 
 /// A run on its own thread.
@@ -122,7 +141,7 @@ pub fn spawn_trainer(
     control: TrainControl,
     capacity: usize,
 ) -> Result<TrainHandle, String> {
-    spawn_with(control, capacity, move |_| Ok(trainer))
+    spawn_with(control, capacity, move |_| Ok((trainer, None)))
 }
 
 /// Sets `config` up and runs it on a named thread, with predictions on a `predict_grid`²
@@ -135,17 +154,70 @@ pub fn spawn_config(
     control: TrainControl,
     capacity: usize,
 ) -> Result<TrainHandle, String> {
+    spawn_kept(Some(config), Keep::No, predict_grid, control, capacity)
+}
+
+/// As [`spawn_config`], kept on disk as `keep` says: a new run directory (files written on the
+/// training thread, after every evaluation and at the end, stopped or not), or a kept run
+/// continued (`config` is then ignored: the directory's `setup.toml` is the setup). Writing
+/// errors end up in the report's warnings.
+pub fn spawn_kept(
+    config: Option<TrainConfig>,
+    keep: Keep,
+    predict_grid: usize,
+    control: TrainControl,
+    capacity: usize,
+) -> Result<TrainHandle, String> {
     spawn_with(control, capacity, move |tx| {
-        let trainer = Trainer::new(config)?.with_predictions(predict_grid);
+        let (trainer, dir) = match keep {
+            Keep::Resume { dir, more } => {
+                let (t, d) = RunDir::resume(&dir, more)?;
+                (t, Some(d))
+            }
+            keep => {
+                let config = config.ok_or("no training setup to start")?;
+                let trainer = Trainer::new(config)?;
+                let dir = match keep {
+                    Keep::In(folder) => Some(RunDir::create(
+                        &new_run_path(&folder, trainer.config().task.name()),
+                        &trainer,
+                    )?),
+                    _ => None,
+                };
+                (trainer, dir)
+            }
+        };
+        let trainer = trainer.with_predictions(predict_grid);
         let ready = RunReady {
             data: trainer.data().clone(),
             warnings: trainer.warnings().to_vec(),
             device: trainer.device_label(),
+            config: trainer.config().clone(),
+            start_iter: trainer.iter(),
+            run_dir: dir.as_ref().map(|d| d.path().to_path_buf()),
         };
         // The first message on an empty channel of capacity ≥ 1: never blocks.
         let _ = tx.send(TrainEvent::Ready(Box::new(ready)));
-        Ok(trainer)
+        Ok((trainer, dir))
     })
+}
+
+/// Continues the run kept in `dir` for `more` iterations (None: to its planned end) on a
+/// named thread, as [`spawn_kept`] with [`Keep::Resume`].
+pub fn spawn_resume(
+    dir: PathBuf,
+    more: Option<usize>,
+    predict_grid: usize,
+    control: TrainControl,
+    capacity: usize,
+) -> Result<TrainHandle, String> {
+    spawn_kept(
+        None,
+        Keep::Resume { dir, more },
+        predict_grid,
+        control,
+        capacity,
+    )
 }
 
 /// The training thread: `make` builds the trainer there (its error is sent as
@@ -153,7 +225,9 @@ pub fn spawn_config(
 fn spawn_with(
     control: TrainControl,
     capacity: usize,
-    make: impl FnOnce(&SyncSender<TrainEvent>) -> Result<Trainer, String> + Send + 'static,
+    make: impl FnOnce(&SyncSender<TrainEvent>) -> Result<(Trainer, Option<RunDir>), String>
+    + Send
+    + 'static,
 ) -> Result<TrainHandle, String> {
     let (tx, rx) = sync_channel(capacity.max(1));
     let ctl = control.clone();
@@ -162,7 +236,7 @@ fn spawn_with(
     let join = std::thread::Builder::new()
         .name("nodelab-train".into())
         .spawn(move || {
-            let mut trainer = match make(&tx) {
+            let (mut trainer, mut dir) = match make(&tx) {
                 Ok(t) => t,
                 Err(e) => {
                     let _ = tx.send(TrainEvent::Failed(e.clone()));
@@ -170,10 +244,38 @@ fn spawn_with(
                 }
             };
             let mut out = Outbox { tx, pending: None };
-            let report = trainer.run(&ctl, |u| {
+            let mut dir_error = None;
+            while !trainer.is_done() {
+                if !ctl.wait_turn() {
+                    break;
+                }
+                let u = trainer.step();
+                if let Some(d) = &mut dir
+                    && let Err(e) = d.record(&trainer, &u)
+                {
+                    dir_error = Some(e);
+                    dir = None;
+                }
                 counter.store(u.iter, Ordering::Relaxed);
                 out.push(u);
-            });
+            }
+            let stopped = !trainer.is_done();
+            if let Some(e) = dir_error {
+                trainer.warn(format!("the run directory is no longer written: {e}"));
+            }
+            let mut report = trainer.finish();
+            if let Some(d) = &mut dir {
+                let state = if stopped {
+                    RunState::Stopped
+                } else {
+                    RunState::Finished
+                };
+                if let Err(e) = d.save(&trainer, &report, state) {
+                    report
+                        .warnings
+                        .push(format!("saving the run directory failed: {e}"));
+                }
+            }
             out.finish(report.clone());
             Ok(report)
         })
