@@ -40,10 +40,17 @@ fn harness() -> Harness<'static, NodelabApp> {
 fn frames_until(h: &mut Harness<'_, NodelabApp>, what: &str, done: impl Fn(&NodelabApp) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() > Duration::from_secs(120) {
+            let t = &h.state().training;
+            panic!(
+                "timed out waiting for {what}: {:?} at {}, {} listed (listing {}), {:?}",
+                t.state,
+                t.iter,
+                t.runs.listed.len(),
+                t.runs.listing,
+                t.warnings
+            );
+        }
         h.run_steps(1);
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -318,4 +325,149 @@ fn quit_without_keeping_closes_at_once() {
     h.step();
     h.step();
     assert!(sent(&h, &ViewportCommand::Close));
+}
+
+/// The app with its runs folder in `dir`.
+fn harness_keeping(dir: &std::path::Path) -> Harness<'static, NodelabApp> {
+    let opts = AppOptions {
+        presets_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets"),
+        restore: false,
+        run_at_start: false,
+        show_adapter: false,
+        runs_dir: Some(dir.to_path_buf()),
+        ..AppOptions::default()
+    };
+    // Tall enough that the Runs list under the setup is on screen without scrolling.
+    Harness::builder()
+        .with_size([1280.0, 1600.0])
+        .with_max_steps(40)
+        .wgpu()
+        .build_eframe(move |cc| NodelabApp::new(cc, opts))
+}
+
+fn start(h: &mut Harness<'_, NodelabApp>, iters: usize) {
+    h.run_steps(2);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    let mut c = TrainConfig::defaults(TaskName::Circles);
+    c.methods = vec![GradMethod::Backprop, GradMethod::Adjoint];
+    c.iters = iters;
+    c.eval_every = 10;
+    h.state_mut().training.config = c;
+    h.run_steps(2);
+    h.get_by_label("▶ Train").click();
+}
+
+fn run_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_kept_run_is_listed_laid_over_the_plot_and_resumed() {
+    if !common::has_adapter() {
+        return;
+    }
+    let folder = tempfile::tempdir().unwrap();
+    let mut h = harness_keeping(folder.path());
+    start(&mut h, 30);
+    frames_until(&mut h, "the run to finish and be listed", |a| {
+        a.training.state == RunState::Finished && a.training.runs.listed.len() == 1
+    });
+    // Kept by default in the runs folder: the report, the curve, the weights, the setup.
+    let dir = h.state().training.runs.current_dir.clone().unwrap();
+    assert!(dir.starts_with(folder.path()));
+    for f in [
+        "run.json",
+        "curve.csv",
+        "setup.toml",
+        "backprop.safetensors",
+        "adjoint.safetensors",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    assert_eq!(run_json(&dir)["run"]["state"], "finished");
+    let listed = h.state().training.runs.listed[0].clone();
+    assert_eq!(listed.task, "circles");
+    assert_eq!(listed.iters_done, 30);
+    h.get_by_label_contains(&listed.created());
+    // Cleared from the screen, it can be laid over the plot of the next run.
+    h.get_by_label("⟲ Reset").click();
+    h.run_steps(2);
+    h.get_by_label("overlay").click();
+    frames_until(&mut h, "the overlay", |a| {
+        a.training.runs.overlays.len() == 1
+    });
+    let name = nodelab::app::training::runs::dir_name(&dir);
+    start(&mut h, 20);
+    frames_until(&mut h, "the second run", |a| {
+        a.training.state == RunState::Finished && a.training.runs.listed.len() == 2
+    });
+    h.run_steps(3);
+    h.get_by_label(&format!("backprop · {name}"));
+    h.get_by_label(&format!("adjoint · {name}"));
+    // Resume the first one: it comes back on screen and trains 30 more iterations.
+    h.get_by_label("⟲ Reset").click();
+    h.run_steps(2);
+    let row = h
+        .state()
+        .training
+        .runs
+        .listed
+        .iter()
+        .position(|r| r.dir == dir)
+        .unwrap();
+    h.query_all_by_label("Resume").nth(row).unwrap().click();
+    frames_until(&mut h, "the resumed run", |a| {
+        a.training.state == RunState::Finished && a.training.iter == 60
+    });
+    let ws = &h.state().training;
+    assert_eq!(ws.runs.current_dir.as_deref(), Some(dir.as_path()));
+    assert_eq!(ws.config.iters, 60, "the kept setup is the setup");
+    for m in &ws.methods {
+        let iters: Vec<usize> = m.records.iter().map(|r| r.iter).collect();
+        assert_eq!(iters, (1..=60).collect::<Vec<_>>());
+    }
+    assert_eq!(run_json(&dir)["run"]["iter"], 60);
+}
+
+#[test]
+fn stop_and_keep_keeps_the_run_and_quitting_without_keeping_deletes_it() {
+    if !common::has_adapter() {
+        return;
+    }
+    for (choice, kept) in [
+        ("Stop and keep the run", true),
+        ("Quit without keeping", false),
+    ] {
+        let folder = tempfile::tempdir().unwrap();
+        let mut h = harness_keeping(folder.path());
+        start(&mut h, 1_000_000);
+        frames_until(&mut h, "a kept run", |a| {
+            a.training.iter >= 3 && a.training.runs.current_dir.is_some()
+        });
+        let dir = h.state().training.runs.current_dir.clone().unwrap();
+        request_close(&mut h);
+        assert!(sent(&h, &ViewportCommand::CancelClose));
+        h.run_steps(2);
+        h.get_by_label(choice).click();
+        let start = Instant::now();
+        loop {
+            h.step();
+            if sent(&h, &ViewportCommand::Close) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let t = &h.state().training;
+                panic!(
+                    "{choice}: never closed: {:?}, {:?}, discarding {}",
+                    t.state, t.close, t.runs.discarding
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(dir.exists(), kept, "{choice}");
+        if kept {
+            assert_eq!(run_json(&dir)["run"]["state"], "stopped");
+        }
+    }
 }

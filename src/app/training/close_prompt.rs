@@ -55,12 +55,14 @@ impl CloseState {
         opened
     }
 
-    /// Carries out the answer (the room stops or drops the run itself).
-    pub fn choose(&mut self, choice: CloseChoice) {
+    /// Carries out the answer (the room stops or drops the run itself; `wait`: quitting
+    /// waits for the run to end, its directory to be deleted).
+    pub fn choose(&mut self, choice: CloseChoice, wait: bool) {
         self.asked = false;
         match choice {
             CloseChoice::StopAndKeep => self.after_stop = true,
             CloseChoice::KeepTraining => {}
+            CloseChoice::QuitWithoutKeeping if wait => self.after_stop = true,
             CloseChoice::QuitWithoutKeeping => self.send = true,
         }
     }

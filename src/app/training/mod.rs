@@ -6,6 +6,7 @@
 //!
 //! - [`curves`]: how the loss curves are drawn (smoothing, x axis, small multiples) and each
 //!   curve's prepared points;
+//! - [`runs`]: the kept runs (the runs folder listed, runs laid over the plot, resume);
 //! - [`room`]: the room as the shell sees it (launch settings, panels, the apply point);
 //! - [`setup`]: the left panel (task, model, solver, optimiser, methods, controls, progress);
 //! - [`view`]: the centre (loss curves, comparison table and bars, gradient errors, the learned
@@ -14,6 +15,7 @@
 pub mod close_prompt;
 pub mod curves;
 pub mod room;
+pub mod runs;
 pub mod setup;
 pub mod view;
 
@@ -230,6 +232,17 @@ pub enum TrainingAction {
     Curves(curves::CurveSettings),
     /// The answer to the prompt shown when the window is closed during a run.
     Close(close_prompt::CloseChoice),
+    /// List the runs folder again.
+    ListRuns,
+    /// Keep new runs in the runs folder (or not).
+    KeepRuns(bool),
+    /// Lay a kept run over the plot, or take it off.
+    OverlayRun {
+        dir: PathBuf,
+        on: bool,
+    },
+    /// Load a kept run into the setup and continue training it.
+    ResumeRun(PathBuf),
 }
 
 /// Which history an undo step belongs to.
@@ -281,6 +294,8 @@ pub struct TrainingWorkspace {
     started: Option<Instant>,
     /// A close of the window during a run: the prompt and what was chosen.
     pub close: close_prompt::CloseState,
+    /// The kept runs: the folder's list, the overlays, where the run on screen is kept.
+    pub runs: runs::RunsState,
     /// Start a run once the launch preset is read (`NODELAB_START` with a training preset).
     start_after_load: bool,
 }
@@ -317,6 +332,7 @@ impl TrainingWorkspace {
             path_field: "trained-model.safetensors".into(),
             started: None,
             close: close_prompt::CloseState::default(),
+            runs: runs::RunsState::default(),
             start_after_load: false,
         }
     }
@@ -423,10 +439,16 @@ impl TrainingWorkspace {
         )
     }
 
-    /// Brings every curve's smoothed points in line with the curve settings.
+    /// Brings every curve's smoothed points in line with the curve settings (the overlays'
+    /// too).
     pub fn refresh_curves(&mut self) {
         for m in &mut self.methods {
             m.curve.refresh(&self.view.curves);
+        }
+        for o in &mut self.runs.overlays {
+            for m in &mut o.methods {
+                m.curve.refresh(&self.view.curves);
+            }
         }
     }
 
@@ -459,7 +481,19 @@ impl TrainingWorkspace {
         } else {
             TrainControl::new()
         };
-        match crate::train::spawn_config(config.clone(), HEATMAP_GRID, control, EVENT_CAPACITY) {
+        let keep = match (&self.runs.folder, self.runs.keep) {
+            (Some(folder), true) => crate::train::spawn::Keep::In(folder.clone()),
+            _ => crate::train::spawn::Keep::No,
+        };
+        self.runs.current_dir = None;
+        self.runs.resumed = false;
+        match crate::train::spawn::spawn_kept(
+            Some(config.clone()),
+            keep,
+            HEATMAP_GRID,
+            control,
+            EVENT_CAPACITY,
+        ) {
             Ok(h) => {
                 self.handle = Some(h);
                 self.state = if paused {
@@ -468,6 +502,55 @@ impl TrainingWorkspace {
                     RunState::Running
                 };
                 self.run_config = Some(config);
+                self.started = Some(Instant::now());
+            }
+            Err(e) => self.state = RunState::Failed(e),
+        }
+    }
+
+    /// Continues a kept run: its history comes on screen and its thread picks up from its
+    /// directory (the weights, optimiser state and batch position kept there), for the
+    /// iterations it has left, or as many again when it had finished.
+    pub fn resume_kept(&mut self, saved: crate::train::run_dir::SavedRun) {
+        self.detach();
+        self.warnings.clear();
+        self.device = None;
+        let s = &saved.summary;
+        let more = (s.iters_done >= s.iters).then_some(s.iters.max(1));
+        let mut methods = Vec::new();
+        for m in &saved.methods {
+            let Some(method) = GradMethod::parse(&m.method) else {
+                self.state = RunState::Failed(format!("unknown method '{}' in the run", m.method));
+                return;
+            };
+            let mut v = MethodView::new(method);
+            for r in &m.records {
+                v.curve.push(r);
+            }
+            v.curve.refresh(&self.view.curves);
+            v.records = m.records.clone();
+            v.evals = m.evals.clone();
+            v.checks = m.checks.clone();
+            methods.push(v);
+        }
+        self.methods = methods;
+        self.view.shown = self.view.shown.min(self.methods.len().saturating_sub(1));
+        self.iter = s.iters_done;
+        self.iters = s.iters_done + more.unwrap_or(s.iters.saturating_sub(s.iters_done));
+        self.elapsed_s = 0.0;
+        self.runs.overlays.retain(|o| o.dir != s.dir);
+        match crate::train::spawn::spawn_resume(
+            s.dir.clone(),
+            more,
+            HEATMAP_GRID,
+            TrainControl::new(),
+            EVENT_CAPACITY,
+        ) {
+            Ok(h) => {
+                self.handle = Some(h);
+                self.state = RunState::Running;
+                self.runs.current_dir = Some(s.dir.clone());
+                self.runs.resumed = true;
                 self.started = Some(Instant::now());
             }
             Err(e) => self.state = RunState::Failed(e),
@@ -530,6 +613,8 @@ impl TrainingWorkspace {
         self.iters = 0;
         self.state = RunState::Idle;
         self.run_config = None;
+        self.runs.current_dir = None;
+        self.runs.resumed = false;
     }
 
     /// Applies every pending engine message; returns whether anything arrived.
@@ -574,11 +659,20 @@ impl TrainingWorkspace {
                     }
                 }
                 self.device = Some(r.device);
+                self.runs.current_dir = r.run_dir;
+                if r.start_iter > 0 {
+                    // A resumed run: its setup becomes the setup (an undo step of its own).
+                    self.iters = r.config.iters;
+                    self.run_config = Some(r.config.clone());
+                    self.edit(Edit::Setup(Box::new(r.config)), true);
+                }
             }
             // Handled by `poll` (the state).
             TrainEvent::Failed(_) => {}
             TrainEvent::Update(u) => self.apply_update(u),
             TrainEvent::Finished(report) => {
+                // The run's directory is written: list the folder again.
+                self.runs.listed_once = false;
                 for (mv, m) in self.methods.iter_mut().zip(&report.methods) {
                     if mv.status == MethodStatus::Running {
                         mv.status = if m.status == "finished" {

@@ -8,11 +8,12 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, Plot, PlotBounds, PlotPoint, PlotUi, Points, Text};
 
 use super::super::curves::CurveSettings;
+use super::super::runs::colour_index;
 use super::super::{MethodView, TrainingView, TrainingWorkspace};
 use crate::app::charts::axes::{decade_spacer, log_formatter};
 use crate::app::charts::legend::{LegendKind, legend_entry, legend_strip};
 use crate::app::charts::series::{POINT_BUDGET, decimate};
-use crate::app::theme::run_color;
+use crate::app::theme::{c32, run_color};
 use crate::export::{Dash, Marker, Rgb};
 use crate::train::record::MethodStatus;
 
@@ -41,6 +42,7 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView, height: 
         let plot = styled(Plot::new("train-loss"), &c).height(height);
         let drawn = &mut view.drawn;
         plot.show(ui, |pui| {
+            draw_overlays(pui, ws, &c, None);
             for (i, m) in ws.methods.iter().enumerate() {
                 draw_method(pui, m, i, &c);
             }
@@ -57,6 +59,16 @@ fn legend(ws: &TrainingWorkspace) -> Vec<crate::export::Series> {
         .enumerate()
         .map(|(i, m)| legend_entry(name(m), run_color(i), LegendKind::Line(Dash::Solid)))
         .collect();
+    let current: Vec<_> = ws.methods.iter().map(|m| m.method).collect();
+    for o in &ws.runs.overlays {
+        for (k, m) in o.methods.iter().enumerate() {
+            out.push(legend_entry(
+                format!("{} · {}", m.method, o.label),
+                run_color(colour_index(&current, &m.method, k)),
+                LegendKind::Line(Dash::Dashed),
+            ));
+        }
+    }
     out.push(legend_entry(
         "evaluation".into(),
         Rgb(128, 128, 128),
@@ -117,6 +129,7 @@ fn small_multiples(
                 }
                 let drawn = &mut view.drawn;
                 plot.show(cell, |pui| {
+                    draw_overlays(pui, ws, c, Some(m.method.name()));
                     draw_method(pui, m, i, c);
                     drawn.push((m.method.name().into(), bounds(pui.plot_bounds())));
                 });
@@ -151,6 +164,57 @@ fn plot_y(v: f64, log: bool) -> Option<f64> {
         (true, true) if v > 0.0 => Some(v.log10()),
         (true, false) => Some(v),
         _ => None,
+    }
+}
+
+/// The kept runs laid over the plot (only `method`'s curves when given): each method's curve
+/// (smoothed as the current ones) dashed and faint in the colour of the same method now.
+fn draw_overlays(
+    pui: &mut PlotUi<'_>,
+    ws: &TrainingWorkspace,
+    c: &CurveSettings,
+    method: Option<&str>,
+) {
+    let current: Vec<_> = ws.methods.iter().map(|m| m.method).collect();
+    let range = {
+        let b = pui.plot_bounds();
+        Some((b.min()[0], b.max()[0]))
+    };
+    for o in &ws.runs.overlays {
+        for (k, m) in o.methods.iter().enumerate() {
+            if method.is_some_and(|name| name != m.method) {
+                continue;
+            }
+            let colour = c32(run_color(colour_index(&current, &m.method, k))).gamma_multiply(0.55);
+            let src = if c.smoothing > 0.0 {
+                m.curve.smoothed()
+            } else {
+                m.curve.raw(c.x_axis)
+            };
+            let pts: Vec<[f64; 2]> = decimate(src, range, POINT_BUDGET)
+                .into_iter()
+                .filter_map(|p| Some([p.x, plot_y(p.y, c.log_y)?]))
+                .collect();
+            pui.line(
+                Line::new(format!("{} · {}", m.method, o.label), pts)
+                    .color(colour)
+                    .width(1.5)
+                    .style(egui_plot::LineStyle::dashed_dense()),
+            );
+            let evals: Vec<[f64; 2]> = m
+                .evals
+                .iter()
+                .filter_map(|e| {
+                    let x = m.curve.x_of_iter(&m.records, c.x_axis, e.iter)?;
+                    Some([x, plot_y(e.loss, c.log_y)?])
+                })
+                .collect();
+            pui.points(
+                Points::new(format!("{} · {} (evaluation)", m.method, o.label), evals)
+                    .color(colour)
+                    .radius(2.5),
+            );
+        }
     }
 }
 
