@@ -92,15 +92,13 @@ fn curve_controls(ui: &mut Ui, view: &TrainingView, actions: &mut Vec<TrainingAc
                 .on_hover_text(hover);
         }
         ui.separator();
-        ui.add(
-            egui::Slider::new(&mut c.smoothing, 0.0..=MAX_SMOOTHING)
-                .text("smoothing")
-                .fixed_decimals(2),
-        )
-        .on_hover_text(
-            "exponential moving average of the loss (TensorBoard's smoothing, debiased at the \
+        // The label before the slider, so that the row wraps between whole controls.
+        ui.label("smoothing");
+        ui.add(egui::Slider::new(&mut c.smoothing, 0.0..=MAX_SMOOTHING).fixed_decimals(2))
+            .on_hover_text(
+                "exponential moving average of the loss (TensorBoard's smoothing, debiased at the \
              start); the raw curve stays faint behind it. 0: raw only",
-        );
+            );
         ui.checkbox(&mut c.small_multiples, "small multiples")
             .on_hover_text("one small plot per method, on shared axes");
     });
