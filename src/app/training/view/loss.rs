@@ -79,7 +79,9 @@ fn legend(ws: &TrainingWorkspace) -> Vec<crate::export::Series> {
 
 fn name(m: &MethodView) -> String {
     match &m.status {
-        MethodStatus::Diverged { .. } => format!("{} ×", m.method.name()),
+        MethodStatus::Diverged { .. } | MethodStatus::Failed { .. } => {
+            format!("{} ×", m.method.name())
+        }
         _ => m.method.name().to_string(),
     }
 }
@@ -269,7 +271,11 @@ fn draw_method(pui: &mut PlotUi<'_>, m: &MethodView, i: usize, c: &CurveSettings
             .radius(3.0)
             .filled(true),
     );
-    if let (MethodStatus::Diverged { reason, .. }, Some(last)) = (&m.status, last) {
+    if let (
+        MethodStatus::Diverged { reason, .. } | MethodStatus::Failed { reason, .. },
+        Some(last),
+    ) = (&m.status, last)
+    {
         pui.text(
             Text::new(
                 "",
