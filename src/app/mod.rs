@@ -103,6 +103,7 @@ pub fn options_from_env() -> AppOptions {
                 .all(|s| s.is_finite() && *s >= 1.0 && *s <= 16384.0)
                 .then_some(size)
         }),
+        runs_dir: Some(crate::train::run_dir::default_runs_dir()),
         ..AppOptions::default()
     }
 }

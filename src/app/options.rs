@@ -46,6 +46,10 @@ pub struct AppOptions {
     pub file_dialogs: bool,
     /// The window's inner size at start (`NODELAB_WINDOW_SIZE=1920x1080`); 1280×800 if unset.
     pub window_size: Option<[f32; 2]>,
+    /// The runs folder: runs started in the Training room are kept there and its Runs list
+    /// reads it (`NODELAB_RUNS_DIR`, else the platform's data folder); `None`: runs are not
+    /// kept (the default, for tests).
+    pub runs_dir: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -68,6 +72,7 @@ impl Default for AppOptions {
             auto_solve_delay: super::explorer::freshness::DEFAULT_DELAY,
             file_dialogs: true,
             window_size: None,
+            runs_dir: None,
         }
     }
 }

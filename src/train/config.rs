@@ -42,6 +42,11 @@ impl Device {
 /// Floating-point precision of the gradient (see [`crate::grad::Precision`]).
 pub use crate::grad::Precision;
 
+/// The default gradient-check rate: every 50th iteration each method's gradient is compared
+/// with a tight-tolerance backprop reference on the same weights and batch (one extra gradient
+/// per 50 iterations), so the error against the reference is on record without asking.
+pub const DEFAULT_GRAD_CHECK_EVERY: usize = 50;
+
 /// Everything a training run needs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -61,7 +66,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Evaluate every K iterations (and after the last); 0: only after the last.
     pub eval_every: usize,
-    /// Compare each method's gradient with the reference every K iterations (0: never).
+    /// Compare each method's gradient with the reference every K iterations (0: never;
+    /// default [`DEFAULT_GRAD_CHECK_EVERY`]).
     pub grad_check_every: usize,
     /// Run the methods of an iteration on their own threads at once (times then overlap).
     pub concurrent: bool,
@@ -151,7 +157,7 @@ impl TrainConfig {
             batch,
             seed: 0,
             eval_every,
-            grad_check_every: 0,
+            grad_check_every: DEFAULT_GRAD_CHECK_EVERY,
             concurrent: false,
             device: Device::Cpu,
             precision: Precision::F64,

@@ -206,7 +206,10 @@ impl Trainer {
             warnings.extend(grad::f32_tolerance_warning(&config.solver));
         }
         if gpu.is_some() {
-            if config.grad_check_every > 0 {
+            // The default rate is not the user's request: the GPU path skips it silently.
+            if config.grad_check_every > 0
+                && config.grad_check_every != super::config::DEFAULT_GRAD_CHECK_EVERY
+            {
                 warnings.push(
                     "grad_check_every: the gradient check runs on the CPU path only (the GPU \
                      path reads no gradient back)"

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod control;
+pub mod curve;
 pub mod datasets;
 pub mod engine;
 pub mod gpu;

@@ -4,19 +4,23 @@
 //! through a bounded channel; this module keeps the prepared series drawn each frame), the data
 //! preview and the view settings. Panels emit [`TrainingAction`]s; [`room`] applies them.
 //!
+//! - [`curves`]: how the loss curves are drawn (smoothing, x axis, small multiples) and each
+//!   curve's prepared points;
+//! - [`runs`]: the kept runs (the runs folder listed, runs laid over the plot, resume);
 //! - [`room`]: the room as the shell sees it (launch settings, panels, the apply point);
 //! - [`setup`]: the left panel (task, model, solver, optimiser, methods, controls, progress);
 //! - [`view`]: the centre (loss curves, comparison table and bars, gradient errors, the learned
 //!   model live: decision regions and the flow of the points, or the predicted trajectory).
 
+pub mod close_prompt;
+pub mod curves;
 pub mod room;
+pub mod runs;
 pub mod setup;
 pub mod view;
 
 use std::path::PathBuf;
 use std::time::Instant;
-
-use egui_plot::PlotPoint;
 
 use crate::grad::GradMethod;
 use crate::train::record::{EvalRecord, GradCheck, IterRecord, MethodStatus};
@@ -38,10 +42,9 @@ pub struct MethodView {
     pub records: Vec<IterRecord>,
     pub evals: Vec<EvalRecord>,
     pub checks: Vec<GradCheck>,
-    /// Loss against iteration and against the method's own wall time (s), prepared as records
-    /// arrive so a frame only decimates them.
-    pub loss_by_iter: Vec<PlotPoint>,
-    pub loss_by_time: Vec<PlotPoint>,
+    /// The loss curve on every x axis, raw and smoothed, prepared as records arrive so a frame
+    /// only decimates it.
+    pub curve: curves::CurveData,
     pub model: Option<Model>,
     pub prediction: Option<Prediction>,
     /// The learned vector field on a grid, for a 2-D state (computed when a model arrives).
@@ -118,8 +121,7 @@ impl MethodView {
             records: Vec::new(),
             evals: Vec::new(),
             checks: Vec::new(),
-            loss_by_iter: Vec::new(),
-            loss_by_time: Vec::new(),
+            curve: curves::CurveData::default(),
             model: None,
             prediction: None,
             field: None,
@@ -148,9 +150,11 @@ pub enum RunState {
 /// View settings of the workspace.
 #[derive(Clone, Debug)]
 pub struct TrainingView {
-    pub log_y: bool,
-    /// x axis of the loss plot: wall time instead of iterations.
-    pub by_time: bool,
+    /// How the loss curves are drawn (saved with the session; changed through
+    /// [`TrainingAction::Curves`], so undoable).
+    pub curves: curves::CurveSettings,
+    /// The loss plots drawn in the last frame: title and bounds `[x0, x1, y0, y1]` (tests).
+    pub drawn: Vec<(String, [f64; 4])>,
     /// Method whose learned model is shown.
     pub shown: usize,
     /// Column the comparison table is sorted by, and the direction.
@@ -163,8 +167,8 @@ pub struct TrainingView {
 impl Default for TrainingView {
     fn default() -> Self {
         Self {
-            log_y: true,
-            by_time: false,
+            curves: curves::CurveSettings::default(),
+            drawn: Vec::new(),
             shown: 0,
             sort: (0, true),
             flow_t: 1.0,
@@ -224,6 +228,34 @@ pub enum TrainingAction {
     },
     /// Load a training preset.
     LoadPreset(PathBuf),
+    /// How the loss curves are drawn (undoable, merged like setup edits).
+    Curves(curves::CurveSettings),
+    /// The answer to the prompt shown when the window is closed during a run.
+    Close(close_prompt::CloseChoice),
+    /// List the runs folder again.
+    ListRuns,
+    /// Keep new runs in the runs folder (or not).
+    KeepRuns(bool),
+    /// Lay a kept run over the plot, or take it off.
+    OverlayRun {
+        dir: PathBuf,
+        on: bool,
+    },
+    /// Load a kept run into the setup and continue training it.
+    ResumeRun(PathBuf),
+}
+
+/// Which history an undo step belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edited {
+    Setup,
+    Curves,
+}
+
+/// An edit for [`TrainingWorkspace::edit`].
+pub enum Edit {
+    Setup(Box<TrainConfig>),
+    Curves(curves::CurveSettings),
 }
 
 /// The Training room: its setup, the run on screen and its view state.
@@ -232,6 +264,12 @@ pub struct TrainingWorkspace {
     pub config: TrainConfig,
     /// Undo and redo over the edits of `config`.
     pub edits: crate::app::undo::EditHistory<TrainConfig>,
+    /// Undo and redo over the curve settings (`view.curves`).
+    pub curve_edits: crate::app::undo::EditHistory<curves::CurveSettings>,
+    /// The order of the undo steps of both histories (Ctrl+Z takes the latest of either),
+    /// and of the undone ones.
+    undo_order: Vec<Edited>,
+    redo_order: Vec<Edited>,
     pub description: Option<String>,
     /// The config of the run on screen.
     pub run_config: Option<TrainConfig>,
@@ -254,6 +292,10 @@ pub struct TrainingWorkspace {
     /// Text of the model-path field (dialogs need a desktop portal; the field always works).
     pub path_field: String,
     started: Option<Instant>,
+    /// A close of the window during a run: the prompt and what was chosen.
+    pub close: close_prompt::CloseState,
+    /// The kept runs: the folder's list, the overlays, where the run on screen is kept.
+    pub runs: runs::RunsState,
     /// Start a run once the launch preset is read (`NODELAB_START` with a training preset).
     start_after_load: bool,
 }
@@ -269,6 +311,9 @@ impl TrainingWorkspace {
         Self {
             config,
             edits: crate::app::undo::EditHistory::default(),
+            curve_edits: crate::app::undo::EditHistory::default(),
+            undo_order: Vec::new(),
+            redo_order: Vec::new(),
             description,
             run_config: None,
             methods: Vec::new(),
@@ -286,6 +331,8 @@ impl TrainingWorkspace {
             actions: Vec::new(),
             path_field: "trained-model.safetensors".into(),
             started: None,
+            close: close_prompt::CloseState::default(),
+            runs: runs::RunsState::default(),
             start_after_load: false,
         }
     }
@@ -304,6 +351,104 @@ impl TrainingWorkspace {
         {
             Ok((c, d)) => Self::new(c, d),
             Err(_) => Self::default(),
+        }
+    }
+
+    /// Applies an edit of the setup or of the curve settings (`discrete`: its own undo step)
+    /// and notes which history took it, so that Ctrl+Z undoes the latest of either.
+    pub fn edit(&mut self, next: Edit, discrete: bool) {
+        let now = std::time::Instant::now();
+        let (which, before, after) = match next {
+            Edit::Setup(c) => {
+                let before = self.edits.depth().0;
+                if discrete {
+                    self.edits.apply_discrete(&mut self.config, *c);
+                } else {
+                    self.edits.apply(&mut self.config, *c, now);
+                }
+                (Edited::Setup, before, self.edits.depth().0)
+            }
+            Edit::Curves(c) => {
+                let before = self.curve_edits.depth().0;
+                // Only a dragged smoothing merges; a click (axis, toggles) is a step of its own.
+                if discrete || c.smoothing == self.view.curves.smoothing {
+                    self.curve_edits.apply_discrete(&mut self.view.curves, c);
+                } else {
+                    self.curve_edits.apply(&mut self.view.curves, c, now);
+                }
+                self.refresh_curves();
+                (Edited::Curves, before, self.curve_edits.depth().0)
+            }
+        };
+        if after > before {
+            self.undo_order.push(which);
+            self.redo_order.clear();
+        }
+    }
+
+    /// Undoes the latest step of either history; `false` when there is none.
+    pub fn undo_edit(&mut self) -> bool {
+        let which = self.undo_order.pop().or_else(|| {
+            if self.edits.depth().0 > 0 {
+                Some(Edited::Setup)
+            } else if self.curve_edits.depth().0 > 0 {
+                Some(Edited::Curves)
+            } else {
+                None
+            }
+        });
+        let done = match which {
+            Some(Edited::Setup) => self.edits.undo(&mut self.config),
+            Some(Edited::Curves) => {
+                let d = self.curve_edits.undo(&mut self.view.curves);
+                self.refresh_curves();
+                d
+            }
+            None => false,
+        };
+        if let (true, Some(w)) = (done, which) {
+            self.redo_order.push(w);
+        }
+        done
+    }
+
+    /// Redoes the latest undone step; `false` when there is none.
+    pub fn redo_edit(&mut self) -> bool {
+        let Some(which) = self.redo_order.pop() else {
+            return false;
+        };
+        let done = match which {
+            Edited::Setup => self.edits.redo(&mut self.config),
+            Edited::Curves => {
+                let d = self.curve_edits.redo(&mut self.view.curves);
+                self.refresh_curves();
+                d
+            }
+        };
+        if done {
+            self.undo_order.push(which);
+        }
+        done
+    }
+
+    /// Steps that can be undone and redone (both histories).
+    pub fn edit_depth(&self) -> (usize, usize) {
+        (
+            self.edits.depth().0 + self.curve_edits.depth().0,
+            self.redo_order.len(),
+        )
+    }
+
+    /// Brings every curve's smoothed points in line with the curve settings (the overlays'
+    /// too).
+    pub fn refresh_curves(&mut self) {
+        for m in &mut self.methods {
+            m.curve.refresh(&self.view.curves);
+        }
+        for o in &mut self.runs.overlays {
+            for m in &mut o.methods {
+                m.curve.refresh(&self.view.curves);
+            }
         }
     }
 
@@ -336,7 +481,19 @@ impl TrainingWorkspace {
         } else {
             TrainControl::new()
         };
-        match crate::train::spawn_config(config.clone(), HEATMAP_GRID, control, EVENT_CAPACITY) {
+        let keep = match (&self.runs.folder, self.runs.keep) {
+            (Some(folder), true) => crate::train::spawn::Keep::In(folder.clone()),
+            _ => crate::train::spawn::Keep::No,
+        };
+        self.runs.current_dir = None;
+        self.runs.resumed = false;
+        match crate::train::spawn::spawn_kept(
+            Some(config.clone()),
+            keep,
+            HEATMAP_GRID,
+            control,
+            EVENT_CAPACITY,
+        ) {
             Ok(h) => {
                 self.handle = Some(h);
                 self.state = if paused {
@@ -345,6 +502,55 @@ impl TrainingWorkspace {
                     RunState::Running
                 };
                 self.run_config = Some(config);
+                self.started = Some(Instant::now());
+            }
+            Err(e) => self.state = RunState::Failed(e),
+        }
+    }
+
+    /// Continues a kept run: its history comes on screen and its thread picks up from its
+    /// directory (the weights, optimiser state and batch position kept there), for the
+    /// iterations it has left, or as many again when it had finished.
+    pub fn resume_kept(&mut self, saved: crate::train::run_dir::SavedRun) {
+        self.detach();
+        self.warnings.clear();
+        self.device = None;
+        let s = &saved.summary;
+        let more = (s.iters_done >= s.iters).then_some(s.iters.max(1));
+        let mut methods = Vec::new();
+        for m in &saved.methods {
+            let Some(method) = GradMethod::parse(&m.method) else {
+                self.state = RunState::Failed(format!("unknown method '{}' in the run", m.method));
+                return;
+            };
+            let mut v = MethodView::new(method);
+            for r in &m.records {
+                v.curve.push(r);
+            }
+            v.curve.refresh(&self.view.curves);
+            v.records = m.records.clone();
+            v.evals = m.evals.clone();
+            v.checks = m.checks.clone();
+            methods.push(v);
+        }
+        self.methods = methods;
+        self.view.shown = self.view.shown.min(self.methods.len().saturating_sub(1));
+        self.iter = s.iters_done;
+        self.iters = s.iters_done + more.unwrap_or(s.iters.saturating_sub(s.iters_done));
+        self.elapsed_s = 0.0;
+        self.runs.overlays.retain(|o| o.dir != s.dir);
+        match crate::train::spawn::spawn_resume(
+            s.dir.clone(),
+            more,
+            HEATMAP_GRID,
+            TrainControl::new(),
+            EVENT_CAPACITY,
+        ) {
+            Ok(h) => {
+                self.handle = Some(h);
+                self.state = RunState::Running;
+                self.runs.current_dir = Some(s.dir.clone());
+                self.runs.resumed = true;
                 self.started = Some(Instant::now());
             }
             Err(e) => self.state = RunState::Failed(e),
@@ -393,7 +599,7 @@ impl TrainingWorkspace {
 
     /// Lets go of a run without waiting: it is told to stop, and with its receiver gone its
     /// last messages never wait for a reader.
-    fn detach(&mut self) {
+    pub fn detach(&mut self) {
         if let Some(h) = self.handle.take() {
             h.control.stop();
         }
@@ -407,6 +613,8 @@ impl TrainingWorkspace {
         self.iters = 0;
         self.state = RunState::Idle;
         self.run_config = None;
+        self.runs.current_dir = None;
+        self.runs.resumed = false;
     }
 
     /// Applies every pending engine message; returns whether anything arrived.
@@ -451,11 +659,20 @@ impl TrainingWorkspace {
                     }
                 }
                 self.device = Some(r.device);
+                self.runs.current_dir = r.run_dir;
+                if r.start_iter > 0 {
+                    // A resumed run: its setup becomes the setup (an undo step of its own).
+                    self.iters = r.config.iters;
+                    self.run_config = Some(r.config.clone());
+                    self.edit(Edit::Setup(Box::new(r.config)), true);
+                }
             }
             // Handled by `poll` (the state).
             TrainEvent::Failed(_) => {}
             TrainEvent::Update(u) => self.apply_update(u),
             TrainEvent::Finished(report) => {
+                // The run's directory is written: list the folder again.
+                self.runs.listed_once = false;
                 for (mv, m) in self.methods.iter_mut().zip(&report.methods) {
                     if mv.status == MethodStatus::Running {
                         mv.status = if m.status == "finished" {
@@ -480,8 +697,8 @@ impl TrainingWorkspace {
         self.elapsed_s = u.elapsed_s;
         for (i, r) in u.records {
             if let Some(m) = self.methods.get_mut(i) {
-                m.loss_by_iter.push(PlotPoint::new(r.iter as f64, r.loss));
-                m.loss_by_time.push(PlotPoint::new(r.wall_s, r.loss));
+                m.curve.refresh(&self.view.curves);
+                m.curve.push(&r);
                 m.records.push(r);
             }
         }
@@ -559,48 +776,71 @@ impl TrainingWorkspace {
     }
 
     /// The loss curves as an export figure: the same series and colours as on screen, from
-    /// the full data (a line per method, the evaluations as markers).
+    /// the full data (per method the raw loss thin and pale, the smoothed loss, the evaluations
+    /// as markers joined by a dotted line), on the x axis shown.
     pub fn loss_figure(&self) -> crate::export::Figure {
-        use crate::export::{Figure, Marker, Series, SeriesKind};
+        use crate::export::{Dash, Figure, Marker, Rgb, Series, SeriesKind};
+        let c = &self.view.curves;
+        let pale = |Rgb(r, g, b): Rgb| {
+            let mix = |v: u8| (f64::from(v) + (255.0 - f64::from(v)) * 0.65) as u8;
+            Rgb(mix(r), mix(g), mix(b))
+        };
         let mut series = Vec::new();
         for (i, m) in self.methods.iter().enumerate() {
             let color = super::theme::run_color(i);
-            let src = if self.view.by_time {
-                &m.loss_by_time
-            } else {
-                &m.loss_by_iter
-            };
+            let name = m.method.name();
+            if c.smoothing > 0.0 {
+                series.push(Series {
+                    name: format!("{name} (raw)"),
+                    color: pale(color),
+                    kind: SeriesKind::Line {
+                        width: 1,
+                        style: Dash::Solid,
+                    },
+                    points: m.curve.raw(c.x_axis).iter().map(|p| [p.x, p.y]).collect(),
+                });
+            }
+            let mut smoothed = m.curve.clone();
+            smoothed.refresh(c);
             series.push(Series {
-                name: m.method.name().into(),
+                name: name.into(),
                 color,
                 kind: SeriesKind::Line {
                     width: 2,
-                    style: crate::export::Dash::Solid,
+                    style: Dash::Solid,
                 },
-                points: src.iter().map(|p| [p.x, p.y]).collect(),
+                points: smoothed.smoothed().iter().map(|p| [p.x, p.y]).collect(),
             });
-            if !self.view.by_time {
-                series.push(Series {
-                    name: format!("{} (evaluation)", m.method.name()),
-                    color,
-                    kind: SeriesKind::Markers {
-                        shape: Marker::Circle,
-                        size: 4,
-                    },
-                    points: m.evals.iter().map(|e| [e.iter as f64, e.loss]).collect(),
-                });
-            }
+            let evals: Vec<[f64; 2]> = m
+                .evals
+                .iter()
+                .filter_map(|e| Some([m.curve.x_of_iter(&m.records, c.x_axis, e.iter)?, e.loss]))
+                .collect();
+            series.push(Series {
+                name: format!("{name} (evaluation)"),
+                color,
+                kind: SeriesKind::Line {
+                    width: 1,
+                    style: Dash::Dotted,
+                },
+                points: evals.clone(),
+            });
+            series.push(Series {
+                name: format!("{name} (evaluation)"),
+                color,
+                kind: SeriesKind::Markers {
+                    shape: Marker::Circle,
+                    size: 4,
+                },
+                points: evals,
+            });
         }
         Figure {
             title: format!("{}: training loss", self.config.task.name()),
-            x_label: if self.view.by_time {
-                "wall time (s)".into()
-            } else {
-                "iteration".into()
-            },
+            x_label: c.x_axis.label().into(),
             y_label: "loss".into(),
             x_log: false,
-            y_log: self.view.log_y,
+            y_log: c.log_y,
             series,
             hlines: Vec::new(),
         }

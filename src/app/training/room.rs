@@ -5,19 +5,30 @@
 use std::any::Any;
 use std::path::Path;
 
-use super::{TrainingAction, TrainingWorkspace, setup, view};
+use super::close_prompt::CloseChoice;
+use super::runs::{LoadFor, Overlay};
+use super::{Edit, TrainingAction, TrainingWorkspace, setup, view};
 use crate::app::jobs::JobResult;
 use crate::app::room::{Claim, Handoff, Launch, Restore, Room, RoomCx, RoomInfo};
 use crate::nn::model_file;
 use crate::train::TrainConfig;
+use crate::train::run_dir::{RunSummary, SavedRun};
 
 const TRAINING_KEY: &str = "nodelab-training";
+/// How the loss curves are drawn (`curves::CurveSettings` as JSON).
+const CURVES_KEY: &str = "nodelab-training-curves";
 
 /// The Training room's own job results.
 #[derive(Debug)]
 pub enum TrainingJob {
     /// A training preset was read: its configuration and description.
     PresetLoaded(Box<Result<(TrainConfig, Option<String>), String>>),
+    /// The runs folder was listed.
+    RunsListed(Vec<RunSummary>),
+    /// A kept run was read, to overlay or to resume.
+    RunLoaded(LoadFor, Box<Result<SavedRun, String>>),
+    /// A run directory was deleted (quit without keeping).
+    RunDiscarded(Result<(), String>),
 }
 
 impl Room for TrainingWorkspace {
@@ -30,14 +41,24 @@ impl Room for TrainingWorkspace {
     }
 
     fn restore(from: Restore<'_>) -> Self {
-        (from.stored)(TRAINING_KEY)
+        let mut ws = (from.stored)(TRAINING_KEY)
             .map(|t| TrainingWorkspace::from_toml(&t))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(c) = (from.stored)(CURVES_KEY).and_then(|t| serde_json::from_str(&t).ok()) {
+            ws.view.curves = c;
+        }
+        ws.close.scripted = from.options.exit_after_frames.is_some();
+        ws.runs.folder = from.options.runs_dir.clone();
+        ws.runs.keep = true;
+        ws
     }
 
     fn save(&self, put: &mut dyn FnMut(&'static str, String)) {
         if let Some(t) = self.to_toml() {
             put(TRAINING_KEY, t);
+        }
+        if let Ok(c) = serde_json::to_string(&self.view.curves) {
+            put(CURVES_KEY, c);
         }
     }
 
@@ -75,8 +96,28 @@ impl Room for TrainingWorkspace {
         self.is_running()
     }
 
-    fn poll(&mut self, ctx: &egui::Context, _cx: &mut RoomCx<'_>) {
+    /// Also watches for a close of the window during a run (the prompt is drawn here, over
+    /// whichever room is on screen).
+    fn poll(&mut self, ctx: &egui::Context, cx: &mut RoomCx<'_>) {
         TrainingWorkspace::poll(self);
+        let running = self.is_running();
+        if !running && let Some(dir) = self.runs.discard.take() {
+            self.runs.discarding = true;
+            cx.shared.jobs.spawn("discard-run", move || {
+                JobResult::room(TrainingJob::RunDiscarded(
+                    std::fs::remove_dir_all(&dir)
+                        .map_err(|e| format!("cannot delete {}: {e}", dir.display())),
+                ))
+            });
+        }
+        let settled = !running && !self.runs.discarding;
+        if self.close.poll(ctx, running, settled) {
+            cx.show::<Self>();
+        }
+        if !self.runs.listed_once && !self.runs.listing {
+            self.list_runs(&mut cx.shared.jobs);
+        }
+        self.close.ui(ctx, &mut self.actions);
         if self.is_running() {
             ctx.request_repaint_after(std::time::Duration::from_millis(40));
         }
@@ -127,7 +168,7 @@ impl Room for TrainingWorkspace {
     }
 
     fn undo_depth(&self) -> (usize, usize) {
-        self.edits.depth()
+        self.edit_depth()
     }
 
     fn apply(&mut self, cx: &mut RoomCx<'_>) {
@@ -141,11 +182,45 @@ impl Room for TrainingWorkspace {
         result: Box<dyn Any + Send>,
         cx: &mut RoomCx<'_>,
     ) -> Option<Box<dyn Any + Send>> {
-        let TrainingJob::PresetLoaded(result) = *result.downcast::<TrainingJob>().ok()?;
+        let job = match result.downcast::<TrainingJob>() {
+            Ok(job) => job,
+            Err(other) => return Some(other),
+        };
+        let result = match *job {
+            TrainingJob::PresetLoaded(r) => r,
+            TrainingJob::RunsListed(list) => {
+                self.runs.listing = false;
+                self.runs.listed_once = true;
+                self.runs.listed = list;
+                return None;
+            }
+            TrainingJob::RunLoaded(purpose, loaded) => {
+                match (*loaded, purpose) {
+                    (Ok(run), LoadFor::Overlay) => {
+                        if !self.runs.overlays.iter().any(|o| o.dir == run.summary.dir) {
+                            self.runs.overlays.push(Overlay::of(run, &self.view.curves));
+                        }
+                    }
+                    (Ok(run), LoadFor::Resume) => {
+                        self.resume_kept(run);
+                        cx.show::<Self>();
+                    }
+                    (Err(e), _) => cx.shared.toasts.error(e),
+                }
+                return None;
+            }
+            TrainingJob::RunDiscarded(r) => {
+                self.runs.discarding = false;
+                if let Err(e) = r {
+                    cx.shared.toasts.error(e);
+                }
+                return None;
+            }
+        };
         match *result {
             Ok((config, description)) => {
                 self.reset();
-                self.edits.apply_discrete(&mut self.config, config);
+                self.edit(Edit::Setup(Box::new(config)), true);
                 self.description = description;
                 cx.show::<Self>();
                 cx.shared.toasts.info("training setup loaded");
@@ -164,21 +239,71 @@ impl Room for TrainingWorkspace {
 }
 
 impl TrainingWorkspace {
+    /// Lists the runs folder on a job.
+    fn list_runs(&mut self, jobs: &mut crate::app::jobs::Jobs) {
+        let Some(folder) = self.runs.folder.clone() else {
+            return;
+        };
+        self.runs.listing = true;
+        jobs.spawn("list-runs", move || {
+            JobResult::room(TrainingJob::RunsListed(crate::train::run_dir::list_runs(
+                &folder,
+            )))
+        });
+    }
+
+    /// Reads a kept run on a job, to overlay or resume it.
+    fn load_run(&mut self, dir: std::path::PathBuf, purpose: LoadFor, cx: &mut RoomCx<'_>) {
+        cx.shared.jobs.spawn("load-run", move || {
+            JobResult::room(TrainingJob::RunLoaded(
+                purpose,
+                Box::new(crate::train::run_dir::load_run(&dir)),
+            ))
+        });
+    }
+
     /// The one apply point of the room's actions.
     pub fn apply_action(&mut self, action: TrainingAction, cx: &mut RoomCx<'_>) {
         let jobs = &mut cx.shared.jobs;
         match action {
-            TrainingAction::Edit(next) => {
-                self.edits
-                    .apply(&mut self.config, *next, std::time::Instant::now());
+            TrainingAction::Edit(next) => self.edit(Edit::Setup(next), false),
+            TrainingAction::Curves(next) => self.edit(Edit::Curves(next), false),
+            TrainingAction::Close(choice) => {
+                // A new kept run is deleted once its thread has ended; a resumed run keeps
+                // what it had.
+                let discard = match (&self.runs.current_dir, self.runs.resumed) {
+                    (Some(dir), false) if choice == CloseChoice::QuitWithoutKeeping => {
+                        Some(dir.clone())
+                    }
+                    _ => None,
+                };
+                self.close.choose(choice, discard.is_some());
+                match choice {
+                    CloseChoice::StopAndKeep => self.stop(),
+                    CloseChoice::QuitWithoutKeeping if discard.is_some() => {
+                        self.runs.discard = discard;
+                        self.stop();
+                    }
+                    CloseChoice::QuitWithoutKeeping => self.detach(),
+                    CloseChoice::KeepTraining => {}
+                }
             }
+            TrainingAction::ListRuns => self.list_runs(&mut cx.shared.jobs),
+            TrainingAction::KeepRuns(keep) => self.runs.keep = keep,
+            TrainingAction::OverlayRun { dir, on: false } => {
+                self.runs.overlays.retain(|o| o.dir != dir);
+            }
+            TrainingAction::OverlayRun { dir, on: true } => {
+                self.load_run(dir, LoadFor::Overlay, cx)
+            }
+            TrainingAction::ResumeRun(dir) => self.load_run(dir, LoadFor::Resume, cx),
             TrainingAction::Undo => {
-                if !self.edits.undo(&mut self.config) {
+                if !self.undo_edit() {
                     cx.shared.toasts.info("nothing to undo");
                 }
             }
             TrainingAction::Redo => {
-                if !self.edits.redo(&mut self.config) {
+                if !self.redo_edit() {
                     cx.shared.toasts.info("nothing to redo");
                 }
             }

@@ -50,6 +50,11 @@ pub fn ui(
     }
     ui.separator();
     files(ui, ws, path_field, actions);
+    ui.separator();
+    egui::CollapsingHeader::new(format!("Runs ({})", ws.runs.listed.len()))
+        .id_salt("train-runs")
+        .default_open(true)
+        .show(ui, |ui| super::runs::ui(ui, ws, actions));
 }
 
 fn controls(ui: &mut Ui, ws: &TrainingWorkspace, actions: &mut Vec<TrainingAction>) {

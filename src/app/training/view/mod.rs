@@ -62,17 +62,59 @@ pub fn ui(
         });
 }
 
+/// The curve settings: log y, the x axis, the smoothing, small multiples. A change goes to the
+/// room as [`TrainingAction::Curves`] (undoable).
+fn curve_controls(ui: &mut Ui, view: &TrainingView, actions: &mut Vec<TrainingAction>) {
+    use crate::train::curve::{MAX_SMOOTHING, XAxis};
+    let mut c = view.curves.clone();
+    ui.horizontal_wrapped(|ui| {
+        ui.checkbox(&mut c.log_y, "log y");
+        ui.separator();
+        ui.label("x:");
+        for (axis, label, hover) in [
+            (
+                XAxis::Iteration,
+                "iteration",
+                "the loss against the iteration",
+            ),
+            (
+                XAxis::WallTime,
+                "wall time",
+                "the loss against each method's own training time (evaluations excluded)",
+            ),
+            (
+                XAxis::Evaluations,
+                "f-evaluations",
+                "the loss against each method's cumulative f-evaluations, forward and backward",
+            ),
+        ] {
+            ui.selectable_value(&mut c.x_axis, axis, label)
+                .on_hover_text(hover);
+        }
+        ui.separator();
+        // The label before the slider, so that the row wraps between whole controls.
+        ui.label("smoothing");
+        ui.add(egui::Slider::new(&mut c.smoothing, 0.0..=MAX_SMOOTHING).fixed_decimals(2))
+            .on_hover_text(
+                "exponential moving average of the loss (TensorBoard's smoothing, debiased at the \
+             start); the raw curve stays faint behind it. 0: raw only",
+            );
+        ui.checkbox(&mut c.small_multiples, "small multiples")
+            .on_hover_text("one small plot per method, on shared axes");
+    });
+    if c != view.curves {
+        actions.push(TrainingAction::Curves(c));
+    }
+}
+
 fn toolbar(
     ui: &mut Ui,
     ws: &TrainingWorkspace,
     view: &mut TrainingView,
     actions: &mut Vec<TrainingAction>,
 ) {
+    curve_controls(ui, view, actions);
     ui.horizontal_wrapped(|ui| {
-        ui.checkbox(&mut view.log_y, "log y");
-        ui.selectable_value(&mut view.by_time, false, "vs iteration");
-        ui.selectable_value(&mut view.by_time, true, "vs wall time");
-        ui.separator();
         ui.label("model shown:");
         for (i, m) in ws.methods.iter().enumerate() {
             ui.selectable_value(

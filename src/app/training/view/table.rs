@@ -185,9 +185,10 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView) {
                                 .strong(),
                         );
                         match &m.status {
-                            MethodStatus::Diverged { iter, reason } => {
+                            MethodStatus::Diverged { iter, reason }
+                            | MethodStatus::Failed { iter, reason } => {
                                 ui.label(
-                                    RichText::new(format!("diverged at {iter}"))
+                                    RichText::new(format!("{} at {iter}", m.status.name()))
                                         .color(Color32::from_rgb(220, 50, 47)),
                                 )
                                 .on_hover_text(reason);
