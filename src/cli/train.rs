@@ -18,7 +18,8 @@ use crate::train::{Device, TaskData, TaskName, TrainConfig, TrainControl, Traine
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// A task (spiral-fit, freefall-fit, white-dwarf-ident, circles, moons, two-spirals, xor,
-    /// gaussians) or a training preset (.toml with a [train] table).
+    /// gaussians, density-{8gaussians,2spirals,pinwheel,moons,circles,checkerboard}) or a
+    /// training preset (.toml with a [train] table).
     pub target: String,
     /// Comma-separated gradient methods to compare (default: the task's), or `all`.
     #[arg(long)]
@@ -290,6 +291,9 @@ fn save_models(base: &Path, trainer: &Trainer) -> Result<Vec<PathBuf>, CliError>
             serde_json::to_string(&[t.times[0], t.times[t.times.len() - 1]]).unwrap_or_default();
         meta.push(("y0".into(), y0));
         meta.push(("t_span".into(), span));
+    }
+    if let TaskData::Density(d) = trainer.data() {
+        meta.push(("t1".into(), d.t1.to_string()));
     }
     for (run, path) in trainer.runs().iter().zip(&paths) {
         let mut m = meta.clone();
