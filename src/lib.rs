@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod density;
 pub mod experiment;
 pub mod export;
 pub mod gpu;

@@ -182,7 +182,11 @@ fn shipped_training_presets_run() {
                 .all(|m| m["status"] == "finished")
         );
     }
-    assert_eq!(n, 8, "one preset per task");
+    assert_eq!(
+        n,
+        nodelab::train::TaskName::ALL.len(),
+        "one preset per task"
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod bench_gpu;
 pub mod bench_grad;
 mod bench_solvers;
 pub mod bench_train;
+pub mod density;
 pub mod experiment;
 pub mod grad;
 mod presets;
@@ -45,6 +46,8 @@ pub enum Command {
     Grad(grad::GradArgs),
     /// Train a neural ODE on a task with several gradient methods side by side.
     Train(Box<train::TrainArgs>),
+    /// Log-density (grid or CSV points) and samples of a trained continuous normalising flow.
+    Density(Box<density::DensityArgs>),
     /// The papers' experiments: claim, measurement, verdict (`--list` to see them).
     Experiment(Box<experiment::ExperimentArgs>),
     /// Benchmarks.
@@ -160,6 +163,7 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
         Some(Command::Solve(args)) => solve::run(&args),
         Some(Command::Grad(args)) => grad::run(&args),
         Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Density(args)) => density::run(&args),
         Some(Command::Experiment(args)) => experiment::run(&args),
         Some(Command::Bench(BenchCommand::Solvers(args))) => bench_solvers::run(&args),
         Some(Command::Bench(BenchCommand::Grad(args))) => bench_grad::run(&args),

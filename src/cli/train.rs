@@ -19,7 +19,8 @@ use crate::train::{Device, MethodStatus, TaskData, TaskName, TrainConfig, TrainU
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// A task (spiral-fit, freefall-fit, white-dwarf-ident, circles, moons, two-spirals, xor,
-    /// gaussians) or a training preset (.toml with a [train] table); absent with --resume.
+    /// gaussians, density-{8gaussians,2spirals,pinwheel,moons,circles,checkerboard}) or a
+    /// training preset (.toml with a [train] table); absent with --resume.
     #[arg(required_unless_present = "resume")]
     pub target: Option<String>,
     /// Comma-separated gradient methods to compare (default: the task's), or `all`.

@@ -48,7 +48,7 @@ impl GpuLoss {
             LossKind::Mse => Some(GpuLoss::Mse),
             LossKind::TrajectoryMse => Some(GpuLoss::TrajectoryMse),
             LossKind::CrossEntropy => Some(GpuLoss::CrossEntropy),
-            LossKind::TrajectoryL1 | LossKind::TrajectorySse => None,
+            LossKind::TrajectoryL1 | LossKind::TrajectorySse | LossKind::Nll => None,
         }
     }
 

@@ -27,6 +27,7 @@ fn sensitivity_field(g: &Group<'_>) -> SensitivityField {
     SensitivityField {
         mlp: g.mlp.clone(),
         n: g.samples.len(),
+        kind: g.problem.field_kind(),
     }
 }
 

@@ -36,7 +36,10 @@ pub enum TapeKind {
 impl TapeKind {
     /// The fastest kind that applies to this group.
     pub fn for_group<T: Real>(g: &Group<'_, T>) -> Self {
-        if super::tape::applies::<T>(&g.mlp, g.samples.len(), &g.problem.solver) {
+        // The activation tape records the plain network's layers; the density field keeps its
+        // own channels, so it takes the stage-input tape.
+        let plain = g.problem.field_kind() == super::field::FieldKind::Plain;
+        if plain && super::tape::applies::<T>(&g.mlp, g.samples.len(), &g.problem.solver) {
             TapeKind::Activations
         } else if g.problem.solver.method == crate::solver::Method::Dopri5 {
             TapeKind::StageInputs
@@ -59,14 +62,16 @@ pub(crate) fn widen_into<T: Real>(gtheta: &[T], out: &mut [f64]) {
 }
 
 /// `backprop` on one group with the tape taken as `kind` says (`Activations` and
-/// `StageInputs` need dopri5; otherwise they fall back to `Replay`).
+/// `StageInputs` need dopri5, `Activations` the plain field; otherwise they fall back to
+/// `StageInputs` or `Replay`).
 pub fn gradient_with<T: GradFloat>(
     g: &Group<'_, T>,
     kind: TapeKind,
 ) -> Result<GradOutput, GradError> {
     let dopri = g.problem.solver.method == crate::solver::Method::Dopri5;
+    let plain = g.problem.field_kind() == super::field::FieldKind::Plain;
     let bytes = T::BYTES;
-    if kind == TapeKind::Activations && dopri {
+    if kind == TapeKind::Activations && dopri && plain {
         let mut tape = super::tape::record(&g.field(), &g.ends, &g.y0, &g.problem.solver)?;
         let mut out = g.empty_output();
         let obs_grads = observe_states(g, &tape.obs_states, &mut out);

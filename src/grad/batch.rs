@@ -71,6 +71,7 @@ impl<T: Real> Group<'_, T> {
             mlp: self.mlp.clone(),
             params: self.params.clone(),
             n: self.samples.len(),
+            kind: self.problem.field_kind(),
         }
     }
 

@@ -19,10 +19,10 @@ pub fn loss_with(
     readout_grad: Option<&mut [f64]>,
     stats: &mut SolveStats,
 ) -> Result<f64, GradError> {
-    let field = Arc::new(super::field::StackedMlp::<f64>::new(
-        mlp.clone(),
-        g.samples.len(),
-    ));
+    let field = Arc::new(
+        super::field::StackedMlp::<f64>::new(mlp.clone(), g.samples.len())
+            .with_kind(g.problem.field_kind()),
+    );
     let mut y = g.y0.clone();
     let mut gl = vec![0.0; y.len()];
     let mut loss = 0.0;

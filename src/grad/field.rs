@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::thread::LocalKey;
 
 use super::chebyshev::ChebInterp;
+use crate::nn::trace::{CnfNet, TraceWork};
 use crate::nn::{BatchWork, BatchedMlp, Mlp, MlpWork, Real};
 use crate::solver::{Rhs, Scalar};
 
@@ -64,6 +65,8 @@ pub struct FieldWork<T = f64> {
     pub batch: BatchWork<T>,
     /// Batched workspaces of the row blocks (see [`super::row_threads::row_threads`]).
     pub blocks: Vec<BatchWork<T>>,
+    /// Workspace of the density (CNF) field ([`FieldKind::Density`]).
+    pub trace: TraceWork<T>,
     f: Vec<T>,
     jy: Vec<f64>,
     jtheta: Vec<f64>,
@@ -124,20 +127,60 @@ pub trait FieldVjp<T = f64>: Field<T> {
     );
 }
 
-/// `F(t, Y)_b = MLP(t, y_b)` for n stacked samples, with θ in `T` (`params`, rounded once).
+/// What the state of one sample is and what the network's field makes of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FieldKind {
+    /// The state is `y` (d values), `y' = MLP(t, y)`.
+    #[default]
+    Plain,
+    /// A continuous normalising flow: the state is `[z, ℓ]` (d + 1 values),
+    /// `[z, ℓ]' = [MLP(t, z), tr ∂MLP/∂z (t, z)]` ([`crate::nn::trace`]), so that `ℓ(t1)` is the
+    /// log-determinant of the flow map when `ℓ(0) = 0`.
+    Density,
+}
+
+impl FieldKind {
+    /// Values per sample for a network with d outputs.
+    pub fn state_dim(self, d: usize) -> usize {
+        match self {
+            FieldKind::Plain => d,
+            FieldKind::Density => d + 1,
+        }
+    }
+}
+
+/// `F(t, Y)_b = MLP(t, y_b)` for n stacked samples (or, for [`FieldKind::Density`], the CNF's
+/// augmented field of each sample), with θ in `T` (`params`, rounded once).
 #[derive(Clone, Debug)]
 pub struct StackedMlp<T = f64> {
     pub mlp: Arc<Mlp>,
     /// θ in `T` (the network's parameters, rounded).
     pub params: Arc<[T]>,
     pub n: usize,
+    pub kind: FieldKind,
 }
 
 impl<T: Real> StackedMlp<T> {
     /// The field of `n` stacked samples of `mlp`, θ rounded to `T`.
     pub fn new(mlp: Arc<Mlp>, n: usize) -> Self {
         let params = mlp.params_as::<T>().into();
-        Self { mlp, params, n }
+        Self {
+            mlp,
+            params,
+            n,
+            kind: FieldKind::Plain,
+        }
+    }
+
+    /// The same field with the state of `kind`.
+    pub fn with_kind(mut self, kind: FieldKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Values per sample.
+    pub fn sample_dim(&self) -> usize {
+        self.kind.state_dim(self.mlp.dim())
     }
 
     /// The batched network in `T`.
@@ -148,10 +191,14 @@ impl<T: Real> StackedMlp<T> {
 
 impl<T: Real> Field<T> for StackedMlp<T> {
     fn dim(&self) -> usize {
-        self.n * self.mlp.dim()
+        self.n * self.sample_dim()
     }
 
     fn eval(&self, t: f64, y: &[T], out: &mut [T], work: &mut FieldWork<T>) {
+        if self.kind == FieldKind::Density {
+            CnfNet::new(&self.mlp, &self.params).forward(T::of(t), y, out, &mut work.trace);
+            return;
+        }
         let net = self.net();
         match row_blocks(&self.mlp, self.n, work) {
             Some(blocks) => net.forward_par(T::of(t), y, out, blocks),
@@ -195,6 +242,18 @@ pub(crate) fn stacked_vjp<T: Real>(
     gtheta: &mut [T],
     work: &mut FieldWork<T>,
 ) {
+    if field.kind == FieldKind::Density {
+        CnfNet::new(&field.mlp, &field.params).vjp(
+            T::of(t),
+            y,
+            v,
+            f_out,
+            vy,
+            gtheta,
+            &mut work.trace,
+        );
+        return;
+    }
     let net = field.net();
     let (t, one) = (T::of(t), T::one());
     match row_blocks(&field.mlp, field.n, work) {
@@ -235,18 +294,80 @@ impl<T: GradFloat> Rhs<T> for StackedMlp<T> {
 
 /// Forward sensitivities: `u = [Y | S]`, `S = dY/dθ` (row `b·d + i` of length P),
 /// `Y' = F(t, Y)`, `S_b' = ∂f/∂y(y_b) S_b + ∂f/∂θ(y_b)` (adjoint-sensitivity.md eq. 21).
+/// For [`FieldKind::Density`] the per-sample Jacobians are those of the augmented field
+/// `[f, tr ∂f/∂z]`, row by row from d + 1 VJPs with unit vectors ([`CnfNet::vjp`]).
 #[derive(Clone, Debug)]
 pub struct SensitivityField {
     pub mlp: Arc<Mlp>,
     pub n: usize,
+    pub kind: FieldKind,
+}
+
+impl SensitivityField {
+    /// The density field's `[Y' | S']`: per sample, rows i of `∂F/∂y` and `∂F/∂θ` from the VJP
+    /// with `e_i`, then `S_b' = ∂F/∂y S_b + ∂F/∂θ`.
+    fn eval_density(&self, t: f64, u: &[f64], out: &mut [f64], work: &mut FieldWork) {
+        let p = self.mlp.n_params();
+        let c = self.mlp.dim() + 1;
+        let m = self.n * c;
+        let (y, s) = u.split_at(m);
+        let (dy, ds) = out.split_at_mut(m);
+        let net = CnfNet::new(&self.mlp, &self.mlp.params);
+        if work.jy.len() < c * c {
+            work.jy.resize(c * c, 0.0);
+        }
+        if work.jtheta.len() < c * p {
+            work.jtheta.resize(c * p, 0.0);
+        }
+        let FieldWork {
+            jy, jtheta, trace, ..
+        } = work;
+        let (mut e, mut f) = (vec![0.0; c], vec![0.0; c]);
+        for b in 0..self.n {
+            let yb = &y[b * c..(b + 1) * c];
+            jtheta[..c * p].fill(0.0);
+            for i in 0..c {
+                e.fill(0.0);
+                e[i] = 1.0;
+                net.vjp(
+                    t,
+                    yb,
+                    &e,
+                    &mut f,
+                    &mut jy[i * c..(i + 1) * c],
+                    &mut jtheta[i * p..(i + 1) * p],
+                    trace,
+                );
+            }
+            dy[b * c..(b + 1) * c].copy_from_slice(&f);
+            let sb = &s[b * c * p..(b + 1) * c * p];
+            let dsb = &mut ds[b * c * p..(b + 1) * c * p];
+            for i in 0..c {
+                let row = &mut dsb[i * p..(i + 1) * p];
+                row.copy_from_slice(&jtheta[i * p..(i + 1) * p]);
+                for j in 0..c {
+                    let a = jy[i * c + j];
+                    if a != 0.0 {
+                        for (o, sv) in row.iter_mut().zip(&sb[j * p..(j + 1) * p]) {
+                            *o += a * sv;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Field for SensitivityField {
     fn dim(&self) -> usize {
-        self.n * self.mlp.dim() * (1 + self.mlp.n_params())
+        self.n * self.kind.state_dim(self.mlp.dim()) * (1 + self.mlp.n_params())
     }
 
     fn eval(&self, t: f64, u: &[f64], out: &mut [f64], work: &mut FieldWork) {
+        if self.kind == FieldKind::Density {
+            self.eval_density(t, u, out, work);
+            return;
+        }
         let (d, p) = (self.mlp.dim(), self.mlp.n_params());
         let m = self.n * d;
         let (y, s) = u.split_at(m);
@@ -323,7 +444,7 @@ pub struct AdjointField<T = f64> {
 
 impl<T: Real> AdjointField<T> {
     pub fn state_dim(&self) -> usize {
-        self.field.n * self.field.mlp.dim()
+        self.field.n * self.field.sample_dim()
     }
 }
 

@@ -19,6 +19,11 @@
 //! - `cross-entropy`: logits `z_b = W y_b(T) + c` (linear read-out), `L = (1/B) Σ_b
 //!   (logsumexp(z_b) − z_b,label_b)`; `∂L/∂y_b = Wᵀ (softmax(z_b) − e_label)/B`,
 //!   `∂L/∂W = Σ_b (softmax(z_b) − e_label) y_bᵀ / B`, `∂L/∂c = Σ_b (softmax(z_b) − e_label)/B`.
+//! - `nll`: the mean negative log-likelihood in nats of a continuous normalising flow, on the
+//!   augmented states `y_b = [z_b, ℓ_b]` at t1 (`z_b` of dimension d, `ℓ_b` the integrated
+//!   divergence from `ℓ(t0) = 0`): `log p(x_b) = log N(z_b; 0, I) + ℓ_b`, so
+//!   `L = (1/B) Σ_b (½|z_b|² + (d/2) ln 2π − ℓ_b)`, `∂L/∂z_b = z_b/B`, `∂L/∂ℓ_b = −1/B`
+//!   (FFJORD, Grathwohl et al. 2019, eq. 4; irdm-interpolated-adjoint.md §4).
 
 use serde::Serialize;
 
@@ -39,16 +44,19 @@ pub enum LossKind {
     TrajectoryL1,
     #[serde(rename = "trajectory-sse")]
     TrajectorySse,
+    #[serde(rename = "nll")]
+    Nll,
 }
 
 impl LossKind {
-    pub const ALL: [LossKind; 6] = [
+    pub const ALL: [LossKind; 7] = [
         LossKind::HalfSse,
         LossKind::Mse,
         LossKind::TrajectoryMse,
         LossKind::CrossEntropy,
         LossKind::TrajectoryL1,
         LossKind::TrajectorySse,
+        LossKind::Nll,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +67,7 @@ impl LossKind {
             LossKind::CrossEntropy => "cross-entropy",
             LossKind::TrajectoryL1 => "trajectory-l1",
             LossKind::TrajectorySse => "trajectory-sse",
+            LossKind::Nll => "nll",
         }
     }
 
@@ -158,6 +167,19 @@ impl Loss {
         }
     }
 
+    /// The negative log-likelihood of a continuous normalising flow (module doc), on the
+    /// augmented states `[z, ℓ]` at t1.
+    pub fn nll() -> Self {
+        Self {
+            kind: LossKind::Nll,
+            times: Vec::new(),
+            targets: Vec::new(),
+            labels: Vec::new(),
+            readout: None,
+            components: Vec::new(),
+        }
+    }
+
     /// Observation times (the end t1 for terminal losses).
     pub fn times(&self, t1: f64) -> Vec<f64> {
         if self.kind.is_trajectory() {
@@ -171,6 +193,14 @@ impl Loss {
     pub fn validate(&self, n: usize, d: usize, t0: f64, t1: f64) -> Result<(), GradError> {
         let bad = |m: String| Err(GradError::Invalid(m));
         match self.kind {
+            LossKind::Nll => {
+                if d < 2 {
+                    return bad(format!(
+                        "nll needs the augmented state [z, ℓ] (at least 2 values; got {d})"
+                    ));
+                }
+                Ok(())
+            }
             LossKind::CrossEntropy => {
                 let Some(r) = &self.readout else {
                     return bad("cross-entropy needs a read-out (weight, bias)".into());
@@ -258,6 +288,17 @@ impl Loss {
     ) -> f64 {
         let d = y.len();
         match self.kind {
+            LossKind::Nll => {
+                let (z, l) = y.split_at(d - 1);
+                let inv_n = 1.0 / n as f64;
+                let half_sq: f64 = 0.5 * z.iter().map(|v| v * v).sum::<f64>();
+                let norm = 0.5 * (d - 1) as f64 * (2.0 * std::f64::consts::PI).ln();
+                for (o, &v) in g.iter_mut().zip(z) {
+                    *o = v * inv_n;
+                }
+                g[d - 1] = -inv_n;
+                (half_sq + norm - l[0]) * inv_n
+            }
             LossKind::HalfSse
             | LossKind::Mse
             | LossKind::TrajectoryMse
@@ -449,6 +490,17 @@ mod tests {
             bias: vec![0.1, 0.0, -0.2],
         };
         check_gradient(&Loss::cross_entropy(readout, vec![0, 2, 1]), &ys, 3);
+        check_gradient(&Loss::nll(), &ys, 2);
+    }
+
+    /// At z = 0, ℓ = 0 the NLL is the standard normal's −log density at its mode, ln(2π) in 2-D.
+    #[test]
+    fn nll_at_the_origin_is_log_two_pi() {
+        let mut g = [0.0; 3];
+        let v = Loss::nll().sample_term(0, 0, 1, &[0.0, 0.0, 0.0], &mut g, None);
+        assert!((v - (2.0 * std::f64::consts::PI).ln()).abs() < 1e-15);
+        let v = Loss::nll().sample_term(0, 0, 1, &[0.0, 0.0, 0.75], &mut g, None);
+        assert!((v - (2.0 * std::f64::consts::PI).ln() + 0.75).abs() < 1e-15);
     }
 
     #[test]

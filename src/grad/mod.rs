@@ -197,9 +197,25 @@ pub struct GradProblem {
 }
 
 impl GradProblem {
+    /// The field the network defines: the NLL loss is defined on the augmented state `[z, ℓ]`
+    /// of a continuous normalising flow, so it selects [`field::FieldKind::Density`]; every
+    /// other loss the plain field.
+    pub fn field_kind(&self) -> field::FieldKind {
+        if self.loss.kind == LossKind::Nll {
+            field::FieldKind::Density
+        } else {
+            field::FieldKind::Plain
+        }
+    }
+
+    /// Values per sample of the integrated state (d, or d + 1 for a density field).
+    pub fn state_dim(&self) -> usize {
+        self.field_kind().state_dim(self.mlp.dim())
+    }
+
     /// Checks shapes and spans; every method calls this first.
     pub fn validate(&self) -> Result<(), GradError> {
-        let d = self.mlp.dim();
+        let d = self.state_dim();
         if self.y0.is_empty() {
             return Err(GradError::Invalid(
                 "the batch of initial states is empty".into(),
@@ -361,7 +377,7 @@ pub fn check_options(
     }
     if method == GradMethod::InterpAdjoint {
         // The grid holds the whole batch's state at every node: refuse one that cannot fit.
-        let state = (p.y0.len() * p.mlp.dim()) as f64;
+        let state = (p.y0.len() * p.state_dim()) as f64;
         let bytes = opts.cheb_nodes as f64 * (state + 2.0) * 8.0;
         let budget = crate::mem::budget();
         if bytes > budget as f64 {

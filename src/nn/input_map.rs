@@ -48,4 +48,13 @@ impl InputMap {
             InputMap::Cube => 3.0 * y * y,
         }
     }
+
+    /// `m''(y)` componentwise (the divergence's gradient needs it, [`super::trace`]).
+    #[inline]
+    pub fn second_derivative(self, y: f64) -> f64 {
+        match self {
+            InputMap::Identity => 0.0,
+            InputMap::Cube => 6.0 * y,
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! [`fused`] kernels, written once over the SIMD instruction sets of [`simd`]. Below them:
 //! [`activation`] (σ and its derivatives), [`tanh`] (the fast tanh), [`affine`] (one
 //! sample's layer), [`input_map`], [`real`] (f64 or f32); [`model_file`] reads and writes
-//! the weights files.
+//! the weights files; [`trace`] is the field with its divergence (continuous normalising flows).
 
 pub mod activation;
 pub mod affine;
@@ -18,6 +18,7 @@ pub mod real;
 pub mod simd;
 pub mod tanh;
 pub mod thin;
+pub mod trace;
 
 pub use activation::Activation;
 pub use batched::{BatchWork, BatchedMlp};

@@ -85,7 +85,15 @@ impl LoadedPreset {
                 format!("target must be {what}"),
             )
         };
+        let mut y0 = y0;
         let loss = match kind {
+            LossKind::Nll => {
+                // A density preset's y0 are the data points x; the flow integrates [x, ℓ = 0].
+                for s in &mut y0 {
+                    s.push(0.0);
+                }
+                Loss::nll()
+            }
             LossKind::HalfSse | LossKind::Mse => {
                 let targets = match (&loss_spec.target, batched) {
                     (Some(TargetSpec::One(v)), false) => vec![v.clone()],

@@ -54,6 +54,7 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
     let kind = match data {
         TaskData::Trajectory(t) => t.loss,
         TaskData::Classes(_) => crate::grad::LossKind::CrossEntropy,
+        TaskData::Density(_) => crate::grad::LossKind::Nll,
     };
     if GpuLoss::of_kind(kind).is_none() {
         return Err(format!(
@@ -143,6 +144,13 @@ pub fn host_set(data: &TaskData) -> HostSet {
             rows: c.set.train.iter().flat_map(|&p| c.lift(p)).collect(),
             labels: c.set.train_labels.iter().map(|&l| l as u32).collect(),
         },
+        // Refused before by `check_config` (no NLL kernel); the points, unlabelled.
+        TaskData::Density(d) => HostSet {
+            kind: SetKind::Classes,
+            dim: data.dim(),
+            rows: d.set.train.iter().flatten().copied().collect(),
+            labels: vec![0; d.set.train.len()],
+        },
         TaskData::Trajectory(t) => HostSet {
             kind: SetKind::Windows {
                 n_obs: t.window.unwrap_or(t.times.len()) - 1,
@@ -183,6 +191,7 @@ impl GpuTrainer {
         // The span of one gradient: [0, 1] for the classifiers, a window for trajectories.
         let (t0, t1) = match data {
             TaskData::Classes(_) => (0.0, 1.0),
+            TaskData::Density(d) => (0.0, d.t1),
             TaskData::Trajectory(t) => {
                 let w = t.window.unwrap_or(t.times.len());
                 (t.times[0], t.times[w - 1])

@@ -11,13 +11,15 @@
 //!
 //! Where to start reading: [`engine`] ([`Trainer::step`]), then [`task`] and [`gpu`] (the same
 //! loop with the iteration on the device). May import `grad`, `optim`, `nn`, `solver`,
-//! `problem`, `preset` (the locator, for [`preset`]'s training presets), `gpu` and `mem`; never
+//! `problem`, `preset` (the locator, for [`preset`]'s training presets), `gpu`, `density` and
+//! `mem`; never
 //! `bench`, `cli` or `app`.
 
 pub mod config;
 pub mod control;
 pub mod curve;
 pub mod datasets;
+pub mod density_data;
 pub mod engine;
 pub mod gpu;
 pub mod history;

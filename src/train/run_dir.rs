@@ -312,6 +312,9 @@ pub fn model_metadata(trainer: &Trainer) -> Vec<(String, String)> {
             serde_json::to_string(&[t0, t1]).unwrap_or_default(),
         ));
     }
+    if let TaskData::Density(d) = trainer.data() {
+        meta.push(("t1".into(), d.t1.to_string()));
+    }
     meta
 }
 

@@ -17,12 +17,18 @@
 //! Classification tasks (`circles`, `moons`, `two-spirals`, `xor`, `gaussians`, see
 //! [`super::datasets`]): the ODE block maps the point, augmented with `augment` zeros, from
 //! t = 0 to t = 1; a linear read-out gives two logits; loss cross-entropy.
+//!
+//! Density tasks (`density-<toy>`, the toys of [`super::density_data`]): a continuous
+//! normalising flow maps the data point x from t = 0 to t = 1 with the network's field and its
+//! divergence ([`crate::density`]); loss: the mean NLL in nats ([`Loss::nll`]); evaluation:
+//! the NLL of the held-out points.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::datasets::{Dataset, PointSet};
+use super::density_data::{DensitySet, Toy};
 use super::model::Model;
 use super::rng::SeedRng;
 use crate::grad::field::StackedMlp;
@@ -44,10 +50,18 @@ pub enum TaskName {
     TwoSpirals,
     Xor,
     Gaussians,
+    #[serde(rename = "density-8gaussians")]
+    Density8Gaussians,
+    #[serde(rename = "density-2spirals")]
+    Density2Spirals,
+    DensityPinwheel,
+    DensityMoons,
+    DensityCircles,
+    DensityCheckerboard,
 }
 
 impl TaskName {
-    pub const ALL: [TaskName; 8] = [
+    pub const ALL: [TaskName; 14] = [
         TaskName::SpiralFit,
         TaskName::FreefallFit,
         TaskName::WhiteDwarfIdent,
@@ -56,6 +70,12 @@ impl TaskName {
         TaskName::TwoSpirals,
         TaskName::Xor,
         TaskName::Gaussians,
+        TaskName::Density8Gaussians,
+        TaskName::Density2Spirals,
+        TaskName::DensityPinwheel,
+        TaskName::DensityMoons,
+        TaskName::DensityCircles,
+        TaskName::DensityCheckerboard,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +88,12 @@ impl TaskName {
             TaskName::TwoSpirals => "two-spirals",
             TaskName::Xor => "xor",
             TaskName::Gaussians => "gaussians",
+            TaskName::Density8Gaussians => "density-8gaussians",
+            TaskName::Density2Spirals => "density-2spirals",
+            TaskName::DensityPinwheel => "density-pinwheel",
+            TaskName::DensityMoons => "density-moons",
+            TaskName::DensityCircles => "density-circles",
+            TaskName::DensityCheckerboard => "density-checkerboard",
         }
     }
 
@@ -87,7 +113,30 @@ impl TaskName {
             TaskName::TwoSpirals => "classify two interleaved spirals",
             TaskName::Xor => "classify the quadrants of xor",
             TaskName::Gaussians => "classify two Gaussian clusters",
+            TaskName::Density8Gaussians => "density of 8 Gaussians on a circle (FFJORD toy)",
+            TaskName::Density2Spirals => "density of two spirals (FFJORD toy)",
+            TaskName::DensityPinwheel => "density of a 5-arm pinwheel (FFJORD toy)",
+            TaskName::DensityMoons => "density of two moons (FFJORD toy)",
+            TaskName::DensityCircles => "density of two circles (FFJORD toy)",
+            TaskName::DensityCheckerboard => "density of a checkerboard (FFJORD toy)",
         }
+    }
+
+    /// The toy density of a density task.
+    pub fn toy(self) -> Option<Toy> {
+        match self {
+            TaskName::Density8Gaussians => Some(Toy::Gaussians8),
+            TaskName::Density2Spirals => Some(Toy::TwoSpirals),
+            TaskName::DensityPinwheel => Some(Toy::Pinwheel),
+            TaskName::DensityMoons => Some(Toy::Moons),
+            TaskName::DensityCircles => Some(Toy::Circles),
+            TaskName::DensityCheckerboard => Some(Toy::Checkerboard),
+            _ => None,
+        }
+    }
+
+    pub fn is_density(self) -> bool {
+        self.toy().is_some()
     }
 
     pub fn dataset(self) -> Option<Dataset> {
@@ -121,6 +170,26 @@ pub struct TaskSettings {
 
 impl TaskSettings {
     pub fn validate(&self, task: TaskName) -> Result<(), String> {
+        if task.is_density() {
+            if !(10..=1_000_000).contains(&self.points) {
+                return Err(format!(
+                    "points = {} must be in 10 ..= 1000000",
+                    self.points
+                ));
+            }
+            if !(self.test_fraction.is_finite() && (0.0..0.9).contains(&self.test_fraction)) {
+                return Err(format!(
+                    "test_fraction = {} must be in [0, 0.9)",
+                    self.test_fraction
+                ));
+            }
+            if self.augment != 0 {
+                return Err(format!(
+                    "augment = {}: a density task's state is the data point (augment = 0)",
+                    self.augment
+                ));
+            }
+        }
         if task.is_classification() {
             if !(10..=1_000_000).contains(&self.points) {
                 return Err(format!(
@@ -150,6 +219,31 @@ impl TaskSettings {
 pub enum TaskData {
     Trajectory(TrajectoryData),
     Classes(ClassData),
+    Density(DensityData),
+}
+
+/// Points of a toy density and the flow's end time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DensityData {
+    pub toy: Toy,
+    pub set: DensitySet,
+    /// The flow runs over `[0, t1]`.
+    pub t1: f64,
+}
+
+impl DensityData {
+    /// The mean NLL (nats) of `points` under `model`'s flow solved with `solver`.
+    pub fn nll(
+        &self,
+        model: &Model,
+        points: &[[f64; 2]],
+        solver: &SolverConfig,
+    ) -> Result<f64, String> {
+        let pts: Vec<Vec<f64>> = points.iter().map(|p| p.to_vec()).collect();
+        let (logp, _) = crate::density::log_density(&model.mlp, &pts, self.t1, solver)
+            .map_err(|e| e.to_string())?;
+        Ok(-logp.iter().sum::<f64>() / logp.len().max(1) as f64)
+    }
 }
 
 /// Samples of a true trajectory.
@@ -232,6 +326,14 @@ impl TaskData {
     /// Generates the task's data from `seed`.
     pub fn generate(task: TaskName, settings: &TaskSettings, seed: u64) -> Result<Self, String> {
         settings.validate(task)?;
+        if let Some(toy) = task.toy() {
+            let n_test = ((settings.points as f64) * settings.test_fraction).round() as usize;
+            return Ok(TaskData::Density(DensityData {
+                toy,
+                set: toy.generate(settings.points, n_test, seed),
+                t1: 1.0,
+            }));
+        }
         if let Some(ds) = task.dataset() {
             return Ok(TaskData::Classes(ClassData {
                 set: ds.generate(
@@ -281,6 +383,7 @@ impl TaskData {
         match self {
             TaskData::Trajectory(t) => t.states[0].len(),
             TaskData::Classes(c) => 2 + c.augment,
+            TaskData::Density(_) => 2,
         }
     }
 
@@ -292,6 +395,7 @@ impl TaskData {
                 None => 1,
             },
             TaskData::Classes(c) => c.set.train.len(),
+            TaskData::Density(d) => d.set.train.len(),
         }
     }
 
@@ -351,6 +455,18 @@ impl TaskData {
                     ),
                 }
             }
+            TaskData::Density(d) => GradProblem {
+                mlp: model.mlp.clone(),
+                y0: items
+                    .iter()
+                    .map(|&i| vec![d.set.train[i][0], d.set.train[i][1], 0.0])
+                    .collect(),
+                t0: 0.0,
+                t1: d.t1,
+                solver: solver.clone(),
+                batch_steps: BatchSteps::Shared,
+                loss: Loss::nll(),
+            },
         }
     }
 
@@ -359,6 +475,19 @@ impl TaskData {
     /// (accuracy).
     pub fn evaluate(&self, model: &Model, solver: &SolverConfig) -> Result<Evaluation, String> {
         match self {
+            TaskData::Density(d) => {
+                let held = if d.set.test.is_empty() {
+                    &d.set.train
+                } else {
+                    &d.set.test
+                };
+                Ok(Evaluation {
+                    loss: d.nll(model, held, solver)?,
+                    accuracy: None,
+                    train_accuracy: None,
+                    trajectory: Vec::new(),
+                })
+            }
             TaskData::Trajectory(t) => {
                 let pred = solve_at(&model.mlp, &[t.states[0].clone()], &t.times, solver)?;
                 let trajectory: Vec<Vec<f64>> = pred.into_iter().map(|mut s| s.remove(0)).collect();
@@ -450,6 +579,90 @@ pub enum Prediction {
         /// Labels of the flowing points.
         labels: Vec<usize>,
     },
+    Density {
+        /// Grid bounds `[x_min, x_max, y_min, y_max]` and size n (n × n points, row-major in y).
+        bounds: [f64; 4],
+        n: usize,
+        /// log p at each grid point (nats).
+        log_density: Vec<f32>,
+        /// Samples of the flow (N(0, I) solved back from t1 to 0).
+        samples: Vec<[f64; 2]>,
+        /// `flow[k][i]`: test point i at time t1·k/(slices − 1).
+        flow: Vec<Vec<[f64; 2]>>,
+    },
+}
+
+/// Grid bounds holding `points`, padded by 10 % of the larger side.
+fn bounds_of<'a>(points: impl Iterator<Item = &'a [f64; 2]>) -> [f64; 4] {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for p in points {
+        x0 = x0.min(p[0]);
+        x1 = x1.max(p[0]);
+        y0 = y0.min(p[1]);
+        y1 = y1.max(p[1]);
+    }
+    let pad = 0.1 * (x1 - x0).max(y1 - y0).max(1e-3);
+    [x0 - pad, x1 + pad, y0 - pad, y1 + pad]
+}
+
+/// The `n × n` grid over `bounds` (row-major in y).
+fn grid_points(bounds: [f64; 4], n: usize) -> Vec<[f64; 2]> {
+    (0..n * n)
+        .map(|k| {
+            let (i, j) = (k % n, k / n);
+            [
+                bounds[0] + (bounds[1] - bounds[0]) * i as f64 / (n - 1) as f64,
+                bounds[2] + (bounds[3] - bounds[2]) * j as f64 / (n - 1) as f64,
+            ]
+        })
+        .collect()
+}
+
+impl DensityData {
+    /// The density view's data: log p on a `grid` × `grid` grid (at most 100²), 500 samples
+    /// (seeded from `seed`) and up to 200 test points flowing over 11 slices of `[0, t1]`.
+    fn predict(
+        &self,
+        model: &Model,
+        solver: &SolverConfig,
+        grid: usize,
+        seed: u64,
+    ) -> Result<Prediction, String> {
+        let e = |e: crate::grad::GradError| e.to_string();
+        let bounds = bounds_of(self.set.train.iter().chain(&self.set.test));
+        let n = grid.clamp(2, 100);
+        let pts: Vec<Vec<f64>> = grid_points(bounds, n).iter().map(|p| p.to_vec()).collect();
+        let (logp, _) =
+            crate::density::log_density(&model.mlp, &pts, self.t1, solver).map_err(e)?;
+        let mut rng = SeedRng::new(seed, super::rng::Stream::Batches);
+        let base: Vec<Vec<f64>> = (0..500).map(|_| vec![rng.normal(), rng.normal()]).collect();
+        let samples = crate::density::sample(&model.mlp, &base, self.t1, solver)
+            .map_err(e)?
+            .into_iter()
+            .map(|s| [s[0], s[1]])
+            .collect();
+        let shown: Vec<Vec<f64>> = self
+            .set
+            .test
+            .iter()
+            .chain(&self.set.train)
+            .take(200)
+            .map(|p| p.to_vec())
+            .collect();
+        let slices: Vec<f64> = (0..11).map(|k| self.t1 * k as f64 / 10.0).collect();
+        let flow = crate::density::paths(&model.mlp, &shown, 0.0, &slices, self.t1, solver)
+            .map_err(e)?
+            .into_iter()
+            .map(|s| s.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
+            .collect();
+        Ok(Prediction::Density {
+            bounds,
+            n,
+            log_density: logp.iter().map(|&v| v as f32).collect(),
+            samples,
+            flow,
+        })
+    }
 }
 
 impl TaskData {
@@ -461,6 +674,7 @@ impl TaskData {
         grid: usize,
     ) -> Result<Prediction, String> {
         match self {
+            TaskData::Density(d) => d.predict(model, solver, grid, 0),
             TaskData::Trajectory(t) => {
                 let e = self.evaluate(model, solver)?;
                 Ok(Prediction::Trajectory {

@@ -203,6 +203,18 @@ fn task(ui: &mut Ui, c: &mut TrainConfig) {
                 .accessible_name("augment");
         });
     }
+    if c.task.is_density() {
+        ui.horizontal(|ui| {
+            ui.label("points");
+            ui.add(
+                DragValue::new(&mut c.data.points)
+                    .range(20..=100_000)
+                    .speed(5),
+            )
+            .accessible_name("points")
+            .on_hover_text("train + held-out points; the test NLL is on the held-out share");
+        });
+    }
 }
 
 fn model(ui: &mut Ui, c: &mut TrainConfig) {

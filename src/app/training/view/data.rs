@@ -18,6 +18,7 @@ pub fn ui(
     height: f32,
 ) {
     match data {
+        TaskData::Density(d) => super::density::ui(ui, d, pred, flow_t, height),
         TaskData::Classes(c) => {
             Plot::new("train-model-classes")
                 .height(height)

@@ -6,6 +6,7 @@
 
 pub mod bars;
 pub mod data;
+pub mod density;
 pub mod grad_errors;
 pub mod loss;
 pub mod model;
@@ -139,6 +140,10 @@ fn toolbar(
                 Some(TaskData::Classes(c)) => (
                     c.lift(c.set.test.first().copied().unwrap_or([0.5, 0.0])),
                     [0.0, 1.0],
+                ),
+                Some(TaskData::Density(d)) => (
+                    d.set.test.first().copied().unwrap_or([0.5, 0.0]).to_vec(),
+                    [0.0, d.t1],
                 ),
                 None => (vec![0.0; model.mlp.dim()], [0.0, 1.0]),
             };

@@ -19,7 +19,10 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView, height: 
     ));
     let Some(data) = &ws.data else { return };
     match (&m.prediction, data) {
-        (Some(Prediction::Classes { flow, .. }), TaskData::Classes(_)) if flow.len() > 1 => {
+        (Some(Prediction::Classes { flow, .. }), TaskData::Classes(_))
+        | (Some(Prediction::Density { flow, .. }), TaskData::Density(_))
+            if flow.len() > 1 =>
+        {
             ui.horizontal(|ui| {
                 ui.label("flow t");
                 ui.add(egui::Slider::new(&mut view.flow_t, 0.0..=1.0))

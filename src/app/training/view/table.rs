@@ -26,7 +26,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         name: "eval",
-        help: "latest evaluation loss",
+        help: "latest evaluation loss (density tasks: the test NLL in nats)",
         value: |m| m.evals.last().map(|e| e.loss),
         lower_better: true,
     },
