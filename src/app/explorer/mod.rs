@@ -294,7 +294,11 @@ impl Room for Explorer {
         result: Box<dyn Any + Send>,
         cx: &mut RoomCx<'_>,
     ) -> Option<Box<dyn Any + Send>> {
-        let job = result.downcast::<ExplorerJob>().ok()?;
+        // Another room's result is given back (the shell offers it to the next room).
+        let job = match result.downcast::<ExplorerJob>() {
+            Ok(job) => job,
+            Err(other) => return Some(other),
+        };
         self.on_explorer_job(*job, cx);
         None
     }

@@ -141,7 +141,11 @@ impl Room for TrainingWorkspace {
         result: Box<dyn Any + Send>,
         cx: &mut RoomCx<'_>,
     ) -> Option<Box<dyn Any + Send>> {
-        let TrainingJob::PresetLoaded(result) = *result.downcast::<TrainingJob>().ok()?;
+        // Another room's result is given back (the shell offers it to the next room).
+        let TrainingJob::PresetLoaded(result) = *match result.downcast::<TrainingJob>() {
+            Ok(job) => job,
+            Err(other) => return Some(other),
+        };
         match *result {
             Ok((config, description)) => {
                 self.reset();
