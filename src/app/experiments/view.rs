@@ -16,7 +16,7 @@ const SHOWN_ROWS: usize = 200;
 pub fn status_mark(status: VerdictStatus) -> &'static str {
     match status {
         VerdictStatus::Holds => "✔",
-        VerdictStatus::DoesNotHold => "✘",
+        VerdictStatus::DoesNotHold => "✖",
         VerdictStatus::HoldsInPart => "◐",
     }
 }
@@ -209,7 +209,7 @@ fn verdict(ui: &mut Ui, shown: &Shown, stale: bool) {
                     let (mark, color) = if c.holds {
                         ("✔", status_color(VerdictStatus::Holds))
                     } else {
-                        ("✘", status_color(VerdictStatus::DoesNotHold))
+                        ("✖", status_color(VerdictStatus::DoesNotHold))
                     };
                     ui.colored_label(color, mark);
                     ui.label(&c.statement);
