@@ -255,8 +255,9 @@ fn result(steps: &[usize], cells: Vec<(GradMethod, Vec<Cell>)>, table: Table) ->
             // which it replays: O(1) in the sensitivities, a small O(N) term besides.
             let last = row.last().map_or(0, |c| c.stored);
             checks.push(Check {
-                statement: "afge stores its sensitivities and a 16-byte step list, less than                             backprop"
-                    .into(),
+                statement:
+                    "afge stores its sensitivities and a 16-byte step list, less than backprop"
+                        .into(),
                 holds: last < backprop_last,
                 measured: format!(
                     "{} vs backprop {} at the largest N (slope {shown})",
