@@ -72,6 +72,7 @@ rooms! {
     Explorer: explorer: super::explorer::Explorer,
     Gradients: gradients: super::gradients::GradientsWorkspace,
     Training: training: super::training::TrainingWorkspace,
+    Experiments: experiments: super::experiments::Experiments,
 }
 
 impl Default for Workspace {
