@@ -21,8 +21,8 @@
 //! record when rows ≥ L); σ' = 1 − s² is recomputed in the VJP.
 //!
 //! Written once over [`Vector`] (one vector of the active set, [`super::simd::Lanes`]) and
-//! compiled for each set; for other networks or fewer rows than lanes the layer-at-a-time path
-//! runs.
+//! compiled for each set; two hidden layers (the classification tasks' d-16-16-d) go to
+//! [`two_layer`]; for other networks or fewer rows than lanes the layer-at-a-time path runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
