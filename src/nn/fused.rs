@@ -21,8 +21,8 @@
 //! record when rows ≥ L); σ' = 1 − s² is recomputed in the VJP.
 //!
 //! Written once over [`Vector`] (one vector of the active set, [`super::simd::Lanes`]) and
-//! compiled for each set; for other networks or fewer rows than lanes the layer-at-a-time path
-//! runs.
+//! compiled for each set; two hidden layers (the classification tasks' d-16-16-d) go to
+//! [`two_layer`]; for other networks or fewer rows than lanes the layer-at-a-time path runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,6 +30,8 @@ use super::activation::Activation;
 use super::input_map::InputMap;
 use super::mlp::Mlp;
 use super::simd::{self, Isa, Kernel, Lanes};
+
+pub mod two_layer;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -52,29 +54,40 @@ pub fn kernels_description(mlp: Option<&Mlp>) -> String {
     if !enabled() {
         format!("layer at a time (--no-fused), tanh on {isa}")
     } else if mlp.is_some_and(|m| Shape::of(m).is_none()) {
-        format!("layer at a time (not a one-hidden-layer tanh network), tanh on {isa}")
+        format!("layer at a time (not a one- or two-hidden-layer tanh network), tanh on {isa}")
     } else {
-        format!("fused one-hidden-layer kernels on {isa}")
+        match mlp.and_then(Shape::of) {
+            Some(sh) if sh.h2 > 0 => format!("fused two-hidden-layer kernels on {isa}"),
+            Some(_) => format!("fused one-hidden-layer kernels on {isa}"),
+            None => format!("fused one- and two-hidden-layer kernels on {isa}"),
+        }
     }
 }
 
-/// The networks the fused kernels take: `n0 → h → d` with tanh, d ≤ 4, `n0 = d` or `d + 1`
-/// (time input).
+/// The networks the fused kernels take: `n0 → h → d` or `n0 → h → h2 → d`
+/// ([`two_layer`], h ≤ [`two_layer::MAX_H1`]) with tanh, d ≤ 4, `n0 = d` or `d + 1` (time input).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     pub d: usize,
     pub n0: usize,
     pub h: usize,
+    /// The second hidden layer's width; 0 for one hidden layer.
+    pub h2: usize,
     pub cube: bool,
 }
 
 impl Shape {
     /// The shape of `mlp` when the fused kernels take it.
     pub fn of(mlp: &Mlp) -> Option<Shape> {
-        if mlp.n_layers() != 2 || mlp.activation != Activation::Tanh {
+        if mlp.activation != Activation::Tanh {
             return None;
         }
         let (d, n0, h) = (mlp.dim(), mlp.sizes[0], mlp.sizes[1]);
+        let h2 = match mlp.n_layers() {
+            2 => 0,
+            3 if (1..=two_layer::MAX_H1).contains(&h) && mlp.sizes[2] > 0 => mlp.sizes[2],
+            _ => return None,
+        };
         if !(1..=4).contains(&d) || n0 != d + usize::from(mlp.time_input) || h == 0 {
             return None;
         }
@@ -82,12 +95,21 @@ impl Shape {
             d,
             n0,
             h,
+            h2,
             cube: mlp.input_map == InputMap::Cube,
         })
     }
 
     /// Parameters θ (the flat weights-file order: W0, b0, W1, b1).
     fn n_params(&self) -> usize {
+        if self.h2 > 0 {
+            return self.h * self.n0
+                + self.h
+                + self.h2 * self.h
+                + self.h2
+                + self.d * self.h2
+                + self.d;
+        }
         self.h * self.n0 + self.h + self.d * self.h + self.d
     }
 }
@@ -120,6 +142,17 @@ pub trait Fused:
         rec: Option<&mut [Self]>,
     ) {
         assert_eq!(theta.len(), sh.n_params(), "parameter count");
+        if sh.h2 > 0 {
+            let k = two_layer::Forward {
+                sh,
+                theta,
+                t,
+                ys,
+                out,
+                rec,
+            };
+            return simd::dispatch(k);
+        }
         simd::dispatch(Forward {
             sh,
             theta,
@@ -149,6 +182,22 @@ pub trait Fused:
         scratch: &mut Vec<Self>,
     ) {
         assert_eq!(theta.len(), sh.n_params(), "parameter count");
+        if sh.h2 > 0 {
+            let k = two_layer::Vjp {
+                sh,
+                theta,
+                t,
+                ys,
+                rec,
+                vs,
+                scale,
+                f_out,
+                vy,
+                gtheta,
+                scratch,
+            };
+            return simd::dispatch(k);
+        }
         simd::dispatch(Vjp {
             sh,
             theta,
@@ -394,7 +443,7 @@ mod kernels {
 
     /// Lane k of the result is `src[(r0 + k)·stride + i]` for k < c, 0 beyond.
     #[inline(always)]
-    fn gather<V: Vector>(
+    pub(super) fn gather<V: Vector>(
         vc: V,
         src: &[V::T],
         r0: usize,
@@ -412,7 +461,7 @@ mod kernels {
 
     /// `dst[(r0 + k)·stride + i] = lane k of v` for k < c.
     #[inline(always)]
-    fn scatter<V: Vector>(
+    pub(super) fn scatter<V: Vector>(
         vc: V,
         v: V::V,
         dst: &mut [V::T],
@@ -431,7 +480,7 @@ mod kernels {
 
     /// The block's inputs `x = [m(y), t]` (`N0` vectors) and raw states y (`D` vectors).
     #[inline(always)]
-    fn inputs<V: Vector, const D: usize, const N0: usize>(
+    pub(super) fn inputs<V: Vector, const D: usize, const N0: usize>(
         vc: V,
         ys: &[V::T],
         r0: usize,
@@ -983,15 +1032,20 @@ mod tests {
     /// Networks outside the fused kernels' reach are refused by [`Shape::of`].
     #[test]
     fn shapes_outside_the_kernels_are_refused() {
-        let two_hidden = Mlp::random(&[2, 8, 8, 2], Activation::Tanh, false, 1.0, 1);
+        let three_hidden = Mlp::random(&[2, 8, 8, 8, 2], Activation::Tanh, false, 1.0, 1);
+        let wide_first = Mlp::random(&[2, 65, 8, 2], Activation::Tanh, false, 1.0, 1);
         let relu = Mlp::random(&[2, 8, 2], Activation::Relu, false, 1.0, 1);
         let wide = Mlp::random(&[5, 8, 5], Activation::Tanh, false, 1.0, 1);
-        for m in [&two_hidden, &relu, &wide] {
+        for m in [&three_hidden, &wide_first, &relu, &wide] {
             assert!(Shape::of(m).is_none(), "{:?}", m.sizes);
         }
         let toy = Mlp::random(&[2, 64, 2], Activation::Tanh, true, 1.0, 1);
         let sh = Shape::of(&toy).expect("2-64-2 tanh with time input");
         assert_eq!((sh.d, sh.n0, sh.h, sh.cube), (2, 3, 64, false));
         assert_eq!(sh.n_params(), toy.n_params());
+        let circles = Mlp::random(&[3, 16, 16, 3], Activation::Tanh, false, 1.0, 1);
+        let sh = Shape::of(&circles).expect("3-16-16-3 tanh");
+        assert_eq!((sh.d, sh.n0, sh.h, sh.h2), (3, 3, 16, 16));
+        assert_eq!(sh.n_params(), circles.n_params());
     }
 }

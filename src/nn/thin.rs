@@ -26,16 +26,11 @@ pub fn view_mut<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_,
         .expect("buffer sized by ensure")
 }
 
+/// Whether the CPU has AVX2 (the thin products' fast path; x86-64 only).
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    std::arch::is_x86_feature_detected!("avx2")
 }
 
 /// `o_r += Σ_c a_rc B_c` for every row r (`a`: `rows × k`, `B`: `k × n` row-major, k small);
