@@ -14,9 +14,11 @@ use std::time::Instant;
 use super::config::{Device, Precision, TrainConfig};
 use super::control::TrainControl;
 use super::gpu::GpuTrainer;
-use super::history::{KEEP, Strides, Totals, push_thinned};
+use super::history::{KEEP, Strides, push_thinned};
 use super::model::{self, Model};
-use super::record::{EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, TrainReport};
+use super::record::{
+    EvalRecord, GradCheck, IterRecord, MethodReport, MethodStatus, Totals, TrainReport,
+};
 use super::rng::{SeedRng, Stream};
 use super::task::{Prediction, TaskData};
 use crate::gpu::GpuContext;

@@ -6,77 +6,12 @@
 //! after a doubling were kept before it). What is kept therefore depends only on the items
 //! pushed, not on when the run was stopped and resumed. The sums a summary needs (f-evaluations,
 //! mean time, peak memory, the best and the last evaluation) are accumulated over every item in
-//! [`Totals`].
+//! [`super::record::Totals`].
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{EvalRecord, IterRecord};
-
 /// Items of each kind (iterations, evaluations, gradient checks) kept in memory per method.
 pub const KEEP: usize = 2048;
-
-/// Sums over every iteration and evaluation of a method (not only the kept ones).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
-    /// Iterations recorded.
-    pub iters: u64,
-    /// Sum of the iterations' wall times, ms.
-    pub sum_ms: f64,
-    pub nfe_forward: u64,
-    pub nfe_backward: u64,
-    pub peak_heap_bytes: usize,
-    pub stored_bytes: usize,
-    /// The newest iteration.
-    pub last: Option<IterRecord>,
-    /// The evaluation with the lowest finite loss.
-    pub best_eval: Option<EvalRecord>,
-    /// The newest evaluation.
-    pub last_eval: Option<EvalRecord>,
-    /// The evaluation with the highest accuracy (classification).
-    #[serde(default)]
-    pub best_accuracy: Option<EvalRecord>,
-}
-
-impl Totals {
-    pub fn add_iter(&mut self, r: &IterRecord) {
-        self.iters += 1;
-        self.sum_ms += r.ms;
-        self.nfe_forward += r.nfe_forward;
-        self.nfe_backward += r.nfe_backward;
-        self.peak_heap_bytes = self.peak_heap_bytes.max(r.peak_heap_bytes);
-        self.stored_bytes = self.stored_bytes.max(r.stored_bytes);
-        self.last = Some(r.clone());
-    }
-
-    pub fn add_eval(&mut self, e: &EvalRecord) {
-        let better = e.loss.is_finite()
-            && self
-                .best_eval
-                .as_ref()
-                .is_none_or(|b| e.loss < b.loss || !b.loss.is_finite());
-        if better {
-            self.best_eval = Some(e.clone());
-        }
-        if let Some(a) = e.accuracy
-            && self
-                .best_accuracy
-                .as_ref()
-                .and_then(|b| b.accuracy)
-                .is_none_or(|b| a > b)
-        {
-            self.best_accuracy = Some(e.clone());
-        }
-        self.last_eval = Some(e.clone());
-    }
-
-    /// Totals of a complete list of records (a history that was never thinned).
-    pub fn of(records: &[IterRecord], evals: &[EvalRecord]) -> Self {
-        let mut t = Self::default();
-        records.iter().for_each(|r| t.add_iter(r));
-        evals.iter().for_each(|e| t.add_eval(e));
-        t
-    }
-}
 
 /// The strides of a method's thinned lists (1: nothing thinned yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +60,7 @@ pub fn push_thinned<T>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::record::{EvalRecord, Totals};
     use super::*;
 
     #[test]
