@@ -343,3 +343,28 @@ fn bench_solvers_reports_costs_to_reach_targets() {
         assert!(nfev.windows(2).all(|w| w[0] <= w[1]), "{method}: {nfev:?}");
     }
 }
+
+/// `nodelab … | head`: a reader that goes away ends the command quietly (SIGPIPE's default
+/// action), never a "failed printing to stdout" panic.
+#[test]
+fn a_closed_pipe_ends_the_command_without_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = common::command(&["experiment", "--list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command prints: its first write meets a pipe without a reader.
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_ne!(status.code(), Some(101), "stderr: {err}");
+}

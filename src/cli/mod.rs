@@ -131,6 +131,19 @@ impl From<crate::preset::PresetError> for CliError {
     }
 }
 
+/// Rust starts programs with SIGPIPE ignored, so `println!` panics ("failed printing to
+/// stdout: Broken pipe") when the reader of a pipe goes away (`nodelab experiment --list |
+/// head`). A command-line tool should end quietly then, as Unix tools do: restore the default
+/// action for the CLI's commands. Not for the app, whose sockets must see EPIPE as an error.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition to its default has no memory-safety
+    // preconditions; it runs before any command starts its threads.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Parses the command line and runs it. Returns the process exit code. `open_app` is called
 /// when no subcommand is given.
 pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
@@ -157,6 +170,10 @@ pub fn run(open_app: impl FnOnce() -> i32) -> i32 {
         eprintln!("error: {e}");
         return 2;
     }
+    if cli.command.is_none() {
+        return open_app();
+    }
+    end_quietly_on_closed_pipe();
     let result = match cli.command {
         None => return open_app(),
         Some(Command::Presets) => presets::run(),

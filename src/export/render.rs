@@ -92,6 +92,33 @@ fn padded(lo: f64, hi: f64, log: bool) -> (f64, f64) {
     }
 }
 
+/// An axis tick's text with at most four significant digits: `10^-5` computed as
+/// `10f64.powf(-5.0)` reads `1e-5`, not `9.9999999e-6`; magnitudes outside [1e-3, 1e4) use
+/// the exponent form.
+fn tick_label(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let trim = |m: &str| -> String {
+        if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            m.to_string()
+        }
+    };
+    let mag = v.abs().log10().floor();
+    if (-3.0..4.0).contains(&mag) {
+        let decimals = (3.0 - mag).max(0.0) as usize;
+        trim(&format!("{v:.decimals$}"))
+    } else {
+        let s = format!("{v:.3e}");
+        match s.split_once('e') {
+            Some((m, e)) => format!("{}e{e}", trim(m)),
+            None => s,
+        }
+    }
+}
+
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &Figure,
@@ -142,6 +169,8 @@ where
         .axis_desc_style((FONT, px(15.0)))
         .light_line_style(RGBColor(235, 235, 235))
         .bold_line_style(RGBColor(205, 205, 205))
+        .x_label_formatter(&|v: &f64| tick_label(*v))
+        .y_label_formatter(&|v: &f64| tick_label(*v))
         .draw()
         .map_err(err)?;
     let usable = |p: &[f64; 2]| {
@@ -275,5 +304,22 @@ mod padding_tests {
                 assert!((b / a).is_finite(), "{lo} {hi}: ratio {}", b / a);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_label;
+
+    #[test]
+    fn tick_labels_are_short_and_round() {
+        assert_eq!(tick_label(10f64.powf(-5.0)), "1e-5");
+        assert_eq!(tick_label(9.9999999e-6), "1e-5");
+        assert_eq!(tick_label(2.5e7), "2.5e7");
+        assert_eq!(tick_label(0.25), "0.25");
+        assert_eq!(tick_label(0.1 + 0.2), "0.3");
+        assert_eq!(tick_label(1234.5678), "1235");
+        assert_eq!(tick_label(-40.0), "-40");
+        assert_eq!(tick_label(0.0), "0");
     }
 }
