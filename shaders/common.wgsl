@@ -13,9 +13,10 @@
 // parameter gradients are parameter-major (`j * batch + s`), so that neighbouring invocations
 // write neighbouring addresses and the reduction reads them contiguously.
 
-// D: state dimension (= network outputs); TIME_INPUT: the input is [y, t]; N_LAYERS: affine
-// layers; N_PARAMS: |θ|; MAX_W: widest layer (inputs included); ACT_TOTAL: sum of all layer
-// widths (the activation store of one evaluation); OUT_TOTAL: the same without the inputs; ACTIVATION: 0 tanh, 1 softplus, 2 relu,
+// D: state dimension (= network outputs d; d + 1 for the density field's [z, ℓ]); TIME_INPUT:
+// the input is [y, t]; N_LAYERS: affine layers; N_PARAMS: |θ|; MAX_W: widest layer (inputs
+// included); ACT_TOTAL: sum of all layer widths (the activation store of one evaluation; times
+// 1 + d tangent channels for the density field, nodelab::gpu::codegen's trace form); OUT_TOTAL: the same without the inputs; ACTIVATION: 0 tanh, 1 softplus, 2 relu,
 // 3 sigmoid, 4 identity; SIZES: [n_in, n_1, …, n_out]; W_OFF: offset of layer l's weight in θ;
 // ACT_OFF: offset of layer l's input in the activation store.
 // @shape-begin
@@ -48,6 +49,7 @@ const LOSS_HALF_SSE: u32 = 0u;
 const LOSS_MSE: u32 = 1u;
 const LOSS_TRAJECTORY_MSE: u32 = 2u;
 const LOSS_CROSS_ENTROPY: u32 = 3u;
+const LOSS_NLL: u32 = 4u;
 const ACT_TANH: u32 = 0u;
 const ACT_SOFTPLUS: u32 = 1u;
 const ACT_RELU: u32 = 2u;
@@ -139,6 +141,20 @@ fn act_deriv(z: f32, s: f32) -> f32 {
         return s * (1.0 - s);
     }
     return 1.0;
+}
+
+// σ''(z), through s = σ(z) and ds = σ'(z) (nodelab::nn::Activation::second_derivative):
+// tanh'' = −2 s ds, softplus'' = ds (1 − ds) (ds is the logistic), sigmoid'' = ds (1 − 2 s);
+// relu and identity 0. The trace form's VJP (density tasks) needs it.
+fn act_deriv2(s: f32, ds: f32) -> f32 {
+    if ACTIVATION == ACT_TANH {
+        return -2.0 * s * ds;
+    } else if ACTIVATION == ACT_SOFTPLUS {
+        return ds * (1.0 - ds);
+    } else if ACTIVATION == ACT_SIGMOID {
+        return ds * (1.0 - 2.0 * s);
+    }
+    return 0.0;
 }
 
 // The three MLP functions below are the reference form, loops over the layers. The solver
@@ -342,6 +358,7 @@ fn logit(j: u32, y: ptr<function, Vec>) -> f32 {
 
 // Sample s's term of the loss at observation k and its gradient ∂L/∂y into `dl` (issue 3's
 // conventions, nodelab::grad::loss):
+// nll on the density field's [z, ℓ]: L = (½|z|² + (d/2) ln 2π − ℓ) / batch;
 // half-sse L = ½ Σ_i (y_i − ŷ_i)²; mse L = Σ_i (y_i − ŷ_i)² / (batch · D);
 // trajectory-mse L = Σ_i (y_i(τ_k) − ŷ_k,i)² / (K · batch · D);
 // cross-entropy after z = W y + c: L = (logsumexp(z) − z_label) / batch,
@@ -350,6 +367,18 @@ fn logit(j: u32, y: ptr<function, Vec>) -> f32 {
 fn loss_term(s: u32, k: u32, y: ptr<function, Vec>, dl: ptr<function, Vec>,
              readout: bool) -> f32 {
     let b = params.batch;
+    if params.loss_kind == LOSS_NLL {
+        // y = [z, ℓ] (density field): L = (½|z|² + (d/2) ln 2π − ℓ) / batch,
+        // ∂L/∂z = z / batch, ∂L/∂ℓ = −1 / batch (nodelab::grad::loss, nll).
+        let inv_b = 1.0 / f32(b);
+        var sq = 0.0;
+        for (var i = 0u; i + 1u < D; i++) {
+            sq += (*y)[i] * (*y)[i];
+            (*dl)[i] = (*y)[i] * inv_b;
+        }
+        (*dl)[D - 1u] = -inv_b;
+        return (0.5 * sq + 0.5 * f32(D - 1u) * 1.8378770664093453 - (*y)[D - 1u]) * inv_b;
+    }
     if params.loss_kind == LOSS_CROSS_ENTROPY {
         let c = params.n_classes;
         let label = u32(data[params.target_off + s]);

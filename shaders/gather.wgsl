@@ -5,13 +5,15 @@
 //   y0[s]                       = rows[idx]                       (D numbers)
 //   classes:      label[s]      = labels[idx]                     (at target_off + s)
 //   trajectories: target[k][s]  = rows[idx + k + 1], k < n_obs    (observation-major)
+//   points:       nothing more (the density field's rows are its initial states [x, 0])
 // where `rows` are the set's states (points lifted with their zero dimensions, or the samples
 // of the true trajectory, whose window starting at `idx` is the batch item).
 
 struct GatherParams {
     batch: u32,
     dim: u32,
-    // 0: classes (one label per row), 1: trajectory windows (n_obs targets after the start).
+    // 0: classes (one label per row), 1: trajectory windows (n_obs targets after the start),
+    // 2: points (the initial state only).
     mode: u32,
     n_obs: u32,
     target_off: u32,
@@ -23,6 +25,7 @@ struct GatherParams {
 
 const GATHER_CLASSES: u32 = 0u;
 const GATHER_WINDOWS: u32 = 1u;
+const GATHER_POINTS: u32 = 2u;
 
 @group(0) @binding(0) var<uniform> gp: GatherParams;
 // [rows (rows × dim) | labels (rows, classes only)], f32, uploaded once.
@@ -44,7 +47,7 @@ fn gather_batch(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if gp.mode == GATHER_CLASSES {
         data[gp.target_off + s] = samples[gp.label_off + idx];
-    } else {
+    } else if gp.mode == GATHER_WINDOWS {
         for (var k = 0u; k < gp.n_obs; k++) {
             for (var i = 0u; i < d; i++) {
                 data[gp.target_off + (k * b + s) * d + i] = samples[(idx + k + 1u) * d + i];

@@ -60,6 +60,7 @@ fn cpu_problem(
                 })
                 .collect(),
         ),
+        SetKind::Points => Loss::nll(),
     };
     GradProblem {
         mlp: mlp.clone(),

@@ -43,11 +43,12 @@ pub mod status {
 }
 
 /// The loss kinds with a kernel, `(WGSL name, loss)`.
-pub const LOSSES: [(&str, GpuLoss); 4] = [
+pub const LOSSES: [(&str, GpuLoss); 5] = [
     ("LOSS_HALF_SSE", GpuLoss::HalfSse),
     ("LOSS_MSE", GpuLoss::Mse),
     ("LOSS_TRAJECTORY_MSE", GpuLoss::TrajectoryMse),
     ("LOSS_CROSS_ENTROPY", GpuLoss::CrossEntropy),
+    ("LOSS_NLL", GpuLoss::Nll),
 ];
 
 /// The activations, `(WGSL name, activation)`.
@@ -137,7 +138,7 @@ mod tests {
         let mut l: Vec<u32> = LOSSES.iter().map(|x| x.1.code()).collect();
         l.sort_unstable();
         l.dedup();
-        assert_eq!(l.len(), 4);
+        assert_eq!(l.len(), 5);
         let mut a: Vec<u32> = ACTIVATIONS.iter().map(|x| activation(x.1)).collect();
         a.sort_unstable();
         a.dedup();

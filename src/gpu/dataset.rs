@@ -23,6 +23,9 @@ pub enum SetKind {
     /// Item `i` is the window of rows `i, i + 1, …, i + n_obs`: it starts from row `i` and is
     /// observed at the next `n_obs` rows (trajectory losses, observation-major targets).
     Windows { n_obs: usize },
+    /// Row `i` is an initial state and nothing else (the density field's `[x, 0]`: the NLL
+    /// needs no loss data).
+    Points,
 }
 
 impl SetKind {
@@ -30,6 +33,7 @@ impl SetKind {
         match self {
             SetKind::Classes => 0,
             SetKind::Windows { .. } => 1,
+            SetKind::Points => 2,
         }
     }
 }
@@ -52,7 +56,7 @@ impl HostSet {
     /// Valid batch indices `0..pool`: every row for classes, every window start for windows.
     pub fn pool(&self) -> usize {
         match self.kind {
-            SetKind::Classes => self.n_rows(),
+            SetKind::Classes | SetKind::Points => self.n_rows(),
             SetKind::Windows { n_obs } => self.n_rows().saturating_sub(n_obs),
         }
     }
@@ -220,7 +224,7 @@ impl DeviceSet {
             dim: self.dim as u32,
             mode: self.kind.code(),
             n_obs: match self.kind {
-                SetKind::Classes => 0,
+                SetKind::Classes | SetKind::Points => 0,
                 SetKind::Windows { n_obs } => n_obs as u32,
             },
             target_off,
@@ -322,6 +326,10 @@ mod tests {
         assert!(SOURCE.contains(&format!(
             "const GATHER_WINDOWS: u32 = {}u;",
             SetKind::Windows { n_obs: 1 }.code()
+        )));
+        assert!(SOURCE.contains(&format!(
+            "const GATHER_POINTS: u32 = {}u;",
+            SetKind::Points.code()
         )));
     }
 

@@ -10,10 +10,20 @@ pub const MAX_AFGE_LEN: usize = 8192;
 /// Largest |θ| the per-sample kernels accumulate in one invocation.
 pub const MAX_PARAMS: usize = 16384;
 
+/// Why the kernels that keep the sensitivity matrix (afge) refuse a density shape.
+pub const NO_TRACE_SENSITIVITY: &str = "no GPU kernel for the density (trace) field: afge's \
+     sensitivity columns would need the Jacobian of the trace; train density tasks on the GPU \
+     with backprop, checkpoint, adjoint, alf, reversible-heun or reversible-rk4, or afge on the CPU";
+
 /// The constants a kernel is specialised on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shape {
+    /// Values per sample of the integrated state: the network's outputs d, or d + 1 for the
+    /// density field ([`Shape::trace`]).
     pub dim: usize,
+    /// The kernels integrate the CNF's augmented field `[f(t, z), tr ∂f/∂z]` on `[z, ℓ]`
+    /// (nodelab::nn::trace): `mlp_eval` / `mlp_vjp` are [`super::codegen`]'s trace form.
+    pub trace: bool,
     pub time_input: bool,
     /// `[n_in, n_1, …, n_out]`.
     pub sizes: Vec<usize>,
@@ -59,6 +69,7 @@ impl Shape {
         }
         Self {
             dim: mlp.dim(),
+            trace: false,
             time_input: mlp.time_input,
             sizes,
             activation: mlp.activation,
@@ -66,6 +77,27 @@ impl Shape {
             w_off,
             act_off,
         }
+    }
+
+    /// The shape of `mlp`'s CNF field (`density`) or of its plain field.
+    pub fn of_field(mlp: &Mlp, density: bool) -> Self {
+        let mut s = Self::of(mlp);
+        if density {
+            s.dim += 1;
+            s.trace = true;
+        }
+        s
+    }
+
+    /// The network's outputs d (the state's z part).
+    pub fn net_dim(&self) -> usize {
+        self.sizes[self.n_layers()]
+    }
+
+    /// Channels of the activation store: 1, or 1 + d for the trace form (the activations and
+    /// the d forward-mode tangents `∂x_l/∂z_j`, nodelab::nn::trace).
+    pub fn channels(&self) -> usize {
+        if self.trace { 1 + self.net_dim() } else { 1 }
     }
 
     pub fn n_layers(&self) -> usize {
@@ -106,6 +138,7 @@ impl Shape {
         };
         let nl = self.n_layers();
         let a = self.act_total();
+        let store = self.channels() * a;
         let max_w = self.sizes.iter().copied().max().unwrap_or(1);
         format!(
             "const D: u32 = {d}u;\n\
@@ -113,7 +146,7 @@ impl Shape {
              const N_LAYERS: u32 = {nl}u;\n\
              const N_PARAMS: u32 = {np}u;\n\
              const MAX_W: u32 = {max_w}u;\n\
-             const ACT_TOTAL: u32 = {a}u;\n\
+             const ACT_TOTAL: u32 = {store}u;\n\
              const OUT_TOTAL: u32 = {out_total}u;\n\
              const ACTIVATION: u32 = {act}u;\n\
              const SIZES = array<u32, {ns}>({sizes});\n\
@@ -146,6 +179,9 @@ impl Shape {
                 "the GPU kernels hold one sample's gradient in one invocation: |θ| = {np} is \
                  above {MAX_PARAMS}"
             ));
+        }
+        if sensitivity && self.trace {
+            return Err(NO_TRACE_SENSITIVITY.into());
         }
         if sensitivity && self.dim * np > MAX_AFGE_LEN {
             return Err(format!(

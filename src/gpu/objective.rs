@@ -15,6 +15,9 @@ pub enum GpuLoss {
     TrajectoryMse,
     /// L = mean over samples of logsumexp(z) − z_label, z = W y(T) + c (linear read-out).
     CrossEntropy,
+    /// L = mean over samples of ½|z|² + (d/2) ln 2π − ℓ on the density field's y(T) = [z, ℓ]
+    /// (a continuous normalising flow's NLL; needs a density shape, [`super::Shape::trace`]).
+    Nll,
 }
 
 impl GpuLoss {
@@ -24,6 +27,7 @@ impl GpuLoss {
             GpuLoss::Mse => 1,
             GpuLoss::TrajectoryMse => 2,
             GpuLoss::CrossEntropy => 3,
+            GpuLoss::Nll => 4,
         }
     }
 
@@ -38,6 +42,7 @@ impl GpuLoss {
             GpuLoss::Mse => LossKind::Mse,
             GpuLoss::TrajectoryMse => LossKind::TrajectoryMse,
             GpuLoss::CrossEntropy => LossKind::CrossEntropy,
+            GpuLoss::Nll => LossKind::Nll,
         }
     }
 
@@ -48,7 +53,8 @@ impl GpuLoss {
             LossKind::Mse => Some(GpuLoss::Mse),
             LossKind::TrajectoryMse => Some(GpuLoss::TrajectoryMse),
             LossKind::CrossEntropy => Some(GpuLoss::CrossEntropy),
-            LossKind::TrajectoryL1 | LossKind::TrajectorySse | LossKind::Nll => None,
+            LossKind::Nll => Some(GpuLoss::Nll),
+            LossKind::TrajectoryL1 | LossKind::TrajectorySse => None,
         }
     }
 
@@ -118,7 +124,7 @@ impl GpuObjective {
             } else {
                 Vec::new()
             },
-            targets: if loss.kind == LossKind::CrossEntropy {
+            targets: if matches!(loss.kind, LossKind::CrossEntropy | LossKind::Nll) {
                 Vec::new()
             } else {
                 flat(&loss.targets)
@@ -160,6 +166,7 @@ impl GpuObjective {
     pub fn loss_floats(&self, batch: usize, d: usize) -> usize {
         match self.loss {
             GpuLoss::CrossEntropy => batch + self.n_readout(),
+            GpuLoss::Nll => 0,
             _ => self.n_obs() * batch * d,
         }
     }
@@ -183,6 +190,13 @@ impl GpuObjective {
                 }
                 if let Some(l) = self.labels.iter().find(|&&l| l as usize >= c) {
                     return bad(format!("label {l} is not one of the {c} classes"));
+                }
+            }
+            GpuLoss::Nll => {
+                if d < 2 {
+                    return bad(format!(
+                        "nll needs the augmented state [z, ℓ] (at least 2 values; got {d})"
+                    ));
                 }
             }
             kind => {

@@ -1,6 +1,7 @@
 //! `nodelab grad --device gpu`: the GPU kernels on a gradient preset, each next to the CPU f64
 //! engine's gradient of the same method on the same fixed-step schedule.
 
+use crate::grad::field::FieldKind;
 use std::path::Path;
 use std::time::Instant;
 
@@ -272,8 +273,12 @@ pub fn grad_command(
         )),
         other => Failed(other.to_string()),
     })?;
-    let mut solver =
-        GpuSolver::new(ctx.clone(), &problem.mlp).map_err(|e| Failed(e.to_string()))?;
+    let mut solver = GpuSolver::for_field(
+        ctx.clone(),
+        &problem.mlp,
+        problem.field_kind() == FieldKind::Density,
+    )
+    .map_err(|e| Failed(e.to_string()))?;
     let rows = grad_rows(&mut solver, &gp, &methods, repeats)?;
     let any_failed = rows.iter().any(|r| matches!(r, GpuGradOutcome::Failed(_)));
     let text = grad_text(&ctx, &problem, &gp, &rows, json).map_err(Failed)?;

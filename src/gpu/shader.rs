@@ -21,6 +21,7 @@ const ALF: &str = include_str!("../../shaders/alf.wgsl");
 const REVERSIBLE_HEUN: &str = include_str!("../../shaders/reversible_heun.wgsl");
 const REVERSIBLE_RK4: &str = include_str!("../../shaders/reversible_rk4.wgsl");
 const REDUCE: &str = include_str!("../../shaders/reduce.wgsl");
+const FIELD_PROBE: &str = include_str!("../../shaders/field_probe.wgsl");
 
 /// Invocations per workgroup of the per-sample kernels (`WG` in common.wgsl).
 pub const WORKGROUP: u32 = 64;
@@ -39,10 +40,12 @@ pub enum Kernel {
     ReversibleHeun,
     ReversibleRk4,
     Reduce,
+    /// One field evaluation and VJP per sample ([`super::GpuSolver::probe_field`], tests).
+    FieldProbe,
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 12] = [
         Kernel::Rk4Forward,
         Kernel::ZcRk4Forward,
         Kernel::Backprop,
@@ -54,6 +57,7 @@ impl Kernel {
         Kernel::ReversibleHeun,
         Kernel::ReversibleRk4,
         Kernel::Reduce,
+        Kernel::FieldProbe,
     ];
 
     /// The WGSL entry point.
@@ -70,6 +74,7 @@ impl Kernel {
             Kernel::ReversibleHeun => "reversible_heun",
             Kernel::ReversibleRk4 => "reversible_rk4",
             Kernel::Reduce => "reduce_rows",
+            Kernel::FieldProbe => "field_probe",
         }
     }
 
@@ -86,6 +91,7 @@ impl Kernel {
             Kernel::ReversibleHeun => &[REVERSIBLE_HEUN],
             Kernel::ReversibleRk4 => &[REVERSIBLE_RK4],
             Kernel::Reduce => &[REDUCE],
+            Kernel::FieldProbe => &[FIELD_PROBE],
         }
     }
 }
@@ -117,7 +123,9 @@ impl Kernel {
                 sens_column: true,
                 ..StageFns::default()
             },
-            Kernel::Alf | Kernel::ReversibleHeun | Kernel::Reduce => return None,
+            Kernel::Alf | Kernel::ReversibleHeun | Kernel::Reduce | Kernel::FieldProbe => {
+                return None;
+            }
         };
         Some((Tableau::rk4(), fns))
     }
@@ -129,6 +137,12 @@ impl Kernel {
             None => String::new(),
         };
         Ok(format!("{stages}{}", self.files().join("\n")))
+    }
+
+    /// Whether this kernel runs the density field's trace form (it calls only `mlp_eval` and
+    /// `mlp_vjp`; afge's sensitivity columns need `mlp_jac`).
+    pub fn runs_density(self) -> bool {
+        !matches!(self, Kernel::Afge | Kernel::AfgeAdaptive)
     }
 
     /// Whether this kernel can run `shape` (constant-size private arrays must stay small;
@@ -175,6 +189,9 @@ pub fn source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
 
 /// The specialised source with the loop form of the MLP functions (the shipped reference).
 pub fn loop_source(kernel: Kernel, shape: &Shape) -> Result<String, String> {
+    if shape.trace {
+        return Err("the density field's trace form is generated only (no loop form)".into());
+    }
     let body = kernel.body()?;
     Ok(format!("{}\n{body}", specialise_common(shape)?))
 }
@@ -193,6 +210,7 @@ pub fn shipped_sources() -> Result<Vec<(&'static str, String)>, String> {
         ("reversible_heun.wgsl", Kernel::ReversibleHeun),
         ("reversible_rk4.wgsl", Kernel::ReversibleRk4),
         ("reduce.wgsl", Kernel::Reduce),
+        ("field_probe.wgsl", Kernel::FieldProbe),
     ] {
         out.push((name, format!("{COMMON}\n{}", kernel.body()?)));
     }
@@ -245,6 +263,33 @@ mod tests {
                 let src = loop_source(kernel, &shape).unwrap();
                 validate(&format!("{kernel:?} {:?} (loops)", mlp.sizes), &src);
             }
+        }
+    }
+
+    /// Every kernel that runs the density field validates in its trace form (one and two
+    /// hidden layers, time input or not, every activation with a σ''); afge refuses the shape.
+    #[test]
+    fn density_shaders_validate_with_naga() {
+        let nets = [
+            Mlp::random(&[2, 8, 2], Activation::Tanh, true, 1.0, 1),
+            Mlp::random(&[2, 5, 4, 2], Activation::Softplus, false, 1.0, 2),
+            Mlp::random(&[2, 4, 3, 2], Activation::Sigmoid, true, 1.0, 3),
+            Mlp::random(&[2, 3, 2], Activation::Relu, false, 1.0, 4),
+        ];
+        for mlp in &nets {
+            let shape = Shape::of_field(mlp, true);
+            assert_eq!(shape.dim, 3);
+            for kernel in Kernel::ALL {
+                if !kernel.runs_density() {
+                    assert!(kernel.check(&shape).is_err(), "{kernel:?}");
+                    continue;
+                }
+                let src = source(kernel, &shape).unwrap();
+                assert_eq!(src.matches(": trace form").count(), 2);
+                assert!(src.contains("const D: u32 = 3u;"));
+                validate(&format!("{kernel:?} {:?} (trace)", mlp.sizes), &src);
+            }
+            assert!(loop_source(Kernel::Backprop, &shape).is_err());
         }
     }
 

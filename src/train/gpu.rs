@@ -11,6 +11,8 @@
 //! What runs here is fixed up front ([`check_config`]): methods with a kernel
 //! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`]), the identity input map and
 //! fixed-step RK4; anything else is refused with the reason, never run on the CPU instead.
+//! Density tasks run the kernels on the CNF's augmented state `[z, ℓ]` (a density shape,
+//! [`Shape::of_field`]) with the nll loss; afge has no kernel for that field.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,9 +61,18 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
     if GpuLoss::of_kind(kind).is_none() {
         return Err(format!(
             "{}: its {} loss has no GPU kernel (the GPU kernels: half-sse, mse, trajectory-mse, \
-             cross-entropy); train it on the CPU",
+             cross-entropy, nll); train it on the CPU",
             config.task.name(),
             kind.name()
+        ));
+    }
+    if let TaskData::Density(_) = data
+        && let Some(m) = methods.iter().find(|m| !m.kernel().runs_density())
+    {
+        return Err(format!(
+            "{}: {}",
+            m.name(),
+            crate::gpu::layout::NO_TRACE_SENSITIVITY
         ));
     }
     if let TaskData::Trajectory(t) = data
@@ -144,12 +155,12 @@ pub fn host_set(data: &TaskData) -> HostSet {
             rows: c.set.train.iter().flat_map(|&p| c.lift(p)).collect(),
             labels: c.set.train_labels.iter().map(|&l| l as u32).collect(),
         },
-        // Refused before by `check_config` (no NLL kernel); the points, unlabelled.
+        // The density field's initial states [x, 0] (ℓ(0) = 0), as `batch_problem` builds them.
         TaskData::Density(d) => HostSet {
-            kind: SetKind::Classes,
-            dim: data.dim(),
-            rows: d.set.train.iter().flatten().copied().collect(),
-            labels: vec![0; d.set.train.len()],
+            kind: SetKind::Points,
+            dim: data.dim() + 1,
+            rows: d.set.train.iter().flat_map(|p| [p[0], p[1], 0.0]).collect(),
+            labels: Vec::new(),
         },
         TaskData::Trajectory(t) => HostSet {
             kind: SetKind::Windows {
@@ -198,7 +209,8 @@ impl GpuTrainer {
             }
         };
         let schedule = FixedSchedule::new(t0, t1, config.solver.h0).map_err(e)?;
-        let shape = Shape::of(&initial.mlp);
+        let density = matches!(data, TaskData::Density(_));
+        let shape = Shape::of_field(&initial.mlp, density);
         for &m in &methods {
             m.kernel()
                 .check(&shape)
@@ -206,7 +218,7 @@ impl GpuTrainer {
         }
         let n_extra = initial.readout.as_ref().map_or(0, |r| r.n_params());
         let set = DeviceSet::upload(ctx.clone(), &host_set(data)).map_err(e)?;
-        let mut first = GpuSolver::new(ctx.clone(), &initial.mlp).map_err(e)?;
+        let mut first = GpuSolver::for_field(ctx.clone(), &initial.mlp, density).map_err(e)?;
         for &m in &methods {
             first.compile(m.kernel()).map_err(e)?;
         }

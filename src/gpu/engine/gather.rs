@@ -34,8 +34,10 @@ impl GpuSolver {
         };
         let fits = match set.kind {
             SetKind::Classes => self.objective.loss == GpuLoss::CrossEntropy,
+            SetKind::Points => self.objective.loss == GpuLoss::Nll,
             SetKind::Windows { n_obs } => {
-                self.objective.loss != GpuLoss::CrossEntropy && self.objective.n_obs() == n_obs
+                !matches!(self.objective.loss, GpuLoss::CrossEntropy | GpuLoss::Nll)
+                    && self.objective.n_obs() == n_obs
             }
         };
         if !fits || set.dim != self.shape.dim {

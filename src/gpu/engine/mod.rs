@@ -31,6 +31,7 @@ use super::objective::{GpuLoss, GpuObjective};
 use super::shader::Kernel;
 use crate::nn::Mlp;
 use gather::Gather;
+pub use solves::FieldProbe;
 
 /// What a forward solve returns.
 #[derive(Clone, Debug)]
@@ -122,7 +123,13 @@ const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 impl GpuSolver {
     /// Prepares the bind layout for `mlp`'s shape; pipelines compile on first use.
     pub fn new(ctx: Arc<GpuContext>, mlp: &Mlp) -> Result<Self, GpuError> {
-        let shape = Shape::of(mlp);
+        Self::for_field(ctx, mlp, false)
+    }
+
+    /// A solver of `mlp`'s CNF field (`density`: the state is `[z, ℓ]`, the kernels integrate
+    /// `[f, tr ∂f/∂z]` and train the nll loss) or of its plain field ([`GpuSolver::new`]).
+    pub fn for_field(ctx: Arc<GpuContext>, mlp: &Mlp, density: bool) -> Result<Self, GpuError> {
+        let shape = Shape::of_field(mlp, density);
         Kernel::Rk4Forward
             .check(&shape)
             .map_err(GpuError::Unsupported)?;
@@ -141,7 +148,7 @@ impl GpuSolver {
     /// pipelines and bind layouts (one compilation per device and shape), with its own θ and
     /// buffers.
     pub fn sibling(&self, mlp: &Mlp) -> Result<Self, GpuError> {
-        if Shape::of(mlp) != self.shape {
+        if Shape::of_field(mlp, self.shape.trace) != self.shape {
             return Err(GpuError::Unsupported(
                 "a sibling solver needs the same model shape".into(),
             ));

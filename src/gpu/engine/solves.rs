@@ -291,4 +291,44 @@ impl GpuSolver {
             gpu_bytes: self.method_bytes(Some(method), batch, n_steps),
         })
     }
+
+    /// One evaluation of the field at `t` on each uploaded initial state, with one
+    /// vector–Jacobian product whose v is the uploaded targets' row (upload with
+    /// [`GpuSolver::set_batch`]`(y, v)`): the generated MLP functions (plain, or the density
+    /// field's trace form) as the kernels run them, for tests against the CPU.
+    pub fn probe_field(&mut self, t: f64) -> Result<FieldProbe, GpuError> {
+        self.ensure_gradient_buffers(4)?;
+        let params = Params {
+            t0: t as f32,
+            ..self.base_params()
+        };
+        let groups = self.groups();
+        let rows = self.reduce_rows();
+        let (out, stats, grad_out) = self.run(
+            params,
+            &[(Kernel::FieldProbe, groups), (Kernel::Reduce, rows)],
+        )?;
+        check_complete(&stats, &self.ctx.adapter.name)?;
+        let (batch, d) = (self.batch(), self.shape.dim);
+        let n = batch * d;
+        let (_, grad, _) = self.split_grad_out(&grad_out);
+        Ok(FieldProbe {
+            field: out[..n].to_vec(),
+            vjp_theta: grad,
+            vjp_state: (0..batch)
+                .map(|s| [out[n + s], out[n + batch + s]])
+                .collect(),
+        })
+    }
+}
+
+/// What [`GpuSolver::probe_field`] returns.
+#[derive(Clone, Debug)]
+pub struct FieldProbe {
+    /// F(t, y) of each sample, sample-major (`s · D + i`).
+    pub field: Vec<f32>,
+    /// Σ_s v_sᵀ ∂F/∂θ over the batch, in the weights-file order.
+    pub vjp_theta: Vec<f64>,
+    /// The first two components of v_sᵀ ∂F/∂Y of each sample.
+    pub vjp_state: Vec<[f32; 2]>,
 }

@@ -54,6 +54,13 @@ impl GpuSolver {
         }
         let batch = y0.len() / d;
         objective.check(batch, d)?;
+        if objective.loss == GpuLoss::Nll && !self.shape.trace {
+            return Err(GpuError::Unsupported(
+                "the nll loss needs the density field's kernels (a solver built with \
+                 GpuSolver::for_field)"
+                    .into(),
+            ));
+        }
         let extra = objective.n_readout();
         let floats = data_floats(objective, batch, d);
         let reuse = self
@@ -78,6 +85,8 @@ impl GpuSolver {
                 data.extend(objective.readout_weight.iter().map(|&v| v as f32));
                 data.extend(objective.readout_bias.iter().map(|&v| v as f32));
             }
+            // The density field's [z, ℓ] at t1 is all the NLL needs.
+            GpuLoss::Nll => self.readout_off = data.len() as u32,
             _ => {
                 if objective.targets.is_empty() {
                     data.extend(std::iter::repeat_n(0.0, objective.n_obs() * y0.len()));
@@ -116,6 +125,7 @@ impl GpuSolver {
         let states: Vec<f32> = y0.iter().map(|&v| v as f32).collect();
         let loss_data: Vec<f32> = match objective.loss {
             GpuLoss::CrossEntropy => objective.labels.iter().map(|&l| l as f32).collect(),
+            GpuLoss::Nll => Vec::new(),
             _ => objective.targets.iter().map(|&v| v as f32).collect(),
         };
         self.write(&b.data, 0, bytemuck::cast_slice(&states));
