@@ -142,9 +142,9 @@ fn an_experiment_not_implemented_yet_says_what_it_needs_and_cannot_run() {
     }
     let cache = tempfile::tempdir().unwrap();
     let mut h = open(SMALL, cache.path());
-    h.get_by_label("cnf-moons-memory").click();
+    h.get_by_label("afge-classification").click();
     h.run_steps(2);
-    h.get_by_label_contains("Not implemented yet: needs continuous normalising flows");
+    h.get_by_label_contains("Not implemented yet: needs a `digits` classification task");
     assert!(h.query_by_label("▶ Run").is_none());
 }
 

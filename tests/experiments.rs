@@ -235,6 +235,32 @@ fn stability_quick_run_checks_the_seed_statements() {
     assert!(area(1, "reversible-midpoint") < area(2, "reversible-midpoint"));
     assert_eq!(r.verdict.as_ref().unwrap().status, VerdictStatus::Holds);
     assert_eq!(r.figures.len(), 9);
+    // The overview is filled: one unnamed fill (row runs) per non-empty region, under the
+    // named boundaries; every fill's rows lie inside the window.
+    let overview = &r.figures[0];
+    let fills: Vec<_> = overview
+        .series
+        .iter()
+        .filter(|s| matches!(s.kind, experiment::PlotKind::Segments { .. }))
+        .collect();
+    let non_empty = schemes
+        .iter()
+        .filter(|s| {
+            s["stable"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|row| row.as_array().unwrap())
+                .any(|v| v.as_bool().unwrap())
+        })
+        .count();
+    assert_eq!(fills.len(), non_empty);
+    assert!(
+        fills
+            .iter()
+            .all(|f| f.name.is_empty() && !f.points.is_empty())
+    );
+    assert!(fills.iter().all(|f| f.points.len() % 2 == 0));
 }
 
 #[test]
@@ -434,7 +460,7 @@ fn bad_names_values_and_unimplemented_experiments_exit_2_with_one_line() {
         let err = stderr(&out);
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
-    let out = nodelab(&["experiment", "irdm-density"]);
+    let out = nodelab(&["experiment", "afge-classification"]);
     assert!(stderr(&out).contains("not implemented yet: needs"));
 }
 
@@ -678,5 +704,103 @@ fn adjoint_freefall_starts_from_backprops_loss_and_stores_less() {
         "adjoint {} vs backprop {}",
         stored(1),
         stored(0)
+    );
+}
+
+// ---- the CNF experiments and the trajectory interpolations (issue 21 items 4, 5, 9) ----
+
+#[test]
+fn chebyshev_beats_piecewise_linear_interpolation_at_equal_nodes() {
+    use nodelab::experiment::trajectory_interp::errors;
+    use nodelab::grad::{self, GradMethod, GradOptions};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/grad-mlp-2-8-2.toml");
+    let mut problem = nodelab::preset::Preset::load(&path)
+        .unwrap()
+        .build_grad_problem()
+        .unwrap();
+    // The independent reference: backprop through dopri5 at 1e-12.
+    problem.solver.tol = 1e-12;
+    problem.solver.rtol = 1e-12;
+    let reference = grad::compute(&problem, GradMethod::Backprop, &GradOptions::default())
+        .unwrap()
+        .grad;
+    let mut linear = Vec::new();
+    for n in [4, 8, 16, 32] {
+        let (c, l) = errors(&problem, n, &reference);
+        assert!(c < l, "{n} nodes: Chebyshev {c:e} vs linear {l:e}");
+        linear.push(l);
+    }
+    // Piecewise-linear on equispaced nodes: error O(h²), h = 1/(N − 1).
+    let slope = (linear[3] / linear[1]).ln() / (31.0f64 / 7.0).ln();
+    assert!((-2.6..=-1.5).contains(&slope), "linear slope {slope}");
+    // Chebyshev converges geometrically on this analytic trajectory.
+    let (c16, _) = errors(&problem, 16, &reference);
+    assert!(c16 < 1e-7, "{c16:e}");
+}
+
+#[test]
+fn irdm_density_quick_run_trains_both_methods_to_the_same_nll() {
+    let spec = experiment::find("irdm-density").unwrap();
+    let s = settings_with(spec, &[("iters", "6"), ("eval_every", "3")]);
+    let r = experiment::run(spec, &s, &RunContext::silent()).unwrap();
+    let rows = r.data["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "moons: interp-adjoint and adjoint");
+    let best = |m: &str| {
+        rows.iter().find(|r| r["method"] == m).unwrap()["best_test_nll"]
+            .as_f64()
+            .unwrap()
+    };
+    // Same batches, same weights, gradients equal to the solver's tolerance: the NLLs agree.
+    let (ia, adj) = (best("interp-adjoint"), best("adjoint"));
+    assert!(ia.is_finite() && (ia - adj).abs() < 1e-3, "{ia} vs {adj}");
+    // The curves: evaluations at 0, 3, 6 with increasing time and NFE, the NLL falling.
+    let t = r.table("irdm-density-curves").unwrap();
+    assert_eq!(t.rows.len(), 6);
+    for m in 0..2 {
+        let col = |i: usize, c: &str| t.cell(3 * m + i, c).unwrap().as_f64().unwrap();
+        assert!(col(0, "wall_s") == 0.0 && col(1, "wall_s") < col(2, "wall_s"));
+        assert!(col(1, "nfe_cumulative") < col(2, "nfe_cumulative"));
+        assert!(col(2, "test_nll") < col(0, "test_nll"));
+    }
+    assert_eq!(r.figures.len(), 3);
+    assert_eq!(r.verdict.unwrap().checks.len(), 3);
+}
+
+#[test]
+fn cnf_moons_memory_reversible_rows_store_less_at_backprops_nll() {
+    let spec = experiment::find("cnf-moons-memory").unwrap();
+    let s = settings_with(spec, &[("iters", "3"), ("steps", "32"), ("batch", "16")]);
+    let r = experiment::run(spec, &s, &RunContext::silent()).unwrap();
+    let rows = r.data["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    let num = |i: usize, k: &str| rows[i][k].as_f64().unwrap();
+    // The reversible solvers keep O(1) states (their work buffers: about 20 states here);
+    // backprop keeps every stage of every step, so at 32 steps it stores more.
+    for k in 0..3 {
+        let (rev, bp) = (2 * k, 2 * k + 1);
+        assert_eq!(rows[bp]["method"], "backprop");
+        assert!(
+            num(rev, "stored_bytes") < num(bp, "stored_bytes"),
+            "{} vs {}",
+            rows[rev],
+            rows[bp]
+        );
+        // Three Adam steps from the same model: the same flow to the scheme's order.
+        assert!(
+            (num(rev, "test_nll") - num(bp, "test_nll")).abs() < 0.05,
+            "{} vs {}",
+            rows[rev],
+            rows[bp]
+        );
+        assert!((num(rev, "test_nll") - num(rev, "test_nll_unit_scale") - 4f64.ln()).abs() < 1e-12);
+    }
+    // Backprop keeps every stage: RK4 (4 stages) stores more than midpoint (2) at equal steps.
+    assert!(num(3, "stored_bytes") > num(1, "stored_bytes"));
+    assert_eq!(rows[4]["scheme"], "dopri5");
+    assert!(
+        rows[4]["label"]
+            .as_str()
+            .unwrap()
+            .contains("no reversible dopri5")
     );
 }

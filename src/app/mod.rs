@@ -16,6 +16,7 @@
 //! that view, `NODELAB_DEBUG_OVERLAY=1` shows the frame-time overlay and `NODELAB_FAST=1` plays
 //! back as fast as possible, `NODELAB_SELECT=N` selects attempt N of the first run and `NODELAB_NO_HOVER=1` turns off
 //! hover previews (Xvfb's pointer rests in the middle of the window).
+//! `NODELAB_EXPERIMENT=name` selects that experiment in the Experiments workspace.
 //! `NODELAB_WORKSPACE=explorer|gradients|training|experiments` opens that workspace, a training preset in
 //! `NODELAB_PRESET` opens the Training workspace with it (a gradient preset, with
 //! `NODELAB_WORKSPACE=gradients`, the Gradients workspace), and `NODELAB_START=1` starts the

@@ -322,9 +322,14 @@ fn areas_table(regions: &[Region], grid: &Grid, lambda: f64) -> (Table, Vec<f64>
     (areas, det_dev)
 }
 
-/// The overview (boundaries of every scheme), one filled figure per scheme, and area against λ.
+/// A light tint of `c` (60 % of the way to white), for fills under full-colour boundaries.
+fn tint(c: [u8; 3]) -> [u8; 3] {
+    c.map(|v| (f64::from(v) + 0.6 * (255.0 - f64::from(v))).round() as u8)
+}
+
+/// The overview (every scheme filled, with its boundary), one filled figure per scheme, and
+/// area against λ.
 fn figures(regions: &[Region], grid: &Grid, lambda: f64, curve: &[(f64, f64, f64)]) -> Vec<Plot> {
-    // Figures: the overview (boundaries of every scheme) and one filled figure per scheme.
     let axes = ("Re α", "Im α");
     let mut overview = Plot::new(
         "stability-regions",
@@ -335,6 +340,16 @@ fn figures(regions: &[Region], grid: &Grid, lambda: f64, curve: &[(f64, f64, f64
         axes.0,
         axes.1,
     );
+    // Filled regions, largest first so that the smaller ones lie on top, each in a light tint
+    // of its colour (no legend entry); then every boundary in full colour over the fills.
+    let mut order: Vec<usize> = (0..regions.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(regions[k].count()));
+    for &k in &order {
+        let fill = runs(&regions[k]);
+        if !fill.is_empty() {
+            overview.push("", tint(color(k)), PlotKind::Segments { width: 3 }, fill);
+        }
+    }
     for (k, r) in regions.iter().enumerate() {
         let pts = boundary(r);
         let name = if pts.is_empty() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{ExperimentError, RunContext};
 use crate::grad::GradMethod;
 use crate::train::preset::TrainPreset;
-use crate::train::record::IterRecord;
+use crate::train::record::{EvalRecord, IterRecord};
 use crate::train::{Device, TrainConfig, Trainer};
 
 /// The preset file `rel` (e.g. `presets/train-white-dwarf-ident.toml`): in the working folder,
@@ -36,6 +36,8 @@ pub fn load(rel: &str) -> Result<TrainConfig, ExperimentError> {
 #[derive(Clone, Debug)]
 pub struct Trained {
     pub records: Vec<IterRecord>,
+    /// The evaluations (`config.eval_every`; at least the start and the end).
+    pub evals: Vec<EvalRecord>,
 }
 
 impl Trained {
@@ -80,10 +82,12 @@ pub fn train(
     let iters = config.iters;
     let mut trainer = Trainer::new(config).map_err(ExperimentError::Failed)?;
     let mut records = Vec::with_capacity(iters);
+    let mut evals = Vec::new();
     while !trainer.is_done() {
         ctx.check()?;
         let update = trainer.step();
         records.extend(update.records.into_iter().map(|(_, r)| r));
+        evals.extend(update.evals.into_iter().map(|(_, e)| e));
         ctx.report(stage, done_before + trainer.iter() as u64, total);
     }
     if let Some(run) = trainer.runs().first()
@@ -95,5 +99,5 @@ pub fn train(
             run.status
         )));
     }
-    Ok(Trained { records })
+    Ok(Trained { records, evals })
 }

@@ -19,12 +19,18 @@ impl Room for Experiments {
         }
     }
 
+    /// `NODELAB_EXPERIMENT=name` (screenshots) opens that experiment's page.
     fn restore(from: Restore<'_>) -> Self {
-        Experiments::new(
-            (from.stored)(EXPERIMENTS_KEY)
-                .map(|t| ExperimentsSetup::from_json(&t))
-                .unwrap_or_default(),
-        )
+        let mut setup = (from.stored)(EXPERIMENTS_KEY)
+            .map(|t| ExperimentsSetup::from_json(&t))
+            .unwrap_or_default();
+        if let Some(spec) = std::env::var("NODELAB_EXPERIMENT")
+            .ok()
+            .and_then(|name| experiment::find(&name))
+        {
+            setup.selected = spec.name.to_string();
+        }
+        Experiments::new(setup)
     }
 
     fn save(&self, put: &mut dyn FnMut(&'static str, String)) {
