@@ -451,7 +451,7 @@ fn bad_names_values_and_unimplemented_experiments_exit_2_with_one_line() {
         vec!["experiment", "stability-regions", "--h", "abc"],
         vec!["experiment", "zero-cost-steps", "--lambda", "0.5"],
         vec!["experiment", "stability-regions", "--set", "nope=1"],
-        vec!["experiment", "afge-classification"],
+        vec!["experiment", "afge-classification", "--set", "epochs=0"],
         vec!["experiment", "irdm-error-map", "--set", "nodes=1.5"],
         vec!["experiment"],
     ] {

@@ -14,10 +14,10 @@
 //! Experiments room are thin layers over [`run_cached`] and [`ExperimentResult::write_all`].
 
 pub mod adjoint_freefall;
+pub mod afge_classification;
 pub mod cache;
 pub mod cnf_moons_memory;
 pub mod convergence;
-pub mod digits;
 pub mod irdm_density;
 pub mod irdm_error_map;
 pub mod memory_scaling;
@@ -352,12 +352,9 @@ pub static REGISTRY: &[ExperimentSpec] = &[
         section: "§5 (MNIST)",
         claim: "AFGE reaches the accuracy of the standard neural ODE with shorter training time \
                 per epoch: 99.41 % vs 99.32 % test accuracy, 67.38 s vs 76.65 s per epoch.",
-        controls: &[],
-        availability: Availability::NotYet {
-            needs: "a `digits` classification task in src/train (encoder, ODE block, read-out); \
-                    the data set is in assets/data/digits.csv",
-        },
-        full_runtime: "—",
+        controls: afge_classification::CONTROLS,
+        availability: Availability::Implemented,
+        full_runtime: "about 4 min (220 s measured, afge 20 s per epoch; quick: 17 s)",
         revision: 1,
     },
     ExperimentSpec {
@@ -493,6 +490,7 @@ pub fn run(
         "white-dwarf-checkpoints" => white_dwarf::run(settings, ctx)?,
         "reversible-runtime" => reversible_runtime::run(settings, ctx)?,
         "adjoint-freefall" => adjoint_freefall::run(settings, ctx)?,
+        "afge-classification" => afge_classification::run(settings, ctx)?,
         "memory-scaling" => memory_scaling::run(settings, ctx)?,
         "irdm-density" => irdm_density::run(settings, ctx)?,
         "cnf-moons-memory" => cnf_moons_memory::run(settings, ctx)?,

@@ -83,7 +83,14 @@ impl TrainConfig {
             noise: 0.05,
             test_fraction: 0.5,
             augment: usize::from(task == TaskName::Circles),
+            features: super::digits_task::DEFAULT_FEATURES,
         };
+        if task == TaskName::Digits {
+            // All 1,797 images, a quarter held out.
+            data.points = super::digits_task::IMAGES;
+            data.test_fraction = 0.25;
+            data.noise = 0.0;
+        }
         if task.is_density() {
             // 4000 training points, 1000 held out for the test NLL.
             data.points = 5000;
@@ -148,6 +155,16 @@ impl TrainConfig {
                 vec![GradMethod::Backprop, GradMethod::Adjoint],
                 600,
                 256,
+                50,
+            ),
+            // 8 encoder dimensions through an 8-32-8 tanh field, RK4 with 10 steps.
+            TaskName::Digits => (
+                mlp(vec![32], InputMap::Identity, false, Init::Glorot),
+                fixed(Method::Rk4, 0.1),
+                OptimizerConfig::new(OptimizerKind::Adam, 0.01),
+                vec![GradMethod::Backprop, GradMethod::Adjoint],
+                1000,
+                64,
                 50,
             ),
             _ => (

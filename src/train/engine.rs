@@ -174,8 +174,10 @@ impl Trainer {
         let data = TaskData::generate(config.task, &config.data, config.seed)?;
         let dim = data.dim();
         let mlp = config.model.build(dim, config.seed);
-        let readout =
-            matches!(data, TaskData::Classes(_)).then(|| model::readout(dim, 2, config.seed));
+        let readout = config
+            .task
+            .classes()
+            .map(|c| model::readout(dim, c, config.seed));
         let initial = Model { mlp, readout };
         let trajectory = matches!(data, TaskData::Trajectory(_));
         if trajectory && data.pool() == 1 && config.batch > 1 {

@@ -55,7 +55,7 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
         .collect::<Result<Vec<_>, String>>()?;
     let kind = match data {
         TaskData::Trajectory(t) => t.loss,
-        TaskData::Classes(_) => crate::grad::LossKind::CrossEntropy,
+        TaskData::Classes(_) | TaskData::Digits(_) => crate::grad::LossKind::CrossEntropy,
         TaskData::Density(_) => crate::grad::LossKind::Nll,
     };
     if GpuLoss::of_kind(kind).is_none() {
@@ -155,6 +155,12 @@ pub fn host_set(data: &TaskData) -> HostSet {
             rows: c.set.train.iter().flat_map(|&p| c.lift(p)).collect(),
             labels: c.set.train_labels.iter().map(|&l| l as u32).collect(),
         },
+        TaskData::Digits(d) => HostSet {
+            kind: SetKind::Classes,
+            dim: data.dim(),
+            rows: d.train.iter().flat_map(|z| d.lift(z)).collect(),
+            labels: d.train_labels.iter().map(|&l| l as u32).collect(),
+        },
         // The density field's initial states [x, 0] (ℓ(0) = 0), as `batch_problem` builds them.
         TaskData::Density(d) => HostSet {
             kind: SetKind::Points,
@@ -201,7 +207,7 @@ impl GpuTrainer {
         let (y0, objective) = batch_objective(data, items, initial, config)?;
         // The span of one gradient: [0, 1] for the classifiers, a window for trajectories.
         let (t0, t1) = match data {
-            TaskData::Classes(_) => (0.0, 1.0),
+            TaskData::Classes(_) | TaskData::Digits(_) => (0.0, 1.0),
             TaskData::Density(d) => (0.0, d.t1),
             TaskData::Trajectory(t) => {
                 let w = t.window.unwrap_or(t.times.len());

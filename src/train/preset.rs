@@ -83,6 +83,9 @@ pub struct TrainSection {
     pub init_std: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<usize>,
+    /// `digits`: the encoder's dimension (PCA components, default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +234,9 @@ impl TrainSection {
         if let Some(v) = t.augment {
             c.data.augment = v;
         }
+        if let Some(v) = t.features {
+            c.data.features = v;
+        }
         if let Some(v) = t.noise {
             c.data.noise = v;
         }
@@ -343,6 +349,7 @@ impl TrainPreset {
                 "batch",
                 "hidden",
                 "augment",
+                "features",
                 "noise",
                 "points",
                 "test_fraction",
@@ -406,6 +413,7 @@ impl TrainPreset {
                     Init::Glorot => None,
                 },
                 augment: Some(config.data.augment),
+                features: (config.task == TaskName::Digits).then_some(config.data.features),
                 noise: Some(config.data.noise),
                 points: Some(config.data.points),
                 test_fraction: Some(config.data.test_fraction),

@@ -18,6 +18,9 @@
 //! [`super::datasets`]): the ODE block maps the point, augmented with `augment` zeros, from
 //! t = 0 to t = 1; a linear read-out gives two logits; loss cross-entropy.
 //!
+//! `digits` ([`super::digits_task`]): the 8×8 digits through a fixed PCA encoder to `features`
+//! dimensions, the same ODE block and a read-out to ten logits.
+//!
 //! Density tasks (`density-<toy>`, the toys of [`super::density_data`]): a continuous
 //! normalising flow maps the data point x from t = 0 to t = 1 with the network's field and its
 //! divergence ([`crate::density`]); loss: the mean NLL in nats ([`Loss::nll`]); evaluation:
@@ -29,6 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use super::datasets::{Dataset, PointSet};
 use super::density_data::{DensitySet, Toy};
+use super::digits_data;
+use super::digits_task::{self, DigitsData};
 use super::model::Model;
 use super::rng::SeedRng;
 use crate::grad::field::StackedMlp;
@@ -50,6 +55,7 @@ pub enum TaskName {
     TwoSpirals,
     Xor,
     Gaussians,
+    Digits,
     #[serde(rename = "density-8gaussians")]
     Density8Gaussians,
     #[serde(rename = "density-2spirals")]
@@ -61,7 +67,7 @@ pub enum TaskName {
 }
 
 impl TaskName {
-    pub const ALL: [TaskName; 14] = [
+    pub const ALL: [TaskName; 15] = [
         TaskName::SpiralFit,
         TaskName::FreefallFit,
         TaskName::WhiteDwarfIdent,
@@ -70,6 +76,7 @@ impl TaskName {
         TaskName::TwoSpirals,
         TaskName::Xor,
         TaskName::Gaussians,
+        TaskName::Digits,
         TaskName::Density8Gaussians,
         TaskName::Density2Spirals,
         TaskName::DensityPinwheel,
@@ -88,6 +95,7 @@ impl TaskName {
             TaskName::TwoSpirals => "two-spirals",
             TaskName::Xor => "xor",
             TaskName::Gaussians => "gaussians",
+            TaskName::Digits => "digits",
             TaskName::Density8Gaussians => "density-8gaussians",
             TaskName::Density2Spirals => "density-2spirals",
             TaskName::DensityPinwheel => "density-pinwheel",
@@ -113,6 +121,9 @@ impl TaskName {
             TaskName::TwoSpirals => "classify two interleaved spirals",
             TaskName::Xor => "classify the quadrants of xor",
             TaskName::Gaussians => "classify two Gaussian clusters",
+            TaskName::Digits => {
+                "classify 8×8 handwritten digits (PCA encoder to d dims, 10 classes)"
+            }
             TaskName::Density8Gaussians => "density of 8 Gaussians on a circle (FFJORD toy)",
             TaskName::Density2Spirals => "density of two spirals (FFJORD toy)",
             TaskName::DensityPinwheel => "density of a 5-arm pinwheel (FFJORD toy)",
@@ -150,8 +161,18 @@ impl TaskName {
         }
     }
 
+    /// Whether the task classifies (the two-class point sets and `digits`).
     pub fn is_classification(self) -> bool {
-        self.dataset().is_some()
+        self.dataset().is_some() || self == TaskName::Digits
+    }
+
+    /// Classes of a classification task's read-out.
+    pub fn classes(self) -> Option<usize> {
+        match self {
+            TaskName::Digits => Some(digits_data::CLASSES),
+            t if t.dataset().is_some() => Some(2),
+            _ => None,
+        }
     }
 }
 
@@ -164,12 +185,22 @@ pub struct TaskSettings {
     pub noise: f64,
     /// Classification: share of the points held out for testing.
     pub test_fraction: f64,
-    /// Classification: zero dimensions appended to the 2-D point.
+    /// Classification: zero dimensions appended to the 2-D point (or the digits' encoding).
     pub augment: usize,
+    /// `digits`: the encoder's dimension d (PCA components).
+    #[serde(default = "default_features")]
+    pub features: usize,
+}
+
+fn default_features() -> usize {
+    digits_task::DEFAULT_FEATURES
 }
 
 impl TaskSettings {
     pub fn validate(&self, task: TaskName) -> Result<(), String> {
+        if task == TaskName::Digits {
+            return digits_task::validate(self);
+        }
         if task.is_density() {
             if !(10..=1_000_000).contains(&self.points) {
                 return Err(format!(
@@ -219,6 +250,7 @@ impl TaskSettings {
 pub enum TaskData {
     Trajectory(TrajectoryData),
     Classes(ClassData),
+    Digits(DigitsData),
     Density(DensityData),
 }
 
@@ -326,6 +358,9 @@ impl TaskData {
     /// Generates the task's data from `seed`.
     pub fn generate(task: TaskName, settings: &TaskSettings, seed: u64) -> Result<Self, String> {
         settings.validate(task)?;
+        if task == TaskName::Digits {
+            return DigitsData::generate(settings, seed).map(TaskData::Digits);
+        }
         if let Some(toy) = task.toy() {
             let n_test = ((settings.points as f64) * settings.test_fraction).round() as usize;
             return Ok(TaskData::Density(DensityData {
@@ -383,6 +418,7 @@ impl TaskData {
         match self {
             TaskData::Trajectory(t) => t.states[0].len(),
             TaskData::Classes(c) => 2 + c.augment,
+            TaskData::Digits(d) => d.dim(),
             TaskData::Density(_) => 2,
         }
     }
@@ -395,6 +431,7 @@ impl TaskData {
                 None => 1,
             },
             TaskData::Classes(c) => c.set.train.len(),
+            TaskData::Digits(d) => d.train.len(),
             TaskData::Density(d) => d.set.train.len(),
         }
     }
@@ -455,6 +492,7 @@ impl TaskData {
                     ),
                 }
             }
+            TaskData::Digits(d) => d.batch_problem(items, model, solver),
             TaskData::Density(d) => GradProblem {
                 mlp: model.mlp.clone(),
                 y0: items
@@ -475,6 +513,7 @@ impl TaskData {
     /// (accuracy).
     pub fn evaluate(&self, model: &Model, solver: &SolverConfig) -> Result<Evaluation, String> {
         match self {
+            TaskData::Digits(d) => d.evaluate(model, solver),
             TaskData::Density(d) => {
                 let held = if d.set.test.is_empty() {
                     &d.set.train
@@ -579,6 +618,17 @@ pub enum Prediction {
         /// Labels of the flowing points.
         labels: Vec<usize>,
     },
+    /// A classifier of more than two input dimensions (`digits`): the held-out images'
+    /// confusion matrix and their places in the first two encoder coordinates.
+    Digits {
+        /// `confusion[true class][predicted class]`.
+        confusion: Vec<Vec<u32>>,
+        accuracy: f64,
+        /// The first two encoder coordinates of each image (the ODE block's input).
+        points: Vec<[f64; 2]>,
+        labels: Vec<usize>,
+        predicted: Vec<usize>,
+    },
     Density {
         /// Grid bounds `[x_min, x_max, y_min, y_max]` and size n (n × n points, row-major in y).
         bounds: [f64; 4],
@@ -675,6 +725,7 @@ impl TaskData {
     ) -> Result<Prediction, String> {
         match self {
             TaskData::Density(d) => d.predict(model, solver, grid, 0),
+            TaskData::Digits(d) => d.predict(model, solver),
             TaskData::Trajectory(t) => {
                 let e = self.evaluate(model, solver)?;
                 Ok(Prediction::Trajectory {
@@ -781,6 +832,7 @@ mod tests {
             noise: 0.0,
             test_fraction: 0.5,
             augment: 1,
+            features: 8,
         }
     }
 

@@ -19,6 +19,7 @@ pub fn ui(
 ) {
     match data {
         TaskData::Density(d) => super::density::ui(ui, d, pred, flow_t, height),
+        TaskData::Digits(d) => super::digits::ui(ui, d, pred, height),
         TaskData::Classes(c) => {
             Plot::new("train-model-classes")
                 .height(height)

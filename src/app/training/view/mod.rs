@@ -7,6 +7,7 @@
 pub mod bars;
 pub mod data;
 pub mod density;
+pub mod digits;
 pub mod grad_errors;
 pub mod loss;
 pub mod model;
@@ -139,6 +140,15 @@ fn toolbar(
                 ),
                 Some(TaskData::Classes(c)) => (
                     c.lift(c.set.test.first().copied().unwrap_or([0.5, 0.0])),
+                    [0.0, 1.0],
+                ),
+                Some(TaskData::Digits(d)) => (
+                    d.lift(
+                        d.test
+                            .first()
+                            .or(d.train.first())
+                            .map_or(&[][..], Vec::as_slice),
+                    ),
                     [0.0, 1.0],
                 ),
                 Some(TaskData::Density(d)) => (
