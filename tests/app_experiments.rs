@@ -1,6 +1,6 @@
 //! The Experiments workspace, driven like a user: switch to it, run an experiment's quick
-//! setting and see its verdict; cancel a long run; an experiment not implemented yet says what
-//! it needs; a stale result is marked; a snapshot at the smallest window.
+//! setting and see its verdict; cancel a long run; a stale result is marked; a snapshot at the
+//! smallest window.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -133,19 +133,6 @@ fn cancel_stops_a_long_run_and_says_so() {
             .contains_key("stability-regions")
     );
     h.get_by_label("cancelled");
-}
-
-#[test]
-fn an_experiment_not_implemented_yet_says_what_it_needs_and_cannot_run() {
-    if !common::has_adapter() {
-        return;
-    }
-    let cache = tempfile::tempdir().unwrap();
-    let mut h = open(SMALL, cache.path());
-    h.get_by_label("afge-classification").click();
-    h.run_steps(2);
-    h.get_by_label_contains("Not implemented yet: needs a `digits` classification task");
-    assert!(h.query_by_label("▶ Run").is_none());
 }
 
 #[test]
