@@ -471,3 +471,155 @@ fn stop_and_keep_keeps_the_run_and_quitting_without_keeping_deletes_it() {
         }
     }
 }
+
+/// A long run holds a bounded history in the app: 100 000 iterations of a cheap run leave at
+/// most `KEEP` (+ the newest) records, gradient checks and curve points per method, spread
+/// over the whole run (the first kept within the first stride, the last the final
+/// iteration), and every evaluation still finds its place on the wall-time axis.
+#[test]
+fn a_long_run_keeps_a_bounded_history_in_memory() {
+    use nodelab::train::history::KEEP;
+    let iters = 100_000;
+    let mut c = TrainConfig::defaults(TaskName::Xor);
+    c.methods = vec![GradMethod::Backprop];
+    c.model.hidden = vec![2];
+    c.data.points = 16;
+    c.batch = 2;
+    c.solver.h0 = Some(0.5);
+    c.iters = iters;
+    c.eval_every = 1000;
+    c.grad_check_every = 20;
+    let mut ws = TrainingWorkspace::new(c, None);
+    ws.start(false);
+    let start = Instant::now();
+    while ws.state != RunState::Finished {
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "{:?} at {}",
+            ws.state,
+            ws.iter
+        );
+        ws.poll();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let m = &ws.methods[0];
+    assert_eq!(m.records.last().map(|r| r.iter), Some(iters));
+    assert_eq!(m.checks.last().map(|r| r.iter), Some(iters));
+    // The stride that keeps 100 000 iterations within KEEP = 2048: 64.
+    assert_eq!(m.strides.records, 64);
+    for (what, n) in [
+        ("records", m.records.len()),
+        ("checks", m.checks.len()),
+        ("curve points", m.curve.len()),
+    ] {
+        assert!(n <= KEEP + 1 && n > KEEP / 2, "{what}: {n} kept");
+    }
+    assert!(m.records[0].iter <= m.strides.records);
+    assert_eq!(m.evals.len(), iters / 1000 + 1);
+    for e in &m.evals {
+        let x = m.curve.x_of_iter(XAxis::WallTime, e.iter);
+        assert!(x.is_some_and(f64::is_finite), "evaluation at {}", e.iter);
+    }
+}
+
+/// A loss record of a made-up kept run.
+fn kept_record(iter: usize) -> nodelab::train::record::IterRecord {
+    nodelab::train::record::IterRecord {
+        iter,
+        loss: 5.0 / iter as f64,
+        grad_ms: 1.0,
+        ms: 1.0,
+        wall_s: 1e-3 * iter as f64,
+        nfe_forward: 10,
+        nfe_backward: 10,
+        steps_accepted: 0,
+        steps_rejected: 0,
+        stored_bytes: 0,
+        peak_heap_bytes: 0,
+    }
+}
+
+/// Kept runs laid over the plot are in the small multiples too: their curve of a current
+/// method in that method's plot, a method the current run lacks in a plot of its own, and the
+/// shared axes take in their range (a kept run three times as long, with a larger loss).
+#[test]
+fn small_multiples_show_the_kept_runs_on_the_shared_axes() {
+    use nodelab::app::training::curves::CurveData;
+    use nodelab::app::training::runs::{Overlay, OverlayMethod};
+    if !common::has_adapter() {
+        return;
+    }
+    let mut h = trained(20);
+    let settings = curves(&h);
+    let records: Vec<_> = (1..=60).map(kept_record).collect();
+    let method = |name: &str| OverlayMethod {
+        method: name.into(),
+        curve: CurveData::of(&records, &settings),
+        records: records.clone(),
+        evals: Vec::new(),
+    };
+    h.state_mut().training.runs.overlays.push(Overlay {
+        dir: PathBuf::from("/nowhere/kept-run"),
+        label: "kept-run".into(),
+        methods: vec![method("backprop"), method("afge")],
+    });
+    h.get_by_label("small multiples").click();
+    h.run_steps(4);
+    let drawn = h.state().training.view.drawn.clone();
+    let names: Vec<&str> = drawn.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["backprop", "adjoint", "afge"]);
+    h.get_by_label("afge (kept runs only)");
+    for (name, b) in &drawn {
+        assert!(b[1] >= 60.0, "{name}: x to {} only", b[1]);
+        // log10 of the kept run's first loss, 5.
+        assert!(b[3] >= 5f64.log10(), "{name}: y to {} only", b[3]);
+    }
+}
+
+/// The density view's log-scale choice is saved with the session and restored.
+#[test]
+fn the_density_log_scale_is_saved_with_the_session() {
+    let mut ws = TrainingWorkspace::default();
+    assert!(ws.view.density.log_scale, "log scale by default");
+    ws.view.density.log_scale = false;
+    let mut stored: HashMap<String, String> = HashMap::new();
+    Room::save(&ws, &mut |k, v| {
+        stored.insert(k.to_string(), v);
+    });
+    let get = |k: &str| stored.get(k).cloned();
+    let back = TrainingWorkspace::restore(Restore {
+        stored: &get,
+        options: &AppOptions::default(),
+    });
+    assert!(!back.view.density.log_scale);
+}
+
+/// A relaunch opens the room that was on screen when the app was closed (unless
+/// `NODELAB_WORKSPACE` asks for another).
+#[test]
+fn a_relaunch_opens_the_room_last_on_screen() {
+    use nodelab::app::shell::initial_workspace;
+    if !common::has_adapter() {
+        return;
+    }
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(h.state_mut(), &mut storage);
+    let get = |k: &str| storage.0.get(k).cloned();
+    assert_eq!(
+        initial_workspace(&AppOptions::default(), &get),
+        Workspace::Training
+    );
+    let asked = AppOptions {
+        workspace: Some(Workspace::Explorer),
+        ..AppOptions::default()
+    };
+    assert_eq!(initial_workspace(&asked, &get), Workspace::Explorer);
+    assert_eq!(
+        initial_workspace(&AppOptions::default(), &|_| None),
+        Workspace::default()
+    );
+}

@@ -163,6 +163,58 @@ fn circles_on_the_gpu_follows_the_cpu_curve() {
     }
 }
 
+/// A GPU run started from a saved model (`--init`, `weights`) follows the CPU f32 run from the
+/// same file: the weights and the read-out reach the device. The saved model (5 iterations
+/// of training) starts far from the seeded one, so a device that kept its seeded weights
+/// would show it in the first loss.
+#[test]
+fn gpu_run_from_saved_weights_follows_the_cpu_f32_run() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let methods = vec![GradMethod::Backprop];
+    let mut pre = Trainer::new(circles(methods.clone(), Device::Cpu, 5)).unwrap();
+    let _ = pre.run(&TrainControl::new(), |_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("start.safetensors");
+    let m = &pre.runs()[0].model;
+    nodelab::nn::model_file::save(&file, &m.mlp, m.readout.as_ref(), &[]).unwrap();
+    let f32_cpu = |weights: Option<&std::path::Path>| {
+        let mut c = circles(methods.clone(), Device::Cpu, 8);
+        c.precision = nodelab::train::Precision::F32;
+        c.weights = weights.map(std::path::Path::to_path_buf);
+        let mut t = Trainer::new(c).unwrap();
+        let _ = t.run(&TrainControl::new(), |_| {});
+        t
+    };
+    let seeded = f32_cpu(None);
+    let cpu = f32_cpu(Some(&file));
+    let mut c = circles(methods, Device::Gpu, 8);
+    c.weights = Some(file.clone());
+    let mut gpu = Trainer::new_on(c, Some(ctx)).unwrap();
+    let _ = gpu.run(&TrainControl::new(), |_| {});
+    let (c, g) = (&cpu.runs()[0], &gpu.runs()[0]);
+    assert_eq!(g.records.len(), 8, "{:?}", g.status);
+    let first = (seeded.runs()[0].records[0].loss, c.records[0].loss);
+    assert!(
+        (first.0 - first.1).abs() > 1e-2 * first.1.abs(),
+        "the saved model starts where the seeded one does: {first:?}"
+    );
+    for (rc, rg) in c.records.iter().zip(&g.records) {
+        let rel = (rc.loss - rg.loss).abs() / rc.loss.abs();
+        assert!(
+            rel < 1e-4,
+            "iteration {}: CPU f32 {} GPU {} (rel {rel:e})",
+            rc.iter,
+            rc.loss,
+            rg.loss
+        );
+    }
+    for (a, b) in c.model.mlp.params.iter().zip(&g.model.mlp.params) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "CPU {a} GPU {b}");
+    }
+}
+
 /// Methods without a kernel are refused before anything runs, naming the method.
 #[test]
 fn cpu_only_methods_are_refused_up_front() {

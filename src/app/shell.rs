@@ -21,6 +21,21 @@ mod launch;
 mod menus;
 
 const DARK_KEY: &str = "nodelab-dark";
+/// The room on screen when the app was closed (its `NODELAB_WORKSPACE` name).
+const WORKSPACE_KEY: &str = "nodelab-workspace";
+
+/// The room to open: `NODELAB_WORKSPACE`'s, else the one on screen when the app was last
+/// closed (`stored`: the saved session), else the first.
+pub fn initial_workspace(
+    options: &AppOptions,
+    stored: &dyn Fn(&str) -> Option<String>,
+) -> Workspace {
+    options
+        .workspace
+        .or_else(|| stored(WORKSPACE_KEY).and_then(|n| Workspace::parse(&n)))
+        .unwrap_or_default()
+}
+
 /// Rounds of handoffs delivered per frame at most (a room answering a handoff with another).
 const HANDOFF_ROUNDS: usize = 8;
 
@@ -95,7 +110,7 @@ impl NodelabApp {
         let mut app = Self {
             shared,
             rooms,
-            current: options.workspace.unwrap_or_default(),
+            current: initial_workspace(&options, &stored),
             options,
             frames: 0,
             last_frame: None,
@@ -239,6 +254,7 @@ impl eframe::App for NodelabApp {
             DARK_KEY,
             if self.shared.dark { "dark" } else { "light" }.into(),
         );
+        storage.set_string(WORKSPACE_KEY, self.current.name().into());
         for (_, room) in self.rooms.each() {
             room.save(&mut |key, value| storage.set_string(key, value));
         }

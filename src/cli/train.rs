@@ -537,21 +537,19 @@ fn start(args: &TrainArgs) -> Result<Started, CliError> {
             notes: Vec::new(),
         });
     }
-    let (config, preset_path) = resolve(args)?;
+    let (mut config, preset_path) = resolve(args)?;
+    // --init overrides a preset's `weights`.
+    if let Some(path) = &args.init {
+        config.weights = Some(path.clone());
+    }
     let mut inputs: Vec<PathBuf> = preset_path.into_iter().collect();
-    inputs.extend(args.init.clone());
+    inputs.extend(config.weights.clone());
     let input_refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
     check_outputs(args, &config.methods, &input_refs)?;
-    let init = match &args.init {
-        Some(path) => {
-            let m = model_file::load_model(path).map_err(usage)?;
-            Some(crate::train::Model {
-                mlp: m.mlp,
-                readout: m.readout,
-            })
-        }
-        None => None,
-    };
+    // A bad model file is refused before the device is looked for (the trainer reads it).
+    if let Some(path) = &args.init {
+        crate::train::model::load_initial(path).map_err(usage)?;
+    }
     let notes = ignored_settings(&config);
     // A GPU run: what cannot run on the GPU is a usage error (exit 2), a missing adapter a
     // failure (exit 1).
@@ -577,10 +575,7 @@ fn start(args: &TrainArgs) -> Result<Started, CliError> {
     } else {
         None
     };
-    let mut trainer = Trainer::new_on(config, ctx).map_err(CliError::Usage)?;
-    if let Some(m) = &init {
-        trainer.set_initial_model(m).map_err(usage)?;
-    }
+    let trainer = Trainer::new_on(config, ctx).map_err(CliError::Usage)?;
     let run_dir = match &args.run_dir {
         Some(dir) => Some(RunDir::create(dir, &trainer).map_err(usage)?),
         None => None,

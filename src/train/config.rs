@@ -1,6 +1,8 @@
 //! A training run's settings: task, model, solver, optimiser, the gradient methods compared,
 //! and the schedule. [`TrainConfig::defaults`] gives each task's settings.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use super::model::{Init, ModelSpec};
@@ -73,6 +75,9 @@ pub struct TrainConfig {
     pub concurrent: bool,
     pub device: Device,
     pub precision: Precision,
+    /// A saved model every method starts from instead of the seeded weights (`--init`, or
+    /// `weights` in a preset's `[train]`); its network must have the run's shape.
+    pub weights: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -194,6 +199,7 @@ impl TrainConfig {
             concurrent: false,
             device: Device::Cpu,
             precision: Precision::F64,
+            weights: None,
         }
     }
 

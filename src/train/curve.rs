@@ -60,25 +60,28 @@ impl CurveX {
     }
 }
 
-/// The x of the model after iteration `iter` on `axis`, for an evaluation: 0 before the first
-/// update, else the x of the record of that iteration (`records` sorted by iteration;
-/// `cumulative_nfe[i]` the running f-evaluation count after `records[i]`). `None` when that
-/// iteration has no record.
-pub fn x_at_iter(
-    records: &[IterRecord],
-    cumulative_nfe: impl Fn(usize) -> f64,
-    axis: XAxis,
-    iter: usize,
-) -> Option<f64> {
+/// The x of the model after iteration `iter`, for an evaluation: 0 before the first update,
+/// the x of the point of that iteration when one is kept (`iters` sorted: the iteration of
+/// each kept point, `x(i)` the x of point `i` on the axis drawn), else the straight line
+/// between the kept points either side — `x_a + (x_b − x_a)·(iter − a)/(b − a)` — as a thinned
+/// history keeps only every k-th iteration. `None` past the last kept point.
+pub fn x_at_iter(iters: &[usize], x: impl Fn(usize) -> f64, iter: usize) -> Option<f64> {
     if iter == 0 {
         return Some(0.0);
     }
-    let i = records.binary_search_by_key(&iter, |r| r.iter).ok()?;
-    Some(match axis {
-        XAxis::Iteration => iter as f64,
-        XAxis::WallTime => records[i].wall_s,
-        XAxis::Evaluations => cumulative_nfe(i),
-    })
+    match iters.binary_search(&iter) {
+        Ok(i) => Some(x(i)),
+        Err(i) if i < iters.len() => {
+            let (b, xb) = (iters[i], x(i));
+            let (a, xa) = if i == 0 {
+                (0, 0.0)
+            } else {
+                (iters[i - 1], x(i - 1))
+            };
+            Some(xa + (xb - xa) * (iter - a) as f64 / (b - a) as f64)
+        }
+        Err(_) => None,
+    }
 }
 
 /// Exponential moving average with debiasing, as TensorBoard smooths scalars
@@ -202,8 +205,12 @@ mod tests {
             got,
             vec![[1.0, 0.5, 30.0], [2.0, 1.25, 42.0], [3.0, 2.0, 54.0]]
         );
-        let nfe = [30.0, 42.0, 54.0];
-        let at = |axis, iter| x_at_iter(&records, |i| nfe[i], axis, iter);
+        let iters = [1, 2, 3];
+        let column = |k: usize| got.iter().map(|x| x[k]).collect::<Vec<f64>>();
+        let at = |axis: XAxis, iter| {
+            let xs = column(axis as usize);
+            x_at_iter(&iters, |i| xs[i], iter)
+        };
         // An evaluation after iteration 2 sits where iteration 2's record does.
         assert_eq!(at(XAxis::Iteration, 2), Some(2.0));
         assert_eq!(at(XAxis::WallTime, 2), Some(1.25));
@@ -212,8 +219,13 @@ mod tests {
         for axis in XAxis::ALL {
             assert_eq!(at(axis, 0), Some(0.0));
         }
-        // An iteration without a record has no x.
+        // Past the last record there is no x.
         assert_eq!(at(XAxis::WallTime, 7), None);
+        // Between kept points (a thinned history: 8 and 16 kept), on the line between them;
+        // before the first, on the line from the origin.
+        let xs = [8.0, 40.0];
+        assert_eq!(x_at_iter(&[8, 16], |i| xs[i], 12), Some(24.0));
+        assert_eq!(x_at_iter(&[8, 16], |i| xs[i], 2), Some(2.0));
     }
 
     #[test]

@@ -178,7 +178,12 @@ impl Trainer {
             .task
             .classes()
             .map(|c| model::readout(dim, c, config.seed));
-        let initial = Model { mlp, readout };
+        let mut initial = Model { mlp, readout };
+        if let Some(path) = &config.weights {
+            let given = model::load_initial(path)?;
+            initial = fit_initial(&initial, given)
+                .map_err(|e| format!("initial weights {}: {e}", path.display()))?;
+        }
         let trajectory = matches!(data, TaskData::Trajectory(_));
         if trajectory && data.pool() == 1 && config.batch > 1 {
             warnings.push(format!(
@@ -453,56 +458,6 @@ impl Trainer {
         Ok(())
     }
 
-    /// Starts every method from `model` (`--init`: a saved model) instead of the seeded one;
-    /// a model without a read-out keeps the seeded read-out of a classifier. Call before the
-    /// first step.
-    pub fn set_initial_model(&mut self, model: &Model) -> Result<(), String> {
-        if self.gpu.is_some() {
-            return Err("--init: the GPU path starts from its seeded weights only".into());
-        }
-        if self.iter > 0 {
-            return Err("--init: the run has already started".into());
-        }
-        let shape = |m: &Model| {
-            let mlp = &m.mlp;
-            format!(
-                "layers {:?}, {}, input map {}, time input {}",
-                mlp.sizes,
-                mlp.activation.name(),
-                mlp.input_map.name(),
-                mlp.time_input
-            )
-        };
-        for run in &mut self.runs {
-            let (want, got) = (shape(&run.model), shape(model));
-            if want != got {
-                return Err(format!(
-                    "--init: the model ({got}) does not fit this run's network ({want})"
-                ));
-            }
-            let readout = match (&model.readout, &run.model.readout) {
-                (Some(r), Some(own)) => {
-                    let width = |r: &grad::Readout| r.weight.first().map_or(0, Vec::len);
-                    if r.n_classes() != own.n_classes() || width(r) != width(own) {
-                        return Err("--init: the model's read-out does not fit this task".into());
-                    }
-                    Some(r.clone())
-                }
-                (None, own) => own.clone(),
-                (Some(_), None) => {
-                    return Err(
-                        "--init: the model has a classifier read-out; this task has none".into(),
-                    );
-                }
-            };
-            run.model = Model {
-                mlp: model.mlp.clone(),
-                readout,
-            };
-        }
-        Ok(())
-    }
-
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -770,6 +725,45 @@ impl Trainer {
         }
         self.finish()
     }
+}
+
+/// The run's starting model from a saved one (`--init`, `weights`): `given`'s network, which
+/// must have the shape of the seeded `seeded`, and its read-out (a model without one keeps the
+/// seeded read-out of a classifier).
+fn fit_initial(seeded: &Model, given: Model) -> Result<Model, String> {
+    let shape = |m: &Model| {
+        let mlp = &m.mlp;
+        format!(
+            "layers {:?}, {}, input map {}, time input {}",
+            mlp.sizes,
+            mlp.activation.name(),
+            mlp.input_map.name(),
+            mlp.time_input
+        )
+    };
+    let (want, got) = (shape(seeded), shape(&given));
+    if want != got {
+        return Err(format!(
+            "the model ({got}) does not fit this run's network ({want})"
+        ));
+    }
+    let readout = match (given.readout, &seeded.readout) {
+        (Some(r), Some(own)) => {
+            let width = |r: &grad::Readout| r.weight.first().map_or(0, Vec::len);
+            if r.n_classes() != own.n_classes() || width(&r) != width(own) {
+                return Err("the model's read-out does not fit this task".into());
+            }
+            Some(r)
+        }
+        (None, own) => own.clone(),
+        (Some(_), None) => {
+            return Err("the model has a classifier read-out; this task has none".into());
+        }
+    };
+    Ok(Model {
+        mlp: given.mlp,
+        readout,
+    })
 }
 
 /// Options of the gradient methods for training (threads per gradient: the configured

@@ -9,6 +9,16 @@ use super::rng::{SeedRng, Stream};
 use crate::grad::Readout;
 use crate::nn::{Activation, InputMap, Mlp};
 
+/// Reads a saved model (safetensors or the weights JSON, [`crate::nn::model_file`]) to start a
+/// run from: its network and a classifier's read-out.
+pub fn load_initial(path: &std::path::Path) -> Result<Model, String> {
+    let m = crate::nn::model_file::load_model(path)?;
+    Ok(Model {
+        mlp: m.mlp,
+        readout: m.readout,
+    })
+}
+
 /// How the weights start.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "kind")]

@@ -20,7 +20,7 @@
 //! h0 = 0.1
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +102,10 @@ pub struct TrainSection {
     pub reversible_steps: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afge_control: Option<String>,
+    /// A saved model (.json or .safetensors) every method starts from, relative to the preset
+    /// file; `--init` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
 }
 
 /// A key of `[train]` that cannot be applied: its path in the table and the message.
@@ -312,7 +316,10 @@ impl TrainPreset {
             message: format!("cannot read the file: {e}"),
         })?;
         let preset = Self::from_toml(&text, &source)?;
-        let config = preset.resolve(&text, &source)?;
+        let mut config = preset.resolve(&text, &source)?;
+        if let Some(given) = &preset.train.weights {
+            config.weights = Some(weights_path(path, given, &text, &source)?);
+        }
         Ok((config, preset.description))
     }
 
@@ -338,6 +345,16 @@ impl TrainPreset {
         })?;
         let mut c = TrainConfig::defaults(task);
         t.apply(&mut c).map_err(|(path, m)| err(&path, m))?;
+        if let Some(w) = &t.weights {
+            if w.trim().is_empty() {
+                return Err(err(
+                    &[Name("train"), Name("weights")],
+                    "weights is empty: give the path of a saved model (.json or .safetensors)"
+                        .into(),
+                ));
+            }
+            c.weights = Some(PathBuf::from(w));
+        }
         if let Some(s) = &self.solver {
             c.solver = s.clone();
         }
@@ -428,6 +445,10 @@ impl TrainPreset {
                     }
                     .into(),
                 ),
+                weights: config
+                    .weights
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned()),
             },
             solver: Some(config.solver.clone()),
         }
@@ -436,6 +457,33 @@ impl TrainPreset {
     pub fn to_toml(&self) -> Result<String, String> {
         toml::to_string_pretty(self).map_err(|e| e.to_string())
     }
+}
+
+/// The model file `given` by a preset's `weights` key, relative to the preset file `preset`
+/// (made absolute, so that a written setup finds it from anywhere), read once to refuse a
+/// missing or broken file at the key.
+fn weights_path(
+    preset: &Path,
+    given: &str,
+    text: &str,
+    source: &str,
+) -> Result<PathBuf, PresetError> {
+    let err = |message: String| PresetError {
+        source: source.to_string(),
+        location: locate(text, &[Key::Name("train"), Key::Name("weights")])
+            .map(|s| line_col(text, s.start)),
+        message,
+    };
+    let joined = preset.parent().unwrap_or(Path::new("")).join(given);
+    let full = std::fs::canonicalize(&joined).map_err(|e| {
+        err(format!(
+            "weights = \"{given}\": cannot read {}: {e}",
+            joined.display()
+        ))
+    })?;
+    super::model::load_initial(&full)
+        .map_err(|e| err(format!("weights = \"{given}\" is not a model file: {e}")))?;
+    Ok(full)
 }
 
 #[cfg(test)]
@@ -517,5 +565,71 @@ mod tests {
         assert_eq!(back, c);
         assert!(is_train_preset(&text));
         assert!(!is_train_preset("[problem]\nname = \"lorenz\"\n"));
+    }
+
+    /// `weights` is read relative to the preset file and every method starts from it; a
+    /// missing or broken file is refused at the key's line and column; `resolve` alone keeps
+    /// the path as written.
+    #[test]
+    fn weights_start_every_method_from_the_file_relative_to_the_preset() {
+        use crate::train::Trainer;
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("presets");
+        std::fs::create_dir(&sub).unwrap();
+        // A model of the preset's network with weights unlike the seeded ones.
+        let mut c = TrainConfig::defaults(TaskName::Xor);
+        c.model.hidden = vec![4];
+        c.methods = vec![GradMethod::Backprop, GradMethod::Adjoint];
+        let seeded = Trainer::new(c.clone()).unwrap().runs()[0].model.clone();
+        let mut mlp = seeded.mlp.clone();
+        for (k, p) in mlp.params.iter_mut().enumerate() {
+            *p = 0.01 * k as f64 - 0.2;
+        }
+        crate::nn::model_file::save(&sub.join("w.json"), &mlp, seeded.readout.as_ref(), &[])
+            .unwrap();
+        let text = "[train]\ntask = \"xor\"\nhidden = [4]\nweights = \"w.json\"\n";
+        let preset = sub.join("p.toml");
+        std::fs::write(&preset, text).unwrap();
+        let (config, _) = TrainPreset::load(&preset).unwrap();
+        let want = std::fs::canonicalize(sub.join("w.json")).unwrap();
+        assert_eq!(config.weights.as_deref(), Some(want.as_path()));
+        let trainer = Trainer::new(config.clone()).unwrap();
+        for run in trainer.runs() {
+            assert_eq!(run.model.mlp.params, mlp.params, "{}", run.method);
+            assert_ne!(run.model.mlp.params, seeded.mlp.params);
+        }
+        // The written setup carries it and reads back to the same configuration.
+        let again = TrainPreset::from_config(&config, None).to_toml().unwrap();
+        let back = TrainPreset::from_toml(&again, "s")
+            .unwrap()
+            .resolve(&again, "s")
+            .unwrap();
+        assert_eq!(back, config);
+        // resolve alone keeps the path as written.
+        let c = TrainPreset::from_toml(text, "t")
+            .unwrap()
+            .resolve(text, "t")
+            .unwrap();
+        assert_eq!(c.weights.as_deref(), Some(Path::new("w.json")));
+        // A missing file, a file that is no model, an empty path: located at `weights`.
+        let cases = [
+            ("gone.json", "cannot read"),
+            ("p.toml", "is not a model file"),
+            ("", "weights is empty"),
+        ];
+        for (name, says) in cases {
+            let text = format!("[train]\ntask = \"xor\"\n\n  weights = \"{name}\"\n");
+            std::fs::write(&preset, &text).unwrap();
+            let e = TrainPreset::load(&preset).unwrap_err();
+            assert_eq!(e.location, Some((4, 3)), "{e}");
+            assert!(e.message.contains(says), "{name}: {e}");
+            assert!(e.to_string().contains("p.toml:4:3: "), "{e}");
+        }
+        // A model of another shape is refused when the run is set up, naming the file.
+        let text = "[train]\ntask = \"xor\"\nhidden = [5]\nweights = \"w.json\"\n";
+        std::fs::write(&preset, text).unwrap();
+        let (config, _) = TrainPreset::load(&preset).unwrap();
+        let e = Trainer::new(config).unwrap_err();
+        assert!(e.contains("w.json") && e.contains("does not fit"), "{e}");
     }
 }

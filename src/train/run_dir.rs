@@ -128,6 +128,8 @@ pub struct SavedCurves {
     pub records: Vec<IterRecord>,
     pub evals: Vec<EvalRecord>,
     pub checks: Vec<GradCheck>,
+    /// The strides the lists were thinned at (to go on thinning them alike).
+    pub strides: super::history::Strides,
 }
 
 /// A kept run loaded for display.
@@ -285,6 +287,7 @@ pub fn load_run(dir: &Path) -> Result<SavedRun, String> {
             records: m.records.clone(),
             evals: m.evals.clone(),
             checks: m.checks.clone(),
+            strides: m.strides,
         })
         .collect();
     Ok(SavedRun {
@@ -390,6 +393,8 @@ impl RunDir {
             ));
         }
         config.device = Device::Cpu;
+        // The saved weights replace the ones the run started from.
+        config.weights = None;
         let done = j.run.iter;
         config.iters = match more {
             Some(0) => return Err("--iters must be at least 1".into()),

@@ -7,6 +7,7 @@ use egui_plot::PlotPoint;
 use serde::{Deserialize, Serialize};
 
 use crate::train::curve::{CurveX, Ema, XAxis, x_at_iter};
+use crate::train::history::KEEP;
 use crate::train::record::IterRecord;
 
 /// How the loss curves are drawn (saved with the session; edits are undoable).
@@ -41,18 +42,46 @@ fn axis_index(axis: XAxis) -> usize {
 }
 
 /// One method's loss curve prepared for drawing: the raw points against each x axis and the
-/// smoothed points for the current settings.
-#[derive(Clone, Debug, Default)]
+/// smoothed points for the current settings, thinned as a method's history is
+/// ([`crate::train::history`]: every point whose iteration is a multiple of a stride that
+/// doubles past [`KEEP`] points, and the newest), so that a run of any length holds a few
+/// thousand points per method. The moving average runs over every record pushed; after a
+/// change of settings it is rebuilt from the points kept.
+#[derive(Clone, Debug)]
 pub struct CurveData {
+    /// The iteration of each kept point.
+    iters: Vec<usize>,
     raw: [Vec<PlotPoint>; 3],
     xs: CurveX,
     smoothed: Vec<PlotPoint>,
     ema: Option<Ema>,
     /// The axis and smoothing weight `smoothed` was built for.
     key: Option<(XAxis, u64)>,
+    stride: usize,
+    keep: usize,
+}
+
+impl Default for CurveData {
+    fn default() -> Self {
+        Self::with_keep(KEEP)
+    }
 }
 
 impl CurveData {
+    /// An empty curve that keeps at most `keep` points (≥ 2; [`KEEP`] by default).
+    pub fn with_keep(keep: usize) -> Self {
+        Self {
+            iters: Vec::new(),
+            raw: Default::default(),
+            xs: CurveX::default(),
+            smoothed: Vec::new(),
+            ema: None,
+            key: None,
+            stride: 1,
+            keep: keep.max(2),
+        }
+    }
+
     /// A curve of `records` smoothed as `settings` say.
     pub fn of(records: &[IterRecord], settings: &CurveSettings) -> Self {
         let mut c = Self::default();
@@ -63,20 +92,65 @@ impl CurveData {
         c
     }
 
-    /// Adds the next record.
+    /// Points kept.
+    pub fn len(&self) -> usize {
+        self.iters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iters.is_empty()
+    }
+
+    /// Adds the next record (iterations increasing), thinning the kept points as
+    /// [`crate::train::history::push_thinned`] does.
     pub fn push(&mut self, r: &IterRecord) {
         let x = self.xs.push(r);
+        let smoothed = match (self.key, self.ema.as_mut()) {
+            (Some((axis, _)), Some(ema)) => {
+                Some(PlotPoint::new(x[axis_index(axis)], ema.push(r.loss)))
+            }
+            _ => None,
+        };
+        // The newest point is kept off the stride's grid only until a newer one comes.
+        if self
+            .iters
+            .last()
+            .is_some_and(|l| !l.is_multiple_of(self.stride))
+        {
+            self.iters.pop();
+            self.raw.iter_mut().for_each(|v| {
+                v.pop();
+            });
+            self.smoothed.pop();
+        }
+        self.iters.push(r.iter);
         for (k, pts) in self.raw.iter_mut().enumerate() {
             pts.push(PlotPoint::new(x[k], r.loss));
         }
-        if let (Some((axis, _)), Some(ema)) = (self.key, self.ema.as_mut()) {
-            self.smoothed
-                .push(PlotPoint::new(x[axis_index(axis)], ema.push(r.loss)));
+        if let Some(p) = smoothed {
+            self.smoothed.push(p);
+        }
+        while self.iters.len() > self.keep {
+            self.stride = self.stride.saturating_mul(2);
+            let n = self.iters.len();
+            let kept: Vec<bool> = self
+                .iters
+                .iter()
+                .enumerate()
+                .map(|(i, it)| it.is_multiple_of(self.stride) || i + 1 == n)
+                .collect();
+            retain_marked(&mut self.iters, &kept);
+            for v in &mut self.raw {
+                retain_marked(v, &kept);
+            }
+            if self.smoothed.len() == n {
+                retain_marked(&mut self.smoothed, &kept);
+            }
         }
     }
 
     /// Rebuilds the smoothed points when the axis or the weight changed (a pass over the
-    /// records, once per change).
+    /// kept points, once per change).
     pub fn refresh(&mut self, settings: &CurveSettings) {
         let key = (settings.x_axis, settings.smoothing.to_bits());
         if self.key == Some(key) {
@@ -101,17 +175,18 @@ impl CurveData {
         &self.smoothed
     }
 
-    /// Where an evaluation after iteration `iter` sits on `axis` (`records`: the records this
-    /// curve was built from).
-    pub fn x_of_iter(&self, records: &[IterRecord], axis: XAxis, iter: usize) -> Option<f64> {
-        let nfe = &self.raw[2];
-        x_at_iter(
-            records,
-            |i| nfe.get(i).map_or(f64::NAN, |p| p.x),
-            axis,
-            iter,
-        )
+    /// Where an evaluation after iteration `iter` sits on `axis` (between kept points when its
+    /// own was thinned away, [`x_at_iter`]).
+    pub fn x_of_iter(&self, axis: XAxis, iter: usize) -> Option<f64> {
+        let pts = &self.raw[axis_index(axis)];
+        x_at_iter(&self.iters, |i| pts[i].x, iter)
     }
+}
+
+/// Keeps the items of `v` marked in `kept` (one mark per item).
+fn retain_marked<T>(v: &mut Vec<T>, kept: &[bool]) {
+    let mut marks = kept.iter();
+    v.retain(|_| marks.next().copied().unwrap_or(true));
 }
 
 #[cfg(test)]
@@ -158,7 +233,7 @@ mod tests {
         }
         // 10 f-evaluations per iteration: x is 10·i on this axis.
         assert_eq!(live.smoothed()[39].x, 400.0);
-        assert_eq!(live.x_of_iter(&records, XAxis::Evaluations, 5), Some(50.0));
+        assert_eq!(live.x_of_iter(XAxis::Evaluations, 5), Some(50.0));
         // A new weight rebuilds it.
         live.refresh(&CurveSettings {
             smoothing: 0.0,

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::grad::GradMethod;
+use crate::train::history::{KEEP, Strides, push_thinned};
 use crate::train::record::{EvalRecord, GradCheck, IterRecord, MethodStatus};
 use crate::train::{
     Model, Prediction, TaskData, TaskName, TrainConfig, TrainControl, TrainEvent, TrainHandle,
@@ -39,9 +40,13 @@ const EVENT_CAPACITY: usize = 64;
 pub struct MethodView {
     pub method: GradMethod,
     pub status: MethodStatus,
+    /// The history thinned as the engine's is ([`crate::train::history`]: at most
+    /// [`crate::train::history::KEEP`] of each kind, however long the run); the whole curve is
+    /// in the run directory's `curve.csv`.
     pub records: Vec<IterRecord>,
     pub evals: Vec<EvalRecord>,
     pub checks: Vec<GradCheck>,
+    pub strides: Strides,
     /// The loss curve on every x axis, raw and smoothed, prepared as records arrive so a frame
     /// only decimates it.
     pub curve: curves::CurveData,
@@ -121,6 +126,7 @@ impl MethodView {
             records: Vec::new(),
             evals: Vec::new(),
             checks: Vec::new(),
+            strides: Strides::default(),
             curve: curves::CurveData::default(),
             model: None,
             prediction: None,
@@ -162,6 +168,8 @@ pub struct TrainingView {
     /// Position of the flow through the ODE block, 0 … 1.
     pub flow_t: f32,
     pub flow_playing: bool,
+    /// How a density task's view is drawn (saved with the session).
+    pub density: view::density::DensitySettings,
 }
 
 impl Default for TrainingView {
@@ -173,6 +181,7 @@ impl Default for TrainingView {
             sort: (0, true),
             flow_t: 1.0,
             flow_playing: false,
+            density: view::density::DensitySettings::default(),
         }
     }
 }
@@ -531,6 +540,7 @@ impl TrainingWorkspace {
             v.records = m.records.clone();
             v.evals = m.evals.clone();
             v.checks = m.checks.clone();
+            v.strides = m.strides;
             methods.push(v);
         }
         self.methods = methods;
@@ -699,17 +709,17 @@ impl TrainingWorkspace {
             if let Some(m) = self.methods.get_mut(i) {
                 m.curve.refresh(&self.view.curves);
                 m.curve.push(&r);
-                m.records.push(r);
+                push_thinned(&mut m.records, &mut m.strides.records, r, |r| r.iter, KEEP);
             }
         }
         for (i, e) in u.evals {
             if let Some(m) = self.methods.get_mut(i) {
-                m.evals.push(e);
+                push_thinned(&mut m.evals, &mut m.strides.evals, e, |e| e.iter, KEEP);
             }
         }
         for (i, c) in u.checks {
             if let Some(m) = self.methods.get_mut(i) {
-                m.checks.push(c);
+                push_thinned(&mut m.checks, &mut m.strides.checks, c, |c| c.iter, KEEP);
             }
         }
         for (i, s) in u.status {
@@ -814,7 +824,7 @@ impl TrainingWorkspace {
             let evals: Vec<[f64; 2]> = m
                 .evals
                 .iter()
-                .filter_map(|e| Some([m.curve.x_of_iter(&m.records, c.x_axis, e.iter)?, e.loss]))
+                .filter_map(|e| Some([m.curve.x_of_iter(c.x_axis, e.iter)?, e.loss]))
                 .collect();
             series.push(Series {
                 name: format!("{name} (evaluation)"),
@@ -846,7 +856,8 @@ impl TrainingWorkspace {
         }
     }
 
-    /// The CSV of the curves (the format of `nodelab train --csv`).
+    /// The CSV of the curves (the format of `nodelab train --csv`): the rows kept in memory, every
+    /// iteration up to [`KEEP`] and thinned after that (a kept run's `curve.csv` has them all).
     pub fn csv(&self) -> String {
         crate::train::record::csv(
             self.methods

@@ -17,6 +17,8 @@ use crate::train::run_dir::{RunSummary, SavedRun};
 const TRAINING_KEY: &str = "nodelab-training";
 /// How the loss curves are drawn (`curves::CurveSettings` as JSON).
 const CURVES_KEY: &str = "nodelab-training-curves";
+/// How a density task's view is drawn (`view::density::DensitySettings` as JSON).
+const DENSITY_KEY: &str = "nodelab-training-density";
 
 /// The Training room's own job results.
 #[derive(Debug)]
@@ -47,6 +49,9 @@ impl Room for TrainingWorkspace {
         if let Some(c) = (from.stored)(CURVES_KEY).and_then(|t| serde_json::from_str(&t).ok()) {
             ws.view.curves = c;
         }
+        if let Some(d) = (from.stored)(DENSITY_KEY).and_then(|t| serde_json::from_str(&t).ok()) {
+            ws.view.density = d;
+        }
         ws.close.scripted = from.options.exit_after_frames.is_some();
         ws.runs.folder = from.options.runs_dir.clone();
         ws.runs.keep = true;
@@ -59,6 +64,9 @@ impl Room for TrainingWorkspace {
         }
         if let Ok(c) = serde_json::to_string(&self.view.curves) {
             put(CURVES_KEY, c);
+        }
+        if let Ok(d) = serde_json::to_string(&self.view.density) {
+            put(DENSITY_KEY, d);
         }
     }
 

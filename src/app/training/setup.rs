@@ -459,6 +459,10 @@ fn files(
         }
         if ui
             .add_enabled(!ws.methods.is_empty(), egui::Button::new("Export CSV"))
+            .on_hover_text(
+                "the curves as kept on screen: every iteration of a short run, every k-th of a \
+                 long one (a kept run's folder has curve.csv with every iteration)",
+            )
             .clicked()
         {
             actions.push(TrainingAction::ExportCsv {

@@ -14,11 +14,12 @@ pub fn ui(
     data: &TaskData,
     pred: Option<&Prediction>,
     field: Option<&FieldArrows>,
+    density: &mut super::density::DensitySettings,
     flow_t: f32,
     height: f32,
 ) {
     match data {
-        TaskData::Density(d) => super::density::ui(ui, d, pred, flow_t, height),
+        TaskData::Density(d) => super::density::ui(ui, d, pred, density, flow_t, height),
         TaskData::Digits(d) => super::digits::ui(ui, d, pred, height),
         TaskData::Classes(c) => {
             Plot::new("train-model-classes")

@@ -36,7 +36,7 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView, height: 
     let top = ui.cursor().top();
     legend_strip(ui, &legend(ws));
     let height = (height - (ui.cursor().top() - top)).max(100.0);
-    if c.small_multiples && ws.methods.len() > 1 {
+    if c.small_multiples && panels(ws).len() > 1 {
         small_multiples(ui, ws, view, &c, height);
     } else {
         let plot = styled(Plot::new("train-loss"), &c).height(height);
@@ -102,7 +102,9 @@ fn styled<'a>(plot: Plot<'a>, c: &CurveSettings) -> Plot<'a> {
 }
 
 /// One small plot per method on shared axes (the same data range in each, pans and zooms
-/// linked), laid out in a near-square grid.
+/// linked), laid out in a near-square grid: the current methods, each with the kept runs'
+/// curves of the same method laid over it, then a plot for each overlaid method the current
+/// run does not have.
 fn small_multiples(
     ui: &mut Ui,
     ws: &TrainingWorkspace,
@@ -110,7 +112,8 @@ fn small_multiples(
     c: &CurveSettings,
     height: f32,
 ) {
-    let n = ws.methods.len();
+    let panels = panels(ws);
+    let n = panels.len();
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
     let row_h = ((height - 4.0 * rows as f32) / rows as f32).max(60.0);
@@ -120,8 +123,14 @@ fn small_multiples(
         ui.columns(cols, |cells| {
             for (k, cell) in cells.iter_mut().enumerate() {
                 let i = r * cols + k;
-                let Some(m) = ws.methods.get(i) else { continue };
-                cell.label(RichText::new(name(m)).color(super::colour(i)).small());
+                let Some(panel) = panels.get(i) else { continue };
+                let (label, colour) = match panel {
+                    Panel::Current(j) => (name(&ws.methods[*j]), super::colour(*j)),
+                    Panel::Kept(method, slot) => {
+                        (format!("{method} (kept runs only)"), c32(run_color(*slot)))
+                    }
+                };
+                cell.label(RichText::new(label).color(colour).small());
                 let mut plot = styled(Plot::new(("train-loss", i)), c)
                     .height(row_h - 16.0)
                     .link_axis(group, [true, true])
@@ -130,18 +139,53 @@ fn small_multiples(
                     plot = plot.include_x(x0).include_x(x1).include_y(y0).include_y(y1);
                 }
                 let drawn = &mut view.drawn;
-                plot.show(cell, |pui| {
-                    draw_overlays(pui, ws, c, Some(m.method.name()));
-                    draw_method(pui, m, i, c);
-                    drawn.push((m.method.name().into(), bounds(pui.plot_bounds())));
+                plot.show(cell, |pui| match panel {
+                    Panel::Current(j) => {
+                        let m = &ws.methods[*j];
+                        draw_overlays(pui, ws, c, Some(m.method.name()));
+                        draw_method(pui, m, *j, c);
+                        drawn.push((m.method.name().into(), bounds(pui.plot_bounds())));
+                    }
+                    Panel::Kept(method, _) => {
+                        draw_overlays(pui, ws, c, Some(method));
+                        drawn.push((method.clone(), bounds(pui.plot_bounds())));
+                    }
                 });
             }
         });
     }
 }
 
-/// The range of every method's raw loss on the plot's axes (`[x0, x1, y0, y1]`), so that the
-/// small plots share their axes.
+/// What a small plot shows.
+enum Panel {
+    /// A method of the current run (its index).
+    Current(usize),
+    /// A method only kept runs laid over the plot have (its name and colour slot).
+    Kept(String, usize),
+}
+
+/// The small plots: every current method, then every overlaid method not among them.
+fn panels(ws: &TrainingWorkspace) -> Vec<Panel> {
+    let mut out: Vec<Panel> = (0..ws.methods.len()).map(Panel::Current).collect();
+    let current: Vec<_> = ws.methods.iter().map(|m| m.method).collect();
+    let mut kept: Vec<&str> = Vec::new();
+    for o in &ws.runs.overlays {
+        for (k, m) in o.methods.iter().enumerate() {
+            let now = current.iter().any(|v| v.name() == m.method);
+            if !now && !kept.contains(&m.method.as_str()) {
+                kept.push(&m.method);
+                out.push(Panel::Kept(
+                    m.method.clone(),
+                    colour_index(&current, &m.method, k),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The range of every method's raw loss on the plot's axes (`[x0, x1, y0, y1]`), the kept
+/// runs laid over the plot included, so that the small plots share their axes.
 fn shared_range(ws: &TrainingWorkspace, c: &CurveSettings) -> Option<[f64; 4]> {
     let mut r = [
         f64::INFINITY,
@@ -149,8 +193,14 @@ fn shared_range(ws: &TrainingWorkspace, c: &CurveSettings) -> Option<[f64; 4]> {
         f64::INFINITY,
         f64::NEG_INFINITY,
     ];
-    for m in &ws.methods {
-        for p in m.curve.raw(c.x_axis) {
+    let current = ws.methods.iter().map(|m| &m.curve);
+    let kept = ws
+        .runs
+        .overlays
+        .iter()
+        .flat_map(|o| o.methods.iter().map(|m| &m.curve));
+    for curve in current.chain(kept) {
+        for p in curve.raw(c.x_axis) {
             let Some(y) = plot_y(p.y, c.log_y) else {
                 continue;
             };
@@ -207,7 +257,7 @@ fn draw_overlays(
                 .evals
                 .iter()
                 .filter_map(|e| {
-                    let x = m.curve.x_of_iter(&m.records, c.x_axis, e.iter)?;
+                    let x = m.curve.x_of_iter(c.x_axis, e.iter)?;
                     Some([x, plot_y(e.loss, c.log_y)?])
                 })
                 .collect();
@@ -255,7 +305,7 @@ fn draw_method(pui: &mut PlotUi<'_>, m: &MethodView, i: usize, c: &CurveSettings
         .evals
         .iter()
         .filter_map(|e| {
-            let x = m.curve.x_of_iter(&m.records, c.x_axis, e.iter)?;
+            let x = m.curve.x_of_iter(c.x_axis, e.iter)?;
             Some([x, plot_y(e.loss, c.log_y)?])
         })
         .collect();

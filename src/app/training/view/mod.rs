@@ -41,7 +41,8 @@ pub fn ui(
         if let Some(data) = &ws.data {
             ui.add_space(8.0);
             ui.strong(format!("{}: the data", ws.config.task.name()));
-            data::ui(ui, data, None, None, 0.0, ui.available_height().min(420.0));
+            let h = ui.available_height().min(420.0);
+            data::ui(ui, data, None, None, &mut view.density, 0.0, h);
         }
         return;
     }

@@ -56,7 +56,15 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView, height: 
         // A 2-D trajectory: the time plot, and the phase plane with the learned field.
         (TaskData::Trajectory(t), Some(field)) => {
             ui.columns(2, |cols| {
-                super::data::ui(&mut cols[0], data, m.prediction.as_ref(), None, 0.0, h);
+                super::data::ui(
+                    &mut cols[0],
+                    data,
+                    m.prediction.as_ref(),
+                    None,
+                    &mut view.density,
+                    0.0,
+                    h,
+                );
                 phase_plane(&mut cols[1], t, m.prediction.as_ref(), field, h);
             });
         }
@@ -65,6 +73,7 @@ pub fn ui(ui: &mut Ui, ws: &TrainingWorkspace, view: &mut TrainingView, height: 
             data,
             m.prediction.as_ref(),
             m.field.as_ref(),
+            &mut view.density,
             view.flow_t,
             h,
         ),
