@@ -21,9 +21,24 @@ pub fn log_formatter(mark: GridMark, _range: &std::ops::RangeInclusive<f64>) -> 
     if (k - k.round()).abs() < 1e-9 {
         format!("1e{}", k.round() as i64)
     } else {
-        // Between decades: the value itself, two significant digits.
-        short_sci(10f64.powf(k))
+        // Between decades: the value itself, plain in [1e-3, 1e4) (`3.5`, not `3.5e0`).
+        sci_formatter(
+            GridMark {
+                value: 10f64.powf(k),
+                step_size: mark.step_size,
+            },
+            _range,
+        )
     }
+}
+
+/// A linear x axis whose labels follow [`nice_x_spacer`]'s marks exactly (egui_plot's default
+/// label spacing of 60–80 points shows only one of them on a narrow plot).
+pub fn x_axis_hints(label: &str) -> egui_plot::AxisHints<'static> {
+    egui_plot::AxisHints::new_x()
+        .label(label.to_string())
+        .formatter(sci_formatter)
+        .label_spacing(AXIS_LABEL_MIN..=AXIS_LABEL_MIN + 1.0)
 }
 
 /// Smallest distance in points between two labelled ticks of a y axis (a line of text, with

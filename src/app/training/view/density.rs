@@ -6,6 +6,7 @@ use egui::{Color32, Ui};
 use egui_plot::{Heatmap, Legend, Plot, PlotPoint, Points};
 use serde::{Deserialize, Serialize};
 
+use crate::app::charts::axes::{nice_x_spacer, x_axis_hints};
 use crate::train::Prediction;
 use crate::train::task::DensityData;
 
@@ -44,6 +45,8 @@ pub fn ui(
     let log_scale = settings.log_scale;
     Plot::new("train-model-density")
         .height(height)
+        .custom_x_axes(vec![x_axis_hints("")])
+        .x_grid_spacer(nice_x_spacer)
         .data_aspect(1.0)
         .legend(Legend::default().position(egui_plot::Corner::RightTop))
         .show(ui, |pui| {

@@ -10,7 +10,7 @@ use egui_plot::{Line, Plot, PlotBounds, PlotPoint, PlotUi, Points, Text};
 use super::super::curves::CurveSettings;
 use super::super::runs::colour_index;
 use super::super::{MethodView, TrainingView, TrainingWorkspace};
-use crate::app::charts::axes::{decade_spacer, log_formatter};
+use crate::app::charts::axes::{decade_spacer, log_formatter, nice_x_spacer, x_axis_hints};
 use crate::app::charts::legend::{LegendKind, legend_entry, legend_strip};
 use crate::app::charts::series::{POINT_BUDGET, decimate};
 use crate::app::theme::{c32, run_color};
@@ -92,7 +92,9 @@ fn bounds(b: PlotBounds) -> [f64; 4] {
 
 /// Axis labels and the log-y formatter.
 fn styled<'a>(plot: Plot<'a>, c: &CurveSettings) -> Plot<'a> {
-    let plot = plot.x_axis_label(c.x_axis.label());
+    let plot = plot
+        .custom_x_axes(vec![x_axis_hints(c.x_axis.label())])
+        .x_grid_spacer(nice_x_spacer);
     if c.log_y {
         plot.y_axis_formatter(log_formatter)
             .y_grid_spacer(decade_spacer)
