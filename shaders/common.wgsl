@@ -50,6 +50,8 @@ const LOSS_MSE: u32 = 1u;
 const LOSS_TRAJECTORY_MSE: u32 = 2u;
 const LOSS_CROSS_ENTROPY: u32 = 3u;
 const LOSS_NLL: u32 = 4u;
+const LOSS_TRAJECTORY_L1: u32 = 5u;
+const LOSS_TRAJECTORY_SSE: u32 = 6u;
 const ACT_TANH: u32 = 0u;
 const ACT_SOFTPLUS: u32 = 1u;
 const ACT_RELU: u32 = 2u;
@@ -331,7 +333,7 @@ fn mlp_jac(act: ptr<function, Store>, dact: ptr<function, Store>, jac: ptr<funct
 fn load_y0(s: u32) -> Vec {
     var y: Vec;
     for (var i = 0u; i < D; i++) {
-        y[i] = data[s * D + i];
+        y[i] = data[y0_at(s, i)];
     }
     return y;
 }
@@ -356,11 +358,31 @@ fn logit(j: u32, y: ptr<function, Vec>) -> f32 {
     return z;
 }
 
+// Indices of y0, targets and the observed-component mask in `data` and of a window's rows in
+// the training set: nodelab::gpu::observation::wgsl_block, written from Rust.
+// @observations-begin
+fn y0_at(s: u32, i: u32) -> u32 {
+    return s * D + i;
+}
+fn target_at(k: u32, s: u32, i: u32) -> u32 {
+    return params.target_off + (k * params.batch + s) * D + i;
+}
+fn mask_at(i: u32) -> u32 {
+    return params.target_off + params.n_obs * params.batch * D + i;
+}
+fn window_row(start: u32, k: u32) -> u32 {
+    return start + 1u + k;
+}
+// @observations-end
+
 // Sample s's term of the loss at observation k and its gradient ∂L/∂y into `dl` (issue 3's
 // conventions, nodelab::grad::loss):
 // nll on the density field's [z, ℓ]: L = (½|z|² + (d/2) ln 2π − ℓ) / batch;
 // half-sse L = ½ Σ_i (y_i − ŷ_i)²; mse L = Σ_i (y_i − ŷ_i)² / (batch · D);
 // trajectory-mse L = Σ_i (y_i(τ_k) − ŷ_k,i)² / (K · batch · D);
+// trajectory-l1 L = Σ_i |y_i(τ_k) − ŷ_k,i| / ((K + 1) · batch · D), ∂L/∂y = sign · scale (0 at 0);
+// trajectory-sse L = Σ_i (y_i(τ_k) − ŷ_k,i)²; the sums over the observed components only
+// (D there: their count), the others masked out;
 // cross-entropy after z = W y + c: L = (logsumexp(z) − z_label) / batch,
 // ∂L/∂y = Wᵀ δ, δ = (softmax(z) − e_label) / batch; with `readout`, the sample's read-out
 // gradient ∂L/∂W = δ yᵀ, ∂L/∂c = δ goes to its rows of `grad_ps`.
@@ -413,19 +435,38 @@ fn loss_term(s: u32, k: u32, y: ptr<function, Vec>, dl: ptr<function, Vec>,
         }
         return (lse - z_label) * inv_b;
     }
-    var scale = 0.5;
-    var off = params.target_off + s * D;
-    if params.loss_kind == LOSS_MSE {
-        scale = 1.0 / f32(b * D);
-    } else if params.loss_kind == LOSS_TRAJECTORY_MSE {
-        scale = 1.0 / f32(params.n_obs * b * D);
-        off = params.target_off + (k * b + s) * D;
+    // The regression losses on the observed components C (mask 1; nodelab::gpu::observation).
+    var observed = 0.0;
+    for (var i = 0u; i < D; i++) {
+        observed += data[mask_at(i)];
     }
+    var scale = 0.5;
+    var kk = 0u;
+    if params.loss_kind == LOSS_MSE {
+        scale = 1.0 / (f32(b) * observed);
+    } else if params.loss_kind == LOSS_TRAJECTORY_MSE {
+        scale = 1.0 / (f32(params.n_obs * b) * observed);
+        kk = k;
+    } else if params.loss_kind == LOSS_TRAJECTORY_L1 {
+        scale = 1.0 / (f32((params.n_obs + 1u) * b) * observed);
+        kk = k;
+    } else if params.loss_kind == LOSS_TRAJECTORY_SSE {
+        scale = 1.0;
+        kk = k;
+    }
+    let l1 = params.loss_kind == LOSS_TRAJECTORY_L1;
     var l = 0.0;
     for (var i = 0u; i < D; i++) {
-        let r = (*y)[i] - data[off + i];
-        l += r * r;
-        (*dl)[i] = 2.0 * scale * r;
+        let m = data[mask_at(i)];
+        let r = (*y)[i] - data[target_at(kk, s, i)];
+        if l1 {
+            l += m * abs(r);
+            // sign(r), 0 at r = 0 (the CPU's subgradient).
+            (*dl)[i] = m * select(select(0.0, -scale, r < 0.0), scale, r > 0.0);
+        } else {
+            l += m * r * r;
+            (*dl)[i] = m * 2.0 * scale * r;
+        }
     }
     return scale * l;
 }

@@ -4,7 +4,8 @@
 // buffer, the layout every gradient kernel reads (shaders/common.wgsl):
 //   y0[s]                       = rows[idx]                       (D numbers)
 //   classes:      label[s]      = labels[idx]                     (at target_off + s)
-//   trajectories: target[k][s]  = rows[idx + k + 1], k < n_obs    (observation-major)
+//   trajectories: target[k][s]  = rows[idx + k + 1], k < n_obs    (observation-major; the
+//                 layout of nodelab::gpu::observation)
 //   points:       nothing more (the density field's rows are its initial states [x, 0])
 // where `rows` are the set's states (points lifted with their zero dimensions, or the samples
 // of the true trajectory, whose window starting at `idx` is the batch item).
@@ -33,6 +34,23 @@ const GATHER_POINTS: u32 = 2u;
 @group(0) @binding(2) var<storage, read> indices: array<u32>;
 @group(0) @binding(3) var<storage, read_write> data: array<f32>;
 
+// Indices of y0 and the targets in `data` and of a window's rows in `samples`:
+// nodelab::gpu::observation::wgsl_block, written from Rust (the mask is written by the host).
+// @observations-begin
+fn y0_at(s: u32, i: u32) -> u32 {
+    return s * gp.dim + i;
+}
+fn target_at(k: u32, s: u32, i: u32) -> u32 {
+    return gp.target_off + (k * gp.batch + s) * gp.dim + i;
+}
+fn mask_at(i: u32) -> u32 {
+    return gp.target_off + gp.n_obs * gp.batch * gp.dim + i;
+}
+fn window_row(start: u32, k: u32) -> u32 {
+    return start + 1u + k;
+}
+// @observations-end
+
 @compute @workgroup_size(64)
 fn gather_batch(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = gid.x;
@@ -43,14 +61,14 @@ fn gather_batch(@builtin(global_invocation_id) gid: vec3<u32>) {
     let d = gp.dim;
     let idx = indices[s];
     for (var i = 0u; i < d; i++) {
-        data[s * d + i] = samples[idx * d + i];
+        data[y0_at(s, i)] = samples[idx * d + i];
     }
     if gp.mode == GATHER_CLASSES {
         data[gp.target_off + s] = samples[gp.label_off + idx];
     } else if gp.mode == GATHER_WINDOWS {
         for (var k = 0u; k < gp.n_obs; k++) {
             for (var i = 0u; i < d; i++) {
-                data[gp.target_off + (k * b + s) * d + i] = samples[(idx + k + 1u) * d + i];
+                data[target_at(k, s, i)] = samples[window_row(idx, k) * d + i];
             }
         }
     }

@@ -225,7 +225,7 @@ fn cpu_only_methods_are_refused_up_front() {
     );
     let err = Trainer::new(cfg).unwrap_err();
     assert!(err.contains("interp-adjoint: CPU only"), "{err}");
-    // spiral-fit's L1 loss and cube input map have no kernel either.
+    // spiral-fit's default solver (dopri5) has no training kernel.
     let mut s = TrainConfig::defaults(TaskName::SpiralFit);
     s.device = Device::Gpu;
     let err = Trainer::new(s).unwrap_err();

@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use super::layout::{LayerSlots, Shape};
+use crate::nn::InputMap;
 
 /// `theta[w0 + r·n_in + c]·x[c] + …` over c, as one expression.
 fn dot_row(w0: usize, n_in: usize, r: usize, x: impl Fn(usize) -> String) -> String {
@@ -17,6 +18,31 @@ fn dot_row(w0: usize, n_in: usize, r: usize, x: impl Fn(usize) -> String) -> Str
         .map(|c| format!("theta[{}u] * {}", w0 + r * n_in + c, x(c)))
         .collect::<Vec<_>>()
         .join(" + ")
+}
+
+/// The input map's `m(y_i)` (nodelab::nn::InputMap: the field is `MLP(m(y))`).
+fn map_apply(map: InputMap, i: usize) -> String {
+    match map {
+        InputMap::Identity => format!("(*y)[{i}u]"),
+        InputMap::Cube => format!("(*y)[{i}u] * (*y)[{i}u] * (*y)[{i}u]"),
+    }
+}
+
+/// `m'(y_i)` (None: the identity's 1), kept by `mlp_eval` in `dact[i]`.
+fn map_derivative(map: InputMap, i: usize) -> Option<String> {
+    match map {
+        InputMap::Identity => None,
+        InputMap::Cube => Some(format!("3.0 * (*y)[{i}u] * (*y)[{i}u]")),
+    }
+}
+
+/// The chain rule's factor `· m'(y_i)` on the state's cotangent or tangent i.
+fn map_chain(map: InputMap, i: usize) -> String {
+    if map.is_identity() {
+        String::new()
+    } else {
+        format!(" * (*dact)[{i}u]")
+    }
 }
 
 /// The functions, unrolled for `shape`: `mlp_eval`, `mlp_vjp`, `mlp_jvp`, `mlp_jac` of the
@@ -46,7 +72,11 @@ fn eval_fn(lay: &Shape, o: &mut String) {
          \x20           dact: ptr<function, Store>, f: ptr<function, Vec>) {\n",
     );
     for i in 0..d {
-        let _ = writeln!(*o, "    (*act)[{i}u] = (*y)[{i}u];");
+        let _ = writeln!(*o, "    (*act)[{i}u] = {};", map_apply(lay.input_map, i));
+        // m'(y_i) in the input's unused dact slot, for the chain rule of vjp / jvp / jac.
+        if let Some(dm) = map_derivative(lay.input_map, i) {
+            let _ = writeln!(*o, "    (*dact)[{i}u] = {dm};");
+        }
     }
     if lay.time_input {
         let _ = writeln!(*o, "    (*act)[{d}u] = t;");
@@ -137,7 +167,8 @@ fn vjp_fn(lay: &Shape, o: &mut String) {
         }
     }
     for i in 0..d {
-        let _ = writeln!(*o, "    (*vy)[{i}u] = cot[{i}u];");
+        let chain = map_chain(lay.input_map, i);
+        let _ = writeln!(*o, "    (*vy)[{i}u] = cot[{i}u]{chain};");
     }
     o.push_str("}\n\n");
 }
@@ -151,7 +182,8 @@ fn jvp_fn(lay: &Shape, o: &mut String) {
          \x20   var tng: Wide;\n    var nxt: Wide;\n",
     );
     for i in 0..d {
-        let _ = writeln!(*o, "    tng[{i}u] = (*u)[{i}u];");
+        let chain = map_chain(lay.input_map, i);
+        let _ = writeln!(*o, "    tng[{i}u] = (*u)[{i}u]{chain};");
     }
     if lay.time_input {
         let _ = writeln!(*o, "    tng[{d}u] = 0.0;");
@@ -238,7 +270,8 @@ fn jac_fn(lay: &Shape, o: &mut String) {
             }
         }
         for c in 0..d {
-            let _ = writeln!(*o, "    (*jac)[{}u] = cot[{c}u];", i * d + c);
+            let chain = map_chain(lay.input_map, c);
+            let _ = writeln!(*o, "    (*jac)[{}u] = cot[{c}u]{chain};", i * d + c);
         }
     }
     o.push_str("}\n\n");

@@ -43,12 +43,14 @@ pub mod status {
 }
 
 /// The loss kinds with a kernel, `(WGSL name, loss)`.
-pub const LOSSES: [(&str, GpuLoss); 5] = [
+pub const LOSSES: [(&str, GpuLoss); 7] = [
     ("LOSS_HALF_SSE", GpuLoss::HalfSse),
     ("LOSS_MSE", GpuLoss::Mse),
     ("LOSS_TRAJECTORY_MSE", GpuLoss::TrajectoryMse),
     ("LOSS_CROSS_ENTROPY", GpuLoss::CrossEntropy),
     ("LOSS_NLL", GpuLoss::Nll),
+    ("LOSS_TRAJECTORY_L1", GpuLoss::TrajectoryL1),
+    ("LOSS_TRAJECTORY_SSE", GpuLoss::TrajectorySse),
 ];
 
 /// The activations, `(WGSL name, activation)`.
@@ -138,7 +140,7 @@ mod tests {
         let mut l: Vec<u32> = LOSSES.iter().map(|x| x.1.code()).collect();
         l.sort_unstable();
         l.dedup();
-        assert_eq!(l.len(), 5);
+        assert_eq!(l.len(), LOSSES.len());
         let mut a: Vec<u32> = ACTIVATIONS.iter().map(|x| activation(x.1)).collect();
         a.sort_unstable();
         a.dedup();

@@ -28,7 +28,7 @@ pub struct Shape {
     /// `[n_in, n_1, …, n_out]`.
     pub sizes: Vec<usize>,
     pub activation: Activation,
-    /// The kernels implement the identity input map only.
+    /// The map m on the input, f = MLP(m(y)) (the plain field; the trace form: identity only).
     pub input_map: InputMap,
     /// Offset of layer l's weight in θ (weights-file order: W_l row-major, then b_l).
     pub w_off: Vec<usize>,
@@ -167,9 +167,10 @@ impl Shape {
     /// Whether the kernels can run this shape; `sensitivity`: the kernel keeps the D × |θ|
     /// sensitivity matrix in one invocation (afge).
     pub fn check(&self, sensitivity: bool) -> Result<(), String> {
-        if !self.input_map.is_identity() {
+        if self.trace && !self.input_map.is_identity() {
             return Err(format!(
-                "the GPU kernels apply no input map; input_map = \"{}\" runs on the CPU only",
+                "the GPU's density (trace) field applies no input map; input_map = \"{}\" \
+                 runs on the CPU only",
                 self.input_map.name()
             ));
         }

@@ -1,7 +1,9 @@
 //! The GPU form of a loss and the packing of its data into the `data` buffer:
-//! `[y0 (batch × D) | targets or labels | read-out | segment table]`.
+//! `[y0 (batch × D) | targets and mask, or labels | read-out | segment table]` (the regression
+//! losses' part in [`super::observation`]'s layout).
 
 use super::context::GpuError;
+use super::observation::ObservationLayout;
 use crate::grad::{Loss, LossKind};
 
 /// Losses with a GPU kernel (issue 3's conventions, `nodelab::grad::loss`).
@@ -18,6 +20,12 @@ pub enum GpuLoss {
     /// L = mean over samples of ½|z|² + (d/2) ln 2π − ℓ on the density field's y(T) = [z, ℓ]
     /// (a continuous normalising flow's NLL; needs a density shape, [`super::Shape::trace`]).
     Nll,
+    /// L = Σ_k Σ_s Σ_{i∈C} |y_i(τ_k) − target_k,i| / ((K + 1) · batch · |C|): the mean over a
+    /// window of K + 1 samples whose first (the start) has error 0; ∂L/∂y = sign(r)·scale, 0 at
+    /// r = 0.
+    TrajectoryL1,
+    /// L = Σ_k Σ_s Σ_{i∈C} (y_i(τ_k) − target_k,i)² (sum of squared errors).
+    TrajectorySse,
 }
 
 impl GpuLoss {
@@ -28,6 +36,8 @@ impl GpuLoss {
             GpuLoss::TrajectoryMse => 2,
             GpuLoss::CrossEntropy => 3,
             GpuLoss::Nll => 4,
+            GpuLoss::TrajectoryL1 => 5,
+            GpuLoss::TrajectorySse => 6,
         }
     }
 
@@ -43,6 +53,8 @@ impl GpuLoss {
             GpuLoss::TrajectoryMse => LossKind::TrajectoryMse,
             GpuLoss::CrossEntropy => LossKind::CrossEntropy,
             GpuLoss::Nll => LossKind::Nll,
+            GpuLoss::TrajectoryL1 => LossKind::TrajectoryL1,
+            GpuLoss::TrajectorySse => LossKind::TrajectorySse,
         }
     }
 
@@ -54,8 +66,19 @@ impl GpuLoss {
             LossKind::TrajectoryMse => Some(GpuLoss::TrajectoryMse),
             LossKind::CrossEntropy => Some(GpuLoss::CrossEntropy),
             LossKind::Nll => Some(GpuLoss::Nll),
-            LossKind::TrajectoryL1 | LossKind::TrajectorySse => None,
+            LossKind::TrajectoryL1 => Some(GpuLoss::TrajectoryL1),
+            LossKind::TrajectorySse => Some(GpuLoss::TrajectorySse),
         }
+    }
+
+    /// A loss observed at the times τ_1 < … < τ_K (the solve split at them).
+    pub fn is_trajectory(self) -> bool {
+        self.kind().is_trajectory()
+    }
+
+    /// A loss on targets (and the observed-component mask) of [`super::observation`]'s layout.
+    pub fn is_regression(self) -> bool {
+        !matches!(self, GpuLoss::CrossEntropy | GpuLoss::Nll)
     }
 
     /// A loss on y(T) alone with one target per sample.
@@ -71,7 +94,7 @@ pub const F32_EXACT: u32 = 1 << 24;
 #[derive(Clone, Debug, PartialEq)]
 pub struct GpuObjective {
     pub loss: GpuLoss,
-    /// Observation times τ_1 < … < τ_K of `trajectory-mse` (empty otherwise: the end t1).
+    /// Observation times τ_1 < … < τ_K of the trajectory losses (empty otherwise: the end t1).
     pub times: Vec<f64>,
     /// Targets, observation-major `(k · batch + s) · D + i` (one observation for the terminal
     /// losses; empty for cross-entropy or a forward solve).
@@ -81,6 +104,8 @@ pub struct GpuObjective {
     /// Read-out weight W, `[class][component]` row-major (C × D), and bias c (C).
     pub readout_weight: Vec<f64>,
     pub readout_bias: Vec<f64>,
+    /// Observed components of the regression losses (empty: all).
+    pub components: Vec<usize>,
 }
 
 impl GpuObjective {
@@ -93,6 +118,7 @@ impl GpuObjective {
             labels: Vec::new(),
             readout_weight: Vec::new(),
             readout_bias: Vec::new(),
+            components: Vec::new(),
         }
     }
 
@@ -104,13 +130,6 @@ impl GpuObjective {
                 loss.kind.name()
             ));
         };
-        if !loss.components.is_empty() {
-            return Err(
-                "the GPU kernels observe every component; a loss on some components runs on \
-                 the CPU only"
-                    .into(),
-            );
-        }
         let flat = |sets: &[Vec<Vec<f64>>]| -> Vec<f64> {
             sets.iter().flatten().flatten().copied().collect()
         };
@@ -119,7 +138,7 @@ impl GpuObjective {
         });
         Ok(Self {
             loss: kind,
-            times: if loss.kind == LossKind::TrajectoryMse {
+            times: if loss.kind.is_trajectory() {
                 loss.times.clone()
             } else {
                 Vec::new()
@@ -132,12 +151,17 @@ impl GpuObjective {
             labels: loss.labels.iter().map(|&l| l as u32).collect(),
             readout_weight: weight,
             readout_bias: bias,
+            components: if kind.is_regression() {
+                loss.components.clone()
+            } else {
+                Vec::new()
+            },
         })
     }
 
     /// Observations K (1 for the terminal losses).
     pub fn n_obs(&self) -> usize {
-        if self.loss == GpuLoss::TrajectoryMse {
+        if self.loss.is_trajectory() {
             self.times.len()
         } else {
             1
@@ -167,7 +191,17 @@ impl GpuObjective {
         match self.loss {
             GpuLoss::CrossEntropy => batch + self.n_readout(),
             GpuLoss::Nll => 0,
-            _ => self.n_obs() * batch * d,
+            _ => self.layout(batch, d).loss_floats(),
+        }
+    }
+
+    /// The layout of the targets and the mask of a regression loss in `data`.
+    pub fn layout(&self, batch: usize, d: usize) -> ObservationLayout {
+        ObservationLayout {
+            n_obs: self.n_obs(),
+            batch,
+            dim: d,
+            components: self.components.clone(),
         }
     }
 
@@ -200,9 +234,14 @@ impl GpuObjective {
                 }
             }
             kind => {
-                if kind == GpuLoss::TrajectoryMse {
+                if let Some(c) = self.components.iter().find(|&&c| c >= d) {
+                    return bad(format!(
+                        "observed component {c} does not exist (the state has {d})"
+                    ));
+                }
+                if kind.is_trajectory() {
                     if self.times.is_empty() {
-                        return bad("trajectory-mse needs observation times".into());
+                        return bad(format!("{} needs observation times", kind.name()));
                     }
                     if self
                         .times

@@ -9,8 +9,8 @@
 //! ([`DeviceStep::upload_bytes`]); the weights come back only for evaluations and at the end.
 //!
 //! What runs here is fixed up front ([`check_config`]): methods with a kernel
-//! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`]), the identity input map and
-//! fixed-step RK4; anything else is refused with the reason, never run on the CPU instead.
+//! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`], on every component or some), any
+//! input map of the plain field (the density field: identity) and fixed-step RK4; anything else is refused with the reason, never run on the CPU instead.
 //! Density tasks run the kernels on the CNF's augmented state `[z, ℓ]` (a density shape,
 //! [`Shape::of_field`]) with the nll loss; afge has no kernel for that field.
 
@@ -61,7 +61,7 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
     if GpuLoss::of_kind(kind).is_none() {
         return Err(format!(
             "{}: its {} loss has no GPU kernel (the GPU kernels: half-sse, mse, trajectory-mse, \
-             cross-entropy, nll); train it on the CPU",
+             trajectory-l1, trajectory-sse, cross-entropy, nll); train it on the CPU",
             config.task.name(),
             kind.name()
         ));
@@ -75,17 +75,10 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
             crate::gpu::layout::NO_TRACE_SENSITIVITY
         ));
     }
-    if let TaskData::Trajectory(t) = data
-        && !t.components.is_empty()
-    {
+    // The density (trace) field applies no input map (the plain field does, f = MLP(m(y))).
+    if matches!(data, TaskData::Density(_)) && !config.model.input_map.is_identity() {
         return Err(format!(
-            "{}: its loss observes some components only; the GPU kernels observe all of them",
-            config.task.name()
-        ));
-    }
-    if !config.model.input_map.is_identity() {
-        return Err(format!(
-            "input_map = \"{}\": the GPU kernels apply no input map; train on the CPU",
+            "input_map = \"{}\": the GPU's density field applies no input map; train on the CPU",
             config.model.input_map.name()
         ));
     }

@@ -16,7 +16,7 @@ impl GpuSolver {
     /// `[t0, τ_1, …, τ_K]` (`[t0, t1]` for the losses on y(T)), checked against the span.
     pub(super) fn observation_ends(&self, t0: f64, t1: f64) -> Result<Vec<f64>, GpuError> {
         let mut ends = vec![t0];
-        if self.objective.loss == GpuLoss::TrajectoryMse {
+        if self.objective.loss.is_trajectory() {
             ends.extend(&self.objective.times);
         } else {
             ends.push(t1);

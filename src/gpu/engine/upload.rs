@@ -87,12 +87,12 @@ impl GpuSolver {
             }
             // The density field's [z, ℓ] at t1 is all the NLL needs.
             GpuLoss::Nll => self.readout_off = data.len() as u32,
+            // Targets (zeros for a forward solve) and mask, nodelab::gpu::observation.
             _ => {
-                if objective.targets.is_empty() {
-                    data.extend(std::iter::repeat_n(0.0, objective.n_obs() * y0.len()));
-                } else {
-                    data.extend(objective.targets.iter().map(|&v| v as f32));
-                }
+                let t = &objective.targets;
+                let at = |k: usize, s: usize, i: usize| t.get((k * batch + s) * d + i);
+                let layout = objective.layout(batch, d);
+                layout.pack(&mut data, |k, s, i| at(k, s, i).copied().unwrap_or(0.0));
                 self.readout_off = data.len() as u32;
             }
         }
