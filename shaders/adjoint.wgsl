@@ -2,7 +2,8 @@
 // RK4 to y(T), nothing stored. Backward, in s = T − t, the augmented system
 //   dy/ds = −f(y),   da/ds = (∂f/∂y)ᵀ a,   dg/ds = aᵀ ∂f/∂θ,
 // from y(T), a(T) = dL/dy(T), g = 0, integrated with RK4 on the forward steps in reverse order
-// (the generated `rk4_adjoint_step`, nodelab::gpu::stages); g(t0) = dL/dθ (Chen et al. 2018;
+// (the generated `rk_adjoint_step` of the kernel's tableau — RK4, midpoint or Euler, the
+// forward solver's as on the CPU —, nodelab::gpu::stages); g(t0) = dL/dθ (Chen et al. 2018;
 // the IRDM paper's §2). g does not feed back, so its RK4 update is the quadrature
 // Σ b_i hb aᵢᵀ∂f/∂θ(yᵢ), accumulated stage by stage. The
 // reconstruction error max_i |y_back(t0) − y0| is reported per sample.
@@ -43,7 +44,7 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             let t = ts + f32(j) * hs;
             let h = seg_step(k, j);
             mlp_eval(t, &y, &act, &dact, &k1);
-            rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &act, &dact, &y_new);
+            rk_step(t, h, &y, &k1, &k2, &k3, &k4, &act, &dact, &y_new);
             y = y_new;
             done_fwd++;
         }
@@ -74,7 +75,7 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < ns; j++) {
             let hb = seg_step(k, j);
             let t = te - f32(j) * hs;
-            rk4_adjoint_step(t, hb, &y, &a, &g);
+            rk_adjoint_step(t, hb, &y, &a, &g);
             done_bwd++;
         }
     }
@@ -85,5 +86,5 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let written_g = write_grad(s, &g, loss, recon);
     status = completion(status, written_g, N_PARAMS);
-    write_stats(s, n_steps, 0u, 12u * n_steps, status);
+    write_stats(s, n_steps, 0u, 3u * RK_STAGES * n_steps, status);
 }

@@ -1,8 +1,9 @@
-// `backprop`: the exact reverse-mode derivative of the fixed-step RK4 solve actually taken.
+// `backprop`: the exact reverse-mode derivative of the fixed-step solve actually taken (the
+// kernel's tableau: RK4, midpoint or Euler, its `rk_` functions with four stage slots).
 // The forward pass stores every step's start state y_n in `traj` (a GPU buffer,
 // `(n * D + i) * batch + s`); the backward pass recomputes that step's four stages from y_n
 // (the same f32 operations, so the same values) and runs the RK4 step backwards with the
-// generated `rk4_step_vjp` (nodelab::gpu::stages, from the tableau):
+// generated `rk_step_vjp` (nodelab::gpu::stages, from the tableau; for RK4):
 //   c4 = h/6 ā,  c3 = h/3 ā + h J4ᵀc4,  c2 = h/3 ā + h/2 J3ᵀc3,  c1 = h/6 ā + h/2 J2ᵀc2,
 //   ā ← ā + Σ_i J_iᵀ c_i,   dL/dθ += Σ_i c_iᵀ ∂f/∂θ (stage i),
 // where ā = dL/dy_{n+1} and J_i is ∂f/∂y at stage i. Step sizes are constants.
@@ -50,7 +51,7 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
             let t = ts + f32(j) * hs;
             let h = seg_step(k, j);
             mlp_eval(t, &y, &a1, &d1, &k1);
-            rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
+            rk_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
             y = y_new;
             n++;
             done_fwd++;
@@ -86,8 +87,8 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
             for (var i = 0u; i < D; i++) {
                 yn[i] = traj[(n * D + i) * b + s];
             }
-            rk4_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-            let back = rk4_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &abar, &g);
+            rk_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            let back = rk_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &abar, &g);
             for (var i = 0u; i < D; i++) {
                 abar[i] += back[i];
             }
@@ -97,5 +98,5 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
     status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
-    write_stats(s, n_steps, 0u, 8u * n_steps, status);
+    write_stats(s, n_steps, 0u, 2u * RK_STAGES * n_steps, status);
 }

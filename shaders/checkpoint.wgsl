@@ -1,4 +1,4 @@
-// `checkpoint`: the `backprop` derivative of the fixed-step RK4 solve from stored checkpoints
+// `checkpoint`: the `backprop` derivative of the fixed-step solve (the kernel's tableau) from stored checkpoints
 // (nodelab::grad::checkpoint, ANODE-style recomputation). The forward pass keeps the state
 // before every `stride`-th step (params.max_steps holds the stride: ⌈N/K⌉ for K checkpoints);
 // the backward pass, chunk by chunk from the last, recomputes the chunk's step start states
@@ -78,7 +78,7 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             let t = ts + f32(j) * hs;
             let h = seg_step(k, j);
             mlp_eval(t, &y, &a1, &d1, &k1);
-            rk4_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
+            rk_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
             y = y_new;
             n++;
             done_fwd++;
@@ -110,7 +110,7 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             let th = ck_step_at(m);
             mlp_eval(th.x, &yr, &a1, &d1, &k1);
-            rk4_step(th.x, th.y, &yr, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
+            rk_step(th.x, th.y, &yr, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
             yr = y_new;
             done_replay++;
         }
@@ -131,8 +131,8 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             for (var i = 0u; i < D; i++) {
                 yn[i] = traj[tape_off + ((m - first) * D + i) * b + s];
             }
-            rk4_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
-            let back = rk4_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &abar, &g);
+            rk_step_kept(t, h, &yn, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &y_new);
+            let back = rk_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &abar, &g);
             for (var i = 0u; i < D; i++) {
                 abar[i] += back[i];
             }
@@ -143,5 +143,5 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     status = completion(status, done_replay, n_steps);
     let written_g = write_grad(s, &g, loss, 0.0);
     status = completion(status, written_g, N_PARAMS);
-    write_stats(s, n_steps, 0u, 16u * n_steps, status);
+    write_stats(s, n_steps, 0u, 4u * RK_STAGES * n_steps, status);
 }

@@ -1,16 +1,17 @@
-// `reversible-rk4` (McCallum & Foster; nodelab::grad::reversible, PAPER-NOTES): state (Y, Z),
+// `reversible-rk4` / `reversible-midpoint` (McCallum & Foster; nodelab::grad::reversible,
+// PAPER-NOTES; the kernel's tableau is RK4 or midpoint, its `rk_` functions): state (Y, Z),
 // Y_0 = Z_0 = y_0, coupling λ ∈ (0, 1] (params.h0 carries λ: no fixed-step kernel has an
-// initial step), Ψ_h(t, x) = Φ_h(t, x) − x the RK4 step's increment:
+// initial step), Ψ_h(t, x) = Φ_h(t, x) − x the tableau step's increment:
 //   Y' = λY + (1 − λ)Z + Ψ_h(t, Z),   Z' = Z − Ψ_{−h}(t + h, Y').
 // Exact discrete gradient with O(1) memory: reverse Z = Z' + Ψ_{−h}(t + h, Y'),
 // Y = λ⁻¹Y' + (1 − λ⁻¹)Z − λ⁻¹Ψ_h(t, Z), and the step's adjoint
 //   Ȳ'' = Ȳ' − J_{Ψ−h}(Y')ᵀZ̄',  θ̄ −= Z̄'ᵀ∂Ψ_{−h}/∂θ;
 //   Ȳ = λȲ'',  Z̄ = Z̄' + (1 − λ)Ȳ'' + J_{Ψh}(Z)ᵀȲ'',  θ̄ += Ȳ''ᵀ∂Ψ_h/∂θ,
-// each increment's VJP being backprop.wgsl's RK4 step adjoint less the identity. The loss
+// each increment's VJP being backprop.wgsl's step adjoint less the identity. The loss
 // reads Y on the reversible grid. Reconstruction error max(|Y_back − y0|, |Z_back − y0|).
 
 // Ψ_h(t, x) = Φ_h(t, x) − x.
-fn rk4_increment(t: f32, h: f32, x: ptr<function, Vec>) -> Vec {
+fn rk_increment(t: f32, h: f32, x: ptr<function, Vec>) -> Vec {
     var a: Store;
     var d: Store;
     var k1: Vec;
@@ -19,7 +20,7 @@ fn rk4_increment(t: f32, h: f32, x: ptr<function, Vec>) -> Vec {
     var k4: Vec;
     var yn: Vec;
     mlp_eval(t, x, &a, &d, &k1);
-    rk4_step(t, h, x, &k1, &k2, &k3, &k4, &a, &d, &yn);
+    rk_step(t, h, x, &k1, &k2, &k3, &k4, &a, &d, &yn);
     var out: Vec;
     for (var i = 0u; i < D; i++) {
         out[i] = yn[i] - (*x)[i];
@@ -27,9 +28,9 @@ fn rk4_increment(t: f32, h: f32, x: ptr<function, Vec>) -> Vec {
     return out;
 }
 
-// J_Ψᵀ ā of Ψ_h at (t, x), with g += āᵀ∂Ψ_h/∂θ: the generated step adjoint `rk4_step_vjp`
+// J_Ψᵀ ā of Ψ_h at (t, x), with g += āᵀ∂Ψ_h/∂θ: the generated step adjoint `rk_step_vjp`
 // (the step's, without ā's identity term).
-fn rk4_increment_vjp(t: f32, h: f32, x: ptr<function, Vec>, abar: ptr<function, Vec>,
+fn rk_increment_vjp(t: f32, h: f32, x: ptr<function, Vec>, abar: ptr<function, Vec>,
                      g: ptr<function, Grad>) -> Vec {
     var a1: Store;
     var d1: Store;
@@ -40,8 +41,8 @@ fn rk4_increment_vjp(t: f32, h: f32, x: ptr<function, Vec>, abar: ptr<function, 
     var a4: Store;
     var d4: Store;
     var yn: Vec;
-    rk4_step_kept(t, h, x, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &yn);
-    return rk4_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, abar, g);
+    rk_step_kept(t, h, x, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, &yn);
+    return rk_step_vjp(h, &a1, &d1, &a2, &d2, &a3, &d3, &a4, &d4, abar, g);
 }
 
 @compute @workgroup_size(WG)
@@ -69,11 +70,11 @@ fn reversible_rk4(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < ns; j++) {
             let h = seg_step(k, j);
             let t = ts + f32(j) * hs;
-            let pf = rk4_increment(t, h, &z);
+            let pf = rk_increment(t, h, &z);
             for (var i = 0u; i < D; i++) {
                 y[i] = lambda * y[i] + (1.0 - lambda) * z[i] + pf[i];
             }
-            let pb = rk4_increment(t + h, -h, &y);
+            let pb = rk_increment(t + h, -h, &y);
             for (var i = 0u; i < D; i++) {
                 z[i] -= pb[i];
             }
@@ -112,15 +113,15 @@ fn reversible_rk4(@builtin(global_invocation_id) gid: vec3<u32>) {
             for (var i = 0u; i < D; i++) {
                 cot[i] = -az[i];
             }
-            let jb = rk4_increment_vjp(t + h, -h, &y, &cot, &g);
-            let pb = rk4_increment(t + h, -h, &y);
+            let jb = rk_increment_vjp(t + h, -h, &y, &cot, &g);
+            let pb = rk_increment(t + h, -h, &y);
             for (var i = 0u; i < D; i++) {
                 ay[i] += jb[i];
                 z[i] += pb[i];
             }
             // Y' = λY + (1 − λ)Z + Ψ_h(t, Z): its adjoint, then Y reconstructed.
-            let jf = rk4_increment_vjp(t, h, &z, &ay, &g);
-            let pf = rk4_increment(t, h, &z);
+            let jf = rk_increment_vjp(t, h, &z, &ay, &g);
+            let pf = rk_increment(t, h, &z);
             for (var i = 0u; i < D; i++) {
                 az[i] += (1.0 - lambda) * ay[i] + jf[i];
                 y[i] = (y[i] - (1.0 - lambda) * z[i] - pf[i]) / lambda;
@@ -136,5 +137,5 @@ fn reversible_rk4(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let written_g = write_grad(s, &g, loss, recon);
     status = completion(status, written_g, N_PARAMS);
-    write_stats(s, n_steps, 0u, 24u * n_steps, status);
+    write_stats(s, n_steps, 0u, 6u * RK_STAGES * n_steps, status);
 }

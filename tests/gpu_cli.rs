@@ -71,7 +71,8 @@ fn grad_device_gpu_reports_every_gpu_method_against_the_cpu() {
             "afge",
             "alf",
             "reversible-heun",
-            "reversible-rk4"
+            "reversible-rk4",
+            "reversible-midpoint"
         ]
     );
     let preset = common::root().join("presets/grad-batch.toml");

@@ -1,17 +1,49 @@
 //! GPU gradient kernels against CPU f64 references on seeded random models and batches:
-//! central finite differences of the CPU f64 discrete map (fixed-step RK4, or reversible Heun
-//! for `reversible-heun`), whose error (~1e-8 relative) is far below f32's.
+//! central finite differences of the CPU f64 discrete map (fixed-step RK4, midpoint or Euler,
+//! or each reversible method's own scheme), whose error (~1e-8 relative) is far below f32's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use nodelab::gpu::stages::FixedRk;
 use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuSolver};
+use nodelab::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem, Loss, LossKind};
 use nodelab::nn::{Activation, Mlp};
 use nodelab::problem::neural;
-use nodelab::solver::{self, Method, SolverConfig};
+use nodelab::solver::{self, SolverConfig};
 
-/// The CPU f64 discrete map of `method` on the fixed schedule: y(T) of one sample.
+/// The increment Φ_h(t, y) − y of one fixed step of `rk`, written out per method.
+fn increment(
+    rk: FixedRk,
+    f: &mut dyn FnMut(f64, &[f64]) -> Vec<f64>,
+    t: f64,
+    h: f64,
+    y: &[f64],
+) -> Vec<f64> {
+    let axpy = |y: &[f64], a: f64, k: &[f64]| -> Vec<f64> {
+        y.iter().zip(k).map(|(y, k)| y + a * k).collect()
+    };
+    let k1 = f(t, y);
+    match rk {
+        FixedRk::Euler => k1.iter().map(|k| h * k).collect(),
+        FixedRk::Midpoint => {
+            let k2 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k1));
+            k2.iter().map(|k| h * k).collect()
+        }
+        FixedRk::Rk4 => {
+            let k2 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k1));
+            let k3 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k2));
+            let k4 = f(t + h, &axpy(y, h, &k3));
+            (0..y.len())
+                .map(|i| h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]))
+                .collect()
+        }
+    }
+}
+
+/// The CPU f64 discrete map of `method` on the fixed schedule (with `sched.rk` for the
+/// tableau-generic methods): y(T) of one sample.
 fn cpu_final(mlp: &Mlp, method: GpuGradMethod, sched: &FixedSchedule, y0: &[f64]) -> Vec<f64> {
     let d = y0.len();
     let mut scratch = vec![0.0; 2 * mlp.max_width()];
@@ -45,26 +77,22 @@ fn cpu_final(mlp: &Mlp, method: GpuGradMethod, sched: &FixedSchedule, y0: &[f64]
             }
             x
         }
-        GpuGradMethod::ReversibleRk4 => {
-            // λ-coupling around RK4 (λ = 0.99, GpuSolver's default).
+        GpuGradMethod::ReversibleRk4 | GpuGradMethod::ReversibleMidpoint => {
+            // λ-coupling around RK4 or midpoint (λ = 0.99, GpuSolver's default).
             let lambda = 0.99;
-            let rk4 = |f: &mut dyn FnMut(f64, &[f64]) -> Vec<f64>, t: f64, h: f64, y: &[f64]| {
-                let k1 = f(t, y);
-                let k2 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k1));
-                let k3 = f(t + 0.5 * h, &axpy(y, 0.5 * h, &k2));
-                let k4 = f(t + h, &axpy(y, h, &k3));
-                (0..y.len())
-                    .map(|i| h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]))
-                    .collect::<Vec<f64>>()
+            let rk = if method == GpuGradMethod::ReversibleRk4 {
+                FixedRk::Rk4
+            } else {
+                FixedRk::Midpoint
             };
             let (mut y, mut z) = (y0.to_vec(), y0.to_vec());
             for n in 0..sched.n_steps {
                 let (t, h) = (sched.t(n), step(n));
-                let pf = rk4(&mut f, t, h, &z);
+                let pf = increment(rk, &mut f, t, h, &z);
                 for i in 0..d {
                     y[i] = lambda * y[i] + (1.0 - lambda) * z[i] + pf[i];
                 }
-                let pb = rk4(&mut f, t + h, -h, &y);
+                let pb = increment(rk, &mut f, t + h, -h, &y);
                 for i in 0..d {
                     z[i] -= pb[i];
                 }
@@ -90,12 +118,9 @@ fn cpu_final(mlp: &Mlp, method: GpuGradMethod, sched: &FixedSchedule, y0: &[f64]
             let mut y = y0.to_vec();
             for n in 0..sched.n_steps {
                 let (t, h) = (sched.t(n), step(n));
-                let k1 = f(t, &y);
-                let k2 = f(t + 0.5 * h, &axpy(&y, 0.5 * h, &k1));
-                let k3 = f(t + 0.5 * h, &axpy(&y, 0.5 * h, &k2));
-                let k4 = f(t + h, &axpy(&y, h, &k3));
+                let dy = increment(sched.rk, &mut f, t, h, &y);
                 for i in 0..d {
-                    y[i] += h / 6.0 * (k1[i] + 2.0 * (k2[i] + k3[i]) + k4[i]);
+                    y[i] += dy[i];
                 }
             }
             y
@@ -152,22 +177,30 @@ fn fd_grad(
         .collect()
 }
 
-/// The test's own RK4 map is the solver's fixed-step RK4 (so the finite differences are of
-/// nodelab's CPU discrete map).
+/// The test's own fixed-step maps (RK4, midpoint, Euler) are the solver's (so the finite
+/// differences are of nodelab's CPU discrete map).
 #[test]
 fn reference_map_is_the_cpu_solver() {
     let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, true, 1.0, 3);
-    let sched = FixedSchedule::new(0.0, 1.0, Some(0.03)).unwrap();
     let y0 = [0.3, -0.7];
-    let ours = cpu_final(&mlp, GpuGradMethod::Backprop, &sched, &y0);
-    let problem = neural::build(mlp, y0.to_vec(), 0.0, 1.0).unwrap();
-    let config = SolverConfig {
-        method: Method::Rk4,
-        h0: Some(0.03),
-        ..SolverConfig::default()
-    };
-    let sol = solver::solve(&problem, &config).unwrap();
-    assert!(common::rel_err(&ours, sol.y_final(), 1.0) < 1e-14);
+    for rk in FixedRk::ALL {
+        let sched = FixedSchedule::new(0.0, 1.0, Some(0.03))
+            .unwrap()
+            .with_rk(rk);
+        let ours = cpu_final(&mlp, GpuGradMethod::Backprop, &sched, &y0);
+        let problem = neural::build(mlp.clone(), y0.to_vec(), 0.0, 1.0).unwrap();
+        let config = SolverConfig {
+            method: rk.method(),
+            h0: Some(0.03),
+            ..SolverConfig::default()
+        };
+        let sol = solver::solve(&problem, &config).unwrap();
+        assert!(
+            common::rel_err(&ours, sol.y_final(), 1.0) < 1e-14,
+            "{}",
+            rk.name()
+        );
+    }
 }
 
 /// Every kernel on one case, against the finite differences of its CPU reference map.
@@ -200,19 +233,27 @@ fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
         &target,
         loss,
     );
+    let rmid_fd = fd_grad(
+        &mlp,
+        GpuGradMethod::ReversibleMidpoint,
+        &sched,
+        &y0,
+        &target,
+        loss,
+    );
     for method in GpuGradMethod::ALL {
         // Each method's own discrete map: RK4 (backprop, checkpoint, adjoint, afge), ALF,
         // reversible Heun.
-        let reference_method = match method {
-            GpuGradMethod::ReversibleHeun | GpuGradMethod::Alf | GpuGradMethod::ReversibleRk4 => {
-                method
-            }
-            _ => GpuGradMethod::Backprop,
+        let reference_method = if method.reversible() {
+            method
+        } else {
+            GpuGradMethod::Backprop
         };
         let fd = match reference_method {
             GpuGradMethod::Backprop => &rk4_fd,
             GpuGradMethod::Alf => &alf_fd,
             GpuGradMethod::ReversibleRk4 => &rrk4_fd,
+            GpuGradMethod::ReversibleMidpoint => &rmid_fd,
             _ => &rh_fd,
         };
         let l_ref = cpu_loss(&mlp, reference_method, &sched, &y0, &target, loss);
@@ -234,7 +275,8 @@ fn check_against_finite_differences(mlp: Mlp, batch: usize, loss: GpuLoss) {
             GpuGradMethod::Adjoint
             | GpuGradMethod::Alf
             | GpuGradMethod::ReversibleHeun
-            | GpuGradMethod::ReversibleRk4 => {
+            | GpuGradMethod::ReversibleRk4
+            | GpuGradMethod::ReversibleMidpoint => {
                 assert!(out.recon_err <= 1e-4, "{}", out.recon_err);
             }
             _ => assert!(out.recon_err == 0.0, "{}", out.recon_err),
@@ -258,6 +300,81 @@ fn gradients_batch_255_mse_time_input() {
 fn gradients_batch_257_two_hidden_layers() {
     let mlp = Mlp::random(&[2, 6, 5, 2], Activation::Tanh, false, 1.0, 33);
     check_against_finite_differences(mlp, 257, GpuLoss::HalfSse);
+}
+
+/// The tableau-generic kernels with midpoint and Euler steps (h = 0.1, time input): backprop
+/// and checkpoint against the finite differences of the test's own midpoint / Euler map;
+/// adjoint (the continuous adjoint, backsolved with the forward solver's tableau as
+/// nodelab::grad::adjoint does — not the discrete derivative) against the CPU f64 engine's
+/// adjoint with the same solver; afge's RK4-only kernel refuses them.
+#[test]
+fn midpoint_and_euler_gradients_match_the_cpu() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, true, 1.0, 34);
+    let (batch, h, loss) = (33, 0.1, GpuLoss::HalfSse);
+    let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
+    gpu.poison = true;
+    let y0 = common::random_states(batch, 2, 1.0, 134);
+    let target = common::random_states(batch, 2, 1.0, 234);
+    gpu.set_batch(&y0, &target).unwrap();
+    let rk4 = FixedSchedule::new(0.0, 1.0, Some(h)).unwrap();
+    let rk4_fd = fd_grad(&mlp, GpuGradMethod::Backprop, &rk4, &y0, &target, loss);
+    for rk in [FixedRk::Midpoint, FixedRk::Euler] {
+        let sched = rk4.with_rk(rk);
+        let fd = fd_grad(&mlp, GpuGradMethod::Backprop, &sched, &y0, &target, loss);
+        // The tableau matters at this step: a kernel that kept RK4 would fail below.
+        let apart = common::rel_l2(&fd, &rk4_fd);
+        eprintln!("{} vs RK4 (finite differences): {apart:.2e}", rk.name());
+        assert!(apart > 5e-4, "{}: {apart}", rk.name());
+        let l_ref = cpu_loss(&mlp, GpuGradMethod::Backprop, &sched, &y0, &target, loss);
+        for method in [GpuGradMethod::Backprop, GpuGradMethod::Checkpoint] {
+            let out = gpu.gradient(method, &sched, loss).unwrap();
+            let e = common::rel_l2(&out.grad, &fd);
+            let el = ((out.loss - l_ref) / l_ref).abs();
+            eprintln!(
+                "{} {}: grad rel err {e:.2e}, loss rel err {el:.2e}",
+                method.name(),
+                rk.name()
+            );
+            assert!(e <= 1e-4, "{} {}: {e}", method.name(), rk.name());
+            assert!(el <= 1e-5, "{} {}: {el}", method.name(), rk.name());
+            let (f, b) = method.nfe_per_step(rk);
+            assert_eq!(f, rk.stages());
+            assert_eq!(out.nfe_forward, f * u64::from(sched.n_steps) * batch as u64);
+            assert!(b > 0);
+        }
+        let problem = GradProblem {
+            mlp: mlp.clone(),
+            y0: y0.chunks(2).map(<[f64]>::to_vec).collect(),
+            t0: 0.0,
+            t1: 1.0,
+            solver: SolverConfig {
+                method: rk.method(),
+                h0: Some(h),
+                ..SolverConfig::default()
+            },
+            batch_steps: BatchSteps::PerSample,
+            loss: Loss::terminal(
+                LossKind::HalfSse,
+                target.chunks(2).map(<[f64]>::to_vec).collect(),
+            ),
+        };
+        let cpu = grad::compute(&problem, GradMethod::Adjoint, &GradOptions::default()).unwrap();
+        let out = gpu.gradient(GpuGradMethod::Adjoint, &sched, loss).unwrap();
+        let e = common::rel_l2(&out.grad, &cpu.grad);
+        eprintln!(
+            "adjoint {}: grad rel err {e:.2e} vs the CPU engine",
+            rk.name()
+        );
+        assert!(e <= 1e-4, "adjoint {}: {e}", rk.name());
+        let err = gpu
+            .gradient(GpuGradMethod::Afge, &sched, loss)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RK4"), "{err}");
+    }
 }
 
 /// With fixed steps afge and backprop are the same derivative of the same discrete map: on the

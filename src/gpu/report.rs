@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::context::GpuContext;
 use super::engine::GpuSolver;
+use super::stages::FixedRk;
 use super::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuObjective};
 use crate::grad::{self, BatchSteps, GradMethod, GradOptions, GradProblem};
 use crate::solver::{self, Method, SolverConfig};
@@ -80,7 +81,9 @@ impl GpuProblem {
         let objective = GpuObjective::from_loss(&p.loss).map_err(Usage)?;
         let mut warnings = Vec::new();
         let span = p.t1 - p.t0;
-        let h = if p.solver.method == Method::Rk4 {
+        // A fixed-step solver runs as it is; an adaptive one as RK4 with its step count.
+        let rk = FixedRk::of_method(p.solver.method).unwrap_or(FixedRk::Rk4);
+        let h = if FixedRk::of_method(p.solver.method).is_some() {
             p.solver.h0.unwrap_or(span / 1000.0)
         } else {
             let mut most = 1;
@@ -104,7 +107,9 @@ impl GpuProblem {
             ));
             span / most as f64
         };
-        let schedule = FixedSchedule::new(p.t0, p.t1, Some(h)).map_err(|e| Usage(e.to_string()))?;
+        let schedule = FixedSchedule::new(p.t0, p.t1, Some(h))
+            .map_err(|e| Usage(e.to_string()))?
+            .with_rk(rk);
         let adaptive = (p.solver.method == Method::ZcRk4 && p.batch_steps == BatchSteps::PerSample)
             .then(|| {
                 warnings.push(
@@ -119,7 +124,7 @@ impl GpuProblem {
             });
         let mut cpu = p.clone();
         cpu.solver = SolverConfig {
-            method: Method::Rk4,
+            method: rk.method(),
             h0: Some(h),
             ..SolverConfig::default()
         };
@@ -203,6 +208,7 @@ pub fn grad_rows(
                     | GpuGradMethod::Alf
                     | GpuGradMethod::ReversibleHeun
                     | GpuGradMethod::ReversibleRk4
+                    | GpuGradMethod::ReversibleMidpoint
             )
             .then_some(out.recon_err),
         }));

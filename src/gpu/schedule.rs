@@ -1,7 +1,8 @@
-//! Step schedules of the GPU solves: fixed RK4 steps, the segments between observation times,
-//! and the per-sample adaptive settings.
+//! Step schedules of the GPU solves: fixed steps (RK4, midpoint or Euler), the segments
+//! between observation times, and the per-sample adaptive settings.
 
 use super::context::GpuError;
+use super::stages::FixedRk;
 use crate::solver::SolverConfig;
 
 /// One segment of a fixed-step gradient: `n` steps of `h` from `t0`, the last one `h_last`,
@@ -16,13 +17,14 @@ pub struct Segment {
 }
 
 /// The fixed-step schedule of nodelab::solver::fixed: steps of h, the last one shortened to
-/// land on t1.
+/// land on t1, with the method `rk` (RK4 unless [`FixedSchedule::with_rk`] says otherwise).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FixedSchedule {
     pub t0: f64,
     pub t1: f64,
     pub h: f64,
     pub n_steps: u32,
+    pub rk: FixedRk,
 }
 
 impl FixedSchedule {
@@ -44,7 +46,13 @@ impl FixedSchedule {
             t1,
             h,
             n_steps: n as u32,
+            rk: FixedRk::Rk4,
         })
+    }
+
+    /// The same steps taken with `rk`.
+    pub fn with_rk(self, rk: FixedRk) -> Self {
+        Self { rk, ..self }
     }
 
     /// Start of step n.

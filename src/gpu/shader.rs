@@ -5,7 +5,7 @@
 //! the constants of the network actually run, and the kernel file is appended.
 
 pub use super::layout::{MAX_AFGE_LEN, MAX_PARAMS, Shape};
-use super::stages::{StageFns, stage_functions};
+use super::stages::{FixedRk, StageFns, slotted_functions, stage_functions};
 use crate::grad::tableau::Tableau;
 #[cfg(test)]
 use crate::nn::{Activation, Mlp};
@@ -26,53 +26,84 @@ const FIELD_PROBE: &str = include_str!("../../shaders/field_probe.wgsl");
 /// Invocations per workgroup of the per-sample kernels (`WG` in common.wgsl).
 pub const WORKGROUP: u32 = 64;
 
-/// Every compute entry point.
+/// Every compute entry point. The tableau-generic kernels carry their fixed-step tableau
+/// ([`FixedRk`]): each tableau is its own module and pipeline (the key includes it); their
+/// entry points keep RK4's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
     Rk4Forward,
     ZcRk4Forward,
-    Backprop,
-    Checkpoint,
-    Adjoint,
+    Backprop(FixedRk),
+    Checkpoint(FixedRk),
+    Adjoint(FixedRk),
     Afge,
     AfgeAdaptive,
     Alf,
     ReversibleHeun,
-    ReversibleRk4,
+    /// McCallum & Foster's λ-reversible scheme around the tableau's step (reversible-rk4,
+    /// reversible-midpoint; reversible_rk4.wgsl).
+    ReversibleLambda(FixedRk),
     Reduce,
     /// One field evaluation and VJP per sample ([`super::GpuSolver::probe_field`], tests).
     FieldProbe,
 }
 
 impl Kernel {
+    /// Every entry point, the tableau-generic ones with RK4.
     pub const ALL: [Kernel; 12] = [
         Kernel::Rk4Forward,
         Kernel::ZcRk4Forward,
-        Kernel::Backprop,
-        Kernel::Checkpoint,
-        Kernel::Adjoint,
+        Kernel::Backprop(FixedRk::Rk4),
+        Kernel::Checkpoint(FixedRk::Rk4),
+        Kernel::Adjoint(FixedRk::Rk4),
         Kernel::Afge,
         Kernel::AfgeAdaptive,
         Kernel::Alf,
         Kernel::ReversibleHeun,
-        Kernel::ReversibleRk4,
+        Kernel::ReversibleLambda(FixedRk::Rk4),
         Kernel::Reduce,
         Kernel::FieldProbe,
     ];
+
+    /// [`Kernel::ALL`] and the tableau-generic kernels with every other [`FixedRk`].
+    pub fn every_tableau() -> Vec<Kernel> {
+        let mut out = Kernel::ALL.to_vec();
+        for rk in FixedRk::ALL.into_iter().filter(|&r| r != FixedRk::Rk4) {
+            out.extend([
+                Kernel::Backprop(rk),
+                Kernel::Checkpoint(rk),
+                Kernel::Adjoint(rk),
+                Kernel::ReversibleLambda(rk),
+            ]);
+        }
+        out
+    }
+
+    /// The fixed-step tableau of a tableau-generic kernel (None: a kernel that is RK4 only,
+    /// or has no Runge–Kutta stages).
+    pub fn fixed_rk(self) -> Option<FixedRk> {
+        match self {
+            Kernel::Backprop(rk)
+            | Kernel::Checkpoint(rk)
+            | Kernel::Adjoint(rk)
+            | Kernel::ReversibleLambda(rk) => Some(rk),
+            _ => None,
+        }
+    }
 
     /// The WGSL entry point.
     pub fn entry_point(self) -> &'static str {
         match self {
             Kernel::Rk4Forward => "rk4_forward",
             Kernel::ZcRk4Forward => "zc_rk4_forward",
-            Kernel::Backprop => "rk4_backprop",
-            Kernel::Checkpoint => "rk4_checkpoint",
-            Kernel::Adjoint => "rk4_adjoint",
+            Kernel::Backprop(_) => "rk4_backprop",
+            Kernel::Checkpoint(_) => "rk4_checkpoint",
+            Kernel::Adjoint(_) => "rk4_adjoint",
             Kernel::Afge => "rk4_afge",
             Kernel::AfgeAdaptive => "zc_rk4_afge",
             Kernel::Alf => "alf",
             Kernel::ReversibleHeun => "reversible_heun",
-            Kernel::ReversibleRk4 => "reversible_rk4",
+            Kernel::ReversibleLambda(_) => "reversible_rk4",
             Kernel::Reduce => "reduce_rows",
             Kernel::FieldProbe => "field_probe",
         }
@@ -83,13 +114,13 @@ impl Kernel {
     pub fn files(self) -> &'static [&'static str] {
         match self {
             Kernel::Rk4Forward | Kernel::ZcRk4Forward => &[ZC_RK4, FORWARD],
-            Kernel::Backprop => &[BACKPROP],
-            Kernel::Checkpoint => &[CHECKPOINT],
-            Kernel::Adjoint => &[ADJOINT],
+            Kernel::Backprop(_) => &[BACKPROP],
+            Kernel::Checkpoint(_) => &[CHECKPOINT],
+            Kernel::Adjoint(_) => &[ADJOINT],
             Kernel::Afge | Kernel::AfgeAdaptive => &[ZC_RK4, AFGE],
             Kernel::Alf => &[ALF],
             Kernel::ReversibleHeun => &[REVERSIBLE_HEUN],
-            Kernel::ReversibleRk4 => &[REVERSIBLE_RK4],
+            Kernel::ReversibleLambda(_) => &[REVERSIBLE_RK4],
             Kernel::Reduce => &[REDUCE],
             Kernel::FieldProbe => &[FIELD_PROBE],
         }
@@ -99,20 +130,20 @@ impl Kernel {
 impl Kernel {
     /// The Runge–Kutta tableau whose generated stage functions ([`super::stages`]) the kernel
     /// calls, and which of them (None: a kernel without RK stages — the reduction, ALF's
-    /// leapfrog, reversible Heun).
+    /// leapfrog, reversible Heun): the kernel's [`FixedRk`], else RK4.
     pub fn stages(self) -> Option<(Tableau, StageFns)> {
         let fns = match self {
             Kernel::Rk4Forward | Kernel::ZcRk4Forward => StageFns {
                 step: true,
                 ..StageFns::default()
             },
-            Kernel::Backprop | Kernel::Checkpoint | Kernel::ReversibleRk4 => StageFns {
+            Kernel::Backprop(_) | Kernel::Checkpoint(_) | Kernel::ReversibleLambda(_) => StageFns {
                 step: true,
                 step_kept: true,
                 step_vjp: true,
                 ..StageFns::default()
             },
-            Kernel::Adjoint => StageFns {
+            Kernel::Adjoint(_) => StageFns {
                 step: true,
                 adjoint_step: true,
                 ..StageFns::default()
@@ -127,14 +158,17 @@ impl Kernel {
                 return None;
             }
         };
-        Some((Tableau::rk4(), fns))
+        let tab = self.fixed_rk().map_or_else(Tableau::rk4, FixedRk::tableau);
+        Some((tab, fns))
     }
 
-    /// The kernel files with the generated stage functions in front.
+    /// The kernel files with the generated stage functions in front: `rk_…` with four stage
+    /// slots for the tableau-generic kernels, `rk4_…` for the RK4-only ones.
     fn body(self) -> Result<String, String> {
-        let stages = match self.stages() {
-            Some((tab, fns)) => stage_functions(&tab, fns)?,
-            None => String::new(),
+        let stages = match (self.stages(), self.fixed_rk()) {
+            (Some((tab, fns)), Some(_)) => slotted_functions(&tab, fns)?,
+            (Some((tab, fns)), None) => stage_functions(&tab, fns)?,
+            (None, _) => String::new(),
         };
         Ok(format!("{stages}{}", self.files().join("\n")))
     }
@@ -202,13 +236,16 @@ pub fn shipped_sources() -> Result<Vec<(&'static str, String)>, String> {
     let mut out = vec![("common.wgsl", COMMON.to_string())];
     for (name, kernel) in [
         ("forward.wgsl", Kernel::Rk4Forward),
-        ("backprop.wgsl", Kernel::Backprop),
-        ("checkpoint.wgsl", Kernel::Checkpoint),
-        ("adjoint.wgsl", Kernel::Adjoint),
+        ("backprop.wgsl", Kernel::Backprop(FixedRk::Rk4)),
+        ("checkpoint.wgsl", Kernel::Checkpoint(FixedRk::Rk4)),
+        ("adjoint.wgsl", Kernel::Adjoint(FixedRk::Rk4)),
         ("afge.wgsl", Kernel::Afge),
         ("alf.wgsl", Kernel::Alf),
         ("reversible_heun.wgsl", Kernel::ReversibleHeun),
-        ("reversible_rk4.wgsl", Kernel::ReversibleRk4),
+        (
+            "reversible_rk4.wgsl",
+            Kernel::ReversibleLambda(FixedRk::Rk4),
+        ),
         ("reduce.wgsl", Kernel::Reduce),
         ("field_probe.wgsl", Kernel::FieldProbe),
     ] {
@@ -253,7 +290,7 @@ mod tests {
         ];
         for mlp in &shapes {
             let shape = Shape::of(mlp);
-            for kernel in Kernel::ALL {
+            for kernel in Kernel::every_tableau() {
                 let src = source(kernel, &shape).unwrap();
                 assert!(src.contains(&format!("const N_PARAMS: u32 = {}u;", mlp.n_params())));
                 // The straight-line functions replaced the loop form.
@@ -279,7 +316,7 @@ mod tests {
         for mlp in &nets {
             let shape = Shape::of_field(mlp, true);
             assert_eq!(shape.dim, 3);
-            for kernel in Kernel::ALL {
+            for kernel in Kernel::every_tableau() {
                 if !kernel.runs_density() {
                     assert!(kernel.check(&shape).is_err(), "{kernel:?}");
                     continue;
@@ -289,7 +326,7 @@ mod tests {
                 assert!(src.contains("const D: u32 = 3u;"));
                 validate(&format!("{kernel:?} {:?} (trace)", mlp.sizes), &src);
             }
-            assert!(loop_source(Kernel::Backprop, &shape).is_err());
+            assert!(loop_source(Kernel::Backprop(FixedRk::Rk4), &shape).is_err());
         }
     }
 

@@ -18,10 +18,68 @@
 //!
 //! Coefficients are read from the constants with constant indices; zero entries are left out
 //! of the sums here, in Rust, so a tableau's sparsity costs nothing on the device.
+//!
+//! [`stage_functions`] names the functions after the tableau (`rk4_step`, with exactly s stage
+//! slots); [`slotted_functions`] generates any tableau of at most [`SLOTS`] stages under the
+//! neutral prefix `rk` (`rk_step`, `RK_B`, …) with [`SLOTS`] stage slots, so that one kernel
+//! file calls every [`FixedRk`] the same way (slots past s are unused).
 
 use std::fmt::Write;
 
 use crate::grad::tableau::Tableau;
+use crate::solver::Method;
+
+/// Stage slots of the [`slotted_functions`] signatures (RK4's four).
+pub const SLOTS: usize = 4;
+
+/// The explicit fixed-step methods the tableau-generic kernels are generated for (the
+/// solver's `rk4`, `midpoint`, `euler`; nodelab::solver::fixed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FixedRk {
+    #[default]
+    Rk4,
+    Midpoint,
+    Euler,
+}
+
+impl FixedRk {
+    pub const ALL: [FixedRk; 3] = [FixedRk::Rk4, FixedRk::Midpoint, FixedRk::Euler];
+
+    /// The solver method of this name.
+    pub fn method(self) -> Method {
+        match self {
+            FixedRk::Rk4 => Method::Rk4,
+            FixedRk::Midpoint => Method::Midpoint,
+            FixedRk::Euler => Method::Euler,
+        }
+    }
+
+    /// The fixed-step form of a solver method (None: an adaptive method).
+    pub fn of_method(method: Method) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.method() == method)
+    }
+
+    pub fn tableau(self) -> Tableau {
+        match self {
+            FixedRk::Rk4 => Tableau::rk4(),
+            FixedRk::Midpoint => Tableau::midpoint(),
+            FixedRk::Euler => Tableau::euler(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.method().name()
+    }
+
+    /// Stages s (f-evaluations per step).
+    pub fn stages(self) -> u64 {
+        match self {
+            FixedRk::Rk4 => 4,
+            FixedRk::Midpoint => 2,
+            FixedRk::Euler => 1,
+        }
+    }
+}
 
 /// Which generated functions a kernel calls.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,6 +119,8 @@ struct Gen<'a> {
     p: &'a str,
     up: String,
     s: usize,
+    /// Stage slots of the signatures (s, or [`SLOTS`] for the neutral form).
+    slots: usize,
 }
 
 impl Gen<'_> {
@@ -136,8 +196,9 @@ impl Gen<'_> {
         }
     }
 
+    /// The signature's stage slots `from..slots`.
     fn params(&self, from: usize, f: impl Fn(usize) -> String) -> String {
-        (from..self.s).map(f).collect::<Vec<_>>().join(", ")
+        (from..self.slots).map(f).collect::<Vec<_>>().join(", ")
     }
 
     fn constants(&self, o: &mut String) {
@@ -150,7 +211,7 @@ impl Gen<'_> {
         let _ = writeln!(
             o,
             "// The {} tableau (nodelab::grad::tableau::Tableau::{}): c, b, a (s × s, row-major).",
-            self.tab.name, self.p
+            self.tab.name, self.tab.name
         );
         let _ = writeln!(o, "const {}_STAGES: u32 = {s}u;", self.up);
         let _ = writeln!(
@@ -177,7 +238,7 @@ impl Gen<'_> {
     fn step(&self, o: &mut String) {
         let (p, s) = (self.p, self.s);
         let ks = self.params(1, |i| format!("k{}: ptr<function, Vec>", i + 1));
-        let sep = if s > 1 { ", " } else { "" };
+        let sep = if self.slots > 1 { ", " } else { "" };
         let _ = writeln!(
             o,
             "// One {p} step from (t, y) with K_1 = f(t, y) given in k1: the other stages into k2…,\n\
@@ -245,7 +306,7 @@ impl Gen<'_> {
             )
         });
         let ks = self.params(1, |i| format!("k{}: ptr<function, Vec>", i + 1));
-        let mid = if s > 1 {
+        let mid = if self.slots > 1 {
             format!("\n    {ad},\n    {ks},")
         } else {
             String::new()
@@ -417,6 +478,24 @@ impl Gen<'_> {
 /// The WGSL of `tab`'s constants and the functions `fns` asks for, named after the tableau
 /// (`rk4_step`, …). The tableau must be explicit with `c_1 = 0`.
 pub fn stage_functions(tab: &Tableau, fns: StageFns) -> Result<String, String> {
+    generate(tab, fns, tab.name, tab.stages())
+}
+
+/// [`stage_functions`] under the neutral prefix `rk` (`rk_step`, `RK_B`, …) with [`SLOTS`]
+/// stage slots in every signature, slots past the tableau's s unused: the form the
+/// tableau-generic kernels call. At most [`SLOTS`] stages.
+pub fn slotted_functions(tab: &Tableau, fns: StageFns) -> Result<String, String> {
+    if tab.stages() > SLOTS {
+        return Err(format!(
+            "the {} tableau has {} stages; the kernels have {SLOTS} stage slots",
+            tab.name,
+            tab.stages()
+        ));
+    }
+    generate(tab, fns, "rk", SLOTS)
+}
+
+fn generate(tab: &Tableau, fns: StageFns, p: &str, slots: usize) -> Result<String, String> {
     let s = tab.stages();
     if s == 0
         || tab.c.len() != s
@@ -431,9 +510,10 @@ pub fn stage_functions(tab: &Tableau, fns: StageFns) -> Result<String, String> {
     }
     let g = Gen {
         tab,
-        p: tab.name,
-        up: tab.name.to_uppercase(),
+        p,
+        up: p.to_uppercase(),
         s,
+        slots,
     };
     let mut o = String::new();
     g.constants(&mut o);
@@ -476,21 +556,25 @@ mod tests {
     /// The generated module of `tab` (every function) after the loop-form common block and a
     /// `jac_apply` of afge.wgsl's signature, parsed and validated by naga.
     fn module(tab: &Tableau) -> (String, naga::Module) {
+        module_of(tab.name, &stage_functions(tab, StageFns::ALL).unwrap())
+    }
+
+    /// The generated functions `generated` in a module as [`module`] builds it, validated.
+    fn module_of(name: &str, generated: &str) -> (String, naga::Module) {
         let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, false, 1.0, 1);
         let common = specialise_common(&Shape::of(&mlp)).unwrap();
         let src = format!(
-            "{common}\n{}\nfn jac_apply(jac: ptr<function, Jac>, u: ptr<function, Vec>, goff: u32, \
-             x: f32, k: ptr<function, Vec>) {{\n    (*k)[0] = (*jac)[goff] * x + (*u)[0];\n}}\n",
-            stage_functions(tab, StageFns::ALL).unwrap()
+            "{common}\n{generated}\nfn jac_apply(jac: ptr<function, Jac>, u: ptr<function, Vec>, goff: u32, \
+             x: f32, k: ptr<function, Vec>) {{\n    (*k)[0] = (*jac)[goff] * x + (*u)[0];\n}}\n"
         );
         let module = naga::front::wgsl::parse_str(&src)
-            .unwrap_or_else(|e| panic!("{}: {}", tab.name, e.emit_to_string(&src)));
+            .unwrap_or_else(|e| panic!("{}: {}", name, e.emit_to_string(&src)));
         naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
             naga::valid::Capabilities::default(),
         )
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: {}", tab.name, e.emit_to_string(&src)));
+        .unwrap_or_else(|e| panic!("{}: {}", name, e.emit_to_string(&src)));
         (src, module)
     }
 
@@ -555,6 +639,48 @@ mod tests {
             let step = &step[..step.find("\n}\n").unwrap()];
             assert_eq!(step.matches("mlp_eval(").count(), s - 1, "{up}");
         }
+    }
+
+    /// The neutral form: every fixed-step tableau validates under the same signatures (four
+    /// stage slots), its constants are the tableau's, `rk_step` evaluates s − 1 stages; a
+    /// tableau of more stages than slots (dopri5) is refused.
+    #[test]
+    fn slotted_functions_share_one_signature() {
+        let signature = |src: &str, f: &str| {
+            let from = src.find(&format!("fn {f}(")).unwrap();
+            let rest = &src[from..];
+            rest[..rest.find('{').unwrap()].to_string()
+        };
+        let fns = [
+            "rk_step",
+            "rk_step_kept",
+            "rk_stages_kept",
+            "rk_step_vjp",
+            "rk_adjoint_step",
+            "rk_sens_column",
+        ];
+        let mut first: Option<Vec<String>> = None;
+        for rk in FixedRk::ALL {
+            let tab = rk.tableau();
+            assert_eq!(tab.stages() as u64, rk.stages());
+            assert_eq!(FixedRk::of_method(rk.method()), Some(rk));
+            let generated = slotted_functions(&tab, StageFns::ALL).unwrap();
+            let (src, module) = module_of(tab.name, &generated);
+            let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            assert_eq!(const_array(&module, "RK_B"), f32s(&tab.b), "{}", tab.name);
+            assert_eq!(const_array(&module, "RK_C"), f32s(&tab.c), "{}", tab.name);
+            let step = &src[src.find("fn rk_step(").unwrap()..];
+            let step = &step[..step.find("\n}\n").unwrap()];
+            assert_eq!(step.matches("mlp_eval(").count(), tab.stages() - 1);
+            let sigs: Vec<String> = fns.iter().map(|f| signature(&src, f)).collect();
+            assert!(sigs[0].contains("k4: ptr<function, Vec>"), "{}", sigs[0]);
+            match &first {
+                None => first = Some(sigs),
+                Some(f) => assert_eq!(f, &sigs, "{}", tab.name),
+            }
+        }
+        assert_eq!(FixedRk::of_method(Method::Dopri5), None);
+        assert!(slotted_functions(&Tableau::dopri5(), StageFns::ALL).is_err());
     }
 
     #[test]

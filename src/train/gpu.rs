@@ -9,8 +9,10 @@
 //! ([`DeviceStep::upload_bytes`]); the weights come back only for evaluations and at the end.
 //!
 //! What runs here is fixed up front ([`check_config`]): methods with a kernel
-//! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`], on every component or some), any
-//! input map of the plain field (the density field: identity) and fixed-step RK4; anything else is refused with the reason, never run on the CPU instead.
+//! ([`GpuGradMethod`]; the others say why, [`cpu_only`]), losses with a kernel ([`GpuLoss`], on
+//! every component or some), any input map of the plain field (the density field: identity)
+//! and a fixed-step solver (rk4, midpoint, euler: [`FixedRk`]); anything else is refused with
+//! the reason, never run on the CPU instead.
 //! Density tasks run the kernels on the CNF's augmented state `[z, ℓ]` (a density shape,
 //! [`Shape::of_field`]) with the nll loss; afge has no kernel for that field.
 
@@ -21,13 +23,14 @@ use super::config::TrainConfig;
 use super::model::Model;
 use super::task::TaskData;
 use crate::gpu::dataset::{DeviceSet, HostSet, SetKind};
+use crate::gpu::methods::cpu_only;
 use crate::gpu::optim::{GpuOptimizer, StepSummary};
+use crate::gpu::stages::FixedRk;
 use crate::gpu::{
     FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, Shape,
     shader::Kernel,
 };
 use crate::grad::GradMethod;
-use crate::solver::Method;
 
 /// The methods with a GPU kernel, for messages.
 fn kernel_list() -> String {
@@ -47,7 +50,8 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
         .map(|&m| {
             GpuGradMethod::of_cpu(m).ok_or_else(|| {
                 format!(
-                    "{m}: CPU only (no GPU kernel; the GPU trains with {})",
+                    "{m}: CPU only: {} (the GPU trains with {})",
+                    cpu_only(m).unwrap_or("no GPU kernel"),
                     kernel_list()
                 )
             })
@@ -67,7 +71,9 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
         ));
     }
     if let TaskData::Density(_) = data
-        && let Some(m) = methods.iter().find(|m| !m.kernel().runs_density())
+        && let Some(m) = methods
+            .iter()
+            .find(|m| !m.kernel(FixedRk::Rk4).is_ok_and(Kernel::runs_density))
     {
         return Err(format!(
             "{}: {}",
@@ -82,14 +88,23 @@ pub fn check_config(config: &TrainConfig, data: &TaskData) -> Result<Vec<GpuGrad
             config.model.input_map.name()
         ));
     }
-    if config.solver.method != Method::Rk4 {
-        return Err(format!(
-            "the GPU trains with fixed-step RK4; the run's solver is {} (set method = \"rk4\" and \
-             h0, or train on the CPU)",
-            config.solver.method.name()
-        ));
+    let rk = fixed_rk(config)?;
+    for m in &methods {
+        m.kernel(rk)?;
     }
     Ok(methods)
+}
+
+/// The run's fixed-step method on the device, or why its solver has none.
+fn fixed_rk(config: &TrainConfig) -> Result<FixedRk, String> {
+    FixedRk::of_method(config.solver.method).ok_or_else(|| {
+        format!(
+            "the GPU trains with fixed steps (rk4, midpoint, euler); the run's solver {} is \
+             adaptive (each sample's step sequence is the CPU's per-sample control, not a kernel \
+             here): set method = \"rk4\", \"midpoint\" or \"euler\" and h0, or train on the CPU",
+            config.solver.method.name()
+        )
+    })
 }
 
 /// One method's device state.
@@ -207,11 +222,14 @@ impl GpuTrainer {
                 (t.times[0], t.times[w - 1])
             }
         };
-        let schedule = FixedSchedule::new(t0, t1, config.solver.h0).map_err(e)?;
+        let rk = fixed_rk(config)?;
+        let schedule = FixedSchedule::new(t0, t1, config.solver.h0)
+            .map_err(e)?
+            .with_rk(rk);
         let density = matches!(data, TaskData::Density(_));
         let shape = Shape::of_field(&initial.mlp, density);
         for &m in &methods {
-            m.kernel()
+            m.kernel(rk)?
                 .check(&shape)
                 .map_err(|why| format!("{}: {why}", m.name()))?;
         }
@@ -219,7 +237,7 @@ impl GpuTrainer {
         let set = DeviceSet::upload(ctx.clone(), &host_set(data)).map_err(e)?;
         let mut first = GpuSolver::for_field(ctx.clone(), &initial.mlp, density).map_err(e)?;
         for &m in &methods {
-            first.compile(m.kernel()).map_err(e)?;
+            first.compile(m.kernel(rk)?).map_err(e)?;
         }
         first.compile(Kernel::Reduce).map_err(e)?;
         let mut first = Some(first);
@@ -300,7 +318,7 @@ impl GpuTrainer {
         // Counted per batch, as on the CPU: one evaluation of the batched field covers every
         // sample (the device's fixed steps are the same for all of them).
         let steps = u64::from(segs.iter().map(|g| g.n).sum::<u32>());
-        let (f, b) = run.method.nfe_per_step();
+        let (f, b) = run.method.nfe_per_step(schedule.rk);
         let device_bytes = run
             .solver
             .train_bytes(run.method, &schedule)

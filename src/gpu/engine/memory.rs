@@ -236,9 +236,10 @@ pub(super) fn traj_bytes(
             per * (u64::from(n_steps.div_ceil(stride)) + u64::from(stride) + u64::from(k_obs))
         }
         GpuGradMethod::Adjoint => per * 2 * u64::from(k_obs),
-        GpuGradMethod::ReversibleHeun | GpuGradMethod::Alf | GpuGradMethod::ReversibleRk4 => {
-            per * u64::from(k_obs)
-        }
+        GpuGradMethod::ReversibleHeun
+        | GpuGradMethod::Alf
+        | GpuGradMethod::ReversibleRk4
+        | GpuGradMethod::ReversibleMidpoint => per * u64::from(k_obs),
         GpuGradMethod::Afge => 0,
     }
 }

@@ -45,7 +45,8 @@ impl GpuSolver {
         let (params, _) = self.prepare_gradient(method, sched, loss)?;
         let groups = self.groups();
         let rows = self.reduce_rows();
-        let kernels = [(method.kernel(), groups), (Kernel::Reduce, rows)];
+        let kernel = method.kernel(sched.rk).map_err(GpuError::Unsupported)?;
+        let kernels = [(kernel, groups), (Kernel::Reduce, rows)];
         self.ensure_pipelines(&kernels)?;
         self.write_params(params);
         let gather = self.take_gather()?;

@@ -99,6 +99,12 @@ impl GpuSolver {
 
     /// Fixed-step RK4 forward solve of the uploaded batch (one dispatch).
     pub fn forward_rk4(&mut self, sched: &FixedSchedule) -> Result<ForwardResult, GpuError> {
+        if sched.rk != crate::gpu::stages::FixedRk::Rk4 {
+            return Err(GpuError::Unsupported(format!(
+                "the forward kernel takes RK4 steps, not {}",
+                sched.rk.name()
+            )));
+        }
         let params = self.fixed_params(sched);
         let groups = self.groups();
         let (out, stats, _) = self.run(params, &[(Kernel::Rk4Forward, groups)])?;
@@ -265,8 +271,9 @@ impl GpuSolver {
         let (batch, d) = (self.batch(), self.shape.dim);
         let groups = self.groups();
         let rows = self.reduce_rows();
+        let kernel = method.kernel(sched.rk).map_err(GpuError::Unsupported)?;
         let (out, stats, grad_out) =
-            self.run(params, &[(method.kernel(), groups), (Kernel::Reduce, rows)])?;
+            self.run(params, &[(kernel, groups), (Kernel::Reduce, rows)])?;
         check_solved(&stats, &self.ctx.adapter.name)?;
         let n = batch * d;
         let recon_err = out[n + batch..n + 2 * batch].iter().fold(0.0f64, |m, &v| {
@@ -276,7 +283,7 @@ impl GpuSolver {
                 m.max(f64::from(v))
             }
         });
-        let (f, bk) = method.nfe_per_step();
+        let (f, bk) = method.nfe_per_step(sched.rk);
         let steps = u64::from(n_steps) * batch as u64;
         let (loss, grad, readout_grad) = self.split_grad_out(&grad_out);
         Ok(GradResult {
