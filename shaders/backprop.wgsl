@@ -9,7 +9,8 @@
 // where ā = dL/dy_{n+1} and J_i is ∂f/∂y at stage i. Step sizes are constants.
 // The solve runs segment by segment between the observation times (nodelab::grad::forward):
 // at the end of segment k the loss term's gradient ∂L/∂y(τ_k) is stored (`traj` from obs_off)
-// and injected into ā when the backward sweep reaches τ_k.
+// and injected into ā when the backward sweep reaches τ_k. The forward and backward steps run
+// in step chunks (common.wgsl), the live state kept on the device between dispatches.
 
 @compute @workgroup_size(WG)
 fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -18,6 +19,12 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= b {
         return;
     }
+    // Step chunks (common.wgsl): the sequence is the N forward steps q = n, then the N
+    // backward steps q = 2N − 1 − n; this dispatch runs q ∈ [live.q, q_end).
+    let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
+    let live = live_begin(s);
+    let q_end = chunk_end(live.q, 2u * n_steps);
     var y = load_y0(s);
     var a1: Store;
     var d1: Store;
@@ -33,18 +40,31 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
     var k4: Vec;
     var y_new: Vec;
     var dl: Vec;
-    var status = STATUS_OK;
-    let n_steps = params.n_steps;
-    let n_obs = params.n_obs;
-    var done_fwd = 0u;
-    var done_bwd = 0u;
+    var status = live.status;
+    var done_fwd = live.c1;
+    var done_bwd = live.c2;
     var loss = 0.0;
-    var n = 0u;
+    var abar: Vec;
+    for (var i = 0u; i < D; i++) {
+        abar[i] = 0.0;
+    }
+    var g: Grad;
+    zero_grad(&g);
+    if live.q > 0u {
+        y = live_load_vec(s, 0u);
+        abar = live_load_vec(s, D);
+        loss = live_load(s, 2u * D);
+        grad_load(s, &g);
+    }
+    var seg0 = 0u;
     for (var k = 0u; k < n_obs; k++) {
         let ts = seg_t0(k);
         let hs = seg_h(k);
         let ns = seg_n(k);
-        for (var j = 0u; j < ns; j++) {
+        let lo = max(live.q, seg0);
+        let hi = min(q_end, seg0 + ns);
+        for (var n = lo; n < hi; n++) {
+            let j = n - seg0;
             for (var i = 0u; i < D; i++) {
                 traj[(n * D + i) * b + s] = y[i];
             }
@@ -53,34 +73,41 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
             mlp_eval(t, &y, &a1, &d1, &k1);
             rk_step(t, h, &y, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
             y = y_new;
-            n++;
             done_fwd++;
         }
-        loss += loss_term(s, k, &y, &dl, true);
-        obs_store(k, s, &dl);
+        if lo < hi && hi == seg0 + ns {
+            loss += loss_term(s, k, &y, &dl, true);
+            obs_store(k, s, &dl);
+        }
+        seg0 += ns;
     }
-    if !all_finite(&y) {
-        status = STATUS_NONFINITE;
+    if live.q < n_steps && q_end >= n_steps {
+        if !all_finite(&y) {
+            status = STATUS_NONFINITE;
+        }
+        write_state(s, &y);
     }
-    write_state(s, &y);
-    var abar: Vec;
-    for (var i = 0u; i < D; i++) {
-        abar[i] = 0.0;
-    }
-    var g: Grad;
-    zero_grad(&g);
+    // Backward steps n ∈ [n_lo, n_hi) of this chunk, from the top.
+    let n_hi_all = 2u * n_steps - max(live.q, n_steps);
+    let n_lo_all = 2u * n_steps - max(q_end, n_steps);
+    var seg_end = n_steps;
     for (var kk = n_obs; kk > 0u; kk--) {
         let k = kk - 1u;
-        let inj = obs_load(k, s);
-        for (var i = 0u; i < D; i++) {
-            abar[i] += inj[i];
+        let ns = seg_n(k);
+        let seg_start = seg_end - ns;
+        let n_hi = min(seg_end, n_hi_all);
+        let n_lo = max(seg_start, n_lo_all);
+        if n_lo < n_hi && n_hi == seg_end {
+            let inj = obs_load(k, s);
+            for (var i = 0u; i < D; i++) {
+                abar[i] += inj[i];
+            }
         }
         let ts = seg_t0(k);
         let hs = seg_h(k);
-        let ns = seg_n(k);
-        for (var jj = ns; jj > 0u; jj--) {
-            let j = jj - 1u;
-            n--;
+        for (var nn = n_hi; nn > n_lo; nn--) {
+            let n = nn - 1u;
+            let j = n - seg_start;
             let t = ts + f32(j) * hs;
             let h = seg_step(k, j);
             var yn: Vec;
@@ -94,6 +121,15 @@ fn rk4_backprop(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             done_bwd++;
         }
+        seg_end = seg_start;
+    }
+    if q_end < 2u * n_steps {
+        live_save_vec(s, 0u, &y);
+        live_save_vec(s, D, &abar);
+        live_save(s, 2u * D, loss);
+        grad_save(s, &g);
+        live_suspend(s, Live(q_end, done_fwd, done_bwd, status));
+        return;
     }
     status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     let written_g = write_grad(s, &g, loss, 0.0);

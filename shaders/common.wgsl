@@ -2,7 +2,9 @@
 //
 // One invocation integrates one sample: its whole solve (and, for the gradient kernels, its
 // whole backward pass) runs inside that invocation, so a forward solve is one dispatch and a
-// gradient is two (the per-sample kernel, then `reduce.wgsl`). All arithmetic is f32.
+// gradient is two (the per-sample kernel, then `reduce.wgsl`); the chunked kernels split the
+// solve over several dispatches of the same submission ("Step chunks" below). All arithmetic
+// is f32.
 //
 // The block between the shape markers is replaced by `nodelab::gpu::shader::specialise` with the
 // constants of the MLP actually run (WGSL private arrays need constant sizes). The default block
@@ -63,7 +65,7 @@ const STEP_FAC_MAX: f32 = 5.0;
 const STEP_ABSORB: f32 = 1e-5;
 // @codes-end
 
-// Mirrored by `nodelab::gpu::buffers::Params` (#[repr(C)], 80 bytes).
+// Mirrored by `nodelab::gpu::buffers::Params` (#[repr(C)], 96 bytes).
 struct Params {
     batch: u32,
     n_steps: u32,     // fixed-step methods: number of steps (all segments)
@@ -85,6 +87,10 @@ struct Params {
     seg_off: u32,     // offset of the segment table in `data` (5 numbers per segment)
     obs_off: u32,     // offset of the per-observation region (states / ∂L/∂y) in `traj`
     n_extra: u32,     // read-out parameters C·(D + 1): rows after N_PARAMS in `grad_ps`
+    chunk_steps: u32, // steps of the step sequence one dispatch runs (0: all; see chunk_end)
+    live_off: u32,    // offset of the live state kept between chunks in `traj`
+    chunk_pad0: u32,
+    chunk_pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -564,3 +570,77 @@ fn fixed_t(n: u32) -> f32 {
 // The Runge–Kutta stage functions (`rk4_step`, `rk4_step_kept`, `rk4_step_vjp`, …) are not
 // written here: nodelab::gpu::stages generates them from the tableau (nodelab::grad::tableau)
 // and puts them in front of each kernel that calls them.
+
+// Step chunks (nodelab::gpu::engine::chunks): a chunked kernel numbers its whole step sequence
+// q = 0 … Q − 1 (forward steps, then backward steps) and one dispatch runs q ∈ [begin, end),
+// end = begin + params.chunk_steps (chunk_steps = 0: the whole sequence). Between dispatches a
+// sample keeps its counters in its `stats` row ([q, counter, counter, status]; zeroed before
+// the first dispatch) and its numbers in `traj` from params.live_off (row r:
+// `live_off + r * batch + s`) and in its `grad_ps` rows (θ̄).
+struct Live {
+    q: u32,
+    c1: u32,
+    c2: u32,
+    status: u32,
+}
+
+// Where this dispatch begins: the saved counters, or all zero when not chunked.
+fn live_begin(s: u32) -> Live {
+    if params.chunk_steps == 0u {
+        return Live(0u, 0u, 0u, STATUS_OK);
+    }
+    return Live(stats[4u * s], stats[4u * s + 1u], stats[4u * s + 2u], stats[4u * s + 3u]);
+}
+
+// The end (exclusive) of the chunk that begins at `begin` in a sequence of `total` steps.
+fn chunk_end(begin: u32, total: u32) -> u32 {
+    if params.chunk_steps == 0u {
+        return total;
+    }
+    return min(total, begin + params.chunk_steps);
+}
+
+// Saves the counters the next dispatch resumes from.
+fn live_suspend(s: u32, live: Live) {
+    write_stats(s, live.q, live.c1, live.c2, live.status);
+}
+
+fn live_at(r: u32, s: u32) -> u32 {
+    return params.live_off + r * params.batch + s;
+}
+
+fn live_save(s: u32, r: u32, x: f32) {
+    traj[live_at(r, s)] = x;
+}
+
+fn live_load(s: u32, r: u32) -> f32 {
+    return traj[live_at(r, s)];
+}
+
+// A state vector in live rows r0 … r0 + D − 1.
+fn live_save_vec(s: u32, r0: u32, v: ptr<function, Vec>) {
+    for (var i = 0u; i < D; i++) {
+        traj[live_at(r0 + i, s)] = (*v)[i];
+    }
+}
+
+fn live_load_vec(s: u32, r0: u32) -> Vec {
+    var v: Vec;
+    for (var i = 0u; i < D; i++) {
+        v[i] = traj[live_at(r0 + i, s)];
+    }
+    return v;
+}
+
+// θ̄ kept in the sample's own `grad_ps` rows between chunks.
+fn grad_save(s: u32, g: ptr<function, Grad>) {
+    for (var j = 0u; j < N_PARAMS; j++) {
+        grad_ps[j * params.batch + s] = (*g)[j];
+    }
+}
+
+fn grad_load(s: u32, g: ptr<function, Grad>) {
+    for (var j = 0u; j < N_PARAMS; j++) {
+        (*g)[j] = grad_ps[j * params.batch + s];
+    }
+}

@@ -1,5 +1,5 @@
-// Forward solves, one sample per invocation, one dispatch for the whole batch and the whole
-// time span (no per-step readback).
+// Forward solves, one sample per invocation, one submission for the whole batch and the
+// whole time span (no per-step readback); rk4_forward runs in step chunks (common.wgsl).
 //
 // `rk4_forward`: classical RK4 with the fixed schedule t_n = t0 + n h, last step shortened
 // (mirrors nodelab::solver::fixed).
@@ -13,7 +13,16 @@ fn rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= params.batch {
         return;
     }
+    // Step chunks: steps [live.q, n_end) in this dispatch; a sample that stopped is done.
+    let live = live_begin(s);
+    if live.status != STATUS_OK {
+        return;
+    }
+    let n_end = chunk_end(live.q, params.n_steps);
     var y = load_y0(s);
+    if live.q > 0u {
+        y = live_load_vec(s, 0u);
+    }
     var act: Store;
     var dact: Store;
     var k1: Vec;
@@ -22,8 +31,8 @@ fn rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     var k4: Vec;
     var y_new: Vec;
     var status = STATUS_OK;
-    var steps = 0u;
-    for (var n = 0u; n < params.n_steps; n++) {
+    var steps = live.q;
+    for (var n = live.q; n < n_end; n++) {
         let t = fixed_t(n);
         let h = fixed_h(n);
         mlp_eval(t, &y, &act, &dact, &k1);
@@ -35,7 +44,12 @@ fn rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         y = y_new;
         steps++;
     }
-    status = completion(status, steps, params.n_steps);
+    status = completion(status, steps, n_end);
+    if status == STATUS_OK && n_end < params.n_steps {
+        live_save_vec(s, 0u, &y);
+        live_suspend(s, Live(steps, 0u, 0u, STATUS_OK));
+        return;
+    }
     write_state(s, &y);
     write_stats(s, steps, 0u, 4u * steps, status);
 }

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// Mirrors `struct Params` of shaders/common.wgsl (uniform, 80 bytes, 16-byte multiple).
+/// Mirrors `struct Params` of shaders/common.wgsl (uniform, 96 bytes, 16-byte multiple).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct Params {
@@ -26,9 +26,15 @@ pub struct Params {
     pub seg_off: u32,
     pub obs_off: u32,
     pub n_extra: u32,
+    /// Steps of the kernel's step sequence one dispatch runs (0: all of them; engine::chunks).
+    pub chunk_steps: u32,
+    /// Offset of the per-sample live state kept between chunks, in `traj`.
+    pub live_off: u32,
+    pub chunk_pad0: u32,
+    pub chunk_pad1: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Params>() == 80);
+const _: () = assert!(std::mem::size_of::<Params>() == 96);
 const _: () = assert!(std::mem::size_of::<Params>().is_multiple_of(16));
 const _: () = assert!(std::mem::offset_of!(Params, t0) == 16);
 const _: () = assert!(std::mem::offset_of!(Params, tol) == 32);
@@ -141,6 +147,10 @@ mod tests {
             ("seg_off", offset_of!(Params, seg_off)),
             ("obs_off", offset_of!(Params, obs_off)),
             ("n_extra", offset_of!(Params, n_extra)),
+            ("chunk_steps", offset_of!(Params, chunk_steps)),
+            ("live_off", offset_of!(Params, live_off)),
+            ("chunk_pad0", offset_of!(Params, chunk_pad0)),
+            ("chunk_pad1", offset_of!(Params, chunk_pad1)),
         ];
         assert_eq!(members.len(), rust.len());
         for (m, (name, offset)) in members.iter().zip(rust) {

@@ -25,8 +25,9 @@ impl GpuSolver {
         }
     }
 
-    /// Writes `params`, dispatches `kernels` in order (one compute pass), copies the outputs to
-    /// the staging buffer and reads them back: `(out, stats, grad_out)`.
+    /// Writes `params`, dispatches `kernels` in order (one compute pass; a chunked kernel
+    /// appears once per chunk), copies the outputs to the staging buffer and reads them back:
+    /// `(out, stats, grad_out)`.
     pub(super) fn run(
         &mut self,
         params: Params,
@@ -53,19 +54,7 @@ impl GpuSolver {
             if let Some((set, group, batch)) = &gather {
                 set.encode(&mut encoder, group, *batch);
             }
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("nodelab pass"),
-                    timestamp_writes: None,
-                });
-                pass.set_bind_group(0, &b.bind_group, &[]);
-                for (k, groups) in kernels {
-                    if let Some(p) = self.pipelines.get(k) {
-                        pass.set_pipeline(p);
-                        pass.dispatch_workgroups(*groups, 1, 1);
-                    }
-                }
-            }
+            self.encode_kernels(&mut encoder, &b.bind_group, &b.stats, params, kernels);
             encoder.copy_buffer_to_buffer(&b.out, 0, &b.staging, 0, s.out);
             encoder.copy_buffer_to_buffer(&b.stats, 0, &b.staging, s.out, s.stats);
             encoder.copy_buffer_to_buffer(&b.grad_out, 0, &b.staging, s.out + s.stats, s.grad_out);
@@ -79,6 +68,32 @@ impl GpuSolver {
             bytemuck::pod_collect_to_vec::<u8, SampleStats>(st),
             bytemuck::pod_collect_to_vec::<u8, f32>(g),
         ))
+    }
+
+    /// Encodes `kernels` in order in one compute pass. With step chunks (`chunk_steps > 0`)
+    /// the statistics, where each sample keeps its step counter between chunks, start at zero.
+    pub(super) fn encode_kernels(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        bind_group: &wgpu::BindGroup,
+        stats: &wgpu::Buffer,
+        params: Params,
+        kernels: &[(Kernel, u32)],
+    ) {
+        if params.chunk_steps > 0 {
+            encoder.clear_buffer(stats, 0, None);
+        }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("nodelab pass"),
+            timestamp_writes: None,
+        });
+        pass.set_bind_group(0, bind_group, &[]);
+        for (k, groups) in kernels {
+            if let Some(p) = self.pipelines.get(k) {
+                pass.set_pipeline(p);
+                pass.dispatch_workgroups(*groups, 1, 1);
+            }
+        }
     }
 
     pub(super) fn groups(&self) -> u32 {

@@ -66,15 +66,12 @@ impl GpuSolver {
     }
 
     pub(super) fn check_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
-        let limit = self
-            .ctx
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.ctx.limits.max_buffer_size);
+        let (limit, name) = super::limits::storage_limit(&self.ctx.limits);
         if bytes > limit {
             return Err(GpuError::Unsupported(format!(
-                "the {what} buffer needs {bytes} bytes, above this adapter's limit of {limit} \
-                 bytes (use a smaller batch or fewer steps)"
+                "the {what} buffer needs {bytes} bytes, above this adapter's {name} of {limit} \
+                 bytes: use a smaller batch, fewer steps, or the checkpoint method (its tape \
+                 holds ~2√N states instead of N)"
             )));
         }
         Ok(())
@@ -163,10 +160,20 @@ impl GpuSolver {
     /// Grows the per-sample-gradient and trajectory buffers to what a method needs (once per
     /// batch size and step count; later calls reuse them).
     pub(super) fn ensure_gradient_buffers(&mut self, traj_needed: u64) -> Result<(), GpuError> {
+        let grad_needed = self.buffers.as_ref().map_or(0, |b| b.sizes.grad_ps);
+        self.ensure_buffers(grad_needed, traj_needed)
+    }
+
+    /// Grows the per-sample-gradient buffer to `grad_needed` and the trajectory buffer to
+    /// `traj_needed` bytes (at least; each checked against the adapter's limits first).
+    pub(super) fn ensure_buffers(
+        &mut self,
+        grad_needed: u64,
+        traj_needed: u64,
+    ) -> Result<(), GpuError> {
         let Some(b) = &self.buffers else {
             return Err(GpuError::Unsupported("no batch was uploaded".into()));
         };
-        let grad_needed = b.sizes.grad_ps;
         if b.grad_ps_bytes >= grad_needed && b.traj_bytes >= traj_needed {
             return Ok(());
         }

@@ -1,19 +1,24 @@
 //! The batched solver: pipelines compiled once per model shape, buffers allocated once per
-//! batch size and reused, weights updated in place. A forward solve is one dispatch; a
-//! gradient is the per-sample kernel plus one reduction dispatch; results are read back once.
+//! batch size and reused, weights updated in place. A forward solve is one submission of one
+//! or more dispatches (step chunks, [`chunks`]); a gradient is the per-sample kernel's
+//! dispatches plus one reduction dispatch; results are read back once.
 //!
 //! [`GpuSolver`] is defined here with its construction; its methods are grouped by concern:
 //! `memory` (buffers and their byte accounting), `upload` (host → device writes: weights,
 //! batches, kernel parameters), `pipelines` (bind layouts and the pipeline cache),
-//! `dispatch` (one submission: write, dispatch, copy, read back), `solves` (forward solves
+//! `dispatch` (one submission: write, dispatch, copy, read back), `chunks` (one dispatch's
+//! work bounded: step chunks), `limits` (the adapter's limits checked before any buffer or
+//! dispatch), `solves` (forward solves
 //! and gradients: segments, parameters, results), `gather` (the batch gathered by index from a
 //! training set on the device) and `optim_step` (a training iteration with the optimiser in
 //! the same submission).
 //!
 //! May import the rest of `gpu`, `nn` and `grad` (for defaults); never `train`, `cli` or `app`.
 
+pub mod chunks;
 mod dispatch;
 mod gather;
+mod limits;
 mod memory;
 mod optim_step;
 mod pipelines;
@@ -106,6 +111,9 @@ pub struct GpuSolver {
     pub checkpoints: Option<usize>,
     /// Coupling λ ∈ (0, 1] of `reversible-rk4` (default as `nodelab grad`'s).
     pub lambda: f64,
+    /// Steps per dispatch of the chunked kernels ([`chunks`]); None: the estimate of
+    /// [`chunks::estimated_chunk`]. Starts from `NODELAB_GPU_CHUNK_STEPS` when that is set.
+    pub chunk_steps: Option<u32>,
     /// Bytes written from the host to this solver's buffers so far ([`GpuSolver::uploaded_bytes`]).
     uploaded: AtomicU64,
     /// The kernel parameters and the segment table last written (identical ones are not
@@ -130,6 +138,7 @@ impl GpuSolver {
     /// `[f, tr ∂f/∂z]` and train the nll loss) or of its plain field ([`GpuSolver::new`]).
     pub fn for_field(ctx: Arc<GpuContext>, mlp: &Mlp, density: bool) -> Result<Self, GpuError> {
         let shape = Shape::of_field(mlp, density);
+        limits::check_device(&ctx.limits)?;
         Kernel::Rk4Forward
             .check(&shape)
             .map_err(GpuError::Unsupported)?;
@@ -203,6 +212,7 @@ impl GpuSolver {
             poison: false,
             checkpoints: None,
             lambda: crate::grad::GradOptions::default().lambda,
+            chunk_steps: chunks::env_chunk(),
             uploaded: AtomicU64::new(0),
             last_params: None,
             last_table: Vec::new(),

@@ -8,7 +8,6 @@ use crate::gpu::objective::GpuLoss;
 use crate::gpu::optim::{GpuOptimizer, StepSummary};
 use crate::gpu::readback;
 use crate::gpu::schedule::FixedSchedule;
-use crate::gpu::shader::Kernel;
 
 impl GpuSolver {
     /// The parameters on the device: θ and, for cross-entropy, the read-out (weight row-major,
@@ -42,11 +41,7 @@ impl GpuSolver {
         loss: GpuLoss,
         opt: &mut GpuOptimizer,
     ) -> Result<StepSummary, GpuError> {
-        let (params, _) = self.prepare_gradient(method, sched, loss)?;
-        let groups = self.groups();
-        let rows = self.reduce_rows();
-        let kernel = method.kernel(sched.rk).map_err(GpuError::Unsupported)?;
-        let kernels = [(kernel, groups), (Kernel::Reduce, rows)];
+        let (params, _, kernels) = self.prepare_gradient(method, sched, loss)?;
         self.ensure_pipelines(&kernels)?;
         self.write_params(params);
         let gather = self.take_gather()?;
@@ -67,19 +62,7 @@ impl GpuSolver {
             if let Some((set, group, batch)) = &gather {
                 set.encode(&mut encoder, group, *batch);
             }
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("nodelab gradient pass"),
-                    timestamp_writes: None,
-                });
-                pass.set_bind_group(0, &b.bind_group, &[]);
-                for (k, groups) in &kernels {
-                    if let Some(p) = self.pipelines.get(k) {
-                        pass.set_pipeline(p);
-                        pass.dispatch_workgroups(*groups, 1, 1);
-                    }
-                }
-            }
+            self.encode_kernels(&mut encoder, &b.bind_group, &b.stats, params, &kernels);
             opt.encode(&mut encoder, &opt_group);
             ctx.queue.submit([encoder.finish()]);
         })?;

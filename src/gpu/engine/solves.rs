@@ -97,7 +97,7 @@ impl GpuSolver {
         }
     }
 
-    /// Fixed-step RK4 forward solve of the uploaded batch (one dispatch).
+    /// Fixed-step RK4 forward solve of the uploaded batch (one submission, in step chunks).
     pub fn forward_rk4(&mut self, sched: &FixedSchedule) -> Result<ForwardResult, GpuError> {
         if sched.rk != crate::gpu::stages::FixedRk::Rk4 {
             return Err(GpuError::Unsupported(format!(
@@ -105,9 +105,13 @@ impl GpuSolver {
                 sched.rk.name()
             )));
         }
-        let params = self.fixed_params(sched);
-        let groups = self.groups();
-        let (out, stats, _) = self.run(params, &[(Kernel::Rk4Forward, groups)])?;
+        let mut params = self.fixed_params(sched);
+        let (kernels, traj) =
+            self.plan_dispatches(Kernel::Rk4Forward, sched.n_steps, 0, &mut params)?;
+        if params.chunk_steps > 0 {
+            self.ensure_buffers(0, traj)?;
+        }
+        let (out, stats, _) = self.run(params, &kernels)?;
         check_complete(&stats, &self.ctx.adapter.name)?;
         let n = self.batch() * self.shape.dim;
         Ok(ForwardResult {
@@ -118,11 +122,12 @@ impl GpuSolver {
     }
 
     /// Zero-cost adaptive RK4 (robust estimator), every sample with its own step size (one
-    /// dispatch).
+    /// dispatch; refused when estimated above the watchdog bound, [`super::chunks`]).
     pub fn forward_zc_rk4(&mut self, set: &AdaptiveSettings) -> Result<ForwardResult, GpuError> {
-        let params = self.adaptive_params(set);
-        let groups = self.groups();
-        let (out, stats, _) = self.run(params, &[(Kernel::ZcRk4Forward, groups)])?;
+        let mut params = self.adaptive_params(set);
+        let (kernels, _) =
+            self.plan_dispatches(Kernel::ZcRk4Forward, nominal_steps(set), 0, &mut params)?;
+        let (out, stats, _) = self.run(params, &kernels)?;
         check_complete(&stats, &self.ctx.adapter.name)?;
         let n = self.batch() * self.shape.dim;
         Ok(ForwardResult {
@@ -151,16 +156,14 @@ impl GpuSolver {
             .collect();
         self.write_table(table);
         self.ensure_gradient_buffers(4)?;
-        let params = Params {
+        let mut params = Params {
             loss_kind,
             ..self.adaptive_params(set)
         };
-        let groups = self.groups();
-        let rows = self.reduce_rows();
-        let (out, stats, grad_out) = self.run(
-            params,
-            &[(Kernel::AfgeAdaptive, groups), (Kernel::Reduce, rows)],
-        )?;
+        let (mut kernels, _) =
+            self.plan_dispatches(Kernel::AfgeAdaptive, nominal_steps(set), 0, &mut params)?;
+        kernels.push((Kernel::Reduce, self.reduce_rows()));
+        let (out, stats, grad_out) = self.run(params, &kernels)?;
         check_solved(&stats, &self.ctx.adapter.name)?;
         let batch = self.batch();
         let n = batch * self.shape.dim;
@@ -211,20 +214,21 @@ impl GpuSolver {
     }
 
     /// Everything before a fixed-step gradient's dispatch: the loss code, the segment table
-    /// (written to `data`), buffers large enough, and the kernel's parameters.
+    /// (written to `data`), buffers large enough, the kernel's parameters and its dispatches
+    /// (step chunks, [`super::chunks`]) followed by the reduction.
     pub(super) fn prepare_gradient(
         &mut self,
         method: GpuGradMethod,
         sched: &FixedSchedule,
         loss: GpuLoss,
-    ) -> Result<(Params, u32), GpuError> {
+    ) -> Result<(Params, u32, Vec<(Kernel, u32)>), GpuError> {
         let loss_kind = self.loss_code(loss)?;
         let segs = self.segments(method, sched)?;
         let n_steps: u32 = segs.iter().map(|g| g.n).sum();
         let (batch, d) = (self.batch(), self.shape.dim);
         let k_obs = segs.len() as u32;
         let stride = checkpoint_stride(n_steps, self.checkpoints);
-        self.ensure_gradient_buffers(traj_bytes(method, batch, d, n_steps, k_obs, stride).max(4))?;
+        let method_traj = traj_bytes(method, batch, d, n_steps, k_obs, stride);
         let table: Vec<f32> = segs
             .iter()
             .flat_map(|g| {
@@ -244,7 +248,7 @@ impl GpuSolver {
             GpuGradMethod::Checkpoint => (n_steps.div_ceil(stride) + stride) * states,
             _ => 0,
         };
-        let params = Params {
+        let mut params = Params {
             loss_kind,
             n_steps,
             obs_off,
@@ -254,7 +258,16 @@ impl GpuSolver {
             h0: self.lambda as f32,
             ..self.fixed_params(sched)
         };
-        Ok((params, n_steps))
+        let (mut kernels, traj) =
+            self.plan_dispatches(
+                method.kernel(sched.rk).map_err(GpuError::Unsupported)?,
+                n_steps,
+                method_traj,
+                &mut params,
+            )?;
+        self.ensure_gradient_buffers(traj.max(4))?;
+        kernels.push((Kernel::Reduce, self.reduce_rows()));
+        Ok((params, n_steps, kernels))
     }
 
     /// Loss and dL/dθ (and the read-out gradient of cross-entropy) of the uploaded batch with
@@ -267,13 +280,9 @@ impl GpuSolver {
         sched: &FixedSchedule,
         loss: GpuLoss,
     ) -> Result<GradResult, GpuError> {
-        let (params, n_steps) = self.prepare_gradient(method, sched, loss)?;
+        let (params, n_steps, kernels) = self.prepare_gradient(method, sched, loss)?;
         let (batch, d) = (self.batch(), self.shape.dim);
-        let groups = self.groups();
-        let rows = self.reduce_rows();
-        let kernel = method.kernel(sched.rk).map_err(GpuError::Unsupported)?;
-        let (out, stats, grad_out) =
-            self.run(params, &[(kernel, groups), (Kernel::Reduce, rows)])?;
+        let (out, stats, grad_out) = self.run(params, &kernels)?;
         check_solved(&stats, &self.ctx.adapter.name)?;
         let n = batch * d;
         let recon_err = out[n + batch..n + 2 * batch].iter().fold(0.0f64, |m, &v| {
@@ -327,6 +336,11 @@ impl GpuSolver {
                 .collect(),
         })
     }
+}
+
+/// The attempted steps an adaptive solve's dispatch is estimated at.
+fn nominal_steps(set: &AdaptiveSettings) -> u32 {
+    set.max_steps.min(super::chunks::ADAPTIVE_NOMINAL_STEPS)
 }
 
 /// What [`GpuSolver::probe_field`] returns.

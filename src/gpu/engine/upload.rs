@@ -68,7 +68,7 @@ impl GpuSolver {
             .as_ref()
             .is_some_and(|b| b.batch == batch && b.extra == extra && b.data_floats >= floats);
         if !reuse {
-            self.check_size("data", 4 * floats)?;
+            self.check_batch(batch, extra, floats)?;
             self.buffers = Some(self.allocate(batch, extra, floats, 4, 4)?);
             // A new `data`: the gather binds the old one, the segment table is not there yet.
             if let Some(g) = &mut self.gather {

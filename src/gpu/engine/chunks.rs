@@ -1,0 +1,238 @@
+//! Bounding one dispatch's work (watchdogs: Windows' TDR resets a GPU whose dispatch runs past
+//! ~2 s, macOS and some Linux drivers do the same). A chunked kernel numbers its whole step
+//! sequence q = 0, 1, …, Q − 1 (rk4-forward: the N steps; backprop: N forward steps, then the
+//! N backward steps) and one dispatch runs steps [begin, begin + C); the sample's live state
+//! (y, ā, the loss so far; θ̄ in its `grad_ps` rows; the step counter, loop counters and status
+//! in its `stats` row) stays on the device between dispatches, and all ⌈Q / C⌉ dispatches go
+//! in one submission with no readback between them (shaders/common.wgsl, "Step chunks").
+//!
+//! The chunk length C comes from an estimate of the work:
+//!   flops(one step of the batch) = B · e · 2 · Σ_l n_l n_{l+1} · channels,
+//! with e the evaluations per step (a vector–Jacobian product counted as two evaluations), and
+//! C = ⌊[`DISPATCH_BUDGET_S`] · [`SUSTAINED_FLOPS`] / flops(one step)⌋ (at least 1).
+//!
+//! Kernels not chunked yet (zc-rk4 forward, checkpoint, adjoint, afge, alf, reversible-heun,
+//! reversible-rk4) run whole in one dispatch and are refused when that dispatch's estimate
+//! exceeds [`DISPATCH_REFUSE_S`].
+
+use super::GpuSolver;
+use crate::gpu::buffers::Params;
+use crate::gpu::context::GpuError;
+use crate::gpu::layout::Shape;
+use crate::gpu::shader::Kernel;
+
+/// Assumed sustained f32 rate of a mid-range desktop GPU on these kernels: 500 GFLOP/s.
+/// Where from: mid-range cards (GTX 1660 Super 5.0, RTX 3060 12.7, RX 6600 8.9 TFLOP/s f32
+/// peak, vendor specifications) run these kernels one serial solve per invocation with θ read
+/// from storage and the activations in registers, assumed to reach about a tenth of a
+/// 5 TFLOP/s peak. An assumption, not a measurement: no hardware GPU has run these kernels.
+pub const SUSTAINED_FLOPS: f64 = 5.0e11;
+
+/// Target duration of one dispatch: 100 ms, a twentieth of Windows' 2 s TDR (issue 22).
+pub const DISPATCH_BUDGET_S: f64 = 0.1;
+
+/// An unchunked kernel whose one dispatch is estimated above this (half the TDR) is refused.
+pub const DISPATCH_REFUSE_S: f64 = 1.0;
+
+/// Attempted steps an adaptive kernel (zc-rk4 forward, afge adaptive) is estimated at: its
+/// step count is known only after the solve, so the guard assumes min(max_steps, 1000); a
+/// stiff field that takes more steps can still run past the bound (not chunked yet).
+pub const ADAPTIVE_NOMINAL_STEPS: u32 = 1000;
+
+/// Environment override of the chunk length (steps per dispatch; tests force tiny chunks).
+pub const CHUNK_ENV: &str = "NODELAB_GPU_CHUNK_STEPS";
+
+/// Flops of one evaluation of the field of `shape`: 2 · Σ n_l n_{l+1} multiply-adds (times the
+/// trace form's 1 + d channels) plus ~10 per activation.
+pub fn eval_flops(shape: &Shape) -> f64 {
+    let macs: usize = shape.sizes.windows(2).map(|w| w[0] * w[1]).sum();
+    let units: usize = shape.sizes[1..].iter().sum();
+    (2.0 * macs as f64 + 10.0 * units as f64) * shape.channels() as f64
+}
+
+/// Evaluations per step of `kernel`'s step sequence, the heaviest step counted (a
+/// vector–Jacobian product as two): rk4-forward 4; backprop's backward step 4 recomputed
+/// stages + 4 VJPs = 12; the unchunked gradient kernels from their forward and backward
+/// evaluation counts per step (nodelab::gpu::methods), summed, as they run whole.
+pub fn evals_per_step(kernel: Kernel) -> f64 {
+    match kernel {
+        Kernel::Rk4Forward => 4.0,
+        Kernel::Backprop => 12.0,
+        // Forward RK4 step and error estimate (5 evaluations, FSAL) per attempted step.
+        Kernel::ZcRk4Forward => 5.0,
+        Kernel::Checkpoint => 4.0 + 4.0 + 4.0 + 8.0,
+        Kernel::Adjoint => 4.0 + 4.0 + 8.0,
+        // The sensitivity columns (P JVPs per stage) dominate; counted through `afge_cols`.
+        Kernel::Afge | Kernel::AfgeAdaptive => 8.0,
+        Kernel::Alf => 1.0 + 1.0 + 2.0,
+        Kernel::ReversibleHeun => 1.0 + 1.0 + 4.0,
+        Kernel::ReversibleRk4 => 8.0 + 8.0 + 16.0,
+        Kernel::Reduce | Kernel::FieldProbe => 0.0,
+    }
+}
+
+/// Steps of the whole sequence a chunked kernel runs for `n_steps` fixed steps (None: the
+/// kernel is not chunked).
+pub fn sequence_len(kernel: Kernel, n_steps: u32) -> Option<u32> {
+    match kernel {
+        Kernel::Rk4Forward => Some(n_steps),
+        Kernel::Backprop => Some(2 * n_steps),
+        _ => None,
+    }
+}
+
+/// Live rows a chunked kernel keeps in `traj` per sample between dispatches (y; backprop also
+/// ā and the loss).
+pub fn live_rows(kernel: Kernel, dim: usize) -> u32 {
+    match kernel {
+        Kernel::Rk4Forward => dim as u32,
+        Kernel::Backprop => 2 * dim as u32 + 1,
+        _ => 0,
+    }
+}
+
+/// Estimated seconds of one step of `kernel` for `batch` samples on the assumed mid-range GPU.
+pub fn step_seconds(shape: &Shape, kernel: Kernel, batch: usize) -> f64 {
+    let mut evals = evals_per_step(kernel);
+    if matches!(kernel, Kernel::Afge | Kernel::AfgeAdaptive) {
+        // S = ∂y/∂θ: one JVP per parameter column per stage.
+        evals *= shape.n_params() as f64;
+    }
+    batch as f64 * evals * eval_flops(shape) / SUSTAINED_FLOPS
+}
+
+/// The chunk length the estimate picks: the most steps whose dispatch stays within
+/// [`DISPATCH_BUDGET_S`] (at least one).
+pub fn estimated_chunk(shape: &Shape, kernel: Kernel, batch: usize) -> u32 {
+    let per = step_seconds(shape, kernel, batch);
+    if per <= 0.0 {
+        return u32::MAX;
+    }
+    (DISPATCH_BUDGET_S / per)
+        .floor()
+        .clamp(1.0, f64::from(u32::MAX)) as u32
+}
+
+/// The override of [`CHUNK_ENV`], if set to a positive whole number.
+pub fn env_chunk() -> Option<u32> {
+    std::env::var(CHUNK_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|&c| c > 0)
+}
+
+/// How one chunked kernel is dispatched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkPlan {
+    /// Steps per dispatch (`Params::chunk_steps`; 0: the whole sequence in one dispatch).
+    pub steps: u32,
+    /// Dispatches in the submission.
+    pub dispatches: u32,
+}
+
+impl ChunkPlan {
+    pub const WHOLE: ChunkPlan = ChunkPlan {
+        steps: 0,
+        dispatches: 1,
+    };
+
+    /// `chunk` steps per dispatch over a sequence of `len` steps; `None` (or a chunk ≥ len
+    /// when not forced) keeps the whole sequence in one dispatch.
+    pub fn new(len: u32, chunk: Option<u32>) -> Self {
+        match chunk {
+            Some(c) if c > 0 && c < len => ChunkPlan {
+                steps: c,
+                dispatches: len.div_ceil(c),
+            },
+            _ => Self::WHOLE,
+        }
+    }
+}
+
+impl GpuSolver {
+    /// The dispatches of `kernel` over `steps` steps (fixed steps, or an adaptive solve's
+    /// max_steps) for the uploaded batch. A chunked kernel gets its plan (the override
+    /// [`GpuSolver::chunk_steps`], else [`estimated_chunk`]) with `chunk_steps` and `live_off`
+    /// set in `params`, its live state placed in `traj` after the method's own `traj_bytes`;
+    /// an unchunked kernel is refused when its one dispatch is estimated above
+    /// [`DISPATCH_REFUSE_S`]. Returns the dispatches and the `traj` bytes needed.
+    pub(super) fn plan_dispatches(
+        &self,
+        kernel: Kernel,
+        steps: u32,
+        traj_bytes: u64,
+        params: &mut Params,
+    ) -> Result<(Vec<(Kernel, u32)>, u64), GpuError> {
+        let batch = self.batch();
+        let groups = self.groups();
+        let per_step = step_seconds(&self.shape, kernel, batch);
+        let Some(len) = sequence_len(kernel, steps) else {
+            let whole = per_step * f64::from(steps);
+            if whole > DISPATCH_REFUSE_S {
+                return Err(GpuError::Unsupported(format!(
+                    "one dispatch of {} over {steps} steps at batch {batch} is estimated at \
+                     {:.1} s on a mid-range GPU, above the {DISPATCH_REFUSE_S} s bound that keeps \
+                     clear of driver watchdogs (this kernel runs the whole solve in one \
+                     dispatch): use a smaller batch, fewer steps, or the backprop method (run \
+                     in step chunks)",
+                    kernel.entry_point(),
+                    whole
+                )));
+            }
+            return Ok((vec![(kernel, groups)], traj_bytes));
+        };
+        if per_step > DISPATCH_REFUSE_S {
+            return Err(GpuError::Unsupported(format!(
+                "one step of {} at batch {batch} is estimated at {per_step:.1} s on a mid-range \
+                 GPU, above the {DISPATCH_REFUSE_S} s bound that keeps clear of driver \
+                 watchdogs: use a smaller batch or a smaller network",
+                kernel.entry_point()
+            )));
+        }
+        let chunk = self
+            .chunk_steps
+            .unwrap_or_else(|| estimated_chunk(&self.shape, kernel, batch));
+        let plan = ChunkPlan::new(len, Some(chunk));
+        if plan.steps == 0 {
+            return Ok((vec![(kernel, groups)], traj_bytes));
+        }
+        let live_off = traj_bytes.div_ceil(4);
+        let live_off_u32 = u32::try_from(live_off).map_err(|_| {
+            GpuError::Unsupported(format!(
+                "the trajectory buffer's {live_off} numbers are too many"
+            ))
+        })?;
+        params.chunk_steps = plan.steps;
+        params.live_off = live_off_u32;
+        let live = 4 * u64::from(live_rows(kernel, self.shape.dim)) * batch as u64;
+        Ok((
+            vec![(kernel, groups); plan.dispatches as usize],
+            4 * live_off + live,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_covers_the_sequence() {
+        assert_eq!(
+            ChunkPlan::new(10, Some(3)),
+            ChunkPlan {
+                steps: 3,
+                dispatches: 4
+            }
+        );
+        assert_eq!(
+            ChunkPlan::new(10, Some(1)),
+            ChunkPlan {
+                steps: 1,
+                dispatches: 10
+            }
+        );
+        assert_eq!(ChunkPlan::new(10, Some(10)), ChunkPlan::WHOLE);
+        assert_eq!(ChunkPlan::new(10, None), ChunkPlan::WHOLE);
+    }
+}
