@@ -46,6 +46,19 @@ pub struct BenchGpuArgs {
     /// Comma-separated rows: forward-rk4, forward-zc-rk4 and GPU gradient methods (default all).
     #[arg(long)]
     pub methods: Option<String>,
+    /// Time a training task instead (default settings, its first method): CPU f64, CPU f32
+    /// and GPU ms per iteration, loss-curve agreement and kernel build time per batch.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Training iterations per figure with --task.
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+    /// Hidden widths with --task, comma-separated (default: the task's own).
+    #[arg(long)]
+    pub hidden: Option<String>,
+    /// Print the adapter (and its pipeline cache file) and exit.
+    #[arg(long)]
+    pub adapter: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -218,8 +231,28 @@ pub fn run(args: &BenchGpuArgs) -> Result<(), CliError> {
             "batch sizes, --width, --steps and --repeats must be positive".into(),
         ));
     }
+    if args.adapter {
+        let ctx = GpuContext::headless().map_err(|e| CliError::Usage(e.to_string()))?;
+        println!("GPU: {}", ctx.adapter.summary());
+        println!("driver: {}", ctx.adapter.driver);
+        match ctx.pipeline_cache_path() {
+            Some(p) => println!("pipeline cache: {}", p.display()),
+            None => println!("pipeline cache: none (not supported by this backend)"),
+        }
+        return Ok(());
+    }
+    if let Some(task) = &args.task {
+        let hidden = match &args.hidden {
+            Some(h) => Some(parse_list(h, "hidden")?),
+            None => None,
+        };
+        return super::bench_gpu_tasks::run(task, &batches, hidden, args.iters.max(1), args.json);
+    }
     let tasks = parse_tasks(args.methods.as_deref())?;
     let ctx = GpuContext::headless().map_err(|e| CliError::Usage(e.to_string()))?;
+    if !args.json {
+        ctx.set_build_observer(Some(crate::gpu::context::stderr_build_observer()));
+    }
     let mlp = Mlp::random(&[2, args.width, 2], Activation::Tanh, false, 1.0, 2024);
     let h = 1.0 / f64::from(args.steps);
     let sched =

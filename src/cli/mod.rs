@@ -10,6 +10,7 @@
 //! the core, not here.
 
 pub mod bench_gpu;
+pub mod bench_gpu_tasks;
 pub mod bench_grad;
 mod bench_solvers;
 pub mod bench_train;

@@ -565,6 +565,7 @@ fn start(args: &TrainArgs) -> Result<Started, CliError> {
                     "building the GPU kernels on {} (minutes on a software adapter)…",
                     ctx.adapter.summary()
                 );
+                ctx.set_build_observer(Some(crate::gpu::context::stderr_build_observer()));
                 Some(ctx)
             }
             Err(e) => {

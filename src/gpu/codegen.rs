@@ -64,12 +64,14 @@ pub fn mlp_functions(shape: &Shape) -> String {
     o
 }
 
-fn eval_fn(lay: &Shape, o: &mut String) {
-    let (nl, d) = (lay.n_layers(), lay.dim);
-    o.push_str(
-        "// f(t, y) into `f`, activations into (act, dact): straight-line form.\n\
+/// `mlp_eval`'s signature (after the comment line `what`) and its input layer: the state's
+/// `d` components, then t when the model takes it. Shared by the plain and the trace form.
+fn eval_head(lay: &Shape, d: usize, what: &str, o: &mut String) {
+    let _ = writeln!(
+        *o,
+        "// {what}\n\
          fn mlp_eval(t: f32, y: ptr<function, Vec>, act: ptr<function, Store>,\n\
-         \x20           dact: ptr<function, Store>, f: ptr<function, Vec>) {\n",
+         \x20           dact: ptr<function, Store>, f: ptr<function, Vec>) {{"
     );
     for i in 0..d {
         let _ = writeln!(*o, "    (*act)[{i}u] = {};", map_apply(lay.input_map, i));
@@ -81,6 +83,16 @@ fn eval_fn(lay: &Shape, o: &mut String) {
     if lay.time_input {
         let _ = writeln!(*o, "    (*act)[{d}u] = t;");
     }
+}
+
+fn eval_fn(lay: &Shape, o: &mut String) {
+    let (nl, d) = (lay.n_layers(), lay.dim);
+    eval_head(
+        lay,
+        d,
+        "f(t, y) into `f`, activations into (act, dact): straight-line form.",
+        o,
+    );
     for l in 0..nl {
         let LayerSlots {
             n_in,
@@ -315,17 +327,12 @@ fn tangent_dot(lay: &Shape, l: usize, r: usize, j: usize) -> String {
 /// `dact` holds σ'(a) at 0 and ȧ^j at (1 + j)·A, at the hidden layers' output offsets.
 fn trace_eval_fn(lay: &Shape, o: &mut String) {
     let (nl, d, a) = (lay.n_layers(), lay.net_dim(), lay.act_total());
-    o.push_str(
-        "// [f(t, z), tr ∂f/∂z] into `f`, activations and tangents into (act, dact): trace form.\n\
-         fn mlp_eval(t: f32, y: ptr<function, Vec>, act: ptr<function, Store>,\n\
-         \x20           dact: ptr<function, Store>, f: ptr<function, Vec>) {\n",
+    eval_head(
+        lay,
+        d,
+        "[f(t, z), tr ∂f/∂z] into `f`, activations and tangents into (act, dact): trace form.",
+        o,
     );
-    for i in 0..d {
-        let _ = writeln!(*o, "    (*act)[{i}u] = (*y)[{i}u];");
-    }
-    if lay.time_input {
-        let _ = writeln!(*o, "    (*act)[{d}u] = t;");
-    }
     for l in 0..nl {
         let LayerSlots {
             n_in,

@@ -50,7 +50,7 @@ pub mod shader;
 pub mod stages;
 
 pub use buffers::SampleStats;
-pub use context::{AdapterReport, GpuContext, GpuError};
+pub use context::{AdapterReport, BuildProgress, GpuContext, GpuError};
 pub use engine::{FieldProbe, ForwardResult, GpuSolver, GradResult};
 pub use layout::Shape;
 pub use methods::GpuGradMethod;

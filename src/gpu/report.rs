@@ -279,6 +279,9 @@ pub fn grad_command(
         )),
         other => Failed(other.to_string()),
     })?;
+    if !json {
+        ctx.set_build_observer(Some(super::context::stderr_build_observer()));
+    }
     let mut solver = GpuSolver::for_field(
         ctx.clone(),
         &problem.mlp,

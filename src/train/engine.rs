@@ -281,7 +281,7 @@ impl Trainer {
             plan.map_err(|why| format!("--device gpu: {why}"))?;
             let ctx = match ctx {
                 Some(c) => c,
-                None => GpuContext::headless().map_err(|e| format!("--device gpu: {e}"))?,
+                None => GpuContext::shared().map_err(|e| format!("--device gpu: {e}"))?,
             };
             return GpuTrainer::new(ctx, config, data, initial, &sizing)
                 .map(Some)
@@ -294,7 +294,7 @@ impl Trainer {
         if let Err(why) = plan {
             return fallback(warnings, why);
         }
-        let ctx = match ctx.map_or_else(GpuContext::headless, Ok) {
+        let ctx = match ctx.map_or_else(GpuContext::shared, Ok) {
             Ok(ctx) => ctx,
             Err(e) => return fallback(warnings, e.to_string()),
         };

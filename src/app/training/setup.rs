@@ -148,7 +148,11 @@ fn controls(ui: &mut Ui, ws: &TrainingWorkspace, actions: &mut Vec<TrainingActio
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.weak("setting up (data, device, kernels)…");
+                    // The run's thread builds the kernels; the UI only reads its progress.
+                    ui.weak(match crate::gpu::context::building_now() {
+                        Some(p) => format!("building GPU kernels {}/{}…", p.done + 1, p.total),
+                        None => "setting up (data, device, kernels)…".to_string(),
+                    });
                 })
                 .response
             }

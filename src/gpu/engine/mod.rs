@@ -96,6 +96,8 @@ pub struct GpuSolver {
     bind_layout: wgpu::BindGroupLayout,
     pipeline_layout: wgpu::PipelineLayout,
     pipelines: HashMap<Kernel, wgpu::ComputePipeline>,
+    /// Seconds spent building pipelines ([`GpuSolver::build_seconds`]).
+    build_seconds: f64,
     params: wgpu::Buffer,
     theta: wgpu::Buffer,
     buffers: Option<BatchBuffers>,
@@ -202,6 +204,7 @@ impl GpuSolver {
             bind_layout,
             pipeline_layout,
             pipelines,
+            build_seconds: 0.0,
             params,
             theta,
             buffers: None,

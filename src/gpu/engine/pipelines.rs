@@ -1,8 +1,10 @@
-//! The bind layout every kernel shares and the pipeline cache: a kernel's pipeline is compiled
-//! once per solver family (siblings share it), on first use or up front.
+//! The bind layout every kernel shares and the pipelines: a kernel's pipeline is built once
+//! per device and WGSL source (model shape, kernel, tableau) and kept in the [`GpuContext`], so
+//! siblings, methods and later runs in the process reuse it; the build goes through the
+//! context's on-disk `wgpu::PipelineCache` where the backend has one.
 
 use super::GpuSolver;
-use crate::gpu::context::{GpuContext, GpuError};
+use crate::gpu::context::{BuildProgress, GpuContext, GpuError};
 use crate::gpu::shader::{self, Kernel};
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -19,8 +21,14 @@ fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 }
 
 /// The bind group layout (binding 0 the kernel parameters, 1–2 read-only θ and data, 3–7 the
-/// outputs) and the pipeline layout over it.
+/// outputs) and the pipeline layout over it, made once per device.
 pub(super) fn layouts(
+    ctx: &GpuContext,
+) -> Result<(wgpu::BindGroupLayout, wgpu::PipelineLayout), GpuError> {
+    ctx.kernel_layouts_or(|| make_layouts(ctx))
+}
+
+fn make_layouts(
     ctx: &GpuContext,
 ) -> Result<(wgpu::BindGroupLayout, wgpu::PipelineLayout), GpuError> {
     let device = &ctx.device;
@@ -55,19 +63,49 @@ pub(super) fn layouts(
 
 impl GpuSolver {
     pub(super) fn pipeline(&mut self, kernel: Kernel) -> Result<(), GpuError> {
+        self.pipeline_counted(kernel, 0, 1)
+    }
+
+    /// Whether `kernel`'s pipeline is yet to be built on this device.
+    fn needs_build(&self, kernel: Kernel) -> bool {
+        !self.pipelines.contains_key(&kernel)
+            && kernel.check(&self.shape).is_ok()
+            && shader::source(kernel, &self.shape).is_ok_and(|src| {
+                self.ctx
+                    .built_pipeline(kernel.entry_point(), &src)
+                    .is_none()
+            })
+    }
+
+    /// Builds `kernel`'s pipeline unless this solver or its device has it, reporting the build
+    /// as kernel `done + 1` of `total`.
+    fn pipeline_counted(
+        &mut self,
+        kernel: Kernel,
+        done: usize,
+        total: usize,
+    ) -> Result<(), GpuError> {
         if self.pipelines.contains_key(&kernel) {
             return Ok(());
         }
         kernel.check(&self.shape).map_err(GpuError::Unsupported)?;
         let src = shader::source(kernel, &self.shape).map_err(GpuError::Unsupported)?;
+        if let Some(p) = self.ctx.built_pipeline(kernel.entry_point(), &src) {
+            self.pipelines.insert(kernel, p);
+            return Ok(());
+        }
+        let entry = kernel.entry_point();
+        self.ctx.report_build(&BuildProgress { done, total, entry });
+        let started = std::time::Instant::now();
         let device = &self.ctx.device;
+        let cache = self.ctx.pipeline_cache();
         let layout = &self.pipeline_layout;
         // A shader translator bug surfaces as a panic inside wgpu: turn it into an error value.
         let build = std::panic::AssertUnwindSafe(|| {
             self.ctx.checked(|| {
                 let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(kernel.entry_point()),
-                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                    source: wgpu::ShaderSource::Wgsl(src.as_str().into()),
                 });
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(kernel.entry_point()),
@@ -75,28 +113,67 @@ impl GpuSolver {
                     module: &module,
                     entry_point: Some(kernel.entry_point()),
                     compilation_options: Default::default(),
-                    cache: None,
+                    cache,
                 })
             })
         });
-        let pipeline = std::panic::catch_unwind(build).map_err(|_| {
-            GpuError::Validation(format!(
-                "the shader translator failed on {} (see the message above)",
-                kernel.entry_point()
-            ))
-        })??;
+        let built = std::panic::catch_unwind(build)
+            .map_err(|_| {
+                GpuError::Validation(format!(
+                    "the shader translator failed on {} (see the message above)",
+                    kernel.entry_point()
+                ))
+            })
+            .and_then(|r| r);
+        let pipeline = built.inspect_err(|_| crate::gpu::context::clear_building())?;
+        log::info!(
+            "built GPU kernel {entry} in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        self.build_seconds += started.elapsed().as_secs_f64();
+        self.ctx.keep_pipeline(entry, src, pipeline.clone());
+        self.ctx.save_pipeline_cache();
         self.pipelines.insert(kernel, pipeline);
+        if done + 1 == total {
+            self.ctx.report_build(&BuildProgress {
+                done: total,
+                total,
+                entry,
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds the pipelines of `kernels` that this device does not have yet, reporting
+    /// "k/n" over those that need a build.
+    fn build_all(&mut self, kernels: &[Kernel]) -> Result<(), GpuError> {
+        let todo: Vec<Kernel> = kernels
+            .iter()
+            .copied()
+            .filter(|&k| self.needs_build(k))
+            .collect();
+        for (i, &k) in todo.iter().enumerate() {
+            self.pipeline_counted(k, i, todo.len())?;
+        }
+        for &k in kernels {
+            self.pipeline(k)?;
+        }
         Ok(())
     }
 
     /// Compiles every pipeline now (otherwise each compiles on first use).
     pub fn warm_up(&mut self) -> Result<(), GpuError> {
-        for k in Kernel::ALL {
-            if k.check(&self.shape).is_ok() {
-                self.pipeline(k)?;
-            }
-        }
-        Ok(())
+        let all: Vec<Kernel> = Kernel::ALL
+            .into_iter()
+            .filter(|k| k.check(&self.shape).is_ok())
+            .collect();
+        self.build_all(&all)
+    }
+
+    /// Seconds this solver spent building pipelines (0 when every one came from the device's
+    /// pipelines built earlier in the process).
+    pub fn build_seconds(&self) -> f64 {
+        self.build_seconds
     }
 
     /// Compiles `kernel`'s pipeline now (training compiles before its first timed iteration).
@@ -108,15 +185,15 @@ impl GpuSolver {
     /// above the adapter's limit per dispatch.
     pub(super) fn ensure_pipelines(&mut self, kernels: &[(Kernel, u32)]) -> Result<(), GpuError> {
         let max_groups = self.ctx.limits.max_compute_workgroups_per_dimension;
-        for &(k, groups) in kernels {
+        for &(_, groups) in kernels {
             if groups > max_groups {
                 return Err(GpuError::Unsupported(format!(
                     "{groups} workgroups exceed this adapter's limit of {max_groups} per dispatch \
                      (batch too large)"
                 )));
             }
-            self.pipeline(k)?;
         }
-        Ok(())
+        let ks: Vec<Kernel> = kernels.iter().map(|&(k, _)| k).collect();
+        self.build_all(&ks)
     }
 }

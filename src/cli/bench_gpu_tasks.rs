@@ -1,0 +1,201 @@
+//! `nodelab bench gpu --task NAME`: one training task's iteration time on the CPU (f64 and
+//! f32) and on the GPU, per batch size, from the task's default settings and one method (the
+//! task's first), with the GPU's kernel build time and how closely its loss curve follows the
+//! CPU f32 one.
+//!
+//! Per device the trainer is set up (data, init; on the GPU the kernels are built, the build
+//! timed through the context's build observer), then `--iters` iterations are run; the figure
+//! is the median of their `IterRecord::ms` (gradient and update, evaluations excluded). The
+//! agreement is `max_k |ℓ_gpu(k) − ℓ_f32(k)| / |ℓ_f32(k)|` over those iterations: the same
+//! initial weights and the same batches, so after the first iteration it also follows the
+//! gradients. The GPU context is made once, so later batches reuse the kernels (build 0 s).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use super::CliError;
+use crate::gpu::{BuildProgress, GpuContext};
+use crate::train::config::{Device, Precision, TrainConfig};
+use crate::train::engine::Trainer;
+use crate::train::task::TaskName;
+
+/// One device's figures.
+struct Figures {
+    ms: f64,
+    losses: Vec<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs `iters` iterations of `config` on the chosen device; Err: why it cannot run.
+fn run_device(
+    config: &TrainConfig,
+    device: Device,
+    precision: Precision,
+    ctx: Option<Arc<GpuContext>>,
+    iters: usize,
+) -> Result<Figures, String> {
+    let mut c = config.clone();
+    c.device = device;
+    c.precision = precision;
+    let mut trainer = Trainer::new_on(c, ctx)?;
+    let mut times = Vec::new();
+    let mut losses = Vec::new();
+    for _ in 0..iters {
+        let up = trainer.step();
+        for (_, r) in up.records {
+            times.push(r.ms);
+            losses.push(r.loss);
+        }
+    }
+    Ok(Figures {
+        ms: median(times),
+        losses,
+    })
+}
+
+/// Prints the figures of `task` at every batch in `batches`.
+pub fn run(
+    task: &str,
+    batches: &[usize],
+    hidden: Option<Vec<usize>>,
+    iters: usize,
+    json: bool,
+) -> Result<(), CliError> {
+    let name = TaskName::parse(task).ok_or_else(|| {
+        CliError::Usage(format!(
+            "unknown task '{task}' (known: {})",
+            TaskName::ALL.map(TaskName::name).join(", ")
+        ))
+    })?;
+    let ctx = GpuContext::headless().map_err(|e| CliError::Usage(e.to_string()))?;
+    // Build time: the sum over builds, from each "building k/n" report to the next report.
+    let build = Arc::new(Mutex::new((None::<Instant>, 0.0_f64, 0_usize)));
+    {
+        let build = build.clone();
+        ctx.set_build_observer(Some(Arc::new(move |p: &BuildProgress| {
+            let mut b = build.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = b.0.take() {
+                b.1 += t.elapsed().as_secs_f64();
+            }
+            if p.done < p.total {
+                b.0 = Some(Instant::now());
+                b.2 += 1;
+                if !json {
+                    eprintln!(
+                        "building GPU kernels {}/{} ({})…",
+                        p.done + 1,
+                        p.total,
+                        p.entry
+                    );
+                }
+            }
+        })));
+    }
+    let mut config = TrainConfig::defaults(name);
+    config.methods.truncate(1);
+    if let Some(h) = hidden {
+        config.model.hidden = h;
+    }
+    let method = config
+        .methods
+        .first()
+        .map_or_else(|| "?".to_string(), |m| m.name().to_string());
+    if !json {
+        println!("GPU: {}", ctx.adapter.summary());
+        println!(
+            "task {} ({method}, hidden {:?}), {iters} iterations per figure (median ms), CPU on {} \
+             threads",
+            name.name(),
+            config.model.hidden,
+            rayon::current_num_threads()
+        );
+        println!(
+            "{:<18} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10} {:>8}",
+            "task",
+            "batch",
+            "cpu64_ms",
+            "cpu32_ms",
+            "gpu_ms",
+            "f32/gpu",
+            "f64/gpu",
+            "loss_rdiff",
+            "build_s"
+        );
+    }
+    for &batch in batches {
+        config.batch = batch;
+        config.iters = iters;
+        config.eval_every = iters + 1;
+        let cpu64 = run_device(&config, Device::Cpu, Precision::F64, None, iters);
+        let cpu32 = run_device(&config, Device::Cpu, Precision::F32, None, iters);
+        {
+            let mut b = build.lock().unwrap_or_else(PoisonError::into_inner);
+            *b = (None, 0.0, 0);
+        }
+        let gpu = run_device(
+            &config,
+            Device::Gpu,
+            Precision::F32,
+            Some(ctx.clone()),
+            iters,
+        );
+        let (build_s, built) = {
+            let b = build.lock().unwrap_or_else(PoisonError::into_inner);
+            (b.1 + b.0.map_or(0.0, |t| t.elapsed().as_secs_f64()), b.2)
+        };
+        let (cpu64, cpu32) = match (cpu64, cpu32) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                println!("{:<18} {batch:>6} CPU refused: {e}", name.name());
+                continue;
+            }
+        };
+        let gpu = match gpu {
+            Ok(g) => g,
+            Err(e) => {
+                println!(
+                    "{:<18} {batch:>6} {:>10.2} {:>10.2} refused on the GPU: {e}",
+                    name.name(),
+                    cpu64.ms,
+                    cpu32.ms
+                );
+                continue;
+            }
+        };
+        let rdiff = gpu
+            .losses
+            .iter()
+            .zip(&cpu32.losses)
+            .map(|(g, c)| (g - c).abs() / c.abs().max(1e-30))
+            .fold(0.0_f64, f64::max);
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "task": name.name(), "method": method, "batch": batch,
+                    "cpu_f64_ms": cpu64.ms, "cpu_f32_ms": cpu32.ms, "gpu_ms": gpu.ms,
+                    "loss_max_rel_diff": rdiff, "build_s": build_s, "kernels_built": built,
+                    "adapter": ctx.adapter.summary(),
+                })
+            );
+        } else {
+            println!(
+                "{:<18} {batch:>6} {:>10.2} {:>10.2} {:>10.2} {:>8.3} {:>8.3} {:>10.2e} {:>8.1}",
+                name.name(),
+                cpu64.ms,
+                cpu32.ms,
+                gpu.ms,
+                cpu32.ms / gpu.ms,
+                cpu64.ms / gpu.ms,
+                rdiff,
+                build_s
+            );
+        }
+    }
+    ctx.set_build_observer(None);
+    Ok(())
+}
