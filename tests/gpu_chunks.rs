@@ -15,9 +15,9 @@ use std::sync::Arc;
 use nodelab::gpu::engine::chunks::{self, DISPATCH_BUDGET_S};
 use nodelab::gpu::optim::GpuOptimizer;
 use nodelab::gpu::shader::Kernel;
+use nodelab::gpu::stages::FixedRk;
 use nodelab::gpu::{
-    AdapterReport, FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver,
-    GradResult, Shape,
+    FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, GradResult, Shape,
 };
 use nodelab::nn::{Activation, Mlp};
 use nodelab::optim::{OptimizerConfig, OptimizerKind};
@@ -158,7 +158,7 @@ fn task_shape(task: TaskName) -> Shape {
 fn estimated_chunk_fills_the_dispatch_budget() {
     for task in [TaskName::Circles, TaskName::SpiralFit] {
         let shape = task_shape(task);
-        for kernel in [Kernel::Rk4Forward, Kernel::Backprop] {
+        for kernel in [Kernel::Rk4Forward, Kernel::Backprop(FixedRk::Rk4)] {
             for batch in [256, 4096, 65_536, 1 << 22] {
                 let c = chunks::estimated_chunk(&shape, kernel, batch);
                 let per = chunks::step_seconds(&shape, kernel, batch);
@@ -176,8 +176,8 @@ fn estimated_chunk_fills_the_dispatch_budget() {
     }
     // Twice the batch, half the chunk (to rounding).
     let shape = task_shape(TaskName::Circles);
-    let a = chunks::estimated_chunk(&shape, Kernel::Backprop, 1 << 16);
-    let b = chunks::estimated_chunk(&shape, Kernel::Backprop, 1 << 17);
+    let a = chunks::estimated_chunk(&shape, Kernel::Backprop(FixedRk::Rk4), 1 << 16);
+    let b = chunks::estimated_chunk(&shape, Kernel::Backprop(FixedRk::Rk4), 1 << 17);
     assert!(b == a / 2 || b == a.div_ceil(2), "{a} {b}");
 }
 
@@ -191,8 +191,8 @@ fn print_chunk_estimates() {
         let shape = task_shape(task);
         let steps = 10u32;
         for batch in [256, 4096, 65_536] {
-            let chunk = chunks::estimated_chunk(&shape, Kernel::Backprop, batch);
-            let per = chunks::step_seconds(&shape, Kernel::Backprop, batch);
+            let chunk = chunks::estimated_chunk(&shape, Kernel::Backprop(FixedRk::Rk4), batch);
+            let per = chunks::step_seconds(&shape, Kernel::Backprop(FixedRk::Rk4), batch);
             let longest = f64::from(chunk.min(2 * steps)) * per;
             println!(
                 "{task:?} (sizes {:?}, {} flops/eval, solver {:?}): batch {batch}: backprop chunk \
@@ -275,13 +275,11 @@ fn lowered_context(edit: impl FnOnce(&mut wgpu::Limits)) -> Option<Arc<GpuContex
         trace: wgpu::Trace::Off,
     }))
     .expect("a device with lower limits");
-    // No uncaptured-error handler: a validation error that escaped would panic the test.
-    Some(Arc::new(GpuContext {
-        device,
-        queue,
-        adapter: AdapterReport::from_info(&adapter.get_info()),
-        limits,
-    }))
+    let ctx = GpuContext::from_device(device, queue, &adapter.get_info());
+    // A validation error that escaped the error scopes panics the test.
+    ctx.device
+        .on_uncaptured_error(Arc::new(|e| panic!("an uncaptured wgpu error: {e}")));
+    Some(ctx)
 }
 
 #[test]

@@ -51,22 +51,23 @@ pub fn eval_flops(shape: &Shape) -> f64 {
 }
 
 /// Evaluations per step of `kernel`'s step sequence, the heaviest step counted (a
-/// vector–Jacobian product as two): rk4-forward 4; backprop's backward step 4 recomputed
-/// stages + 4 VJPs = 12; the unchunked gradient kernels from their forward and backward
-/// evaluation counts per step (nodelab::gpu::methods), summed, as they run whole.
+/// vector–Jacobian product as two), for a tableau of s stages: rk4-forward 4; backprop's
+/// backward step s recomputed stages + s VJPs = 3s; the unchunked gradient kernels from their
+/// forward and backward evaluation counts per step (nodelab::gpu::methods), summed, as they
+/// run whole.
 pub fn evals_per_step(kernel: Kernel) -> f64 {
     match kernel {
         Kernel::Rk4Forward => 4.0,
-        Kernel::Backprop => 12.0,
+        Kernel::Backprop(rk) => 3.0 * rk.stages() as f64,
         // Forward RK4 step and error estimate (5 evaluations, FSAL) per attempted step.
         Kernel::ZcRk4Forward => 5.0,
-        Kernel::Checkpoint => 4.0 + 4.0 + 4.0 + 8.0,
-        Kernel::Adjoint => 4.0 + 4.0 + 8.0,
+        Kernel::Checkpoint(rk) => 5.0 * rk.stages() as f64,
+        Kernel::Adjoint(rk) => 4.0 * rk.stages() as f64,
         // The sensitivity columns (P JVPs per stage) dominate; counted through `afge_cols`.
         Kernel::Afge | Kernel::AfgeAdaptive => 8.0,
         Kernel::Alf => 1.0 + 1.0 + 2.0,
         Kernel::ReversibleHeun => 1.0 + 1.0 + 4.0,
-        Kernel::ReversibleRk4 => 8.0 + 8.0 + 16.0,
+        Kernel::ReversibleLambda(rk) => 8.0 * rk.stages() as f64,
         Kernel::Reduce | Kernel::FieldProbe => 0.0,
     }
 }
@@ -76,7 +77,7 @@ pub fn evals_per_step(kernel: Kernel) -> f64 {
 pub fn sequence_len(kernel: Kernel, n_steps: u32) -> Option<u32> {
     match kernel {
         Kernel::Rk4Forward => Some(n_steps),
-        Kernel::Backprop => Some(2 * n_steps),
+        Kernel::Backprop(_) => Some(2 * n_steps),
         _ => None,
     }
 }
@@ -86,7 +87,7 @@ pub fn sequence_len(kernel: Kernel, n_steps: u32) -> Option<u32> {
 pub fn live_rows(kernel: Kernel, dim: usize) -> u32 {
     match kernel {
         Kernel::Rk4Forward => dim as u32,
-        Kernel::Backprop => 2 * dim as u32 + 1,
+        Kernel::Backprop(_) => 2 * dim as u32 + 1,
         _ => 0,
     }
 }

@@ -258,13 +258,12 @@ impl GpuSolver {
             h0: self.lambda as f32,
             ..self.fixed_params(sched)
         };
-        let (mut kernels, traj) =
-            self.plan_dispatches(
-                method.kernel(sched.rk).map_err(GpuError::Unsupported)?,
-                n_steps,
-                method_traj,
-                &mut params,
-            )?;
+        let (mut kernels, traj) = self.plan_dispatches(
+            method.kernel(sched.rk).map_err(GpuError::Unsupported)?,
+            n_steps,
+            method_traj,
+            &mut params,
+        )?;
         self.ensure_gradient_buffers(traj.max(4))?;
         kernels.push((Kernel::Reduce, self.reduce_rows()));
         Ok((params, n_steps, kernels))
