@@ -6,30 +6,41 @@
 // backprop.wgsl does. `traj`: [checkpoints (n_ck × D × batch) | tape (stride × D × batch) |
 // per-observation ∂L/∂y from obs_off]; the memory is (K + N/K) states instead of N.
 
-// (t, h) of global step n (the segments between observations laid end to end).
-fn ck_step_at(n: u32) -> vec2<f32> {
+// (segment k, index j in it) of global step n (the segments between observations laid end
+// to end): located once per chunk and then stepped (ck_next, ck_prev), so a chunk costs
+// O(K + steps), not O(K · steps) (a software driver caps a loop's iterations per invocation).
+fn ck_locate(n: u32) -> vec2<u32> {
     var base = 0u;
     for (var k = 0u; k < params.n_obs; k++) {
         let ns = seg_n(k);
         if n < base + ns {
-            let j = n - base;
-            return vec2<f32>(seg_t0(k) + f32(j) * seg_h(k), seg_step(k, j));
+            return vec2<u32>(k, n - base);
         }
         base += ns;
     }
-    return vec2<f32>(0.0, 0.0);
+    return vec2<u32>(params.n_obs, 0u);
 }
 
-// The observation whose segment ends after step n − 1 (0xffffffff: none).
-fn ck_obs_ending_at(n: u32) -> u32 {
-    var base = 0u;
-    for (var k = 0u; k < params.n_obs; k++) {
-        base += seg_n(k);
-        if base == n {
-            return k;
-        }
+fn ck_next(at: vec2<u32>) -> vec2<u32> {
+    if at.y + 1u < seg_n(at.x) {
+        return vec2<u32>(at.x, at.y + 1u);
     }
-    return 0xffffffffu;
+    return vec2<u32>(at.x + 1u, 0u);
+}
+
+fn ck_prev(at: vec2<u32>) -> vec2<u32> {
+    if at.y > 0u {
+        return vec2<u32>(at.x, at.y - 1u);
+    }
+    if at.x > 0u {
+        return vec2<u32>(at.x - 1u, seg_n(at.x - 1u) - 1u);
+    }
+    return at;
+}
+
+// (t, h) of step `at`.
+fn ck_step(at: vec2<u32>) -> vec2<f32> {
+    return vec2<f32>(seg_t0(at.x) + f32(at.y) * seg_h(at.x), seg_step(at.x, at.y));
 }
 
 @compute @workgroup_size(WG)
@@ -104,27 +115,31 @@ fn rk4_checkpoint(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var i = 0u; i < D; i++) {
             yr[i] = traj[((cc - 1u) * D + i) * b + s];
         }
+        var at = ck_locate(first);
         for (var m = first; m < last; m++) {
             for (var i = 0u; i < D; i++) {
                 traj[tape_off + ((m - first) * D + i) * b + s] = yr[i];
             }
-            let th = ck_step_at(m);
+            let th = ck_step(at);
             mlp_eval(th.x, &yr, &a1, &d1, &k1);
             rk_step(th.x, th.y, &yr, &k1, &k2, &k3, &k4, &a1, &d1, &y_new);
             yr = y_new;
+            at = ck_next(at);
             done_replay++;
         }
         // Sweep back through the chunk (the generated step adjoint, as backprop.wgsl).
+        var back = ck_locate(last - 1u);
         for (var mm = last; mm > first; mm--) {
             let m = mm - 1u;
-            let ko = ck_obs_ending_at(m + 1u);
-            if ko != 0xffffffffu {
-                let inj = obs_load(ko, s);
+            // Step m ends its segment: observation back.x's ∂L/∂y joins the adjoint.
+            if back.y + 1u == seg_n(back.x) {
+                let inj = obs_load(back.x, s);
                 for (var i = 0u; i < D; i++) {
                     abar[i] += inj[i];
                 }
             }
-            let th = ck_step_at(m);
+            let th = ck_step(back);
+            back = ck_prev(back);
             let t = th.x;
             let h = th.y;
             var yn: Vec;

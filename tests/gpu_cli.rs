@@ -7,6 +7,7 @@ mod common;
 
 use std::process::Output;
 
+use nodelab::gpu::GpuGradMethod;
 use nodelab::grad::{self, GradMethod, GradOptions};
 use nodelab::solver::{Method, SolverConfig};
 
@@ -232,7 +233,7 @@ fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
     let v = gpu_json(&root.join("presets/grad-trajectory.toml"), "all");
     assert_eq!(v["loss"], "trajectory-mse");
     let methods = v["methods"].as_array().unwrap();
-    assert_eq!(methods.len(), 7);
+    assert_eq!(methods.len(), GpuGradMethod::ALL.len());
     for m in methods {
         assert!(m["err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
         assert!(m.get("readout_grad").is_none(), "{m}");
@@ -251,7 +252,7 @@ fn grad_device_gpu_runs_the_trajectory_and_cross_entropy_losses() {
     let v = gpu_json(&dir.path().join("p.toml"), "all");
     assert_eq!(v["loss"], "cross-entropy");
     let methods = v["methods"].as_array().unwrap();
-    assert_eq!(methods.len(), 7);
+    assert_eq!(methods.len(), GpuGradMethod::ALL.len());
     for m in methods {
         assert!(m["err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
         assert!(m["readout_err_vs_cpu"].as_f64().unwrap() <= 1e-4, "{m}");
