@@ -10,7 +10,8 @@
 //!
 //! What runs here is fixed up front ([`check_config`]): methods with a kernel
 //! ([`GpuGradMethod`]), losses with a kernel ([`GpuLoss`], on every component or some), any
-//! input map of the plain field (the density field: identity) and fixed-step RK4; anything else is refused with the reason, never run on the CPU instead.
+//! input map of the plain field (the density field: identity) and fixed-step RK4; anything
+//! else is refused with the reason, never run on the CPU instead.
 //! Density tasks run the kernels on the CNF's augmented state `[z, ℓ]` (a density shape,
 //! [`Shape::of_field`]) with the nll loss; afge has no kernel for that field.
 
