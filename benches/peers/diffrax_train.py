@@ -13,6 +13,11 @@ and prints the ratios diffrax / nodelab. --precision f32 runs JAX without x64 (f
 throughout) against `nodelab bench train --precision f32` (f32 gradients; nodelab keeps the
 weights and the optimiser in f64). Not run in CI (needs `pip install jax diffrax equinox
 optax`).
+
+--rounds N repeats the whole comparison N times, interleaved, and ends with the medians over the
+rounds; --cpu-time measures CPU time instead of wall time (a machine shared with other work):
+diffrax's per iteration (`time.process_time`), nodelab's per method as the child's CPU time
+(`os.wait4` rusage) of `--iters N` minus that of `--iters 2`, over N − 2.
 """
 
 import argparse
@@ -23,6 +28,16 @@ import subprocess
 import time
 
 
+def child_cpu_s(cmd):
+    """Runs `cmd`, returns (stdout, the child's user + system CPU seconds)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise subprocess.CalledProcessError(os.waitstatus_to_exitcode(status), cmd)
+    return out, usage.ru_utime + usage.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir", help="directory written by `nodelab bench train --write-spiral`")
@@ -31,6 +46,10 @@ def main():
                          "binaries before and after a change, in the same run)")
     ap.add_argument("--precision", choices=["f64", "f32"], default="f64",
                     help="float type of both sides (f32: JAX without x64)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="interleaved rounds of the whole comparison (summary: medians over them)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="CPU time instead of wall time (see the module doc)")
     args = ap.parse_args()
 
     os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -89,38 +108,74 @@ def main():
 
         return step
 
-    rows = {}
+    steps = {}
     for name, adjoint in [
         ("backprop vs RecursiveCheckpointAdjoint", diffrax.RecursiveCheckpointAdjoint()),
         ("adjoint vs BacksolveAdjoint", diffrax.BacksolveAdjoint()),
     ]:
         opt = optax.rmsprop(data["lr"], decay=data["decay"], eps=data["eps"])
-        times_ms = []
-        step = make_step(adjoint, opt)
-        p, state = params, opt.init(params)
-        for i, idx in enumerate(batches):
-            start = time.perf_counter()
-            p, state, value = step(p, state, idx)
-            jax.block_until_ready(value)
-            if i >= warm:
-                times_ms.append((time.perf_counter() - start) * 1e3)
-        rows[name] = statistics.median(times_ms)
-        print(f"diffrax {name.split(' vs ')[1]:<28} median {rows[name]:.3f} ms/iter "
-              f"({len(times_ms)} iterations, last loss {float(value):.4e}, {dtype})")
+        steps[name] = (make_step(adjoint, opt), opt)
 
-    for binary in args.nodelab:
-        cmd = [binary, "bench", "train", "--spiral-only", "--methods", "backprop,adjoint",
-               "--iters", str(len(batches) - warm), "--json"]
-        # f64 is the default: binaries from before --precision existed can be compared too.
-        if args.precision != "f64":
-            cmd += ["--precision", args.precision]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        nl = {r["method"]: r["median_ms_per_iter"] for r in json.loads(out.stdout)}
-        print(f"nodelab: {binary} ({args.precision})")
-        for name, ms in rows.items():
-            method = name.split(" vs ")[0]
-            print(f"  {name:<40} nodelab {nl[method]:8.3f} ms  diffrax {ms:8.3f} ms  "
-                  f"diffrax/nodelab {ms / nl[method]:.2f}")
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    theirs, ours, ratios = {}, {}, {}
+    for rnd in range(max(1, args.rounds)):
+        if args.rounds > 1:
+            print(f"round {rnd + 1}/{args.rounds}")
+        rows = {}
+        for name, (step, opt) in steps.items():
+            times_ms = []
+            p, state = params, opt.init(params)
+            for i, idx in enumerate(batches):
+                start = clock()
+                p, state, value = step(p, state, idx)
+                jax.block_until_ready(value)
+                if i >= warm:
+                    times_ms.append((clock() - start) * 1e3)
+            rows[name] = statistics.median(times_ms)
+            theirs.setdefault(name, []).append(rows[name])
+            print(f"diffrax {name.split(' vs ')[1]:<28} median {rows[name]:.3f} ms/iter "
+                  f"({len(times_ms)} iterations, last loss {float(value):.4e}, {dtype})")
+
+        for binary in args.nodelab:
+            base = [binary, "bench", "train", "--spiral-only", "--json"]
+            # f64 is the default: binaries from before --precision existed can be compared too.
+            if args.precision != "f64":
+                base += ["--precision", args.precision]
+            nl = {}
+            if args.cpu_time:
+                iters = 10 * (len(batches) - warm)
+                for name in rows:
+                    method = name.split(" vs ")[0]
+                    m = base + ["--methods", method]
+                    _, many = child_cpu_s(m + ["--iters", str(iters)])
+                    _, few = child_cpu_s(m + ["--iters", "2"])
+                    nl[method] = (many - few) * 1e3 / (iters - 2)
+            else:
+                cmd = base + ["--methods", "backprop,adjoint", "--iters",
+                              str(len(batches) - warm)]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+                nl = {r["method"]: r["median_ms_per_iter"] for r in json.loads(out.stdout)}
+            print(f"nodelab: {binary} ({args.precision})")
+            for name, ms in rows.items():
+                method = name.split(" vs ")[0]
+                ours.setdefault((binary, name), []).append(nl[method])
+                ratios.setdefault((binary, name), []).append(ms / nl[method])
+                print(f"  {name:<40} nodelab {nl[method]:8.3f} ms  diffrax {ms:8.3f} ms  "
+                      f"diffrax/nodelab {ms / nl[method]:.2f}")
+
+    if args.rounds > 1 or args.cpu_time:
+        med = statistics.median
+        what = "CPU" if args.cpu_time else "wall"
+        print(f"summary: medians over {args.rounds} interleaved rounds ({args.precision}, "
+              f"{what} time per iteration)")
+        for name, ts in theirs.items():
+            print(f"  diffrax {name.split(' vs ')[1]:<28} {med(ts):8.3f} ms")
+        for binary in args.nodelab:
+            for name in theirs:
+                key = (binary, name)
+                print(f"  {binary}  {name:<40} {med(ours[key]):8.3f} ms  diffrax/nodelab "
+                      f"{med(ratios[key]):.2f}  (per round: "
+                      f"{', '.join(f'{r:.2f}' for r in ratios[key])})")
 
 
 if __name__ == "__main__":

@@ -569,7 +569,7 @@ mod kernels {
         t: V::T,
         ys: &[V::T],
         out: &mut [V::T],
-        mut rec: Option<&mut [V::T]>,
+        rec: Option<&mut [V::T]>,
     ) {
         let l = V::L;
         let rows = ys.len() / D;
@@ -584,35 +584,113 @@ mod kernels {
                 "fused record too short"
             );
         }
-        // SAFETY (whole body): a record block has h·l values (asserted
-        // above), w0, b0 and w1 have h·N0, h and D·h (split above).
+        let blocks = rows.div_ceil(l);
+        let nb = if V::REGISTERS >= 32 { 1 } else { FORWARD_NB };
+        let mut fw = ForwardBlocks::<V> {
+            h,
+            cube,
+            t,
+            rows,
+            w0,
+            b0,
+            w1,
+            b1,
+            ys,
+            out,
+            rec,
+        };
+        let mut g0 = 0;
+        if nb == FORWARD_NB {
+            while g0 + FORWARD_NB <= blocks {
+                forward_blocks::<V, D, N0, FORWARD_NB>(vc, &mut fw, g0);
+                g0 += FORWARD_NB;
+            }
+        }
+        while g0 < blocks {
+            forward_blocks::<V, D, N0, 1>(vc, &mut fw, g0);
+            g0 += 1;
+        }
+    }
+
+    /// Blocks per pass of the forward kernel where the set has 16 vector registers (AVX2): the
+    /// two blocks' tanh chains (long: a division at the end) interleave, and each weight is
+    /// broadcast once for both; measured 1.13× the single-block pass on Zen 3 in a loop shaped
+    /// like it (AVX-512's single-block pass is kept as it was measured).
+    const FORWARD_NB: usize = 2;
+
+    /// What every pass of [`forward_k`] reads and writes.
+    struct ForwardBlocks<'a, V: Vector> {
+        h: usize,
+        cube: bool,
+        t: V::T,
+        rows: usize,
+        w0: &'a [V::T],
+        b0: &'a [V::T],
+        w1: &'a [V::T],
+        b1: &'a [V::T],
+        ys: &'a [V::T],
+        out: &'a mut [V::T],
+        rec: Option<&'a mut [V::T]>,
+    }
+
+    /// Blocks `g0 … g0 + NB − 1` (all inside the batch) through the whole network.
+    #[inline(always)]
+    fn forward_blocks<V: Vector, const D: usize, const N0: usize, const NB: usize>(
+        vc: V,
+        fw: &mut ForwardBlocks<'_, V>,
+        g0: usize,
+    ) {
+        let (l, h) = (V::L, fw.h);
+        let (w0, b0, w1) = (fw.w0, fw.b0, fw.w1);
+        // SAFETY (whole body): a record block has h·l values (`forward_k` checked the record's
+        // length for every block), w0, b0 and w1 have h·N0, h and D·h (split there).
         unsafe {
-            for (blk, r0) in (0..rows).step_by(l).enumerate() {
-                let c = l.min(rows - r0);
-                let (x, _) = inputs::<V, D, N0>(vc, ys, r0, c, t, cube);
+            let mut x = [[vc.zero(); N0]; NB];
+            let mut acc = [[vc.zero(); D]; NB];
+            let mut sp: [Option<*mut V::T>; NB] = [None; NB];
+            for b in 0..NB {
+                let blk = g0 + b;
+                let r0 = blk * l;
+                let c = l.min(fw.rows - r0);
+                (x[b], _) = inputs::<V, D, N0>(vc, fw.ys, r0, c, fw.t, fw.cube);
                 // The hidden values go to the record when there is one, else nowhere.
-                let sp = rec
+                sp[b] = fw
+                    .rec
                     .as_deref_mut()
                     .map(|r| r[blk * h * l..(blk + 1) * h * l].as_mut_ptr());
-                let mut acc = [vc.zero(); D];
-                for (i, a) in acc.iter_mut().enumerate() {
-                    *a = vc.splat(b1[i]);
+                for (i, a) in acc[b].iter_mut().enumerate() {
+                    *a = vc.splat(fw.b1[i]);
                 }
-                for j in 0..h {
-                    let mut z = vc.splat(*b0.get_unchecked(j));
-                    for (k, &xk) in x.iter().enumerate() {
-                        z = vc.fma(xk, vc.splat(*w0.get_unchecked(j * N0 + k)), z);
+            }
+            for j in 0..h {
+                let bj = vc.splat(*b0.get_unchecked(j));
+                let mut wj = [vc.zero(); N0];
+                for (k, w) in wj.iter_mut().enumerate() {
+                    *w = vc.splat(*w0.get_unchecked(j * N0 + k));
+                }
+                let mut vj = [vc.zero(); D];
+                for (i, w) in vj.iter_mut().enumerate() {
+                    *w = vc.splat(*w1.get_unchecked(i * h + j));
+                }
+                for b in 0..NB {
+                    let mut z = bj;
+                    for (k, &xk) in x[b].iter().enumerate() {
+                        z = vc.fma(xk, wj[k], z);
                     }
                     let s = vc.tanh(z);
-                    if let Some(p) = sp {
+                    if let Some(p) = sp[b] {
                         vc.store(p.add(j * l), s);
                     }
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        *a = vc.fma(s, vc.splat(*w1.get_unchecked(i * h + j)), *a);
+                    for (i, a) in acc[b].iter_mut().enumerate() {
+                        *a = vc.fma(s, vj[i], *a);
                     }
                 }
-                for (i, &a) in acc.iter().enumerate() {
-                    scatter::<V>(vc, a, out, r0, c, D, i);
+            }
+            for b in 0..NB {
+                let r0 = (g0 + b) * l;
+                let c = l.min(fw.rows - r0);
+                for (i, &a) in acc[b].iter().enumerate() {
+                    scatter::<V>(vc, a, fw.out, r0, c, D, i);
                 }
             }
         }
