@@ -122,6 +122,10 @@ pub fn env_chunk() -> Option<u32> {
         .filter(|&c| c > 0)
 }
 
+/// Kernels in submission order, each with its workgroup count (a chunked kernel once per
+/// chunk).
+pub(super) type Dispatches = Vec<(Kernel, u32)>;
+
 /// How one chunked kernel is dispatched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkPlan {
@@ -163,7 +167,7 @@ impl GpuSolver {
         steps: u32,
         traj_bytes: u64,
         params: &mut Params,
-    ) -> Result<(Vec<(Kernel, u32)>, u64), GpuError> {
+    ) -> Result<(Dispatches, u64), GpuError> {
         let batch = self.batch();
         let groups = self.groups();
         let per_step = step_seconds(&self.shape, kernel, batch);

@@ -50,7 +50,7 @@ pub(super) fn check_device(limits: &wgpu::Limits) -> Result<(), GpuError> {
 
 /// The largest storage binding (and buffer) the device allows.
 pub(super) fn storage_limit(limits: &wgpu::Limits) -> (u64, &'static str) {
-    let binding = u64::from(limits.max_storage_buffer_binding_size);
+    let binding = limits.max_storage_buffer_binding_size;
     if binding <= limits.max_buffer_size {
         (binding, "max_storage_buffer_binding_size")
     } else {

@@ -2,6 +2,7 @@
 //! parameters of each method, and the results (loss, dL/dθ, the read-out's gradient, step
 //! statistics) checked sample by sample.
 
+use super::chunks::Dispatches;
 use super::dispatch::{check_complete, check_solved};
 use super::memory::{checkpoint_stride, traj_bytes};
 use super::{ForwardResult, GpuSolver, GradResult};
@@ -221,7 +222,7 @@ impl GpuSolver {
         method: GpuGradMethod,
         sched: &FixedSchedule,
         loss: GpuLoss,
-    ) -> Result<(Params, u32, Vec<(Kernel, u32)>), GpuError> {
+    ) -> Result<(Params, u32, Dispatches), GpuError> {
         let loss_kind = self.loss_code(loss)?;
         let segs = self.segments(method, sched)?;
         let n_steps: u32 = segs.iter().map(|g| g.n).sum();
