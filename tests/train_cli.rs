@@ -216,6 +216,14 @@ fn bad_input_exits_2_with_a_message() {
             &["train", "circles", "--method-lr", "fd=1"],
             "not among the methods",
         ),
+        (
+            &["train", "spiral-fit", "--solver", "rk5"],
+            "unknown solver 'rk5'",
+        ),
+        (
+            &["train", "spiral-fit", "--h0", "0"],
+            "--h0 must be a positive",
+        ),
     ];
     for (args, needle) in cases {
         let out = nodelab(args);
@@ -357,4 +365,36 @@ fn train_in_f32_on_the_cpu_follows_f64() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("afge: f64 only"), "{}", stderr(&out));
+}
+
+/// `--solver` and `--h0` replace the task's solver: fixed RK4 takes ⌈span/h⌉ steps of 4
+/// evaluations per window, so halving h doubles the forward evaluations.
+#[test]
+fn solver_and_h0_options_set_the_fixed_step() {
+    let nfe = |h: &str| {
+        let out = nodelab(&[
+            "train",
+            "spiral-fit",
+            "--methods",
+            "backprop",
+            "--iters",
+            "2",
+            "--hidden",
+            "8",
+            "--solver",
+            "rk4",
+            "--h0",
+            h,
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)["methods"][0]["nfe_forward"].as_u64().unwrap()
+    };
+    let (coarse, fine) = (nfe("0.05"), nfe("0.025"));
+    assert!(coarse > 0);
+    assert_eq!(
+        fine,
+        2 * coarse,
+        "h 0.05: {coarse} evaluations, h 0.025: {fine}"
+    );
 }

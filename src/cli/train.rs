@@ -109,6 +109,13 @@ pub struct TrainArgs {
     /// Whether the network also sees t (true or false).
     #[arg(long = "time-input", value_name = "BOOL")]
     pub time_input: Option<bool>,
+    /// The solver of every method (zc-rk4, rk4, dopri5, midpoint, …; the preset's [solver]
+    /// method). The GPU trains with fixed steps: rk4, midpoint or euler.
+    #[arg(long, value_name = "METHOD")]
+    pub solver: Option<String>,
+    /// The step of a fixed-step solver (the initial step of an adaptive one).
+    #[arg(long, value_name = "H")]
+    pub h0: Option<f64>,
     /// Start every method from this saved model (.json or .safetensors) instead of the seeded
     /// weights.
     #[arg(long, value_name = "MODEL")]
@@ -164,6 +171,8 @@ fn setup_options(args: &TrainArgs) -> Vec<&'static str> {
         ("--test-fraction", args.test_fraction.is_some()),
         ("--input-map", args.input_map.is_some()),
         ("--time-input", args.time_input.is_some()),
+        ("--solver", args.solver.is_some()),
+        ("--h0", args.h0.is_some()),
     ];
     given
         .into_iter()
@@ -259,6 +268,20 @@ pub fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<PathBuf>), CliEr
             return Err(CliError::Usage("--threads must be in 1 ..= 1024".into()));
         }
         c.grad_options.threads = threads;
+    }
+    if let Some(name) = &args.solver {
+        c.solver.method = crate::solver::Method::parse(name).ok_or_else(|| {
+            usage(format!(
+                "--solver: unknown solver '{name}' (known: {})",
+                crate::solver::Method::ALL.map(|m| m.name()).join(", ")
+            ))
+        })?;
+    }
+    if let Some(h0) = args.h0 {
+        if !(h0.is_finite() && h0 > 0.0) {
+            return Err(usage(format!("--h0 must be a positive number, got {h0}")));
+        }
+        c.solver.h0 = Some(h0);
     }
     c.validate().map_err(usage)?;
     Ok((c, preset_path))
