@@ -7,7 +7,8 @@
 //! (SPIR-V out + the driver's `vkCreateComputePipelines`); the driver's share is the
 //! pipeline time minus naga's SPIR-V time.
 //!
-//! Run: `cargo run --release --example kernel_build_time -- 2,16,16,2 [trace] [KERNEL,…]`
+//! Run: `cargo run --release --example kernel_build_time -- 2,16,16,2 [trace] [naga-only]
+//! [KERNEL,…]` (`trace`: the density field's trace form; `naga-only`: skip the driver).
 
 use std::time::Instant;
 
@@ -24,10 +25,11 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let density = args.iter().any(|a| a == "trace");
+    let naga_only = args.iter().any(|a| a == "naga-only");
     let only: Vec<&str> = args
         .iter()
         .skip(1)
-        .filter(|a| *a != "trace")
+        .filter(|a| *a != "trace" && *a != "naga-only")
         .flat_map(|a| a.split(','))
         .collect();
     let time_input = density;
@@ -81,6 +83,17 @@ fn main() {
         let spv_ms = t.elapsed().as_secs_f64() * 1e3;
         if let Err(e) = spv {
             eprintln!("{}: {e}", k.entry_point());
+        }
+        if naga_only {
+            println!(
+                "{:<16} {:>8.1} {:>9.1} {:>9.1} {:>9.1}",
+                k.entry_point(),
+                src.len() as f64 / 1e3,
+                parse,
+                valid,
+                spv_ms
+            );
+            continue;
         }
         let t = Instant::now();
         let m = ctx

@@ -237,20 +237,15 @@ impl GpuContext {
         }))
         .map_err(|e| GpuError::Device(e.to_string()))?;
         let mut ctx = Self::with_limits(device, queue, &info, limits);
-        ctx.disk = cache_file.map(|path| {
+        ctx.disk = cache_file.and_then(|path| {
             let data = std::fs::read(&path).ok();
-            // SAFETY: `fallback: true` makes wgpu and the driver validate the data (header,
-            // adapter, driver version, checksum) and start empty when it does not match; the
-            // file is only ever written by `save_pipeline_cache` from this same API.
-            let cache = unsafe {
-                ctx.device
-                    .create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
-                        label: Some("nodelab pipelines"),
-                        data: data.as_deref(),
-                        fallback: true,
-                    })
-            };
-            DiskCache { cache, path }
+            // A file wgpu refuses (another adapter or driver version, a wgpu update, a corrupt
+            // header) makes an invalid cache even with `fallback`: start an empty one instead.
+            let cache = ctx
+                .new_pipeline_cache(data.as_deref())
+                .or_else(|_| ctx.new_pipeline_cache(None))
+                .ok()?;
+            Some(DiskCache { cache, path })
         });
         Ok(Arc::new(ctx))
     }
@@ -283,6 +278,23 @@ impl GpuContext {
             disk: None,
             observer: Mutex::default(),
         }
+    }
+
+    /// A pipeline cache from `data` (None: empty), refused data an error value.
+    fn new_pipeline_cache(&self, data: Option<&[u8]>) -> Result<wgpu::PipelineCache, GpuError> {
+        self.checked(|| {
+            // SAFETY: `fallback: true` makes wgpu and the driver validate the data (header,
+            // adapter, driver version, checksum); data they refuse is an error caught by the
+            // scope, and the file is only ever written by `save_pipeline_cache` from this API.
+            unsafe {
+                self.device
+                    .create_pipeline_cache(&wgpu::PipelineCacheDescriptor {
+                        label: Some("nodelab pipelines"),
+                        data,
+                        fallback: true,
+                    })
+            }
+        })
     }
 
     /// The on-disk pipeline cache file, where this device has one.

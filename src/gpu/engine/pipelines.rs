@@ -97,34 +97,13 @@ impl GpuSolver {
         let entry = kernel.entry_point();
         self.ctx.report_build(&BuildProgress { done, total, entry });
         let started = std::time::Instant::now();
-        let device = &self.ctx.device;
-        let cache = self.ctx.pipeline_cache();
-        let layout = &self.pipeline_layout;
-        // A shader translator bug surfaces as a panic inside wgpu: turn it into an error value.
-        let build = std::panic::AssertUnwindSafe(|| {
-            self.ctx.checked(|| {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(kernel.entry_point()),
-                    source: wgpu::ShaderSource::Wgsl(src.as_str().into()),
-                });
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry_point()),
-                    layout: Some(layout),
-                    module: &module,
-                    entry_point: Some(kernel.entry_point()),
-                    compilation_options: Default::default(),
-                    cache,
-                })
-            })
-        });
-        let built = std::panic::catch_unwind(build)
-            .map_err(|_| {
-                GpuError::Validation(format!(
-                    "the shader translator failed on {} (see the message above)",
-                    kernel.entry_point()
-                ))
-            })
-            .and_then(|r| r);
+        let built = self.build_with(kernel, &src, self.ctx.pipeline_cache());
+        // A pipeline cache the driver turned against us must never cost the kernel: retry
+        // without it.
+        let built = match built {
+            Err(_) if self.ctx.pipeline_cache().is_some() => self.build_with(kernel, &src, None),
+            other => other,
+        };
         let pipeline = built.inspect_err(|_| crate::gpu::context::clear_building())?;
         log::info!(
             "built GPU kernel {entry} in {:.1} s",
@@ -142,6 +121,41 @@ impl GpuSolver {
             });
         }
         Ok(())
+    }
+
+    /// Builds `kernel`'s pipeline over `src` through `cache`.
+    fn build_with(
+        &self,
+        kernel: Kernel,
+        src: &str,
+        cache: Option<&wgpu::PipelineCache>,
+    ) -> Result<wgpu::ComputePipeline, GpuError> {
+        let (device, layout) = (&self.ctx.device, &self.pipeline_layout);
+        // A shader translator bug surfaces as a panic inside wgpu: turn it into an error value.
+        let build = std::panic::AssertUnwindSafe(|| {
+            self.ctx.checked(|| {
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(kernel.entry_point()),
+                    source: wgpu::ShaderSource::Wgsl(src.into()),
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry_point()),
+                    layout: Some(layout),
+                    module: &module,
+                    entry_point: Some(kernel.entry_point()),
+                    compilation_options: Default::default(),
+                    cache,
+                })
+            })
+        });
+        std::panic::catch_unwind(build)
+            .map_err(|_| {
+                GpuError::Validation(format!(
+                    "the shader translator failed on {} (see the message above)",
+                    kernel.entry_point()
+                ))
+            })
+            .and_then(|r| r)
     }
 
     /// Builds the pipelines of `kernels` that this device does not have yet, reporting
