@@ -65,6 +65,9 @@ fn run_device(
     })
 }
 
+/// The fixed step that replaces an adaptive solver in the GPU check.
+const FIXED_H: f64 = 0.05;
+
 /// Prints the figures of `task` at every batch in `batches`.
 pub fn run(
     task: &str,
@@ -105,6 +108,20 @@ pub fn run(
     }
     let mut config = TrainConfig::defaults(name);
     config.methods.truncate(1);
+    // The GPU trains with fixed steps: a task whose solver is adaptive (spiral-fit and
+    // freefall-fit: dopri5) is measured with fixed RK4 on both devices, so the rows compare
+    // the same work.
+    let fixed_note = if crate::gpu::stages::FixedRk::of_method(config.solver.method).is_none() {
+        let note = format!(
+            "; its {} solver replaced by fixed RK4, h = {FIXED_H} (the GPU trains with fixed steps)",
+            config.solver.method.name()
+        );
+        config.solver.method = crate::solver::Method::Rk4;
+        config.solver.h0 = Some(FIXED_H);
+        note
+    } else {
+        String::new()
+    };
     if let Some(h) = hidden {
         config.model.hidden = h;
     }
@@ -115,8 +132,8 @@ pub fn run(
     if !json {
         println!("GPU: {}", ctx.adapter.summary());
         println!(
-            "task {} ({method}, hidden {:?}), {iters} iterations per figure (median ms), CPU on {} \
-             threads",
+            "task {} ({method}, hidden {:?}{fixed_note}), {iters} iterations per figure (median \
+             ms), CPU on {} threads",
             name.name(),
             config.model.hidden,
             rayon::current_num_threads()
