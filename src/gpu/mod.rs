@@ -15,12 +15,16 @@
 //! - [`optim`]: the optimiser step on the device (training; the update of [`crate::optim`] in
 //!   f32), [`readback`]: buffer readback;
 //! - [`engine`]: [`GpuSolver`], pipelines per shape and buffers per batch size, reused (one
-//!   file per concern: memory, uploads, pipelines, dispatch, solves, gather, optimiser step);
+//!   file per concern: memory, uploads, pipelines, dispatch, step chunks, adapter limits,
+//!   solves, gather, optimiser step);
 //! - [`report`]: `nodelab grad --device gpu`, each GPU gradient next to the CPU f64 one.
 //!
-//! Every kernel keeps a whole sample's work in one invocation: a forward solve (fixed-step RK4
-//! or per-sample adaptive zero-cost RK4) is one dispatch, a gradient (`backprop`, `adjoint`,
-//! `afge`, `reversible-heun`) is one dispatch plus one reduction, with no per-step readback.
+//! Every kernel keeps a sample's work in one invocation, with no per-step readback: a forward
+//! solve (fixed-step RK4 or per-sample adaptive zero-cost RK4) is one submission, a gradient
+//! one submission of the kernel plus one reduction. `rk4_forward` and `backprop` run their
+//! step sequence in chunks of steps, one dispatch each, the live state kept on the device
+//! ([`engine::chunks`]: the chunk bounded by an estimate of its time, for driver watchdogs);
+//! the other kernels run whole, refused when one dispatch is estimated too long.
 //! Every loss of `nodelab::grad` runs inside the gradient kernels ([`GpuObjective`]): `half-sse`,
 //! `mse`, `trajectory-mse`, `trajectory-l1` and `trajectory-sse` (the solve split at the
 //! observation times as the CPU splits it; the regression losses on all components or some) and
