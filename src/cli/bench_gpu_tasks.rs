@@ -11,6 +11,9 @@
 //! agreement is `max_k |ℓ_gpu(k) − ℓ_f32(k)| / |ℓ_f32(k)|` over those iterations: the same
 //! initial weights and the same batches, so after the first iteration it also follows the
 //! gradients. The GPU context is made once, so later batches reuse the kernels (build 0 s).
+//! `max_disp_ms` is the longest single dispatch of one further iteration, each dispatch in a
+//! pass of its own between GPU timestamps (nodelab::gpu::engine::timing; "—" where the
+//! adapter has no timestamp queries): the figure the step chunks bound (watchdogs).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -29,6 +32,9 @@ struct Figures {
     /// (llvmpipe compiles a shader's machine code then, not at pipeline creation).
     first_ms: f64,
     losses: Vec<f64>,
+    /// The longest single dispatch of one more iteration, timed with GPU timestamps (None:
+    /// the CPU, or an adapter without timestamp queries).
+    longest: Option<crate::gpu::engine::timing::DispatchTime>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -58,15 +64,45 @@ fn run_device(
         }
     }
     let first_ms = times.first().copied().unwrap_or(f64::NAN);
+    // One more iteration with every dispatch timed (separate passes: not in the figures).
+    let longest = (device == Device::Gpu)
+        .then(|| {
+            use crate::gpu::engine::timing;
+            let _ = timing::take_longest();
+            timing::measure_dispatches(true);
+            let _ = trainer.step();
+            timing::measure_dispatches(false);
+            timing::take_longest()
+        })
+        .flatten();
     Ok(Figures {
         ms: median(times.split_off(1.min(times.len()))),
         first_ms,
         losses,
+        longest,
     })
 }
 
 /// The fixed step that replaces an adaptive solver in the GPU check.
 const FIXED_H: f64 = 0.05;
+
+/// The table's column names.
+fn print_header() {
+    println!(
+        "{:<18} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10} {:>8} {:>11} {:>11}",
+        "task",
+        "batch",
+        "cpu64_ms",
+        "cpu32_ms",
+        "gpu_ms",
+        "f32/gpu",
+        "f64/gpu",
+        "loss_rdiff",
+        "build_s",
+        "gpu_first_s",
+        "max_disp_ms"
+    );
+}
 
 /// Prints the figures of `task` at every batch in `batches`.
 pub fn run(
@@ -138,24 +174,13 @@ pub fn run(
             config.model.hidden,
             rayon::current_num_threads()
         );
-        println!(
-            "{:<18} {:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10} {:>8} {:>11}",
-            "task",
-            "batch",
-            "cpu64_ms",
-            "cpu32_ms",
-            "gpu_ms",
-            "f32/gpu",
-            "f64/gpu",
-            "loss_rdiff",
-            "build_s",
-            "gpu_first_s"
-        );
+        print_header();
     }
     for &batch in batches {
         config.batch = batch;
-        config.iters = iters + 1;
-        config.eval_every = iters + 2;
+        // The timed iterations after the first, and one with its dispatches timed.
+        config.iters = iters + 2;
+        config.eval_every = iters + 3;
         let cpu64 = run_device(&config, Device::Cpu, Precision::F64, None, iters);
         let cpu32 = run_device(&config, Device::Cpu, Precision::F32, None, iters);
         {
@@ -206,12 +231,15 @@ pub fn run(
                     "cpu_f64_ms": cpu64.ms, "cpu_f32_ms": cpu32.ms, "gpu_ms": gpu.ms,
                     "loss_max_rel_diff": rdiff, "build_s": build_s, "kernels_built": built,
                     "gpu_first_iter_s": gpu.first_ms / 1e3,
+                    "longest_dispatch_ms": gpu.longest.as_ref().map(|l| l.ms),
+                    "longest_dispatch_kernel": gpu.longest.as_ref().map(|l| l.kernel.clone()),
+                    "dispatches_timed": gpu.longest.as_ref().map(|l| l.timed),
                     "adapter": ctx.adapter.summary(),
                 })
             );
         } else {
             println!(
-                "{:<18} {batch:>6} {:>10.2} {:>10.2} {:>10.2} {:>8.3} {:>8.3} {:>10.2e} {:>8.1} {:>11.1}",
+                "{:<18} {batch:>6} {:>10.2} {:>10.2} {:>10.2} {:>8.3} {:>8.3} {:>10.2e} {:>8.1} {:>11.1} {:>11}",
                 name.name(),
                 cpu64.ms,
                 cpu32.ms,
@@ -220,7 +248,10 @@ pub fn run(
                 cpu64.ms / gpu.ms,
                 rdiff,
                 build_s,
-                gpu.first_ms / 1e3
+                gpu.first_ms / 1e3,
+                gpu.longest
+                    .as_ref()
+                    .map_or_else(|| "—".to_string(), |l| format!("{:.2}", l.ms))
             );
         }
     }

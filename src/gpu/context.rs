@@ -222,11 +222,14 @@ impl GpuContext {
             .zip(wgpu::util::pipeline_cache_key(&info))
             .filter(|_| adapter.features().contains(wgpu::Features::PIPELINE_CACHE))
             .map(|(dir, key)| dir.join(key));
-        let required_features = if cache_file.is_some() {
+        let mut required_features = if cache_file.is_some() {
             wgpu::Features::PIPELINE_CACHE
         } else {
             wgpu::Features::empty()
         };
+        // Timestamps, where the adapter has them: `bench gpu` measures each dispatch
+        // (nodelab::gpu::engine::timing); a solve that does not measure writes none.
+        required_features |= adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("nodelab compute"),
             required_features,

@@ -109,6 +109,16 @@ impl Kernel {
         }
     }
 
+    /// The debug label of the kernel's shader module and pipeline: the entry point, with the
+    /// tableau of a tableau-generic kernel ("rk4_backprop (midpoint)"), so that the RK4 and
+    /// midpoint pipelines of one entry point are told apart in a GPU debugger.
+    pub fn label(self) -> String {
+        match self.fixed_rk() {
+            Some(rk) => format!("{} ({})", self.entry_point(), rk.name()),
+            None => self.entry_point().to_string(),
+        }
+    }
+
     /// The files appended to common.wgsl, in order (zc_rk4.wgsl holds the adaptive
     /// controller the adaptive kernels share).
     pub fn files(self) -> &'static [&'static str] {
@@ -267,6 +277,19 @@ mod tests {
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    }
+
+    /// Two kernels, two debug labels: the tableau-generic entry points are told apart by
+    /// their tableau.
+    #[test]
+    fn every_kernel_has_its_own_label() {
+        let kernels = Kernel::every_tableau();
+        let labels: std::collections::HashSet<String> = kernels.iter().map(|k| k.label()).collect();
+        assert_eq!(labels.len(), kernels.len());
+        assert_eq!(
+            Kernel::Backprop(FixedRk::Midpoint).label(),
+            "rk4_backprop (midpoint)"
+        );
     }
 
     /// Every shipped .wgsl file is valid WGSL as it stands (default shape).

@@ -297,6 +297,9 @@ pub struct TrainingWorkspace {
     /// Where the run on screen trains ("CPU, f64", "GPU, f32: ADAPTER"); None until its
     /// thread has set it up.
     pub device: Option<String>,
+    /// The iteration the run stood at when its thread reported ready (its first iteration on
+    /// the GPU waits for the driver's compile: the setup says so until the next one lands).
+    pub ready_at_iter: Option<usize>,
     pub actions: Vec<TrainingAction>,
     /// Text of the model-path field (dialogs need a desktop portal; the field always works).
     pub path_field: String,
@@ -337,6 +340,7 @@ impl TrainingWorkspace {
             view: TrainingView::default(),
             warnings: Vec::new(),
             device: None,
+            ready_at_iter: None,
             actions: Vec::new(),
             path_field: "trained-model.safetensors".into(),
             started: None,
@@ -480,6 +484,7 @@ impl TrainingWorkspace {
         }
         self.warnings.clear();
         self.device = None;
+        self.ready_at_iter = None;
         self.methods = config.methods.iter().map(|&m| MethodView::new(m)).collect();
         self.view.shown = self.view.shown.min(self.methods.len().saturating_sub(1));
         self.iter = 0;
@@ -524,6 +529,7 @@ impl TrainingWorkspace {
         self.detach();
         self.warnings.clear();
         self.device = None;
+        self.ready_at_iter = None;
         let s = &saved.summary;
         let more = (s.iters_done >= s.iters).then_some(s.iters.max(1));
         let mut methods = Vec::new();
@@ -669,6 +675,7 @@ impl TrainingWorkspace {
                     }
                 }
                 self.device = Some(r.device);
+                self.ready_at_iter = Some(self.iter);
                 self.runs.current_dir = r.run_dir;
                 if r.start_iter > 0 {
                     // A resumed run: its setup becomes the setup (an undo step of its own).

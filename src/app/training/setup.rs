@@ -144,7 +144,24 @@ fn controls(ui: &mut Ui, ws: &TrainingWorkspace, actions: &mut Vec<TrainingActio
     }
     if ws.is_running() || ws.state == RunState::Finished {
         match &ws.device {
-            Some(d) => ui.weak(format!("on {d}")),
+            Some(d) => {
+                let r = ui.weak(format!("on {d}"));
+                // A driver compiles a pipeline's machine code at its first dispatch (llvmpipe:
+                // tens of seconds), so the first GPU iteration can wait long with nothing new.
+                if d.starts_with("GPU")
+                    && ws.state == RunState::Running
+                    && ws.ready_at_iter == Some(ws.iter)
+                {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.weak(
+                            "first GPU iteration: the driver compiles the kernels on first use \
+                             (a software adapter can take a minute)…",
+                        );
+                    });
+                }
+                r
+            }
             None => {
                 ui.horizontal(|ui| {
                     ui.spinner();

@@ -2,7 +2,8 @@
 //! parameters written, a pending gather encoded first, the kernels dispatched in one pass, the
 //! outputs copied to the staging buffer and read back once.
 
-use super::{GpuSolver, Readback};
+use super::timing::Timer;
+use super::{BatchBuffers, GpuSolver, Readback};
 use crate::gpu::buffers::{Params, SampleStats};
 use crate::gpu::codes::status;
 use crate::gpu::context::GpuError;
@@ -45,6 +46,7 @@ impl GpuSolver {
             .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
         let ctx = &self.ctx;
         let s = b.sizes;
+        let timer = Timer::new(&ctx.device, kernels.len());
         ctx.checked(|| {
             let mut encoder = ctx
                 .device
@@ -54,13 +56,16 @@ impl GpuSolver {
             if let Some((set, group, batch)) = &gather {
                 set.encode(&mut encoder, group, *batch);
             }
-            self.encode_kernels(&mut encoder, &b.bind_group, &b.stats, params, kernels);
+            self.encode_kernels(&mut encoder, b, params, kernels, timer.as_ref());
             encoder.copy_buffer_to_buffer(&b.out, 0, &b.staging, 0, s.out);
             encoder.copy_buffer_to_buffer(&b.stats, 0, &b.staging, s.out, s.stats);
             encoder.copy_buffer_to_buffer(&b.grad_out, 0, &b.staging, s.out + s.stats, s.grad_out);
             ctx.queue.submit([encoder.finish()]);
         })?;
         let bytes = readback::read_mapped(ctx, &b.staging, s.staging)?;
+        if let Some(t) = &timer {
+            t.finish(ctx, &labels(kernels))?;
+        }
         let (o, rest) = bytes.split_at(s.out as usize);
         let (st, g) = rest.split_at(s.stats as usize);
         Ok((
@@ -70,28 +75,48 @@ impl GpuSolver {
         ))
     }
 
-    /// Encodes `kernels` in order in one compute pass. With step chunks (`chunk_steps > 0`)
-    /// the statistics, where each sample keeps its step counter between chunks, start at zero.
+    /// Encodes `kernels` in order in one compute pass (with a `timer`: a pass per dispatch,
+    /// timestamps at each pass's beginning and end, and their resolve, [`super::timing`]).
+    /// With step chunks (`chunk_steps > 0`) the statistics, where each sample keeps its step
+    /// counter between chunks, start at zero.
     pub(super) fn encode_kernels(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        bind_group: &wgpu::BindGroup,
-        stats: &wgpu::Buffer,
+        b: &BatchBuffers,
         params: Params,
         kernels: &[(Kernel, u32)],
+        timer: Option<&Timer>,
     ) {
         if params.chunk_steps > 0 {
-            encoder.clear_buffer(stats, 0, None);
+            encoder.clear_buffer(&b.stats, 0, None);
         }
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("nodelab pass"),
-            timestamp_writes: None,
-        });
-        pass.set_bind_group(0, bind_group, &[]);
-        for (k, groups) in kernels {
-            if let Some(p) = self.pipelines.get(k) {
-                pass.set_pipeline(p);
-                pass.dispatch_workgroups(*groups, 1, 1);
+        match timer {
+            None => {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("nodelab pass"),
+                    timestamp_writes: None,
+                });
+                pass.set_bind_group(0, &b.bind_group, &[]);
+                for (k, groups) in kernels {
+                    if let Some(p) = self.pipelines.get(k) {
+                        pass.set_pipeline(p);
+                        pass.dispatch_workgroups(*groups, 1, 1);
+                    }
+                }
+            }
+            Some(t) => {
+                for (i, (k, groups)) in kernels.iter().enumerate() {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("nodelab timed pass"),
+                        timestamp_writes: t.writes(i),
+                    });
+                    pass.set_bind_group(0, &b.bind_group, &[]);
+                    if let Some(p) = self.pipelines.get(k) {
+                        pass.set_pipeline(p);
+                        pass.dispatch_workgroups(*groups, 1, 1);
+                    }
+                }
+                t.encode_resolve(encoder);
             }
         }
     }
@@ -130,6 +155,11 @@ impl GpuSolver {
     }
 }
 
+/// The labels of `kernels` in dispatch order (what the timed dispatches are reported as).
+pub(super) fn labels(kernels: &[(Kernel, u32)]) -> Vec<String> {
+    kernels.iter().map(|(k, _)| k.label()).collect()
+}
+
 /// A driver that cut a kernel's loops short (status 4) makes the whole result wrong: an error.
 pub(super) fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(), GpuError> {
     let cut = stats
@@ -138,7 +168,9 @@ pub(super) fn check_complete(stats: &[SampleStats], adapter: &str) -> Result<(),
         .count();
     if cut > 0 {
         return Err(GpuError::Unsupported(format!(
-            "the driver ({adapter}) stopped the kernel's loops early on {cut} of {} samples              (software Vulkan drivers cap one invocation at 65 535 loop iterations): use fewer              steps, a smaller network or a hardware adapter",
+            "the driver ({adapter}) stopped the kernel's loops early on {cut} of {} samples \
+             (software Vulkan drivers cap one invocation at 65 535 loop iterations): use fewer \
+             steps, a smaller network or a hardware adapter",
             stats.len()
         )));
     }

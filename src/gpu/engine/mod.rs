@@ -23,6 +23,7 @@ mod memory;
 mod optim_step;
 mod pipelines;
 mod solves;
+pub mod timing;
 mod upload;
 
 use std::collections::HashMap;

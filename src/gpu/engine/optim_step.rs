@@ -51,6 +51,7 @@ impl GpuSolver {
             .ok_or_else(|| GpuError::Unsupported("no batch was uploaded".into()))?;
         opt.prepare(self.readout_off, b.batch as u32);
         let ctx = &self.ctx;
+        let timer = super::timing::Timer::new(&ctx.device, kernels.len());
         let opt_group =
             ctx.checked(|| opt.bind_group(&self.theta, &b.data, &b.grad_out, &b.stats))?;
         ctx.checked(|| {
@@ -62,11 +63,15 @@ impl GpuSolver {
             if let Some((set, group, batch)) = &gather {
                 set.encode(&mut encoder, group, *batch);
             }
-            self.encode_kernels(&mut encoder, &b.bind_group, &b.stats, params, &kernels);
+            self.encode_kernels(&mut encoder, b, params, &kernels, timer.as_ref());
             opt.encode(&mut encoder, &opt_group);
             ctx.queue.submit([encoder.finish()]);
         })?;
-        opt.read_summary()
+        let summary = opt.read_summary()?;
+        if let Some(t) = &timer {
+            t.finish(ctx, &super::dispatch::labels(&kernels))?;
+        }
+        Ok(summary)
     }
 
     /// Bytes of the device buffers of a training iteration with `method` (the solver's buffers

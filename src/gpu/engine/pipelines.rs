@@ -131,15 +131,16 @@ impl GpuSolver {
         cache: Option<&wgpu::PipelineCache>,
     ) -> Result<wgpu::ComputePipeline, GpuError> {
         let (device, layout) = (&self.ctx.device, &self.pipeline_layout);
+        let label = kernel.label();
         // A shader translator bug surfaces as a panic inside wgpu: turn it into an error value.
         let build = std::panic::AssertUnwindSafe(|| {
             self.ctx.checked(|| {
                 let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(kernel.entry_point()),
+                    label: Some(&label),
                     source: wgpu::ShaderSource::Wgsl(src.into()),
                 });
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry_point()),
+                    label: Some(&label),
                     layout: Some(layout),
                     module: &module,
                     entry_point: Some(kernel.entry_point()),
