@@ -11,7 +11,8 @@
 // ∂L/∂y(τ_k) are kept (`traj` from obs_off: states of K observations, then their gradients);
 // going back, at τ_k the adjoint jumps by ∂L/∂y(τ_k) and y restarts from the stored y(τ_k).
 // Each segment is backsolved as the CPU does: steps h from τ_k downwards, the last one
-// shortened to land on τ_{k−1}.
+// shortened to land on τ_{k−1}. The forward and backward steps run in step chunks
+// (common.wgsl), the live state kept on the device between dispatches.
 
 @compute @workgroup_size(WG)
 fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -20,8 +21,15 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= b {
         return;
     }
-    let y0 = load_y0(s);
-    var y = y0;
+    // Step chunks (common.wgsl): the sequence is the N forward steps q = n, then the N
+    // backward steps q = N + m, m counted from the last segment's end (segment k's backward
+    // steps j = 0 … n_k − 1 at m = m_k + j, m_k the steps of the segments after k); this
+    // dispatch runs q ∈ [live.q, q_end). Live rows: y, a, the loss; g in `grad_ps`.
+    let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
+    let live = live_begin(s);
+    let q_end = chunk_end(live.q, 2u * n_steps);
+    var y = load_y0(s);
     var act: Store;
     var dact: Store;
     var k1: Vec;
@@ -30,17 +38,31 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
     var k4: Vec;
     var y_new: Vec;
     var dl: Vec;
-    var status = STATUS_OK;
-    let n_steps = params.n_steps;
-    let n_obs = params.n_obs;
-    var done_fwd = 0u;
-    var done_bwd = 0u;
+    var status = live.status;
+    var done_fwd = live.c1;
+    var done_bwd = live.c2;
     var loss = 0.0;
+    var a: Vec;
+    for (var i = 0u; i < D; i++) {
+        a[i] = 0.0;
+    }
+    var g: Grad;
+    zero_grad(&g);
+    if live.q > 0u {
+        y = live_load_vec(s, 0u);
+        a = live_load_vec(s, D);
+        loss = live_load(s, 2u * D);
+        grad_load(s, &g);
+    }
+    var seg0 = 0u;
     for (var k = 0u; k < n_obs; k++) {
         let ts = seg_t0(k);
         let hs = seg_h(k);
         let ns = seg_n(k);
-        for (var j = 0u; j < ns; j++) {
+        let lo = max(live.q, seg0);
+        let hi = min(q_end, seg0 + ns);
+        for (var n = lo; n < hi; n++) {
+            let j = n - seg0;
             let t = ts + f32(j) * hs;
             let h = seg_step(k, j);
             mlp_eval(t, &y, &act, &dact, &k1);
@@ -48,38 +70,56 @@ fn rk4_adjoint(@builtin(global_invocation_id) gid: vec3<u32>) {
             y = y_new;
             done_fwd++;
         }
-        loss += loss_term(s, k, &y, &dl, true);
-        obs_store(k, s, &y);
-        obs_store(n_obs + k, s, &dl);
+        if lo < hi && hi == seg0 + ns {
+            loss += loss_term(s, k, &y, &dl, true);
+            obs_store(k, s, &y);
+            obs_store(n_obs + k, s, &dl);
+        }
+        seg0 += ns;
     }
-    if !all_finite(&y) {
-        status = STATUS_NONFINITE;
+    if live.q < n_steps && q_end >= n_steps {
+        if !all_finite(&y) {
+            status = STATUS_NONFINITE;
+        }
+        write_state(s, &y);
     }
-    write_state(s, &y);
-    var a: Vec;
-    for (var i = 0u; i < D; i++) {
-        a[i] = 0.0;
-    }
-    var g: Grad;
-    zero_grad(&g);
+    // Backward steps m ∈ [m_lo, m_hi) of this chunk, segment by segment from the last.
+    let m_lo = max(live.q, n_steps) - n_steps;
+    let m_hi = max(q_end, n_steps) - n_steps;
+    var mk = 0u;
     for (var kk = n_obs; kk > 0u; kk--) {
         let k = kk - 1u;
-        y = obs_load(k, s);
-        let inj = obs_load(n_obs + k, s);
-        for (var i = 0u; i < D; i++) {
-            a[i] += inj[i];
+        let ns = seg_n(k);
+        let lo = max(m_lo, mk);
+        let hi = min(m_hi, mk + ns);
+        if lo < hi && lo == mk {
+            y = obs_load(k, s);
+            let inj = obs_load(n_obs + k, s);
+            for (var i = 0u; i < D; i++) {
+                a[i] += inj[i];
+            }
         }
         let te = seg_t1(k);
         let hs = seg_h(k);
-        let ns = seg_n(k);
-        for (var j = 0u; j < ns; j++) {
+        for (var m = lo; m < hi; m++) {
+            let j = m - mk;
             let hb = seg_step(k, j);
             let t = te - f32(j) * hs;
             rk_adjoint_step(t, hb, &y, &a, &g);
             done_bwd++;
         }
+        mk += ns;
+    }
+    if q_end < 2u * n_steps {
+        live_save_vec(s, 0u, &y);
+        live_save_vec(s, D, &a);
+        live_save(s, 2u * D, loss);
+        grad_save(s, &g);
+        live_suspend(s, Live(q_end, done_fwd, done_bwd, status));
+        return;
     }
     status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
+    let y0 = load_y0(s);
     var recon = 0.0;
     for (var i = 0u; i < D; i++) {
         recon = max(recon, abs(y[i] - y0[i]));

@@ -1,19 +1,21 @@
 //! Bounding one dispatch's work (watchdogs: Windows' TDR resets a GPU whose dispatch runs past
 //! ~2 s, macOS and some Linux drivers do the same). A chunked kernel numbers its whole step
-//! sequence q = 0, 1, …, Q − 1 (rk4-forward: the N steps; backprop: N forward steps, then the
-//! N backward steps) and one dispatch runs steps [begin, begin + C); the sample's live state
-//! (y, ā, the loss so far; θ̄ in its `grad_ps` rows; the step counter, loop counters and status
-//! in its `stats` row) stays on the device between dispatches, and all ⌈Q / C⌉ dispatches go
-//! in one submission with no readback between them (shaders/common.wgsl, "Step chunks").
+//! sequence q = 0, 1, …, Q − 1 (rk4-forward: the N steps; backprop and adjoint: N forward
+//! steps, then the N backward steps; checkpoint: N forward steps, then per checkpoint block
+//! from the last its replay and backward steps, 3N in all) and one dispatch runs steps
+//! [begin, begin + C); the sample's live state (y, ā, the loss so far; θ̄ in its `grad_ps`
+//! rows; the step counter, loop counters and status in its `stats` row) stays on the device
+//! between dispatches, and all ⌈Q / C⌉ dispatches go in one submission with no readback
+//! between them (shaders/common.wgsl, "Step chunks").
 //!
 //! The chunk length C comes from an estimate of the work:
 //!   flops(one step of the batch) = B · e · 2 · Σ_l n_l n_{l+1} · channels,
 //! with e the evaluations per step (a vector–Jacobian product counted as two evaluations), and
 //! C = ⌊[`DISPATCH_BUDGET_S`] · [`SUSTAINED_FLOPS`] / flops(one step)⌋ (at least 1).
 //!
-//! Kernels not chunked yet (zc-rk4 forward, checkpoint, adjoint, afge, alf, reversible-heun,
-//! reversible-rk4) run whole in one dispatch and are refused when that dispatch's estimate
-//! exceeds [`DISPATCH_REFUSE_S`].
+//! Kernels not chunked yet (zc-rk4 forward, afge, alf, reversible-heun, reversible-rk4) run
+//! whole in one dispatch and are refused when that dispatch's estimate exceeds
+//! [`DISPATCH_REFUSE_S`].
 
 use super::GpuSolver;
 use crate::gpu::buffers::Params;
@@ -51,8 +53,9 @@ pub fn eval_flops(shape: &Shape) -> f64 {
 }
 
 /// Evaluations per step of `kernel`'s step sequence, the heaviest step counted (a
-/// vector–Jacobian product as two), for a tableau of s stages: rk4-forward 4; backprop's
-/// backward step s recomputed stages + s VJPs = 3s; the unchunked gradient kernels from their
+/// vector–Jacobian product as two), for a tableau of s stages: rk4-forward 4; the backward
+/// step of backprop and checkpoint (s recomputed stages + s VJPs) and of adjoint (s
+/// evaluations + s VJPs) 3s; the unchunked gradient kernels from their
 /// forward and backward evaluation counts per step (nodelab::gpu::methods), summed, as they
 /// run whole.
 pub fn evals_per_step(kernel: Kernel) -> f64 {
@@ -61,8 +64,9 @@ pub fn evals_per_step(kernel: Kernel) -> f64 {
         Kernel::Backprop(rk) => 3.0 * rk.stages() as f64,
         // Forward RK4 step and error estimate (5 evaluations, FSAL) per attempted step.
         Kernel::ZcRk4Forward => 5.0,
-        Kernel::Checkpoint(rk) => 5.0 * rk.stages() as f64,
-        Kernel::Adjoint(rk) => 4.0 * rk.stages() as f64,
+        // The backward step: s recomputed stages + s VJPs (checkpoint), s evaluations + s VJPs
+        // of the augmented system (adjoint).
+        Kernel::Checkpoint(rk) | Kernel::Adjoint(rk) => 3.0 * rk.stages() as f64,
         // The sensitivity columns (P JVPs per stage) dominate; counted through `afge_cols`.
         Kernel::Afge | Kernel::AfgeAdaptive => 8.0,
         Kernel::Alf => 1.0 + 1.0 + 2.0,
@@ -78,16 +82,20 @@ pub fn sequence_len(kernel: Kernel, n_steps: u32) -> Option<u32> {
     match kernel {
         Kernel::Rk4Forward => Some(n_steps),
         Kernel::Backprop(_) => Some(2 * n_steps),
+        Kernel::Checkpoint(_) => Some(3 * n_steps),
+        Kernel::Adjoint(_) => Some(2 * n_steps),
         _ => None,
     }
 }
 
-/// Live rows a chunked kernel keeps in `traj` per sample between dispatches (y; backprop also
-/// ā and the loss).
+/// Live rows a chunked kernel keeps in `traj` per sample between dispatches (y; backprop and
+/// adjoint also ā and the loss; checkpoint also the replay state).
 pub fn live_rows(kernel: Kernel, dim: usize) -> u32 {
     match kernel {
         Kernel::Rk4Forward => dim as u32,
         Kernel::Backprop(_) => 2 * dim as u32 + 1,
+        Kernel::Checkpoint(_) => 3 * dim as u32 + 1,
+        Kernel::Adjoint(_) => 2 * dim as u32 + 1,
         _ => 0,
     }
 }
