@@ -9,6 +9,8 @@
 //   Ȳ = λȲ'',  Z̄ = Z̄' + (1 − λ)Ȳ'' + J_{Ψh}(Z)ᵀȲ'',  θ̄ += Ȳ''ᵀ∂Ψ_h/∂θ,
 // each increment's VJP being backprop.wgsl's step adjoint less the identity. The loss
 // reads Y on the reversible grid. Reconstruction error max(|Y_back − y0|, |Z_back − y0|).
+// The forward and backward steps run in step chunks (common.wgsl), (Y, Z), (Ȳ, Z̄), the loss
+// and θ̄ kept on the device between dispatches.
 
 // Ψ_h(t, x) = Φ_h(t, x) − x.
 fn rk_increment(t: f32, h: f32, x: ptr<function, Vec>) -> Vec {
@@ -54,20 +56,45 @@ fn reversible_rk4(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let lambda = params.h0;
     let y0 = load_y0(s);
+    let n_steps = params.n_steps;
+    let n_obs = params.n_obs;
+    // Step chunks (common.wgsl): the sequence is the N forward steps q = n, then the N
+    // backward steps q = 2N − 1 − n; this dispatch runs q ∈ [live.q, q_end). Live rows:
+    // Y (0), Z (D), Ȳ (2D), Z̄ (3D), the loss (4D); θ̄ in grad_ps.
+    let live = live_begin(s);
+    let q_end = chunk_end(live.q, 2u * n_steps);
     var y = y0;
     var z = y0;
     var dl: Vec;
-    var status = STATUS_OK;
-    let n_steps = params.n_steps;
-    let n_obs = params.n_obs;
-    var done_fwd = 0u;
-    var done_bwd = 0u;
+    var status = live.status;
+    var done_fwd = live.c1;
+    var done_bwd = live.c2;
     var loss = 0.0;
+    var ay: Vec;
+    var az: Vec;
+    for (var i = 0u; i < D; i++) {
+        ay[i] = 0.0;
+        az[i] = 0.0;
+    }
+    var g: Grad;
+    zero_grad(&g);
+    if live.q > 0u {
+        y = live_load_vec(s, 0u);
+        z = live_load_vec(s, D);
+        ay = live_load_vec(s, 2u * D);
+        az = live_load_vec(s, 3u * D);
+        loss = live_load(s, 4u * D);
+        grad_load(s, &g);
+    }
+    var seg0 = 0u;
     for (var k = 0u; k < n_obs; k++) {
         let ts = seg_t0(k);
         let hs = seg_h(k);
         let ns = seg_n(k);
-        for (var j = 0u; j < ns; j++) {
+        let lo = max(live.q, seg0);
+        let hi = min(q_end, seg0 + ns);
+        for (var n = lo; n < hi; n++) {
+            let j = n - seg0;
             let h = seg_step(k, j);
             let t = ts + f32(j) * hs;
             let pf = rk_increment(t, h, &z);
@@ -80,33 +107,39 @@ fn reversible_rk4(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             done_fwd++;
         }
-        loss += loss_term(s, k, &y, &dl, true);
-        obs_store(k, s, &dl);
+        if lo < hi && hi == seg0 + ns {
+            loss += loss_term(s, k, &y, &dl, true);
+            obs_store(k, s, &dl);
+        }
+        seg0 += ns;
     }
-    if !(all_finite(&y) && all_finite(&z)) {
-        status = STATUS_NONFINITE;
+    if live.q < n_steps && q_end >= n_steps {
+        if !(all_finite(&y) && all_finite(&z)) {
+            status = STATUS_NONFINITE;
+        }
+        write_state(s, &y);
     }
-    write_state(s, &y);
-    var ay: Vec;
-    var az: Vec;
-    for (var i = 0u; i < D; i++) {
-        ay[i] = 0.0;
-        az[i] = 0.0;
-    }
-    var g: Grad;
-    zero_grad(&g);
+    // Backward steps n ∈ [n_lo, n_hi) of this chunk, from the top.
+    let n_hi_all = 2u * n_steps - max(live.q, n_steps);
+    let n_lo_all = 2u * n_steps - max(q_end, n_steps);
     var cot: Vec;
+    var seg_end = n_steps;
     for (var kk = n_obs; kk > 0u; kk--) {
         let k = kk - 1u;
-        let inj = obs_load(k, s);
-        for (var i = 0u; i < D; i++) {
-            ay[i] += inj[i];
+        let ns = seg_n(k);
+        let seg_start = seg_end - ns;
+        let n_hi = min(seg_end, n_hi_all);
+        let n_lo = max(seg_start, n_lo_all);
+        if n_lo < n_hi && n_hi == seg_end {
+            let inj = obs_load(k, s);
+            for (var i = 0u; i < D; i++) {
+                ay[i] += inj[i];
+            }
         }
         let ts = seg_t0(k);
         let hs = seg_h(k);
-        let ns = seg_n(k);
-        for (var jj = ns; jj > 0u; jj--) {
-            let j = jj - 1u;
+        for (var nn = n_hi; nn > n_lo; nn--) {
+            let j = nn - 1u - seg_start;
             let h = seg_step(k, j);
             let t = ts + f32(j) * hs;
             // Z' = Z − Ψ_{−h}(t + h, Y'): its adjoint, then Z reconstructed.
@@ -129,6 +162,17 @@ fn reversible_rk4(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
             done_bwd++;
         }
+        seg_end = seg_start;
+    }
+    if q_end < 2u * n_steps {
+        live_save_vec(s, 0u, &y);
+        live_save_vec(s, D, &z);
+        live_save_vec(s, 2u * D, &ay);
+        live_save_vec(s, 3u * D, &az);
+        live_save(s, 4u * D, loss);
+        grad_save(s, &g);
+        live_suspend(s, Live(q_end, done_fwd, done_bwd, status));
+        return;
     }
     status = completion(completion(status, done_fwd, n_steps), done_bwd, n_steps);
     var recon = 0.0;

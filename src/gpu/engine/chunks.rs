@@ -13,9 +13,8 @@
 //! with e the evaluations per step (a vector–Jacobian product counted as two evaluations), and
 //! C = ⌊[`DISPATCH_BUDGET_S`] · [`SUSTAINED_FLOPS`] / flops(one step)⌋ (at least 1).
 //!
-//! Kernels not chunked yet (zc-rk4 forward, afge, alf, reversible-heun, reversible-rk4) run
-//! whole in one dispatch and are refused when that dispatch's estimate exceeds
-//! [`DISPATCH_REFUSE_S`].
+//! Kernels not chunked yet (zc-rk4 forward, afge) run whole in one dispatch and are refused
+//! when that dispatch's estimate exceeds [`DISPATCH_REFUSE_S`].
 
 use super::GpuSolver;
 use crate::gpu::buffers::Params;
@@ -69,8 +68,13 @@ pub fn evals_per_step(kernel: Kernel) -> f64 {
         Kernel::Checkpoint(rk) | Kernel::Adjoint(rk) => 3.0 * rk.stages() as f64,
         // The sensitivity columns (P JVPs per stage) dominate; counted through `afge_cols`.
         Kernel::Afge | Kernel::AfgeAdaptive => 8.0,
-        Kernel::Alf => 1.0 + 1.0 + 2.0,
-        Kernel::ReversibleHeun => 1.0 + 1.0 + 4.0,
+        // The backward step: the reconstruction evaluation and its VJP (V_0's evaluation and
+        // VJP once more in the last chunk).
+        Kernel::Alf => 1.0 + 2.0,
+        // The backward step: two VJPs and the reconstruction evaluation (a chunk that resumes
+        // the backward pass recomputes one evaluation).
+        Kernel::ReversibleHeun => 2.0 + 1.0 + 2.0,
+        // The backward step: two increments' VJPs (s stages + s VJPs each) and two increments.
         Kernel::ReversibleLambda(rk) => 8.0 * rk.stages() as f64,
         Kernel::Reduce | Kernel::FieldProbe => 0.0,
     }
@@ -84,18 +88,25 @@ pub fn sequence_len(kernel: Kernel, n_steps: u32) -> Option<u32> {
         Kernel::Backprop(_) => Some(2 * n_steps),
         Kernel::Checkpoint(_) => Some(3 * n_steps),
         Kernel::Adjoint(_) => Some(2 * n_steps),
+        Kernel::ReversibleLambda(_) => Some(2 * n_steps),
+        Kernel::ReversibleHeun => Some(2 * n_steps),
+        Kernel::Alf => Some(2 * n_steps),
         _ => None,
     }
 }
 
 /// Live rows a chunked kernel keeps in `traj` per sample between dispatches (y; backprop and
-/// adjoint also ā and the loss; checkpoint also the replay state).
+/// adjoint also ā and the loss; checkpoint also the replay state; the reversible kernels their
+/// pair of states, its adjoints and the loss, reversible-heun also f(ŷ)).
 pub fn live_rows(kernel: Kernel, dim: usize) -> u32 {
     match kernel {
         Kernel::Rk4Forward => dim as u32,
         Kernel::Backprop(_) => 2 * dim as u32 + 1,
         Kernel::Checkpoint(_) => 3 * dim as u32 + 1,
         Kernel::Adjoint(_) => 2 * dim as u32 + 1,
+        Kernel::ReversibleLambda(_) => 4 * dim as u32 + 1,
+        Kernel::ReversibleHeun => 5 * dim as u32 + 1,
+        Kernel::Alf => 4 * dim as u32 + 1,
         _ => 0,
     }
 }
