@@ -342,3 +342,35 @@ fn a_device_without_the_workgroup_size_is_refused() {
         .to_string();
     assert!(err.contains("max_compute_workgroup_size_x"), "{err}");
 }
+
+/// The bytes a method reports count the live state of a chunked run: backprop's y, ā and the
+/// loss (2D + 1 numbers per sample), λ-reversible's pair of states, their adjoints and the
+/// loss (4D + 1), nothing when the run is one dispatch.
+#[test]
+fn reported_bytes_count_the_live_state() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let mlp = Mlp::random(&[2, 8, 2], Activation::Tanh, true, 1.0, 5);
+    let (batch, d) = (70, 2);
+    let mut gpu = GpuSolver::new(ctx, &mlp).unwrap();
+    let y0 = common::random_states(batch, d, 1.0, 30);
+    let obj = GpuObjective::terminal(GpuLoss::HalfSse, common::random_states(batch, d, 1.0, 32));
+    gpu.set_objective(&y0, &obj).unwrap();
+    let sched = FixedSchedule::new(0.0, 1.0, Some(0.08)).unwrap();
+    for (method, rows) in [
+        (GpuGradMethod::Backprop, 2 * d + 1),
+        (GpuGradMethod::ReversibleRk4, 4 * d + 1),
+    ] {
+        gpu.chunk_steps = Some(u32::MAX);
+        let whole = gpu.gradient(method, &sched, obj.loss).unwrap();
+        gpu.chunk_steps = Some(3);
+        let chunked = gpu.gradient(method, &sched, obj.loss).unwrap();
+        assert_eq!(
+            chunked.gpu_bytes - whole.gpu_bytes,
+            4 * (rows * batch) as u64,
+            "{method:?}"
+        );
+        assert!(gpu.allocated_bytes() >= chunked.gpu_bytes, "{method:?}");
+    }
+}

@@ -56,9 +56,17 @@ fn timed_dispatches_report_the_longest_and_change_nothing() {
     let longest = timing::take_longest();
     if has_timestamps {
         let l = longest.expect("an adapter with timestamps reports the longest dispatch");
-        assert!(l.timed >= 9, "{} dispatches timed, 9 chunks at least", l.timed);
+        assert!(
+            l.timed >= 9,
+            "{} dispatches timed, 9 chunks at least",
+            l.timed
+        );
         assert!(l.ms > 0.0 && l.ms.is_finite(), "{l:?}");
-        assert!(l.kernel.starts_with("rk4_backprop"), "{l:?}");
+        // At this small batch the reduction can take longer than a chunk of steps.
+        assert!(
+            l.kernel == "rk4_backprop (rk4)" || l.kernel == "reduce_rows",
+            "{l:?}"
+        );
     } else {
         assert_eq!(longest, None);
     }

@@ -174,6 +174,22 @@ impl ChunkPlan {
 }
 
 impl GpuSolver {
+    /// Bytes of the live state `kernel` keeps in `traj` between dispatches for `batch`
+    /// samples over `steps` steps, as [`GpuSolver::plan_dispatches`] would plan it (0: the
+    /// kernel runs whole in one dispatch).
+    pub fn live_bytes(&self, kernel: Kernel, steps: u32, batch: usize) -> u64 {
+        let Some(len) = sequence_len(kernel, steps) else {
+            return 0;
+        };
+        let chunk = self
+            .chunk_steps
+            .unwrap_or_else(|| estimated_chunk(&self.shape, kernel, batch));
+        if ChunkPlan::new(len, Some(chunk)).steps == 0 {
+            return 0;
+        }
+        4 * u64::from(live_rows(kernel, self.shape.dim)) * batch as u64
+    }
+
     /// The dispatches of `kernel` over `steps` steps (fixed steps, or an adaptive solve's
     /// max_steps) for the uploaded batch. A chunked kernel gets its plan (the override
     /// [`GpuSolver::chunk_steps`], else [`estimated_chunk`]) with `chunk_steps` and `live_off`

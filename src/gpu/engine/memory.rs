@@ -9,6 +9,8 @@ use crate::gpu::buffers::{Params, Sizes};
 use crate::gpu::context::GpuError;
 use crate::gpu::methods::GpuGradMethod;
 use crate::gpu::objective::data_floats;
+use crate::gpu::shader::Kernel;
+use crate::gpu::stages::FixedRk;
 
 /// A device buffer of at least 4 bytes (wgpu refuses empty bindings).
 pub(super) fn new_buffer(
@@ -41,8 +43,22 @@ impl GpuSolver {
     }
 
     /// Bytes of the GPU buffers `method` (None: a forward solve) uses for `batch` samples and
-    /// `n_steps` fixed steps, with the uploaded batch's loss.
+    /// `n_steps` fixed RK4 steps, with the uploaded batch's loss ([`GpuSolver::method_bytes_rk`]).
     pub fn method_bytes(&self, method: Option<GpuGradMethod>, batch: usize, n_steps: u32) -> u64 {
+        self.method_bytes_rk(method, FixedRk::Rk4, batch, n_steps)
+    }
+
+    /// Bytes of the GPU buffers `method` (None: a forward solve) uses for `batch` samples and
+    /// `n_steps` fixed steps of `rk`, with the uploaded batch's loss: the common buffers, the
+    /// gradient buffers, the method's trajectory and, when the run is cut into step chunks,
+    /// the live state kept between them ([`super::chunks`]).
+    pub fn method_bytes_rk(
+        &self,
+        method: Option<GpuGradMethod>,
+        rk: FixedRk,
+        batch: usize,
+        n_steps: u32,
+    ) -> u64 {
         let d = self.shape.dim;
         let obj = &self.objective;
         let sizes = Sizes::new(
@@ -53,10 +69,15 @@ impl GpuSolver {
             data_floats(obj, batch, d),
         );
         match method {
-            None => sizes.common(),
+            None => sizes.common() + self.live_bytes(Kernel::Rk4Forward, n_steps, batch),
             Some(m) => {
                 let stride = checkpoint_stride(n_steps, self.checkpoints);
-                sizes.gradient() + traj_bytes(m, batch, d, n_steps, obj.n_obs() as u32, stride)
+                let live = m
+                    .kernel(rk)
+                    .map_or(0, |k| self.live_bytes(k, n_steps, batch));
+                sizes.gradient()
+                    + traj_bytes(m, batch, d, n_steps, obj.n_obs() as u32, stride)
+                    + live
             }
         }
     }

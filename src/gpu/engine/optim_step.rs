@@ -83,6 +83,6 @@ impl GpuSolver {
     ) -> Result<u64, GpuError> {
         let segs = self.segments(method, sched)?;
         let n_steps: u32 = segs.iter().map(|g| g.n).sum();
-        Ok(self.method_bytes(Some(method), self.batch(), n_steps))
+        Ok(self.method_bytes_rk(Some(method), sched.rk, self.batch(), n_steps))
     }
 }

@@ -304,7 +304,7 @@ impl GpuSolver {
             stats,
             nfe_forward: f * steps + u64::from(method.reversible()) * batch as u64,
             nfe_backward: bk * steps,
-            gpu_bytes: self.method_bytes(Some(method), batch, n_steps),
+            gpu_bytes: self.method_bytes_rk(Some(method), sched.rk, batch, n_steps),
         })
     }
 
