@@ -154,9 +154,15 @@ fn controls(ui: &mut Ui, ws: &TrainingWorkspace, actions: &mut Vec<TrainingActio
                 {
                     ui.horizontal(|ui| {
                         ui.spinner();
-                        ui.weak(
-                            "first GPU iteration: the driver compiles the kernels on first use \
-                             (a software adapter can take a minute)…",
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(
+                                    "first GPU iteration: the driver compiles the kernels on \
+                                     first use (a software adapter can take a minute)…",
+                                )
+                                .weak(),
+                            )
+                            .wrap(),
                         );
                     });
                 }
