@@ -1,5 +1,6 @@
 // Forward solves, one sample per invocation, one submission for the whole batch and the
-// whole time span (no per-step readback); rk4_forward runs in step chunks (common.wgsl).
+// whole time span (no per-step readback); both run in step chunks (common.wgsl; zc_rk4_forward
+// over its attempted steps, zc_rk4.wgsl).
 //
 // `rk4_forward`: classical RK4 with the fixed schedule t_n = t0 + n h, last step shortened
 // (mirrors nodelab::solver::fixed).
@@ -60,6 +61,13 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if s >= params.batch {
         return;
     }
+    // Step chunks over the attempted steps (zc_rk4.wgsl): attempts [live.q, q_end) in this
+    // dispatch; a sample that finished returns at once. Live rows: [y (D) | controller].
+    let live = live_begin(s);
+    if (live.status & LIVE_FINISHED) != 0u {
+        return;
+    }
+    let q_end = chunk_end(live.q, params.max_steps);
     let span = zc_span_params();
     let t1 = span.t1;
     var t = span.t0;
@@ -80,12 +88,25 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     var rejected = 0u;
     var attempts = 0u;
     var last_rejected = false;
-    mlp_eval(t, &y, &act, &dact, &k1);
     var h = params.h0;
-    if h <= 0.0 {
-        h = initial_step(span, &y, &k1, zc_h_floor(span, t), &act, &dact);
-        nfev++;
+    if live.q == 0u {
+        mlp_eval(t, &y, &act, &dact, &k1);
+        if h <= 0.0 {
+            h = initial_step(span, &y, &k1, zc_h_floor(span, t), &act, &dact);
+            nfev++;
+        }
+    } else {
+        y = live_load_vec(s, 0u);
+        let z = zc_load(s, D, &k1, &prev);
+        t = z.t;
+        h = z.h;
+        last_rejected = z.last_rejected;
+        attempts = live.q;
+        accepted = live.c1;
+        rejected = live.q - live.c1;
+        nfev = live.c2;
     }
+    var suspended = false;
     loop {
         if t >= t1 {
             break;
@@ -94,6 +115,11 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         var clipped = false;
         status = zc_guard(span, t, attempts, &hh, &clipped);
         if status != STATUS_OK {
+            break;
+        }
+        // The chunk's last attempt was made (the guard, repeated next dispatch, passed).
+        if attempts >= q_end {
+            suspended = true;
             break;
         }
         attempts++;
@@ -127,9 +153,15 @@ fn zc_rk4_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         last_rejected = !ok;
         h = hh * fac;
     }
+    if suspended {
+        live_save_vec(s, 0u, &y);
+        zc_save(s, D, ZcState(t, h, last_rejected), &k1, &prev);
+        live_suspend(s, Live(attempts, accepted, nfev, STATUS_OK));
+        return;
+    }
     if status == STATUS_OK && t < t1 {
         status = STATUS_INCOMPLETE;
     }
     write_state(s, &y);
-    write_stats(s, accepted, rejected, nfev, status);
+    write_stats(s, accepted, rejected, nfev, status | LIVE_FINISHED);
 }

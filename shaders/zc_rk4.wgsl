@@ -204,3 +204,59 @@ fn zc_guard(span: ZcSpan, t: f32, attempts: u32, hh: ptr<function, f32>,
     *hh = h;
     return STATUS_OK;
 }
+
+// Step chunks of the adaptive kernels (common.wgsl, "Step chunks"; nodelab::gpu::engine::
+// chunks): the sequence is the ATTEMPTED steps, q = attempts so far (over all segments), and one
+// dispatch runs attempts [live.q, q_end). A running sample's `stats` row is
+// [q, accepted, nfev, STATUS_OK] (rejected = q − accepted: every attempt of a running sample was
+// accepted or rejected); a finished one writes its final row [accepted, rejected, nfev, status]
+// with LIVE_FINISHED set in the status, so that the later dispatches of the submission return at
+// once (the host clears the mark, nodelab::gpu::engine::chunks::FINISHED_MARK).
+const LIVE_FINISHED: u32 = 0x80000000u;
+
+// The controller's state between attempts, beside the step's k1 and the previous step's p.
+struct ZcState {
+    t: f32,
+    h: f32,
+    last_rejected: bool,
+}
+
+// Live rows of the controller from r0: [k1 (D) | prev.coeffs (3D) | t, h, prev.t, prev.h,
+// prev.valid, last_rejected].
+const ZC_LIVE_ROWS: u32 = 4u * D + 6u;
+
+fn zc_save(s: u32, r0: u32, st: ZcState, k1: ptr<function, Vec>, prev: ptr<function, ZcPrev>) {
+    live_save_vec(s, r0, k1);
+    for (var i = 0u; i < 3u * D; i++) {
+        live_save(s, r0 + D + i, (*prev).coeffs[i]);
+    }
+    let r = r0 + 4u * D;
+    live_save(s, r, st.t);
+    live_save(s, r + 1u, st.h);
+    live_save(s, r + 2u, (*prev).t);
+    live_save(s, r + 3u, (*prev).h);
+    live_save(s, r + 4u, select(0.0, 1.0, (*prev).valid));
+    live_save(s, r + 5u, select(0.0, 1.0, st.last_rejected));
+}
+
+fn zc_load(s: u32, r0: u32, k1: ptr<function, Vec>, prev: ptr<function, ZcPrev>) -> ZcState {
+    *k1 = live_load_vec(s, r0);
+    for (var i = 0u; i < 3u * D; i++) {
+        (*prev).coeffs[i] = live_load(s, r0 + D + i);
+    }
+    let r = r0 + 4u * D;
+    (*prev).t = live_load(s, r + 2u);
+    (*prev).h = live_load(s, r + 3u);
+    (*prev).valid = live_load(s, r + 4u) > 0.5;
+    return ZcState(live_load(s, r), live_load(s, r + 1u), live_load(s, r + 5u) > 0.5);
+}
+
+// A whole number of any size in two live rows (16 bits each, exact in f32).
+fn live_save_u32(s: u32, r: u32, x: u32) {
+    live_save(s, r, f32(x >> 16u));
+    live_save(s, r + 1u, f32(x & 0xFFFFu));
+}
+
+fn live_load_u32(s: u32, r: u32) -> u32 {
+    return (u32(live_load(s, r)) << 16u) | u32(live_load(s, r + 1u));
+}

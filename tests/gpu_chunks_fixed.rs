@@ -132,7 +132,7 @@ fn the_estimate_chunks_checkpoint_and_adjoint_at_a_large_batch() {
                 _ => 2 * n_steps,
             };
             assert_eq!(len, want, "{kernel:?}");
-            assert!(chunks::live_rows(kernel, shape.dim) > 2 * shape.dim as u32);
+            assert!(chunks::live_rows(kernel, &shape) > 2 * shape.dim as u32);
             let batch = 65_536;
             let c = chunks::estimated_chunk(&shape, kernel, batch);
             let per = chunks::step_seconds(&shape, kernel, batch);

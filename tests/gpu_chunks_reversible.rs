@@ -159,7 +159,7 @@ fn estimate_chunks_the_reversible_kernels_at_batch_65536() {
         for kernel in KERNELS {
             let len = chunks::sequence_len(kernel, task_steps(task)).expect("chunked");
             assert_eq!(len, 2 * task_steps(task));
-            assert!(chunks::live_rows(kernel, shape.dim) > 2 * shape.dim as u32);
+            assert!(chunks::live_rows(kernel, &shape) > 2 * shape.dim as u32);
             let c = chunks::estimated_chunk(&shape, kernel, batch);
             let per = chunks::step_seconds(&shape, kernel, batch);
             assert!(

@@ -2,7 +2,7 @@
 //! parameters of each method, and the results (loss, dL/dθ, the read-out's gradient, step
 //! statistics) checked sample by sample.
 
-use super::chunks::Dispatches;
+use super::chunks::{self, Dispatches};
 use super::dispatch::{check_complete, check_solved};
 use super::memory::{checkpoint_stride, traj_bytes};
 use super::{ForwardResult, GpuSolver, GradResult};
@@ -123,18 +123,23 @@ impl GpuSolver {
     }
 
     /// Zero-cost adaptive RK4 (robust estimator), every sample with its own step size (one
-    /// dispatch; refused when estimated above the watchdog bound, [`super::chunks`]).
+    /// submission, in chunks of attempted steps, [`super::chunks`]).
     pub fn forward_zc_rk4(&mut self, set: &AdaptiveSettings) -> Result<ForwardResult, GpuError> {
         let mut params = self.adaptive_params(set);
-        let (kernels, _) =
-            self.plan_dispatches(Kernel::ZcRk4Forward, nominal_steps(set), 0, &mut params)?;
-        let (out, stats, _) = self.run(params, &kernels)?;
+        let (kernels, traj) =
+            self.plan_dispatches(Kernel::ZcRk4Forward, set.max_steps, 0, &mut params)?;
+        if params.chunk_steps > 0 {
+            self.ensure_buffers(0, traj)?;
+        }
+        let (out, mut stats, _) = self.run(params, &kernels)?;
+        chunks::clear_finished(&mut stats);
         check_complete(&stats, &self.ctx.adapter.name)?;
         let n = self.batch() * self.shape.dim;
         Ok(ForwardResult {
             y: out[..n].to_vec(),
             stats,
-            gpu_bytes: self.method_bytes(None, self.batch(), 0),
+            // The controller's live state between chunks, if chunked.
+            gpu_bytes: self.method_bytes(None, self.batch(), 0) + traj,
         })
     }
 
@@ -156,15 +161,20 @@ impl GpuSolver {
             })
             .collect();
         self.write_table(table);
-        self.ensure_gradient_buffers(4)?;
         let mut params = Params {
             loss_kind,
             ..self.adaptive_params(set)
         };
-        let (mut kernels, _) =
-            self.plan_dispatches(Kernel::AfgeAdaptive, nominal_steps(set), 0, &mut params)?;
+        // The attempts of all segments, each with its own budget of max_steps (afge.wgsl's
+        // `attempt_budget`, saturated alike).
+        let budget = u64::from(params.max_steps) * u64::from(params.n_obs);
+        let budget = u32::try_from(budget).unwrap_or(u32::MAX);
+        let (mut kernels, traj) =
+            self.plan_dispatches(Kernel::AfgeAdaptive, budget, 0, &mut params)?;
+        self.ensure_gradient_buffers(traj.max(4))?;
         kernels.push((Kernel::Reduce, self.reduce_rows()));
-        let (out, stats, grad_out) = self.run(params, &kernels)?;
+        let (out, mut stats, grad_out) = self.run(params, &kernels)?;
+        chunks::clear_finished(&mut stats);
         check_solved(&stats, &self.ctx.adapter.name)?;
         let batch = self.batch();
         let n = batch * self.shape.dim;
@@ -179,7 +189,8 @@ impl GpuSolver {
             stats,
             nfe_forward: nfe,
             nfe_backward: 0,
-            gpu_bytes: self.method_bytes(Some(GpuGradMethod::Afge), batch, 0),
+            // S and the controller's live state between chunks, if chunked.
+            gpu_bytes: self.method_bytes(Some(GpuGradMethod::Afge), batch, 0) + traj,
         })
     }
 
@@ -336,11 +347,6 @@ impl GpuSolver {
                 .collect(),
         })
     }
-}
-
-/// The attempted steps an adaptive solve's dispatch is estimated at.
-fn nominal_steps(set: &AdaptiveSettings) -> u32 {
-    set.max_steps.min(super::chunks::ADAPTIVE_NOMINAL_STEPS)
 }
 
 /// What [`GpuSolver::probe_field`] returns.
