@@ -21,10 +21,10 @@
 //!
 //! Every kernel keeps a sample's work in one invocation, with no per-step readback: a forward
 //! solve (fixed-step RK4 or per-sample adaptive zero-cost RK4) is one submission, a gradient
-//! one submission of the kernel plus one reduction. `rk4_forward` and `backprop` run their
+//! one submission of the kernel plus one reduction. Every solve and gradient kernel runs its
 //! step sequence in chunks of steps, one dispatch each, the live state kept on the device
-//! ([`engine::chunks`]: the chunk bounded by an estimate of its time, for driver watchdogs);
-//! the other kernels run whole, refused when one dispatch is estimated too long.
+//! ([`engine::chunks`]: the chunk bounded by an estimate of its time, for driver watchdogs;
+//! [`engine::timing`] measures each dispatch with GPU timestamps for `bench gpu`).
 //! Every loss of `nodelab::grad` runs inside the gradient kernels ([`GpuObjective`]): `half-sse`,
 //! `mse`, `trajectory-mse`, `trajectory-l1` and `trajectory-sse` (the solve split at the
 //! observation times as the CPU splits it; the regression losses on all components or some) and

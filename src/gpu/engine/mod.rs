@@ -7,7 +7,7 @@
 //! `memory` (buffers and their byte accounting), `upload` (host → device writes: weights,
 //! batches, kernel parameters), `pipelines` (bind layouts and the pipeline cache),
 //! `dispatch` (one submission: write, dispatch, copy, read back), `chunks` (one dispatch's
-//! work bounded: step chunks), `limits` (the adapter's limits checked before any buffer or
+//! work bounded: step chunks), `timing` (each dispatch measured with GPU timestamps), `limits` (the adapter's limits checked before any buffer or
 //! dispatch), `solves` (forward solves
 //! and gradients: segments, parameters, results), `gather` (the batch gathered by index from a
 //! training set on the device) and `optim_step` (a training iteration with the optimiser in
