@@ -21,7 +21,14 @@ the median of its own per-iteration process CPU time (`median_cpu_ms_per_iter` o
 --json`, one method per run) over the SAME timed iterations (`--iters` = the batches after
 warm-up). A binary from before that field is timed by the child's CPU time (`os.wait4` rusage)
 of `--iters N` minus that of `--iters 2`, over N − 2, with N the same timed iterations, summed
-over 5 repetitions of both runs.
+over 5 repetitions of both runs (noisy: 18 iterations of ~0.3 ms against a process start; one
+repetition ranged 0.1–0.6 ms per iteration on a loaded 2-core machine where the in-process median
+stayed within 0.23–0.33 ms).
+
+What differs between the sides (not a timing error): nodelab's steps land on every observation
+time (about 10 accepted dopri5 steps per iteration over iterations 4–23), diffrax's
+`SaveAt(ts=…)` interpolates between its steps (3 accepted steps per iteration at the first
+batches, `sol.stats`), so nodelab's figure covers ~3× the solver steps.
 
 Both sides must run the same iterations: the spiral fit gets harder as it trains (about 10
 accepted dopri5 steps per iteration over iterations 4–23, about 18 after iteration 60), so an
