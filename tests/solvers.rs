@@ -436,3 +436,73 @@ fn white_dwarf_matches_its_series_near_the_centre() {
     let solution = solver::solve(&full, &config(Method::ZcRk4, 1e-6, None)).unwrap();
     assert!(solution.error.is_none(), "{:?}", solution.error);
 }
+
+/// A forced damped oscillator `y₁' = y₂, y₂' = −y₁ − 0.3 y₂ + sin 3t` with a quadrature
+/// `q' = y₁² + y₂²` (q feeds nothing): with `skip`, [`solver::Rhs::rhs_skipping_quadrature`] leaves `q'` zero.
+struct WithQuadrature {
+    skip: bool,
+}
+
+impl solver::Rhs<f64> for WithQuadrature {
+    fn dim(&self) -> usize {
+        3
+    }
+
+    fn rhs(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        dydt[0] = y[1];
+        dydt[1] = -y[0] - 0.3 * y[1] + (3.0 * t).sin();
+        dydt[2] = y[0] * y[0] + y[1] * y[1];
+    }
+
+    fn rhs_skipping_quadrature(&self, t: f64, y: &[f64], dydt: &mut [f64]) {
+        self.rhs(t, y, dydt);
+        if self.skip {
+            dydt[2] = 0.0;
+        }
+    }
+}
+
+/// Every accepted step `(t, h, y)` of a dopri5 solve of [`WithQuadrature`].
+fn quadrature_steps(skip: bool) -> Vec<(f64, f64, Vec<f64>)> {
+    let config = SolverConfig {
+        method: Method::Dopri5,
+        tol: 1e-8,
+        rtol: 1e-8,
+        ..SolverConfig::default()
+    };
+    let setup = solver::common::Setup::of(
+        std::sync::Arc::new(WithQuadrature { skip }),
+        0.0,
+        5.0,
+        vec![1.0, 0.0, 0.0],
+        &config,
+    );
+    let mut stepper = solver::stepper_of(setup).unwrap();
+    let mut steps = Vec::new();
+    loop {
+        match stepper.attempt() {
+            StepEvent::Step(r) => {
+                if r.accepted {
+                    steps.push((r.t, r.h, r.y.clone()));
+                }
+            }
+            StepEvent::Done => break,
+            StepEvent::Failed(e) => panic!("{e}"),
+        }
+    }
+    steps
+}
+
+/// Dopri5 evaluates stage 2 without the quadrature part (b₂ = ê₂ = d₂ = 0, and the stages never
+/// read a quadrature component): the steps, the error control and the quadrature itself are
+/// bit for bit those of the full evaluation. A stepper that combined k₂'s quadrature part
+/// anywhere would change q (k₂ ≠ 0 there) and fail this.
+#[test]
+fn dopri5_skips_the_quadrature_of_stage_two_exactly() {
+    let full = quadrature_steps(false);
+    let skipped = quadrature_steps(true);
+    assert!(full.len() > 20, "{} steps", full.len());
+    assert_eq!(full, skipped);
+    // The quadrature is the integral of |y|², not zero.
+    assert!(full.last().unwrap().2[2] > 0.5);
+}

@@ -13,9 +13,12 @@ same --precision) and prints the time ratios. --rounds N repeats the whole compa
 interleaved (diffrax, then each binary, then again), and ends with the median over the rounds of
 every time and ratio: on a loaded machine one round's medians swing more than the differences
 between binaries. --cpu-time measures CPU time instead of wall time (for a machine shared with
-other work): diffrax's per call (`time.process_time`), nodelab's per method as the child's CPU
-time (`os.wait4` rusage) of `--repeats R` minus that of `--repeats 1`, over R − 1; it works with
-any nodelab binary, old ones too. --precision f32 runs JAX without x64 (float32
+other work): diffrax's as the mean over the `--repeats` calls (`time.process_time` of them
+all over their count), nodelab's per method as the child's CPU time (`os.wait4` rusage) of
+`--repeats R` minus that of `--repeats 1`, over R − 1; it works with any nodelab binary, old ones
+too. Both are means over every call: under load each call's CPU time grows with the other
+processes' cache traffic, and a median on one side only (as an earlier version took for
+diffrax) drops the calls that paid for it there but keeps them on nodelab's side. --precision f32 runs JAX without x64 (float32
 arrays throughout) against `nodelab bench grad --precision f32`. Not run in CI (needs `pip install jax diffrax equinox`).
 """
 
@@ -131,9 +134,12 @@ def main():
                 (value, steps), grad = fn(params)
                 jax.block_until_ready(grad)
                 times.append((clock() - start) * 1e3)
-            results[name] = statistics.median(times)
+            # CPU time: the mean, as nodelab's side is (see the module doc).
+            results[name] = (statistics.fmean(times) if args.cpu_time
+                             else statistics.median(times))
             theirs_ms.setdefault(name, []).append(results[name])
-            print(f"diffrax {name:<28} median {results[name]:9.3f} ms  loss {float(value):.10e}  "
+            stat = "cpu/call" if args.cpu_time else "median"
+            print(f"diffrax {name:<28} {stat} {results[name]:9.3f} ms  loss {float(value):.10e}  "
                   f"accepted steps {int(steps)}  ({args.repeats} repeats, {args.threads} "
                   f"thread(s), {y0.dtype})")
 

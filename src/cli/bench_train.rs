@@ -106,11 +106,33 @@ pub struct BenchTrainRow {
     pub median_ms_per_iter: f64,
     pub mean_ms_per_iter: f64,
     pub median_grad_ms: f64,
+    /// Median process CPU time (user + system, every thread) per timed iteration, ms: what
+    /// `benches/peers/diffrax_train.py --cpu-time` compares on a machine shared with other
+    /// work (absent where the platform has no process CPU clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_cpu_ms_per_iter: Option<f64>,
     pub iters: usize,
     pub status: &'static str,
     /// The GPU adapter of a GPU row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adapter: Option<String>,
+}
+
+/// The process's CPU time so far (user + system, all threads), ms: `CLOCK_PROCESS_CPUTIME_ID`.
+#[cfg(unix)]
+fn process_cpu_ms() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6)
+}
+
+#[cfg(not(unix))]
+fn process_cpu_ms() -> Option<f64> {
+    None
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -134,7 +156,16 @@ fn measure(
     let batch = config.batch;
     let precision = config.precision;
     let mut trainer = Trainer::new(config)?;
-    let report = trainer.run(&TrainControl::new(), |_| {});
+    // The process CPU clock read after every iteration: the differences are each iteration's
+    // CPU time (the sink runs once per iteration, after every method has stepped).
+    let mut cpu_marks = vec![process_cpu_ms()];
+    let report = trainer.run(&TrainControl::new(), |_| cpu_marks.push(process_cpu_ms()));
+    let cpu_ms: Option<Vec<f64>> = cpu_marks
+        .windows(2)
+        .skip(warm)
+        .map(|w| Some(w[1]? - w[0]?))
+        .collect();
+    let single = trainer.runs().len() == 1;
     Ok(trainer
         .runs()
         .iter()
@@ -155,6 +186,11 @@ fn measure(
                 mean_ms_per_iter: timed.iter().map(|r| r.ms).sum::<f64>()
                     / timed.len().max(1) as f64,
                 median_grad_ms: median(timed.iter().map(|r| r.grad_ms).collect()),
+                // Per method only when one method runs (an iteration steps every method).
+                median_cpu_ms_per_iter: cpu_ms
+                    .clone()
+                    .filter(|v| single && !v.is_empty())
+                    .map(median),
                 iters: timed.len(),
                 status: m.status,
                 adapter: report.adapter.clone(),

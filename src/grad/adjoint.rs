@@ -51,7 +51,7 @@ pub fn gradient<T: GradFloat>(
     let mut obs_states = vec![T::zero(); k_obs * m];
     let mut obs_grads = vec![T::zero(); k_obs * m];
     let mut fwd = SolveStats::default();
-    let mut segments = forward::Segments::keeping_nothing();
+    let mut segments = forward::Segments::keeping_nothing().without_dense_output();
     // The backward solve starts at t1 with the forward solve's last full step (no new
     // initial-step estimate there either).
     let mut carry = forward::StepCarry::default();
@@ -89,15 +89,17 @@ pub fn gradient<T: GradFloat>(
             source: StateSource::Backsolve,
         });
         let segment_config = carry.config(config);
-        let s = forward::run_segment(
-            field,
-            0.0,
-            t_end - t_start,
-            &mut u,
-            &segment_config,
-            |_, r| carry.note(r),
-        )
-        .map_err(|e| GradError::Solve(format!("backward (adjoint) solve: {e}")))?;
+        let s = forward::Segments::keeping_nothing()
+            .without_dense_output()
+            .run(
+                field,
+                0.0,
+                t_end - t_start,
+                &mut u,
+                &segment_config,
+                |_, r| carry.note(r),
+            )
+            .map_err(|e| GradError::Solve(format!("backward (adjoint) solve: {e}")))?;
         carry.proposal(&s);
         back.add(&s);
     }

@@ -243,6 +243,13 @@ pub(crate) fn stacked_vjp<T: Real>(
     work: &mut FieldWork<T>,
 ) {
     if field.kind == FieldKind::Density {
+        let mut discard = Vec::new();
+        let gtheta = if gtheta.is_empty() {
+            discard.resize(field.params.len(), T::zero());
+            &mut discard[..]
+        } else {
+            gtheta
+        };
         CnfNet::new(&field.mlp, &field.params).vjp(
             T::of(t),
             y,
@@ -459,6 +466,21 @@ impl<T: Real> Field<T> for AdjointField<T> {
     }
 
     fn eval(&self, s: f64, u: &[T], out: &mut [T], work: &mut FieldWork<T>) {
+        self.eval_parts(s, u, out, work, true);
+    }
+}
+
+impl<T: Real> AdjointField<T> {
+    /// The field; with `want_theta` false the θ-part `dg/ds` is left zero (it is a
+    /// quadrature: no component's derivative reads g), which saves the θ outer products.
+    fn eval_parts(
+        &self,
+        s: f64,
+        u: &[T],
+        out: &mut [T],
+        work: &mut FieldWork<T>,
+        want_theta: bool,
+    ) {
         let m = self.state_dim();
         let t = self.t_ref - s;
         let mut f = std::mem::take(&mut work.f);
@@ -489,6 +511,7 @@ impl<T: Real> Field<T> for AdjointField<T> {
             }
         };
         dg.fill(T::zero());
+        let dg = if want_theta { dg } else { &mut [][..] };
         stacked_vjp(&self.field, t, y, a, &mut f[..m], da, dg, work);
         if let Some(dy) = dy {
             for (o, &v) in dy.iter_mut().zip(&f[..m]) {
@@ -507,5 +530,10 @@ impl<T: GradFloat> Rhs<T> for AdjointField<T> {
 
     fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]) {
         with_work(&self.field.mlp, |w| self.eval(t, y, dydt, w));
+    }
+
+    /// g (the trailing P components) is the quadrature: left zero.
+    fn rhs_skipping_quadrature(&self, t: f64, y: &[T], dydt: &mut [T]) {
+        with_work(&self.field.mlp, |w| self.eval_parts(t, y, dydt, w, false));
     }
 }

@@ -68,6 +68,8 @@ pub struct Segments<T = f64> {
     nfev_start: u64,
     /// The caller stores nothing per step.
     keeps_nothing: bool,
+    /// The caller reads no step's continuous extension ([`Segments::without_dense_output`]).
+    no_dense: bool,
 }
 
 impl<T> Default for Segments<T> {
@@ -76,6 +78,7 @@ impl<T> Default for Segments<T> {
             stepper: None,
             nfev_start: 0,
             keeps_nothing: false,
+            no_dense: false,
         }
     }
 }
@@ -88,6 +91,13 @@ impl<T> Segments<T> {
             keeps_nothing: true,
             ..Self::default()
         }
+    }
+
+    /// The steppers skip their continuous extension (the records' `dense` is not the
+    /// method's): for callers that read only the steps' end states.
+    pub fn without_dense_output(mut self) -> Self {
+        self.no_dense = true;
+        self
     }
 }
 
@@ -129,6 +139,7 @@ impl<T: Scalar> Segments<T> {
         if self.keeps_nothing {
             setup.max_records = usize::MAX;
         }
+        setup.dense_output = !self.no_dense;
         self.stepper =
             Some(solver::stepper_of(setup).map_err(|e| GradError::Invalid(e.to_string()))?);
         self.nfev_start = 0;

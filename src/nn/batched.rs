@@ -541,8 +541,10 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
     }
 
     /// Forward and VJP in one call: `f` into `f_out`, `vᵀ∂f/∂y` into `vy`, `scale·vᵀ∂f/∂θ`
-    /// added to `gtheta` (all rows). Leaves no record for [`Self::jvp_recorded`] (the fused
-    /// kernels keep nothing in `work`): call [`Self::forward`] with `record` for that.
+    /// added to `gtheta` (all rows); an empty `gtheta` asks for no θ-gradient (the fused
+    /// one-hidden-layer kernel then skips its work). Leaves no record for
+    /// [`Self::jvp_recorded`] (the fused kernels keep nothing in `work`): call
+    /// [`Self::forward`] with `record` for that.
     #[allow(clippy::too_many_arguments)]
     pub fn vjp(
         &self,
@@ -573,6 +575,11 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
             return;
         }
         self.forward(t, ys, f_out, work, true);
+        if gtheta.is_empty() {
+            let mut discard = vec![T::zero(); self.mlp.n_params()];
+            self.vjp_recorded(vs, scale, vy, &mut discard, work);
+            return;
+        }
         self.vjp_recorded(vs, scale, vy, gtheta, work);
     }
 
@@ -596,7 +603,7 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
 
     /// [`Self::vjp`] with the rows split into `works.len()` blocks run on rayon's current pool;
     /// each block accumulates θ in its own buffer, summed into `gtheta` in block order (so the
-    /// result does not depend on scheduling).
+    /// result does not depend on scheduling). An empty `gtheta`: no θ-gradient.
     #[allow(clippy::too_many_arguments)]
     pub fn vjp_par(
         &self,
@@ -613,6 +620,15 @@ impl<'a, T: Real> BatchedMlp<'a, T> {
         let d = self.mlp.dim();
         let p = self.mlp.n_params();
         let per = (ys.len() / d).div_ceil(works.len()) * d;
+        if gtheta.is_empty() {
+            ys.par_chunks(per)
+                .zip(vs.par_chunks(per))
+                .zip(f_out.par_chunks_mut(per))
+                .zip(vy.par_chunks_mut(per))
+                .zip(works.par_iter_mut())
+                .for_each(|((((y, v), f), o), w)| self.vjp(t, y, v, scale, f, o, &mut [], w));
+            return;
+        }
         ys.par_chunks(per)
             .zip(vs.par_chunks(per))
             .zip(f_out.par_chunks_mut(per))

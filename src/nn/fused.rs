@@ -166,7 +166,8 @@ pub trait Fused:
     /// `vᵀ∂f/∂y` per row into `vy` and `scale · Σ_r v_rᵀ∂f/∂θ` added to `gtheta`; the hidden
     /// values come from `rec` (a [`Fused::forward`] record at the same rows, on the same
     /// instruction set) or, without one, are recomputed, and then `f` goes to `f_out` when
-    /// given.
+    /// given. An empty `gtheta` asks for no θ-gradient (the one-hidden-layer kernel then skips
+    /// the θ accumulators: the adjoint's dopri5 stage 2, whose θ-part no later stage reads).
     #[allow(clippy::too_many_arguments)]
     fn vjp(
         sh: &Shape,
@@ -183,6 +184,13 @@ pub trait Fused:
     ) {
         assert_eq!(theta.len(), sh.n_params(), "parameter count");
         if sh.h2 > 0 {
+            let mut discard = Vec::new();
+            let gtheta = if gtheta.is_empty() {
+                discard.resize(sh.n_params(), Self::default());
+                &mut discard[..]
+            } else {
+                gtheta
+            };
             let k = two_layer::Vjp {
                 sh,
                 theta,
@@ -764,7 +772,10 @@ mod kernels {
         let l = V::L;
         let rows = ys.len() / D;
         let p = theta.len();
-        assert!(vs.len() >= rows * D && vy.len() >= rows * D && gtheta.len() >= p);
+        // An empty `gtheta` asks for no θ-gradient: the sweeps skip the θ accumulators.
+        let want_theta = !gtheta.is_empty();
+        assert!(vs.len() >= rows * D && vy.len() >= rows * D);
+        assert!(!want_theta || gtheta.len() >= p);
         if let Some(f) = f_out.as_deref() {
             assert!(f.len() >= rows * D);
         }
@@ -781,7 +792,9 @@ mod kernels {
         let nb = if V::REGISTERS >= 32 { NB } else { 1 };
         let (buf, acc) = scratch.split_at_mut(NB * h * l);
         let acc = &mut acc[..p * l];
-        acc.fill(V::T::default());
+        if want_theta {
+            acc.fill(V::T::default());
+        }
         let blocks = rows.div_ceil(l);
         let mut sw = Sweep::<V> {
             h,
@@ -804,13 +817,24 @@ mod kernels {
         let mut g0 = 0;
         if nb == NB {
             while g0 + NB <= blocks {
-                sweep::<V, D, N0, NB>(vc, &mut sw, g0);
+                if want_theta {
+                    sweep::<V, D, N0, NB, true>(vc, &mut sw, g0);
+                } else {
+                    sweep::<V, D, N0, NB, false>(vc, &mut sw, g0);
+                }
                 g0 += NB;
             }
         }
         while g0 < blocks {
-            sweep::<V, D, N0, 1>(vc, &mut sw, g0);
+            if want_theta {
+                sweep::<V, D, N0, 1, true>(vc, &mut sw, g0);
+            } else {
+                sweep::<V, D, N0, 1, false>(vc, &mut sw, g0);
+            }
             g0 += 1;
+        }
+        if !want_theta {
+            return;
         }
         for (pi, g) in gtheta[..p].iter_mut().enumerate() {
             // SAFETY: pi·l + l ≤ p·l = acc.len().
@@ -819,9 +843,10 @@ mod kernels {
     }
 
     /// Blocks `g0 … g0 + NB − 1` (all inside the batch): their hidden values (from the
-    /// record, or computed into the scratch), then one sweep over the hidden units.
+    /// record, or computed into the scratch), then one sweep over the hidden units; the θ
+    /// accumulators are updated when `TH`.
     #[inline(always)]
-    fn sweep<V: Vector, const D: usize, const N0: usize, const NB: usize>(
+    fn sweep<V: Vector, const D: usize, const N0: usize, const NB: usize, const TH: bool>(
         vc: V,
         sw: &mut Sweep<'_, V>,
         g0: usize,
@@ -859,23 +884,28 @@ mod kernels {
                     f[b][i] = vc.splat(sw.b1[i]);
                 }
             }
-            for i in 0..D {
-                let q = ap.add((o_b1 + i) * l);
-                let mut sum = vc.load(q);
-                for vb in &v {
-                    sum = vc.add(sum, vb[i]);
+            if TH {
+                for i in 0..D {
+                    let q = ap.add((o_b1 + i) * l);
+                    let mut sum = vc.load(q);
+                    for vb in &v {
+                        sum = vc.add(sum, vb[i]);
+                    }
+                    vc.store(q, sum);
                 }
-                vc.store(q, sum);
             }
             for j in 0..h {
                 let mut gw1 = [vc.zero(); D];
-                for (i, a) in gw1.iter_mut().enumerate() {
-                    *a = vc.load(ap.add((o_w1 + i * h + j) * l));
-                }
-                let mut gb0 = vc.load(ap.add((o_b0 + j) * l));
+                let mut gb0 = vc.zero();
                 let mut gw0 = [vc.zero(); N0];
-                for (k, a) in gw0.iter_mut().enumerate() {
-                    *a = vc.load(ap.add((j * N0 + k) * l));
+                if TH {
+                    for (i, a) in gw1.iter_mut().enumerate() {
+                        *a = vc.load(ap.add((o_w1 + i * h + j) * l));
+                    }
+                    gb0 = vc.load(ap.add((o_b0 + j) * l));
+                    for (k, a) in gw0.iter_mut().enumerate() {
+                        *a = vc.load(ap.add((j * N0 + k) * l));
+                    }
                 }
                 for b in 0..NB {
                     let s = vc.load(sp[b].add(j * l));
@@ -886,23 +916,29 @@ mod kernels {
                         if want_f {
                             f[b][i] = vc.fma(s, w, f[b][i]);
                         }
-                        gw1[i] = vc.fma(v[b][i], s, gw1[i]);
+                        if TH {
+                            gw1[i] = vc.fma(v[b][i], s, gw1[i]);
+                        }
                     }
                     let delta = vc.fnma(vc.mul(g, s), s, g);
-                    gb0 = vc.add(gb0, delta);
-                    for k in 0..N0 {
-                        gw0[k] = vc.fma(delta, x[b][k], gw0[k]);
+                    if TH {
+                        gb0 = vc.add(gb0, delta);
+                        for k in 0..N0 {
+                            gw0[k] = vc.fma(delta, x[b][k], gw0[k]);
+                        }
                     }
                     for (k, a) in vya[b].iter_mut().enumerate() {
                         *a = vc.fma(delta, vc.splat(*w0.get_unchecked(j * N0 + k)), *a);
                     }
                 }
-                for (i, &a) in gw1.iter().enumerate() {
-                    vc.store(ap.add((o_w1 + i * h + j) * l), a);
-                }
-                vc.store(ap.add((o_b0 + j) * l), gb0);
-                for (k, &a) in gw0.iter().enumerate() {
-                    vc.store(ap.add((j * N0 + k) * l), a);
+                if TH {
+                    for (i, &a) in gw1.iter().enumerate() {
+                        vc.store(ap.add((o_w1 + i * h + j) * l), a);
+                    }
+                    vc.store(ap.add((o_b0 + j) * l), gb0);
+                    for (k, &a) in gw0.iter().enumerate() {
+                        vc.store(ap.add((j * N0 + k) * l), a);
+                    }
                 }
             }
             for b in 0..NB {

@@ -24,6 +24,10 @@ pub struct Setup<T = f64> {
     pub record_bytes: usize,
     /// Most attempted steps whose records fit in the memory budget ([`crate::mem::budget`]).
     pub max_records: usize,
+    /// Whether step records carry the method's continuous extension (true by default). A
+    /// caller that reads only the end states of steps sets it false: dopri5 then skips CONTD5
+    /// (its records say [`super::Dense::Linear`]).
+    pub dense_output: bool,
 }
 
 impl Setup<f64> {
@@ -59,6 +63,7 @@ impl<T: Real> Setup<T> {
             h_max: config.h_max.unwrap_or(span).min(span),
             record_bytes: record,
             max_records: crate::mem::budget() / record,
+            dense_output: true,
         }
     }
 
@@ -84,6 +89,24 @@ pub fn eval<T: Real>(
 ) -> Result<(), SolveError> {
     *nfev += 1;
     setup.system.rhs(t, y, out);
+    check_finite(setup, t, y, out)
+}
+
+/// [`eval`] by [`super::Rhs::rhs_skipping_quadrature`].
+pub fn eval_skipping_quadrature<T: Real>(
+    setup: &Setup<T>,
+    nfev: &mut u64,
+    t: f64,
+    y: &[T],
+    out: &mut [T],
+) -> Result<(), SolveError> {
+    *nfev += 1;
+    setup.system.rhs_skipping_quadrature(t, y, out);
+    check_finite(setup, t, y, out)
+}
+
+/// Ok when `out = f(t, y)` is finite, else the error with the system's diagnosis.
+fn check_finite<T: Real>(setup: &Setup<T>, t: f64, y: &[T], out: &[T]) -> Result<(), SolveError> {
     if all_finite(out) {
         return Ok(());
     }

@@ -76,6 +76,8 @@ pub struct Dopri5<T = f64> {
     k: [Vec<T>; 7],
     tmp: Vec<T>,
     y_new: Vec<T>,
+    /// The error estimate `h Σ e_i k_i`.
+    err_est: Vec<T>,
     h: f64,
     started: bool,
     lifecycle: common::Lifecycle,
@@ -94,6 +96,7 @@ impl<T: Real> Dopri5<T> {
             k: std::array::from_fn(|_| vec![T::zero(); d]),
             tmp: vec![T::zero(); d],
             y_new: vec![T::zero(); d],
+            err_est: vec![T::zero(); d],
             h: 0.0,
             started: false,
             lifecycle: common::Lifecycle::default(),
@@ -131,13 +134,19 @@ impl<T: Real> Dopri5<T> {
         }
         let (head, tail) = self.k.split_at_mut(s);
         let _ = head;
-        common::eval(
-            &self.setup,
-            &mut self.nfev,
-            self.t + TABLEAU_C[s] * h,
-            &self.tmp,
-            &mut tail[0],
-        )
+        let t = self.t + TABLEAU_C[s] * h;
+        if s == 1 {
+            // k2's weight is 0 in the solution, the error estimate and CONTD5: only the later
+            // stages read it, and they never read its quadrature part.
+            return common::eval_skipping_quadrature(
+                &self.setup,
+                &mut self.nfev,
+                t,
+                &self.tmp,
+                &mut tail[0],
+            );
+        }
+        common::eval(&self.setup, &mut self.nfev, t, &self.tmp, &mut tail[0])
     }
 
     fn try_attempt_inner(&mut self) -> Result<Option<StepRecord<T>>, SolveError> {
@@ -181,16 +190,10 @@ impl<T: Real> Dopri5<T> {
         }
         let k = &self.k;
         let we = [E1, E3, E4, E5, E6, E7].map(T::of);
-        let mut e = vec![T::zero(); d];
-        combine(
-            &mut e,
-            None,
-            ht,
-            we,
-            [&k[0], &k[2], &k[3], &k[4], &k[5], &k[6]],
-        );
+        let e = &mut self.err_est;
+        combine(e, None, ht, we, [&k[0], &k[2], &k[3], &k[4], &k[5], &k[6]]);
         let (ratio, err) = common::error_norms(
-            &e,
+            e,
             &self.y,
             &self.y_new,
             self.setup.config.tol,
@@ -210,8 +213,8 @@ impl<T: Real> Dopri5<T> {
         } else {
             h / (fac11 / SAFETY).min(5.0)
         };
-        let mut r = vec![T::zero(); 4 * d];
-        {
+        let dense = if self.setup.dense_output {
+            let mut r = vec![T::zero(); 4 * d];
             let wd = [D1, D3, D4, D5, D6, D7].map(T::of);
             let (r2, rest) = r.split_at_mut(d);
             let (r3, rest) = rest.split_at_mut(d);
@@ -225,7 +228,10 @@ impl<T: Real> Dopri5<T> {
                 r3[i] = b;
                 r4[i] = a - ht * k6[i] - b;
             }
-        }
+            Dense::Dopri { r }
+        } else {
+            Dense::Linear
+        };
         let record = StepRecord {
             t,
             h,
@@ -235,7 +241,7 @@ impl<T: Real> Dopri5<T> {
             clipped,
             nfev: self.nfev,
             y: self.y_new.clone(),
-            dense: Dense::Dopri { r },
+            dense,
         };
         if accepted {
             self.err_old = ratio.max(1e-4);

@@ -576,6 +576,13 @@ pub trait Rhs<T>: Send + Sync {
     fn dim(&self) -> usize;
     /// Writes `f(t, y)` into `dydt`.
     fn rhs(&self, t: f64, y: &[T], dydt: &mut [T]);
+    /// [`Self::rhs`] where the trailing quadrature components (whose values no component's
+    /// derivative reads, e.g. the θ-part of an adjoint state) need not be computed: they may
+    /// be left zero. A stepper calls it for a stage whose quadrature part it never combines
+    /// (dopri5's stage 2: b₂ = ê₂ = d₂ = 0). By default the full `rhs`.
+    fn rhs_skipping_quadrature(&self, t: f64, y: &[T], dydt: &mut [T]) {
+        self.rhs(t, y, dydt);
+    }
     /// See [`OdeSystem::diagnose`].
     fn diagnose(&self, _t: f64, _y: &[T]) -> Option<String> {
         None

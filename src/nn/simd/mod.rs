@@ -229,6 +229,23 @@ pub trait Lanes: Simd {
     /// `(k + 1023) << 52`.
     fn exp2_biased_f64s(self, biased: Self::u64s) -> Self::f64s;
 
+    /// `min(cap, |x|)` per lane, NaN where x is NaN (the lane tanh's argument, so that a NaN
+    /// lane stays NaN through it). Generic: a compare and a select put NaN back (a `min` may
+    /// return either operand for NaN); AVX2 takes `vminpd`'s rule instead (the second operand
+    /// when either is NaN), two instructions fewer per tanh.
+    #[inline(always)]
+    fn capped_abs_f64s(self, x: Self::f64s, cap: f64) -> Self::f64s {
+        let a = self.min_f64s(self.splat_f64s(cap), self.abs_f64s(x));
+        self.select_f64s(self.equal_f64s(x, x), a, x)
+    }
+
+    /// [`Self::capped_abs_f64s`] for f32 lanes.
+    #[inline(always)]
+    fn capped_abs_f32s(self, x: Self::f32s, cap: f32) -> Self::f32s {
+        let a = self.min_f32s(self.splat_f32s(cap), self.abs_f32s(x));
+        self.select_f32s(self.equal_f32s(x, x), a, x)
+    }
+
     /// tanh per lane ([`tanh_lanes::tanh_f64s`]; AVX-512 has its own table-driven one).
     #[inline(always)]
     fn tanh_f64s(self, x: Self::f64s) -> Self::f64s {
@@ -254,6 +271,23 @@ impl Lanes for V3 {
     #[inline(always)]
     fn exp2_biased_f64s(self, biased: Self::u64s) -> Self::f64s {
         pulp::cast(self.shl_const_u64x4::<52>(biased))
+    }
+
+    #[inline(always)]
+    fn capped_abs_f64s(self, x: Self::f64s, cap: f64) -> Self::f64s {
+        use std::arch::x86_64::_mm256_min_pd;
+        let a = self.abs_f64s(x);
+        // SAFETY: a V3 token exists only where the CPU has AVX2 (AVX included). `vminpd`
+        // returns its second operand (here |x|) when either is NaN.
+        pulp::cast(unsafe { _mm256_min_pd(pulp::cast(self.splat_f64s(cap)), pulp::cast(a)) })
+    }
+
+    #[inline(always)]
+    fn capped_abs_f32s(self, x: Self::f32s, cap: f32) -> Self::f32s {
+        use std::arch::x86_64::_mm256_min_ps;
+        let a = self.abs_f32s(x);
+        // SAFETY: as above (`vminps`: the second operand when either is NaN).
+        pulp::cast(unsafe { _mm256_min_ps(pulp::cast(self.splat_f32s(cap)), pulp::cast(a)) })
     }
 }
 

@@ -12,7 +12,8 @@ use super::Lanes;
 /// tanh r). Then, with `B = Pe − r Po`,
 /// `tanh a = (2^k e^{2r} − 1)/(2^k e^{2r} + 1) = N/(N + B)`, `N = 2^k r Po + (2^{k−1} − ½) B`
 /// (numerator and denominator times B/2; for k = 0, `N = r Po` exactly, so small |x| keep
-/// their relative accuracy), the sign of x put back by a bit or, NaN lanes passed through.
+/// their relative accuracy), the sign of x put back by a bit or; a NaN lane stays NaN
+/// ([`Lanes::capped_abs_f64s`] keeps it, and every step after propagates it).
 ///
 /// The approximant's relative error is `(6!)²/(12!·13!)·(2r)^13 ≤ 2e-19` on the interval
 /// (Baker & Graves-Morris, *Padé Approximants*, §1.2, the remainder of e^z's diagonal
@@ -27,7 +28,7 @@ pub fn tanh_f64s<S: Lanes>(s: S, x: S::f64s) -> S::f64s {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: adding it rounds to an integer.
     const HALF_LN2: f64 = std::f64::consts::LN_2 / 2.0;
     let magic = s.splat_f64s(MAGIC);
-    let a = s.min_f64s(s.splat_f64s(20.0), s.abs_f64s(x));
+    let a = s.capped_abs_f64s(x, 20.0);
     let shifted = s.mul_add_e_f64s(a, s.splat_f64s(2.0 * std::f64::consts::LOG2_E), magic);
     let kf = s.sub_f64s(shifted, magic);
     let k = s.sub_u64s(
@@ -59,8 +60,8 @@ pub fn tanh_f64s<S: Lanes>(s: S, x: S::f64s) -> S::f64s {
     let b = s.sub_f64s(pe, rpo);
     let n = s.mul_add_e_f64s(scale, rpo, s.mul_f64s(s.sub_f64s(half_scale, c(0.5)), b));
     let t = s.div_f64s(n, s.add_f64s(n, b));
-    let t = s.or_f64s(t, s.and_f64s(x, c(-0.0)));
-    s.select_f64s(s.equal_f64s(x, x), t, x)
+    // A NaN lane's a is NaN (capped_abs_f64s), so every step after keeps it NaN.
+    s.or_f64s(t, s.and_f64s(x, c(-0.0)))
 }
 
 /// The even part of the Padé [6/6] approximant of `e^{2r}`, `Pe(r²) = 1 + 5/11 r² + 2/99 r⁴ +
@@ -196,7 +197,7 @@ pub fn tanh_f32s<S: Lanes>(s: S, x: S::f32s) -> S::f32s {
     const LN2_LO: f32 = f32::from_bits(0x35bf_be8e); // fdlibm expf ln2LO
     let one = s.splat_f32s(1.0);
     let magic = s.splat_f32s(MAGIC);
-    let a = s.min_f32s(s.splat_f32s(9.5), s.abs_f32s(x));
+    let a = s.capped_abs_f32s(x, 9.5);
     let y = s.add_f32s(a, a);
     let shifted = s.mul_add_e_f32s(y, s.splat_f32s(std::f32::consts::LOG2_E), magic);
     let kf = s.sub_f32s(shifted, magic);
@@ -215,8 +216,8 @@ pub fn tanh_f32s<S: Lanes>(s: S, x: S::f32s) -> S::f32s {
     }
     let em1 = s.mul_add_e_f32s(scale, s.mul_f32s(r, q), s.sub_f32s(scale, one));
     let t = s.div_f32s(em1, s.add_f32s(em1, s.splat_f32s(2.0)));
-    let t = s.or_f32s(t, s.and_f32s(x, s.splat_f32s(-0.0)));
-    s.select_f32s(s.equal_f32s(x, x), t, x)
+    // A NaN lane's a is NaN (capped_abs_f32s), so every step after keeps it NaN.
+    s.or_f32s(t, s.and_f32s(x, s.splat_f32s(-0.0)))
 }
 
 /// `1/(i+1)!` for i = 5 … 0 (after `1/7!`).
