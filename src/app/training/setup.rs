@@ -158,7 +158,7 @@ fn controls(ui: &mut Ui, ws: &TrainingWorkspace, actions: &mut Vec<TrainingActio
                             egui::Label::new(
                                 egui::RichText::new(
                                     "first GPU iteration: the driver compiles the kernels on \
-                                     first use (a software adapter can take a minute)…",
+                                     first use (a software adapter can take minutes)…",
                                 )
                                 .weak(),
                             )
