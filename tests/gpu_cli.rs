@@ -308,3 +308,38 @@ fn grad_device_gpu_reports_a_method_it_cannot_run_per_method() {
     );
     assert!(text.lines().any(|l| l.starts_with("backprop ")), "{text}");
 }
+
+/// `bench gpu --task` measures the batch asked for: a classification task gets enough points
+/// for its training split to hold it (circles has 250 training points by default), and the
+/// row reports the longest dispatch measured with GPU timestamps where the adapter has them.
+#[test]
+fn bench_gpu_task_runs_the_batch_asked_for() {
+    let Some(ctx) = common::gpu_context() else {
+        return;
+    };
+    let out = nodelab(
+        &[
+            "bench", "gpu", "--task", "circles", "--batch", "600", "--iters", "1", "--hidden", "4",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row: serde_json::Value = text
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON row in {text}"));
+    assert_eq!(row["batch_used"], 600, "{row}");
+    assert!(row["gpu_ms"].as_f64().unwrap() > 0.0, "{row}");
+    let timestamps = ctx
+        .device
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY);
+    assert_eq!(row["longest_dispatch_ms"].is_number(), timestamps, "{row}");
+}

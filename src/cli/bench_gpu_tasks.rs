@@ -83,8 +83,52 @@ fn run_device(
     })
 }
 
+/// Makes `config`'s training pool hold its batch where the task's data can grow (the points
+/// of a classification or density task, test share included), and returns the batch that
+/// runs: min(batch, pool).
+fn batch_in_pool(config: &mut TrainConfig) -> Result<usize, String> {
+    let task = config.task;
+    if task.is_classification() || task.is_density() {
+        let train_share = (1.0 - config.data.test_fraction).max(0.1);
+        let needed = (config.batch as f64 / train_share).ceil() as usize + 1;
+        config.data.points = config.data.points.max(needed);
+    }
+    let data = crate::train::task::TaskData::generate(task, &config.data, config.seed)?;
+    Ok(config.batch.min(data.pool()))
+}
+
 /// The fixed step that replaces an adaptive solver in the GPU check.
 const FIXED_H: f64 = 0.05;
+
+/// Build time, kernels built: the sum over builds, from each "building k/n" report to the
+/// next report (an open build's start), with the progress on stderr unless `json`.
+type BuildClock = Arc<Mutex<(Option<Instant>, f64, usize)>>;
+
+fn observe_builds(ctx: &GpuContext, json: bool) -> BuildClock {
+    let build = Arc::new(Mutex::new((None::<Instant>, 0.0_f64, 0_usize)));
+    {
+        let build = build.clone();
+        ctx.set_build_observer(Some(Arc::new(move |p: &BuildProgress| {
+            let mut b = build.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(t) = b.0.take() {
+                b.1 += t.elapsed().as_secs_f64();
+            }
+            if p.done < p.total {
+                b.0 = Some(Instant::now());
+                b.2 += 1;
+                if !json {
+                    eprintln!(
+                        "building GPU kernels {}/{} ({})…",
+                        p.done + 1,
+                        p.total,
+                        p.entry
+                    );
+                }
+            }
+        })));
+    }
+    build
+}
 
 /// The table's column names.
 fn print_header() {
@@ -119,29 +163,7 @@ pub fn run(
         ))
     })?;
     let ctx = GpuContext::headless().map_err(|e| CliError::Usage(e.to_string()))?;
-    // Build time: the sum over builds, from each "building k/n" report to the next report.
-    let build = Arc::new(Mutex::new((None::<Instant>, 0.0_f64, 0_usize)));
-    {
-        let build = build.clone();
-        ctx.set_build_observer(Some(Arc::new(move |p: &BuildProgress| {
-            let mut b = build.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(t) = b.0.take() {
-                b.1 += t.elapsed().as_secs_f64();
-            }
-            if p.done < p.total {
-                b.0 = Some(Instant::now());
-                b.2 += 1;
-                if !json {
-                    eprintln!(
-                        "building GPU kernels {}/{} ({})…",
-                        p.done + 1,
-                        p.total,
-                        p.entry
-                    );
-                }
-            }
-        })));
-    }
+    let build = observe_builds(&ctx, json);
     let mut config = TrainConfig::defaults(name);
     config.methods.truncate(1);
     // The GPU trains with fixed steps: a task whose solver is adaptive (spiral-fit and
@@ -178,6 +200,22 @@ pub fn run(
     }
     for &batch in batches {
         config.batch = batch;
+        // A batch larger than the task's pool would be cut to the pool: a point-cloud task
+        // (classification, density) gets enough points for its training split to hold the
+        // batch; a trajectory task's pool (its windows) is fixed, and the row says so.
+        let used = match batch_in_pool(&mut config) {
+            Ok(used) => used,
+            Err(e) => {
+                println!("{:<18} {batch:>6} refused: {e}", name.name());
+                continue;
+            }
+        };
+        if used < batch && !json {
+            println!(
+                "({}: batch {batch} runs as {used}, all the task's training items)",
+                name.name()
+            );
+        }
         // The timed iterations after the first, and one with its dispatches timed.
         config.iters = iters + 2;
         config.eval_every = iters + 3;
@@ -227,7 +265,7 @@ pub fn run(
             println!(
                 "{}",
                 serde_json::json!({
-                    "task": name.name(), "method": method, "batch": batch,
+                    "task": name.name(), "method": method, "batch": batch, "batch_used": used,
                     "cpu_f64_ms": cpu64.ms, "cpu_f32_ms": cpu32.ms, "gpu_ms": gpu.ms,
                     "loss_max_rel_diff": rdiff, "build_s": build_s, "kernels_built": built,
                     "gpu_first_iter_s": gpu.first_ms / 1e3,
