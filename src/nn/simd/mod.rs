@@ -246,6 +246,15 @@ pub trait Lanes: Simd {
         self.select_f32s(self.equal_f32s(x, x), a, x)
     }
 
+    /// `x` clamped to `[−c, c]` per lane, NaN where x is NaN (the f32 tanh's argument). Generic:
+    /// a compare and a select put NaN back; AVX2 orders `vmaxps`/`vminps`'s operands so that a
+    /// NaN passes through (each returns its second operand when either is NaN).
+    #[inline(always)]
+    fn clamp_f32s(self, x: Self::f32s, c: f32) -> Self::f32s {
+        let a = self.min_f32s(self.splat_f32s(c), self.max_f32s(self.splat_f32s(-c), x));
+        self.select_f32s(self.equal_f32s(x, x), a, x)
+    }
+
     /// tanh per lane ([`tanh_lanes::tanh_f64s`]; AVX-512 has its own table-driven one).
     #[inline(always)]
     fn tanh_f64s(self, x: Self::f64s) -> Self::f64s {
@@ -288,6 +297,18 @@ impl Lanes for V3 {
         let a = self.abs_f32s(x);
         // SAFETY: as above (`vminps`: the second operand when either is NaN).
         pulp::cast(unsafe { _mm256_min_ps(pulp::cast(self.splat_f32s(cap)), pulp::cast(a)) })
+    }
+
+    #[inline(always)]
+    fn clamp_f32s(self, x: Self::f32s, c: f32) -> Self::f32s {
+        use std::arch::x86_64::{_mm256_max_ps, _mm256_min_ps};
+        // SAFETY: as above; x (then the clamped x) is the second operand, so NaN passes.
+        pulp::cast(unsafe {
+            _mm256_min_ps(
+                pulp::cast(self.splat_f32s(c)),
+                _mm256_max_ps(pulp::cast(self.splat_f32s(-c)), pulp::cast(x)),
+            )
+        })
     }
 }
 
