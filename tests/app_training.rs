@@ -339,3 +339,28 @@ fn the_train_button_emits_an_action_that_the_apply_point_turns_into_a_run() {
     );
     ws.stop();
 }
+
+/// The digits are a fixed image set: their setup shows no noise control (the task ignores it)
+/// and calls the points "images"; the point-set tasks keep both.
+#[test]
+fn the_digits_setup_shows_only_what_the_task_reads() {
+    if !common::has_adapter() {
+        return;
+    }
+    let mut h = harness([1280.0, 800.0]);
+    h.run_steps(2);
+    h.get_by_label("Training").click();
+    h.run_steps(2);
+    h.state_mut().training.config = TrainConfig::defaults(TaskName::Circles);
+    h.run_steps(2);
+    assert!(h.query_all_by_label("noise").count() > 0, "circles: noise");
+    assert_eq!(h.query_all_by_label("images").count(), 0);
+    h.state_mut().training.config = TrainConfig::defaults(TaskName::Digits);
+    h.run_steps(2);
+    assert_eq!(
+        h.query_all_by_label("noise").count(),
+        0,
+        "digits: a noise control"
+    );
+    assert!(h.query_all_by_label("images").count() > 0, "digits: images");
+}

@@ -88,11 +88,11 @@ impl TrainConfig {
             noise: 0.05,
             test_fraction: 0.5,
             augment: usize::from(task == TaskName::Circles),
-            features: super::digits_task::DEFAULT_FEATURES,
+            features: super::task::digits::DEFAULT_FEATURES,
         };
         if task == TaskName::Digits {
             // All 1,797 images, a quarter held out.
-            data.points = super::digits_task::IMAGES;
+            data.points = super::task::digits::IMAGES;
             data.test_fraction = 0.25;
             data.noise = 0.0;
         }

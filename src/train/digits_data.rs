@@ -1,6 +1,6 @@
 //! The 8×8 handwritten digits (UCI ML optical recognition of handwritten digits, the test set
 //! as shipped with scikit-learn: 1,797 images, pixels 0–16, labels 0–9; CC BY 4.0), for the
-//! `digits` training task ([`super::digits_task`]) and the `afge-classification` experiment.
+//! `digits` training task ([`super::task::digits`]) and the `afge-classification` experiment.
 //! The file `assets/data/digits.csv` is compiled in, so nothing is read or downloaded at run
 //! time; a test checks its SHA-256 against the one in `assets/data/README.md`.
 

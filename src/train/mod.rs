@@ -21,7 +21,6 @@ pub mod curve;
 pub mod datasets;
 pub mod density_data;
 pub mod digits_data;
-pub mod digits_task;
 pub mod engine;
 pub mod gpu;
 pub mod history;

@@ -207,18 +207,27 @@ fn task(ui: &mut Ui, c: &mut TrainConfig) {
     }
     ui.weak(c.task.description());
     if c.task.is_classification() {
+        // The digits are a fixed set of images: no noise, at most the images it has.
+        let digits = c.task == TaskName::Digits;
+        let max_points = if digits {
+            crate::train::task::digits::IMAGES
+        } else {
+            100_000
+        };
         ui.horizontal(|ui| {
-            ui.label("noise");
-            ui.add(
-                DragValue::new(&mut c.data.noise)
-                    .range(0.0..=0.5)
-                    .speed(0.005),
-            )
-            .accessible_name("noise");
-            ui.label("points");
+            if !digits {
+                ui.label("noise");
+                ui.add(
+                    DragValue::new(&mut c.data.noise)
+                        .range(0.0..=0.5)
+                        .speed(0.005),
+                )
+                .accessible_name("noise");
+            }
+            ui.label(if digits { "images" } else { "points" });
             ui.add(
                 DragValue::new(&mut c.data.points)
-                    .range(20..=100_000)
+                    .range(20..=max_points)
                     .speed(5),
             )
             .accessible_name("points");

@@ -7,7 +7,7 @@ use egui::{Align2, Color32, FontId, Rect, Sense, Ui, pos2, vec2};
 use egui_plot::{Legend, Plot, Points};
 
 use crate::train::Prediction;
-use crate::train::digits_task::{DigitsData, plane};
+use crate::train::task::digits::{DigitsData, plane};
 
 /// One colour per digit (the Tableau 10 palette).
 const DIGIT_COLORS: [[u8; 3]; 10] = [

@@ -1,24 +1,24 @@
-//! The `digits` classification task: the 8×8 handwritten digits ([`super::digits_data`]) through
+//! The `digits` classification task: the 8×8 handwritten digits ([`crate::train::digits_data`]) through
 //! a fixed encoder to `features` dimensions (default 8), the MLP ODE block from t = 0 to t = 1 (the
 //! state: the encoding with `augment` zeros appended), a linear read-out to 10 logits, loss
 //! cross-entropy — the two-class tasks' machinery with ten classes.
 //!
 //! - **Split:** the 1,797 images are shuffled by the seed's data stream; the first `points` of
 //!   them are used, of which the first `round(points · test_fraction)` are held out.
-//! - **Encoder:** PCA fitted on the training split only ([`super::pca`]), pixels scaled to
+//! - **Encoder:** PCA fitted on the training split only ([`crate::train::pca`]), pixels scaled to
 //!   [0, 1], whitened (unit variance per component on the training split). PCA rather than a
 //!   trained linear encoder: it adds no parameters and no gradient path outside the ODE block,
 //!   so every gradient method differentiates exactly the same model (the encoder is data
 //!   preparation, like the toy sets' scaling), and it keeps most of the variance (8 components:
 //!   about two thirds on these images).
 
-use super::digits_data::{self, CLASSES};
-use super::model::{self, Model};
-use super::pca::Pca;
-use super::rng::{SeedRng, Stream};
-use super::task::{Evaluation, Prediction, TaskSettings, solve_at};
+use super::{Evaluation, Prediction, TaskSettings, solve_at};
 use crate::grad::{BatchSteps, GradProblem, Loss, Readout};
 use crate::solver::SolverConfig;
+use crate::train::digits_data::{self, CLASSES};
+use crate::train::model::{self, Model};
+use crate::train::pca::Pca;
+use crate::train::rng::{SeedRng, Stream};
 
 /// The encoder's default dimension d.
 pub const DEFAULT_FEATURES: usize = 8;

@@ -18,7 +18,7 @@
 //! [`super::datasets`]): the ODE block maps the point, augmented with `augment` zeros, from
 //! t = 0 to t = 1; a linear read-out gives two logits; loss cross-entropy.
 //!
-//! `digits` ([`super::digits_task`]): the 8×8 digits through a fixed PCA encoder to `features`
+//! `digits` ([`digits`]): the 8×8 digits through a fixed PCA encoder to `features`
 //! dimensions, the same ODE block and a read-out to ten logits.
 //!
 //! Density tasks (`density-<toy>`, the toys of [`super::density_data`]): a continuous
@@ -33,7 +33,9 @@ use serde::{Deserialize, Serialize};
 use super::datasets::{Dataset, PointSet};
 use super::density_data::{DensitySet, Toy};
 use super::digits_data;
-use super::digits_task::{self, DigitsData};
+pub mod digits;
+
+use self::digits::DigitsData;
 use super::model::Model;
 use super::rng::SeedRng;
 use crate::grad::field::StackedMlp;
@@ -193,13 +195,13 @@ pub struct TaskSettings {
 }
 
 fn default_features() -> usize {
-    digits_task::DEFAULT_FEATURES
+    digits::DEFAULT_FEATURES
 }
 
 impl TaskSettings {
     pub fn validate(&self, task: TaskName) -> Result<(), String> {
         if task == TaskName::Digits {
-            return digits_task::validate(self);
+            return digits::validate(self);
         }
         if task.is_density() {
             if !(10..=1_000_000).contains(&self.points) {
