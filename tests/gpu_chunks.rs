@@ -8,51 +8,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/chunks.rs"]
+mod chunk_cases;
 mod common;
 
 use std::sync::Arc;
 
+use chunk_cases::{CHUNKS, bits, grad_bits, objectives};
 use nodelab::gpu::engine::chunks::{self, DISPATCH_BUDGET_S};
 use nodelab::gpu::optim::GpuOptimizer;
 use nodelab::gpu::shader::Kernel;
 use nodelab::gpu::stages::FixedRk;
 use nodelab::gpu::{
-    FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, GradResult, Shape,
+    FixedSchedule, GpuContext, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, Shape,
 };
 use nodelab::nn::{Activation, Mlp};
 use nodelab::optim::{OptimizerConfig, OptimizerKind};
 use nodelab::train::{TaskName, TrainConfig};
-
-/// Chunk lengths tried: one step, a few (not dividing the sequence), one short of the whole
-/// sequence, and the override off with a batch far too small for the estimate to chunk.
-const CHUNKS: [Option<u32>; 4] = [Some(1), Some(3), Some(7), None];
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-fn grad_bits(r: &GradResult) -> (u64, Vec<u64>, Vec<u32>) {
-    (
-        r.loss.to_bits(),
-        r.grad.iter().map(|x| x.to_bits()).collect(),
-        bits(&r.y),
-    )
-}
-
-/// A 3-observation trajectory loss (segments, their losses and the ∂L/∂y injections cross
-/// chunk boundaries) and a terminal loss.
-fn objectives(batch: usize, d: usize) -> Vec<GpuObjective> {
-    let times = vec![0.25, 0.6, 1.0];
-    let mut traj = GpuObjective::terminal(
-        GpuLoss::TrajectoryMse,
-        common::random_states(times.len() * batch, d, 1.0, 31),
-    );
-    traj.times = times;
-    vec![
-        GpuObjective::terminal(GpuLoss::HalfSse, common::random_states(batch, d, 1.0, 32)),
-        traj,
-    ]
-}
 
 #[test]
 fn chunked_backprop_equals_the_unchunked_dispatch() {
@@ -66,7 +38,7 @@ fn chunked_backprop_equals_the_unchunked_dispatch() {
     let y0 = common::random_states(batch, d, 1.0, 30);
     // 13 steps over [0, 1], the last shortened: 26 steps in the sequence.
     let sched = FixedSchedule::new(0.0, 1.0, Some(0.08)).unwrap();
-    for obj in objectives(batch, d) {
+    for obj in objectives(batch, d, 1.0, 31) {
         gpu.set_objective(&y0, &obj).unwrap();
         gpu.chunk_steps = Some(u32::MAX);
         let whole = gpu

@@ -8,33 +8,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/chunks.rs"]
+mod chunk_cases;
 mod common;
 
+use chunk_cases::{CHUNKS, bits, grad_bits, objectives};
 use nodelab::gpu::engine::chunks::{self, DISPATCH_BUDGET_S};
 use nodelab::gpu::shader::Kernel;
-use nodelab::gpu::{
-    AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, GradResult,
-    Shape,
-};
+use nodelab::gpu::{AdaptiveSettings, FixedSchedule, GpuGradMethod, GpuSolver, Shape};
 use nodelab::nn::{Activation, Mlp};
 use nodelab::solver::{Method, SolverConfig};
 use nodelab::train::{TaskName, TrainConfig};
-
-/// Chunk lengths tried: one attempt, a few, seven, and the override off with a batch far too
-/// small for the estimate to chunk.
-const CHUNKS: [Option<u32>; 4] = [Some(1), Some(3), Some(7), None];
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
-
-fn grad_bits(r: &GradResult) -> (u64, Vec<u64>, Vec<u32>) {
-    (
-        r.loss.to_bits(),
-        r.grad.iter().map(|x| x.to_bits()).collect(),
-        bits(&r.y),
-    )
-}
 
 /// zc-rk4 settings over [0, t1] with a tight tolerance (the automatic first step and the
 /// stiffer samples get rejected) and a small attempt budget (a forced chunk of one attempt
@@ -91,21 +75,6 @@ fn chunked_zc_rk4_forward_equals_the_unchunked_dispatch() {
     assert!(hit_budget, "no sample reached max_steps");
 }
 
-/// A 3-observation trajectory loss (each segment a fresh adaptive solve or its own steps; the
-/// losses and gradient terms at the segment ends cross chunk boundaries) and a terminal loss.
-fn objectives(batch: usize, d: usize) -> Vec<GpuObjective> {
-    let times = vec![0.25, 0.6, 1.5];
-    let mut traj = GpuObjective::terminal(
-        GpuLoss::TrajectoryMse,
-        common::random_states(times.len() * batch, d, 1.0, 31),
-    );
-    traj.times = times;
-    vec![
-        GpuObjective::terminal(GpuLoss::HalfSse, common::random_states(batch, d, 1.0, 32)),
-        traj,
-    ]
-}
-
 #[test]
 fn chunked_afge_equals_the_unchunked_dispatch() {
     let Some(ctx) = common::gpu_context() else {
@@ -119,7 +88,7 @@ fn chunked_afge_equals_the_unchunked_dispatch() {
     // 19 steps over [0, 1.5], the last shortened.
     let sched = FixedSchedule::new(0.0, 1.5, Some(0.08)).unwrap();
     let set = adaptive(1.5, 1e-6, 300);
-    for obj in objectives(batch, d) {
+    for obj in objectives(batch, d, 1.5, 31) {
         gpu.set_objective(&y0, &obj).unwrap();
         gpu.chunk_steps = Some(u32::MAX);
         let fixed = gpu.gradient(GpuGradMethod::Afge, &sched, obj.loss).unwrap();

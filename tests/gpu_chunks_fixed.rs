@@ -8,47 +8,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/chunks.rs"]
+mod chunk_cases;
 mod common;
 
+use chunk_cases::{CHUNKS, grad_bits, objectives};
 use nodelab::gpu::engine::chunks::{self, DISPATCH_BUDGET_S};
 use nodelab::gpu::shader::Kernel;
 use nodelab::gpu::stages::FixedRk;
-use nodelab::gpu::{
-    FixedSchedule, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, GradResult, Shape,
-};
+use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuSolver, Shape};
 use nodelab::nn::{Activation, Mlp};
 use nodelab::train::{TaskName, TrainConfig};
-
-/// Chunk lengths tried: one step (a boundary after every step: inside the forward solve, the
-/// replay, the backward sweep, at segment and block ends), a few (not dividing the sequence),
-/// and the override off with a batch far too small for the estimate to chunk.
-const CHUNKS: [Option<u32>; 4] = [Some(1), Some(3), Some(7), None];
-
-/// Everything a gradient reports, as bits.
-fn grad_bits(r: &GradResult) -> (u64, Vec<u64>, Vec<u32>, u64) {
-    (
-        r.loss.to_bits(),
-        r.grad.iter().map(|x| x.to_bits()).collect(),
-        r.y.iter().map(|x| x.to_bits()).collect(),
-        r.recon_err.to_bits(),
-    )
-}
-
-/// A 3-observation trajectory loss (segments of 3, 4 and 4 steps of h = 0.1: the loss terms,
-/// the ∂L/∂y injections and the adjoint's restarts cross chunk boundaries) and a terminal loss
-/// (10 steps).
-fn objectives(batch: usize, d: usize) -> Vec<GpuObjective> {
-    let times = vec![0.25, 0.6, 1.0];
-    let mut traj = GpuObjective::terminal(
-        GpuLoss::TrajectoryMse,
-        common::random_states(times.len() * batch, d, 1.0, 131),
-    );
-    traj.times = times;
-    vec![
-        GpuObjective::terminal(GpuLoss::HalfSse, common::random_states(batch, d, 1.0, 132)),
-        traj,
-    ]
-}
 
 /// `method` on RK4 and midpoint steps: every chunk length gives the unchunked result bit for
 /// bit.
@@ -66,7 +36,7 @@ fn chunked_equals_unchunked(method: GpuGradMethod, seed: u64) {
     let y0 = common::random_states(batch, d, 1.0, seed + 100);
     let rk4 = FixedSchedule::new(0.0, 1.0, Some(0.1)).unwrap();
     for sched in [rk4, rk4.with_rk(FixedRk::Midpoint)] {
-        for obj in objectives(batch, d) {
+        for obj in objectives(batch, d, 1.0, 131) {
             gpu.set_objective(&y0, &obj).unwrap();
             gpu.chunk_steps = Some(u32::MAX);
             let whole = gpu.gradient(method, &sched, obj.loss).unwrap();

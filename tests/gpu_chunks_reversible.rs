@@ -11,54 +11,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/chunks.rs"]
+mod chunk_cases;
 mod common;
 
+use chunk_cases::{CHUNKS, grad_bits};
 use nodelab::gpu::engine::chunks::{self, ChunkPlan, DISPATCH_BUDGET_S};
 use nodelab::gpu::shader::Kernel;
 use nodelab::gpu::stages::FixedRk;
-use nodelab::gpu::{
-    FixedSchedule, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, GradResult, Shape,
-};
+use nodelab::gpu::{FixedSchedule, GpuGradMethod, GpuLoss, GpuObjective, GpuSolver, Shape};
 use nodelab::nn::{Activation, Mlp};
 use nodelab::train::{TaskData, TaskName, TrainConfig};
-
-/// Chunk lengths tried: one step, a few (not dividing the sequence), and the override off
-/// with a batch far too small for the estimate to chunk.
-const CHUNKS: [Option<u32>; 4] = [Some(1), Some(3), Some(7), None];
-
-/// Every number a gradient reports, as bits (NaN-safe, −0 ≠ +0).
-type Bits = (u64, Vec<u64>, Option<Vec<u64>>, Vec<u32>, u64);
-
-fn grad_bits(r: &GradResult) -> Bits {
-    let wide = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
-    (
-        r.loss.to_bits(),
-        wide(&r.grad),
-        r.readout_grad.as_deref().map(wide),
-        r.y.iter().map(|x| x.to_bits()).collect(),
-        r.recon_err.to_bits(),
-    )
-}
 
 /// A terminal loss, a 3-observation trajectory loss and cross-entropy through a 3-class
 /// read-out.
 fn objectives(batch: usize, d: usize) -> Vec<GpuObjective> {
-    let times = vec![0.25, 0.6, 1.0];
-    let mut traj = GpuObjective::terminal(
-        GpuLoss::TrajectoryMse,
-        common::random_states(times.len() * batch, d, 1.0, 31),
-    );
-    traj.times = times;
     let classes = 3;
     let mut ce = GpuObjective::terminal(GpuLoss::CrossEntropy, Vec::new());
     ce.labels = (0..batch).map(|s| (s % classes) as u32).collect();
     ce.readout_weight = common::random_states(classes, d, 1.0, 33);
     ce.readout_bias = common::random_states(classes, 1, 0.5, 34);
-    vec![
-        GpuObjective::terminal(GpuLoss::HalfSse, common::random_states(batch, d, 1.0, 32)),
-        traj,
-        ce,
-    ]
+    let mut v = chunk_cases::objectives(batch, d, 1.0, 31);
+    v.push(ce);
+    v
 }
 
 /// `method`'s gradient in chunks of every length in [`CHUNKS`] is bitwise the unchunked one,
