@@ -93,7 +93,7 @@ pub fn gradient(g: &Group<'_>, opts: &GradOptions) -> Result<GradOutput, GradErr
         AfgeControl::Augmented => {
             let system: Arc<SensitivityField> = Arc::new(field);
             let mut stats = SolveStats::default();
-            let mut segments = forward::Segments::keeping_nothing();
+            let mut segments = forward::Segments::keeping_nothing().without_dense_output();
             for (k, seg) in g.ends.windows(2).enumerate() {
                 let s = segments.run(system.clone(), seg[0], seg[1], &mut u, config, |_, _| {})?;
                 stats.add(&s);
@@ -126,7 +126,7 @@ pub fn augmented_schedule(
     let mut steps = Vec::new();
     let mut obs_end = Vec::new();
     let mut stats = SolveStats::default();
-    let mut segments = forward::Segments::keeping_nothing();
+    let mut segments = forward::Segments::keeping_nothing().without_dense_output();
     for seg in g.ends.windows(2) {
         let s = segments.run(system.clone(), seg[0], seg[1], &mut u, config, |_, r| {
             let h = r.h / split as f64;

@@ -27,7 +27,7 @@ pub fn loss_with(
     let mut gl = vec![0.0; y.len()];
     let mut loss = 0.0;
     let mut rg = readout_grad;
-    let mut segments = forward::Segments::keeping_nothing();
+    let mut segments = forward::Segments::keeping_nothing().without_dense_output();
     for (k, seg) in g.ends.windows(2).enumerate() {
         let s = segments.run(
             field.clone(),

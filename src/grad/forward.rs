@@ -36,7 +36,8 @@ impl SolveStats {
 
 /// Integrates `system` from `(t0, y)` to `t1`, overwriting `y` with the end state. Calls
 /// `on_accept(start_state, record)` for every accepted step, whose caller keeps nothing per
-/// step ([`Segments::keeping_nothing`]). A fresh stepper: see [`Segments`] for consecutive
+/// step ([`Segments::keeping_nothing`]) and reads no continuous extension
+/// ([`Segments::without_dense_output`]). A fresh stepper: see [`Segments`] for consecutive
 /// segments of one solve.
 pub fn run_segment<T: Scalar>(
     system: SharedSystem<T>,
@@ -46,7 +47,9 @@ pub fn run_segment<T: Scalar>(
     config: &SolverConfig,
     on_accept: impl FnMut(&[T], &StepRecord<T>),
 ) -> Result<SolveStats, GradError> {
-    Segments::keeping_nothing().run(system, t0, t1, y, config, on_accept)
+    Segments::keeping_nothing()
+        .without_dense_output()
+        .run(system, t0, t1, y, config, on_accept)
 }
 
 /// One forward solve over consecutive segments `[τ_{k−1}, τ_k]` (the observation times): the

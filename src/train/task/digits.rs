@@ -46,12 +46,7 @@ pub fn validate(s: &TaskSettings) -> Result<(), String> {
             s.points
         ));
     }
-    if !(s.test_fraction.is_finite() && (0.0..0.9).contains(&s.test_fraction)) {
-        return Err(format!(
-            "test_fraction = {} must be in [0, 0.9)",
-            s.test_fraction
-        ));
-    }
+    s.check_test_fraction()?;
     if !(1..=digits_data::PIXELS).contains(&s.features) {
         return Err(format!(
             "features = {} must be in 1 ..= {} (the encoder's dimension)",

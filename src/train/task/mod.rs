@@ -199,6 +199,17 @@ fn default_features() -> usize {
 }
 
 impl TaskSettings {
+    /// The share held out for testing must be in [0, 0.9) (every task with a test split).
+    pub fn check_test_fraction(&self) -> Result<(), String> {
+        if self.test_fraction.is_finite() && (0.0..0.9).contains(&self.test_fraction) {
+            return Ok(());
+        }
+        Err(format!(
+            "test_fraction = {} must be in [0, 0.9)",
+            self.test_fraction
+        ))
+    }
+
     pub fn validate(&self, task: TaskName) -> Result<(), String> {
         if task == TaskName::Digits {
             return digits::validate(self);
@@ -210,12 +221,7 @@ impl TaskSettings {
                     self.points
                 ));
             }
-            if !(self.test_fraction.is_finite() && (0.0..0.9).contains(&self.test_fraction)) {
-                return Err(format!(
-                    "test_fraction = {} must be in [0, 0.9)",
-                    self.test_fraction
-                ));
-            }
+            self.check_test_fraction()?;
             if self.augment != 0 {
                 return Err(format!(
                     "augment = {}: a density task's state is the data point (augment = 0)",
@@ -233,12 +239,7 @@ impl TaskSettings {
             if !(self.noise.is_finite() && (0.0..=0.5).contains(&self.noise)) {
                 return Err(format!("noise = {} must be in [0, 0.5]", self.noise));
             }
-            if !(self.test_fraction.is_finite() && (0.0..0.9).contains(&self.test_fraction)) {
-                return Err(format!(
-                    "test_fraction = {} must be in [0, 0.9)",
-                    self.test_fraction
-                ));
-            }
+            self.check_test_fraction()?;
             if self.augment > 64 {
                 return Err(format!("augment = {} is above 64", self.augment));
             }
